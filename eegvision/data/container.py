@@ -1,0 +1,329 @@
+"""EEGImageData: the one container every layer passes around.
+
+An ``EEGImageData`` pairs EEG epochs with the image features they are aligned
+to. Selection methods (``pick_channels``, ``crop``, ``filter`` ...) return a
+*new* container and never modify the original, so an analysis is always
+"derive a container, fit, evaluate".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._utils import data_error, logger
+from .montage import REGIONS, channel_regions, make_info
+
+
+class EEGImageData:
+    """EEG epochs paired with image features.
+
+    Parameters
+    ----------
+    eeg : array, shape (n_trials, n_channels, n_times)
+        EEG in volts or whitened units; stored as float32.
+    features : array, shape (n_trials, n_features)
+        The image feature of each trial's image (the retrieval target).
+    concepts : array of str, shape (n_trials,)
+        Concept name of each trial's image.
+    ch_names : list of str
+        Channel names, 10-10 system.
+    times : array, shape (n_times,)
+        Sample times in seconds relative to image onset.
+    sfreq : float | None
+        Sampling frequency; derived from ``times`` when None.
+    conditions : array of int, shape (n_trials,) | None
+        Image-condition id of each trial; repetitions of one image share it.
+        Defaults to one condition per distinct concept.
+    categories : array of str, shape (n_trials,) | None
+        A higher-level category per trial (e.g. ``animal``), if known.
+    meta : dict | None
+        Free provenance (subject, split, source file ...).
+    validate : bool
+        Check shapes and finiteness (set False only for data already checked).
+    """
+
+    def __init__(self, eeg, features, concepts, ch_names, times, sfreq=None, *,
+                 conditions=None, categories=None, meta=None, validate=True):
+        self.eeg = np.asarray(eeg, dtype=np.float32)
+        self.features = np.asarray(features, dtype=np.float32)
+        self.concepts = np.asarray(concepts).astype(str)
+        self.ch_names = [str(c) for c in ch_names]
+        self.times = np.asarray(times, dtype=np.float64)
+        if sfreq is None:
+            if len(self.times) < 2:
+                raise ValueError("sfreq is required when there are fewer than 2 samples.")
+            sfreq = 1.0 / np.median(np.diff(self.times))
+        self.sfreq = float(sfreq)
+        if conditions is None:
+            _, conditions = np.unique(self.concepts, return_inverse=True)
+        self.conditions = np.asarray(conditions, dtype=np.int64)
+        self.categories = None if categories is None else np.asarray(categories).astype(str)
+        self.meta = dict(meta or {})
+        self._info = None
+        if validate:
+            self._validate()
+
+    # ------------------------------------------------------------------ checks
+    def _validate(self):
+        src = self.meta.get("source", "EEGImageData")
+        if self.eeg.ndim != 3:
+            raise data_error(src, f"eeg must be (n_trials, n_channels, n_times), got shape {self.eeg.shape}.")
+        n, n_ch, n_t = self.eeg.shape
+        if self.features.ndim != 2 or self.features.shape[0] != n:
+            raise data_error(src, f"features must be ({n}, n_features) to match {n} EEG trials, "
+                             f"got {self.features.shape}.",
+                             "give one feature vector per trial (or per condition, in trial order).")
+        for name, arr in (("concepts", self.concepts), ("conditions", self.conditions)):
+            if arr.shape != (n,):
+                raise data_error(src, f"{name} must have {n} entries, got {arr.shape}.")
+        if self.categories is not None and self.categories.shape != (n,):
+            raise data_error(src, f"categories must have {n} entries, got {self.categories.shape}.")
+        if len(self.ch_names) != n_ch:
+            raise data_error(src, f"{len(self.ch_names)} channel names for {n_ch} channels.")
+        if len(set(self.ch_names)) != n_ch:
+            raise data_error(src, "duplicate channel names.")
+        if self.times.shape != (n_t,):
+            raise data_error(src, f"{len(self.times)} time points for {n_t} samples.")
+        for name, arr in (("eeg", self.eeg), ("features", self.features)):
+            if not np.isfinite(arr).all():
+                bad = int(np.size(arr) - np.isfinite(arr).sum())
+                raise data_error(src, f"{name} holds {bad} NaN or infinite values.",
+                                 "interpolate or drop the bad trials/channels before building the container.")
+
+    # -------------------------------------------------------------- properties
+    @property
+    def n_trials(self):
+        return self.eeg.shape[0]
+
+    @property
+    def n_channels(self):
+        return self.eeg.shape[1]
+
+    @property
+    def n_times(self):
+        return self.eeg.shape[2]
+
+    @property
+    def n_features(self):
+        return self.features.shape[1]
+
+    @property
+    def info(self):
+        """``mne.Info`` with the easycap-M1 montage (built on first use)."""
+        if self._info is None:
+            self._info = make_info(self.ch_names, self.sfreq)
+        return self._info
+
+    def __len__(self):
+        return self.n_trials
+
+    def __repr__(self):
+        n_cond = len(np.unique(self.conditions))
+        return (f"<EEGImageData | {self.n_trials} trials ({n_cond} conditions), "
+                f"{self.n_channels} ch, {self.n_times} samples @ {self.sfreq:g} Hz "
+                f"({self.times[0]:.3f}-{self.times[-1]:.3f} s), {self.n_features}-d features>")
+
+    # -------------------------------------------------------------- derivation
+    def _replace(self, **changes):
+        """New container with some fields replaced (arrays shared unless replaced)."""
+        fields = dict(eeg=self.eeg, features=self.features, concepts=self.concepts,
+                      ch_names=self.ch_names, times=self.times, sfreq=self.sfreq,
+                      conditions=self.conditions, categories=self.categories,
+                      meta=dict(self.meta))
+        fields.update(changes)
+        return EEGImageData(validate=False, **fields)
+
+    def copy(self):
+        """Deep copy."""
+        cats = None if self.categories is None else self.categories.copy()
+        return self._replace(eeg=self.eeg.copy(), features=self.features.copy(),
+                             concepts=self.concepts.copy(), conditions=self.conditions.copy(),
+                             categories=cats, times=self.times.copy())
+
+    def subset(self, index):
+        """Select trials by integer index or boolean mask."""
+        index = np.asarray(index)
+        cats = None if self.categories is None else self.categories[index]
+        return self._replace(eeg=self.eeg[index], features=self.features[index],
+                             concepts=self.concepts[index], conditions=self.conditions[index],
+                             categories=cats)
+
+    def with_features(self, features):
+        """Same EEG with other features (e.g. another image model's)."""
+        out = self._replace(features=np.asarray(features, dtype=np.float32))
+        if out.features.shape[0] != self.n_trials:
+            raise ValueError(f"features has {out.features.shape[0]} rows for {self.n_trials} trials.")
+        return out
+
+    def _channel_list(self, names=None, region=None):
+        if (names is None) == (region is None):
+            raise ValueError("Give exactly one of names= or region=.")
+        if region is not None:
+            regions = [region] if isinstance(region, str) else list(region)
+            by_region = channel_regions(self.ch_names)
+            unknown = [r for r in regions if r not in REGIONS]
+            if unknown:
+                raise ValueError(f"Unknown region {unknown}; choose from {', '.join(REGIONS)}.")
+            names = [c for r in regions for c in by_region[r]]
+        names = [names] if isinstance(names, str) else list(names)
+        lower = {c.lower(): c for c in self.ch_names}
+        missing = [n for n in names if n.lower() not in lower]
+        if missing:
+            raise ValueError(f"Channels not in the data: {', '.join(missing)}. "
+                             f"Available: {', '.join(self.ch_names)}.")
+        return [lower[n.lower()] for n in names]
+
+    def pick_channels(self, names=None, *, region=None):
+        """Keep only the given channels (by name) or a region's channels (in data order)."""
+        keep = set(self._channel_list(names, region))
+        idx = [i for i, c in enumerate(self.ch_names) if c in keep]
+        return self._select_channels(idx)
+
+    def drop_channels(self, names=None, *, region=None):
+        """Remove the given channels or a region's channels."""
+        drop = set(self._channel_list(names, region))
+        idx = [i for i, c in enumerate(self.ch_names) if c not in drop]
+        if not idx:
+            raise ValueError("Dropping these channels would leave none.")
+        return self._select_channels(idx)
+
+    def _select_channels(self, idx):
+        return self._replace(eeg=self.eeg[:, idx, :], ch_names=[self.ch_names[i] for i in idx])
+
+    def _time_mask(self, tmin, tmax):
+        tmin = self.times[0] if tmin is None else tmin
+        tmax = self.times[-1] if tmax is None else tmax
+        half = 0.5 / self.sfreq  # tolerate float rounding of sample times
+        mask = (self.times >= tmin - half) & (self.times <= tmax + half)
+        if not mask.any():
+            raise ValueError(f"No samples between {tmin} and {tmax} s "
+                             f"(data span {self.times[0]:.3f}-{self.times[-1]:.3f} s).")
+        return mask
+
+    def crop(self, tmin=None, tmax=None):
+        """Keep samples with ``tmin <= t <= tmax`` (seconds, inclusive)."""
+        mask = self._time_mask(tmin, tmax)
+        return self._replace(eeg=np.ascontiguousarray(self.eeg[:, :, mask]), times=self.times[mask])
+
+    def mask_time(self, tmin=None, tmax=None):
+        """Zero every sample outside ``[tmin, tmax]`` keeping the length (the NICE way)."""
+        mask = self._time_mask(tmin, tmax)
+        eeg = np.zeros_like(self.eeg)
+        eeg[:, :, mask] = self.eeg[:, :, mask]
+        return self._replace(eeg=eeg)
+
+    def filter(self, l_freq, h_freq, *, method="iir", iir_params=None, chunk=2048, **kwargs):
+        """Band-pass (or high/low-pass, or band-stop with ``l_freq > h_freq``) through MNE.
+
+        Parameters
+        ----------
+        l_freq, h_freq : float | None
+            Edges in Hz, as in :func:`mne.filter.filter_data`.
+        method : 'iir' | 'fir'
+            IIR by default: FIR filters longer than a 1-s epoch would ring.
+        iir_params : dict | None
+            Defaults to a 4th-order Butterworth in second-order sections.
+        chunk : int
+            Trials filtered at a time, to bound memory.
+        **kwargs
+            Passed to :func:`mne.filter.filter_data` (e.g. ``pad``).
+        """
+        import mne
+
+        if method == "iir" and iir_params is None:
+            iir_params = dict(order=4, ftype="butter", output="sos")
+        out = np.empty_like(self.eeg)
+        for start in range(0, self.n_trials, chunk):
+            block = self.eeg[start:start + chunk].astype(np.float64)
+            out[start:start + chunk] = mne.filter.filter_data(
+                block, self.sfreq, l_freq, h_freq, method=method, iir_params=iir_params,
+                verbose="error", **kwargs)
+        return self._replace(eeg=out)
+
+    def average_repetitions(self):
+        """Average trials that share an image condition (one row per condition).
+
+        Conditions come out sorted by id. ``meta['n_repetitions']`` records how
+        many trials went into each average.
+        """
+        ids, inverse, counts = np.unique(self.conditions, return_inverse=True, return_counts=True)
+        if len(ids) == self.n_trials:
+            order = np.argsort(self.conditions, kind="stable")
+            out = self.subset(order)
+            out.meta["n_repetitions"] = 1
+            return out
+        eeg = np.zeros((len(ids),) + self.eeg.shape[1:], dtype=np.float64)
+        np.add.at(eeg, inverse, self.eeg)
+        eeg /= counts[:, None, None]
+        first = np.zeros(len(ids), dtype=np.int64)
+        first[inverse[::-1]] = np.arange(self.n_trials)[::-1]
+        cats = None if self.categories is None else self.categories[first]
+        out = self._replace(eeg=eeg.astype(np.float32), features=self.features[first],
+                            concepts=self.concepts[first], conditions=ids, categories=cats)
+        out.meta["n_repetitions"] = int(counts.min()) if counts.min() == counts.max() else counts.tolist()
+        return out
+
+    # ------------------------------------------------------------------ MNE io
+    def to_epochs(self):
+        """Return an ``mne.EpochsArray`` (with concept/condition metadata)."""
+        import mne
+        import pandas as pd
+
+        events = np.column_stack([np.arange(self.n_trials) * (self.n_times + 1),
+                                  np.zeros(self.n_trials, int), self.conditions + 1])
+        meta = pd.DataFrame({"concept": self.concepts, "condition": self.conditions})
+        if self.categories is not None:
+            meta["category"] = self.categories
+        return mne.EpochsArray(self.eeg.astype(np.float64), self.info, events=events,
+                               tmin=float(self.times[0]), metadata=meta, verbose="error")
+
+    @classmethod
+    def from_epochs(cls, epochs, features, concepts=None, *, categories=None, meta=None):
+        """Build a container from any ``mne.Epochs`` and image features.
+
+        Parameters
+        ----------
+        epochs : mne.Epochs
+            EEG epochs; only EEG channels are kept.
+        features : array, shape (n_epochs, d) | dict of str -> array (d,)
+            One feature per epoch, or one per concept name.
+        concepts : array of str | None
+            Concept of each epoch. Defaults to ``epochs.metadata['concept']``,
+            else the event names.
+        """
+        eeg_epochs = epochs.copy().pick("eeg")
+        data = eeg_epochs.get_data(copy=False)
+        if concepts is None:
+            if eeg_epochs.metadata is not None and "concept" in eeg_epochs.metadata:
+                concepts = eeg_epochs.metadata["concept"].to_numpy()
+            else:
+                id_to_name = {v: k for k, v in eeg_epochs.event_id.items()}
+                concepts = [id_to_name[e] for e in eeg_epochs.events[:, 2]]
+        concepts = np.asarray(concepts).astype(str)
+        if isinstance(features, dict):
+            missing = sorted(set(concepts) - set(features))
+            if missing:
+                raise ValueError(f"No feature for concepts: {', '.join(missing[:10])}")
+            features = np.stack([np.asarray(features[c]) for c in concepts])
+        features = np.asarray(features)
+        if features.ndim == 3 and features.shape[1] == 1:
+            features = features[:, 0]
+        if categories is None and eeg_epochs.metadata is not None and "category" in eeg_epochs.metadata:
+            categories = eeg_epochs.metadata["category"].to_numpy()
+        out = cls(data, features, concepts, eeg_epochs.ch_names, eeg_epochs.times,
+                  eeg_epochs.info["sfreq"], categories=categories,
+                  meta=dict(meta or {}, source="mne.Epochs"))
+        logger.info("Built %r from epochs", out)
+        return out
+
+
+@dataclass
+class SubjectData:
+    """One subject's training and test containers."""
+
+    subject: int
+    train: EEGImageData
+    test: EEGImageData
+    meta: dict = field(default_factory=dict)

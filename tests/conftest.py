@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny simulated data, figure cleanup, no global RNG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    """Point caches at a temp dir and expose ../shared/data when it exists."""
+    monkeypatch.setenv("EEGVISION_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("EEGVISION_DATA", raising=False)
+    if SHARED.is_dir() and "EEGVISION_SHARED_DATA" not in os.environ:
+        monkeypatch.setenv("EEGVISION_SHARED_DATA", str(SHARED))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+
+
+@pytest.fixture
+def shared_data():
+    """Folder with the real CLIP test features and concept names (skip if absent)."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not available")
+    return SHARED

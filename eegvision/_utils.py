@@ -125,29 +125,42 @@ def check_writable_dir(path, option="--out"):
     return path
 
 
+def parse_int_list(spec, option="--subjects", minimum=1):
+    """Parse ``"3"``, ``"1-10"`` or ``"1,3,5-7"`` (or ints) into a sorted list of ints."""
+    if isinstance(spec, (int, np.integer)):
+        items = [int(spec)]
+    elif isinstance(spec, (list, tuple, range)):
+        items = [int(s) for s in spec]
+    else:
+        items = []
+        for part in str(spec).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                if "-" in part:
+                    lo, hi = (int(p) for p in part.split("-", 1))
+                    if hi < lo:
+                        raise ValueError
+                    items.extend(range(lo, hi + 1))
+                else:
+                    items.append(int(part))
+            except ValueError:
+                raise ValueError(
+                    f"{option} {spec!r}: cannot parse {part!r}. Use e.g. 3, 1-10 or 1,3,5-7."
+                ) from None
+    if not items:
+        raise ValueError(f"{option} {spec!r}: no values given.")
+    if min(items) < minimum:
+        raise ValueError(f"{option} {spec!r}: values start at {minimum}.")
+    return sorted(set(items))
+
+
 def parse_subjects(spec):
-    """Parse ``"3"``, ``"1-10"`` or ``"1,3,5-7"`` into a sorted list of ints."""
-    if isinstance(spec, int):
-        return [spec]
-    if isinstance(spec, (list, tuple)):
-        return sorted({int(s) for s in spec})
-    out = set()
-    for part in str(spec).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                lo, hi = (int(p) for p in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                out.update(range(lo, hi + 1))
-            else:
-                out.add(int(part))
-        except ValueError:
-            raise ValueError(
-                f"--subjects {spec!r}: cannot parse {part!r}. Use e.g. 3, 1-10 or 1,3,5-7."
-            ) from None
-    if not out or min(out) < 1:
-        raise ValueError(f"--subjects {spec!r}: subjects are numbered from 1.")
-    return sorted(out)
+    """Subjects from ``3``, ``"1-10"`` or ``"1,3,5-7"`` (numbered from 1)."""
+    return parse_int_list(spec, "--subjects", 1)
+
+
+def parse_seeds(spec):
+    """Seeds from ``0``, ``"0-4"`` or ``"0,1,2"``."""
+    return parse_int_list(spec, "--seeds", 0)

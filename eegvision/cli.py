@@ -58,6 +58,17 @@ def _add_compute_options(p, default_model="nice"):
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
+def _add_run_options(p):
+    p.add_argument("--seeds", default=None, help="several seeds: 0-4 or 0,1,2")
+    p.add_argument("--recipe", default="fast", choices=("fast", "nice"), help="training recipe")
+    p.add_argument("--config", default=None, help="TOML recipe from analyses/ (paper settings)")
+    p.add_argument("--quick", action="store_true",
+                   help="with --config: first subject, one seed, at most 20 epochs")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel local jobs")
+    p.add_argument("--backend", default="local", choices=("local", "dask"))
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
+
+
 def build_parser():
     """Return the ``eegvision`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -115,18 +126,21 @@ def build_parser():
     p.add_argument("analysis", choices=ANALYSES)
     _add_data_options(p, subjects=True)
     _add_compute_options(p)
-    p.add_argument("--seeds", default=None, help="several seeds: 0-4 or 0,1,2")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel local jobs")
-    p.add_argument("--recipe", default=None, help="TOML recipe from analyses/ (overrides defaults)")
+    _add_run_options(p)
     p.add_argument("--windows", default=None, help="temporal: explicit windows in ms, 0-100,100-200")
-    p.add_argument("--width", type=float, default=None, help="temporal: window width in ms")
-    p.add_argument("--step", type=float, default=None, help="temporal: window step in ms")
-    p.add_argument("--mode", default=None, help="temporal: sliding|cumulative; spatial: drop|only")
+    p.add_argument("--width", type=float, default=None, help="temporal: window width in ms (100)")
+    p.add_argument("--step", type=float, default=None, help="temporal: window step in ms (100)")
+    p.add_argument("--mode", default=None,
+                   help="temporal: sliding|cumulative; spatial: drop|only|both; spectral: pass|stop")
+    p.add_argument("--bands", default=None, help="spectral: delta,theta or name=lo-hi,... (Hz)")
+    p.add_argument("--regions", default=None, type=lambda s: s.split(","),
+                   help="spatial: comma list of regions (default all five)")
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("topomap", help="Grad-CAM / attention scalp maps over time")
     _add_data_options(p, subjects=True)
     _add_compute_options(p)
+    _add_run_options(p)
     p.set_defaults(func=_cmd_topomap)
     return parser
 

@@ -192,11 +192,12 @@ class EEGImageData:
     def _select_channels(self, idx):
         return self._replace(eeg=self.eeg[:, idx, :], ch_names=[self.ch_names[i] for i in idx])
 
-    def _time_mask(self, tmin, tmax):
+    def _time_mask(self, tmin, tmax, include_tmax=True):
         tmin = self.times[0] if tmin is None else tmin
         tmax = self.times[-1] if tmax is None else tmax
         half = 0.5 / self.sfreq  # tolerate float rounding of sample times
-        mask = (self.times >= tmin - half) & (self.times <= tmax + half)
+        upper = (self.times <= tmax + half) if include_tmax else (self.times < tmax - half)
+        mask = (self.times >= tmin - half) & upper
         if not mask.any():
             raise ValueError(f"No samples between {tmin} and {tmax} s "
                              f"(data span {self.times[0]:.3f}-{self.times[-1]:.3f} s).")
@@ -207,14 +208,19 @@ class EEGImageData:
         mask = self._time_mask(tmin, tmax)
         return self._replace(eeg=np.ascontiguousarray(self.eeg[:, :, mask]), times=self.times[mask])
 
-    def mask_time(self, tmin=None, tmax=None):
-        """Zero every sample outside ``[tmin, tmax]`` keeping the length (the NICE way)."""
-        mask = self._time_mask(tmin, tmax)
+    def mask_time(self, tmin=None, tmax=None, *, include_tmax=True):
+        """Zero every sample outside ``[tmin, tmax]`` keeping the length (the NICE way).
+
+        With ``include_tmax=False`` the window is half-open, ``[tmin, tmax)``,
+        so adjacent windows share no sample.
+        """
+        mask = self._time_mask(tmin, tmax, include_tmax)
         eeg = np.zeros_like(self.eeg)
         eeg[:, :, mask] = self.eeg[:, :, mask]
         return self._replace(eeg=eeg)
 
-    def filter(self, l_freq, h_freq, *, method="iir", iir_params=None, chunk=2048, **kwargs):
+    def filter(self, l_freq, h_freq, *, method="iir", iir_params=None, pad=True, chunk=2048,
+               **kwargs):
         """Band-pass (or high/low-pass, or band-stop with ``l_freq > h_freq``) through MNE.
 
         Parameters
@@ -225,6 +231,10 @@ class EEGImageData:
             IIR by default: FIR filters longer than a 1-s epoch would ring.
         iir_params : dict | None
             Defaults to a 4th-order Butterworth in second-order sections.
+        pad : bool
+            Mirror-pad each epoch by its own length on both sides before
+            filtering and crop afterwards, so a short epoch does not ring at
+            its edges.
         chunk : int
             Trials filtered at a time, to bound memory.
         **kwargs
@@ -235,11 +245,15 @@ class EEGImageData:
         if method == "iir" and iir_params is None:
             iir_params = dict(order=4, ftype="butter", output="sos")
         out = np.empty_like(self.eeg)
+        n_pad = self.n_times - 1 if pad else 0
         for start in range(0, self.n_trials, chunk):
             block = self.eeg[start:start + chunk].astype(np.float64)
-            out[start:start + chunk] = mne.filter.filter_data(
+            if n_pad:
+                block = np.pad(block, ((0, 0), (0, 0), (n_pad, n_pad)), mode="reflect")
+            filtered = mne.filter.filter_data(
                 block, self.sfreq, l_freq, h_freq, method=method, iir_params=iir_params,
                 verbose="error", **kwargs)
+            out[start:start + chunk] = filtered[..., n_pad:n_pad + self.n_times]
         return self._replace(eeg=out)
 
     def average_repetitions(self):

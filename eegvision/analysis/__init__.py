@@ -1,0 +1,199 @@
+"""The analyses: one module per question, one entry point for all.
+
+>>> from eegvision.analysis import analyze
+>>> df = analyze("temporal", subjects=[1], model="ridge")  # doctest: +SKIP
+
+Each returns a tidy DataFrame (one row per subject x condition x seed) and,
+with ``out``, writes ``results.csv``, ``summary.csv``, ``config.json`` and a
+figure (PNG + PDF).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+from .. import __version__
+from .._utils import _check_option, check_writable_dir, parse_subjects, write_csv, write_json
+
+ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency")
+
+
+def get_module(name):
+    """The module implementing analysis ``name``."""
+    _check_option("analysis", name, ANALYSES)
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
+               epochs=None, device="auto", layout="auto", targets="centers", **options):
+    """One :class:`~eegvision.runner.Job` per (subject, condition, seed)."""
+    from ..runner import Job
+
+    module = get_module(name)
+    conds = module.conditions(options, ref)
+    data = {"root": str(root), "layout": layout, "targets": targets}
+    jobs = []
+    for subject in subjects:
+        for label, params in conds:
+            for seed in seeds:
+                train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device}
+                if epochs is not None:
+                    train["epochs"] = int(epochs)
+                jobs.append(Job(name, int(subject), label, int(seed), params, data, train))
+    return jobs
+
+
+def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
+            recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
+            scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
+            **options):
+    """Run analysis ``name`` for ``subjects`` and return its results table.
+
+    Parameters
+    ----------
+    name : 'temporal' | 'spatial' | 'spectral' | 'semantic' | 'saliency'
+    subjects : int | str | list of int
+        ``3``, ``"1-10"`` or ``[1, 2]``.
+    data_dir : path-like | None
+        THINGS-EEG2 root; None uses ``$EEGVISION_DATA`` or the built-in data.
+    out : path-like | None
+        Where to write tables, config and figure (nothing is written if None,
+        and jobs are then not cached).
+    seeds : sequence of int
+    model, recipe, epochs, device
+        Training settings (see :class:`eegvision.train.TrainConfig`).
+    jobs, backend, scheduler
+        How to run (see :func:`eegvision.runner.run_jobs`).
+    **options
+        The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
+        ``bands``, ``regions`` ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (subject, condition, seed); ``.attrs['summary']`` holds the
+        across-subject summary with intervals and p-values.
+    """
+    import tempfile
+
+    from ..data.builtin import resolve_root
+    from ..data.things import load_subject
+    from ..runner import results_table, run_jobs
+
+    module = get_module(name)
+    subjects = parse_subjects(subjects)
+    if out is not None:
+        out = check_writable_dir(out)
+    root, builtin = resolve_root(data_dir)
+    ref = load_subject(root, subjects[0], layout=layout, targets=targets).test
+    job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
+                          epochs=epochs, device=device, layout=layout, targets=targets, **options)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(out) / "jobs" if out is not None else Path(tmp)
+        results = run_jobs(job_list, cache, backend=backend, n_jobs=jobs, scheduler=scheduler,
+                           progress=progress)
+        df = results_table(results)
+        context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
+                   "seeds": list(seeds), "out": out}
+        extras = (module.postprocess(df, results, options, context)
+                  if hasattr(module, "postprocess") else {})
+    df.attrs["summary"] = summarize_results(module, df)
+    df.attrs["extras"] = extras
+    if out is not None:
+        config = {"analysis": name, "eegvision_version": __version__, "subjects": subjects,
+                  "seeds": list(seeds), "model": model, "recipe": recipe, "epochs": epochs,
+                  "device": device, "layout": layout, "targets": targets, "data_root": str(root),
+                  "builtin_data": builtin, "options": options, "n_jobs": len(job_list),
+                  "wall_seconds": round(time.perf_counter() - t0, 2),
+                  "job_hashes": [j.key for j in job_list]}
+        write_outputs(module, df, extras, config, Path(out), plot=plot)
+    return df
+
+
+def summarize_results(module, df):
+    """Across-subject summary per condition (see :func:`stats.summarize`)."""
+    from .stats import summarize
+
+    if "top1" not in df or df.empty:
+        return None
+    return summarize(df, by="condition", value="top1", reference=getattr(module, "REFERENCE", None))
+
+
+def write_outputs(module, df, extras, config, out, *, plot=True):
+    """Write results.csv, summary.csv, extra tables, config.json and the figure."""
+    write_csv(out / "results.csv", df)
+    if df.attrs.get("summary") is not None:
+        write_csv(out / "summary.csv", df.attrs["summary"])
+    for table_name, table in extras.items():
+        if hasattr(table, "to_csv"):
+            write_csv(out / f"{table_name}.csv", table)
+    write_json(out / "config.json", config)
+    if plot:
+        from ..viz import plot_analysis, save_figure
+
+        fig = plot_analysis(module.NAME, df, df.attrs.get("summary"), extras)
+        save_figure(fig, out / f"{module.NAME}")
+
+
+def analyze_cli(args):
+    """Body of ``eegvision analyze`` / ``eegvision topomap``."""
+    from .._utils import parse_seeds
+
+    subjects = args.subjects if args.subjects is not None else (args.subject or 1)
+    seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
+    options = {}
+    for key in ("windows", "width", "step", "mode", "bands", "regions"):
+        value = getattr(args, key, None)
+        if value is not None:
+            options[key] = value
+    settings = dict(model=args.model, recipe=getattr(args, "recipe", "fast") or "fast",
+                    epochs=args.epochs, seeds=seeds, subjects=subjects)
+    if getattr(args, "config", None):
+        settings, options = apply_recipe_file(args.config, settings, options, quick=args.quick)
+    out = Path(args.out or Path("eegvision-out") / args.analysis)
+    df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
+                 device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
+                 scheduler=getattr(args, "scheduler", None), **settings, **options)
+    _print_summary(args.analysis, df, out)
+
+
+def apply_recipe_file(path, settings, options, *, quick=False):
+    """Merge a TOML recipe (``analyses/*.toml``) under the command-line settings.
+
+    ``quick`` scales the recipe down: first subject, one seed, at most 20 epochs.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        recipe = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"--config {path}: cannot read the recipe ({err}).") from None
+    train = recipe.get("train", {})
+    merged = dict(settings)
+    for key in ("model", "recipe", "epochs"):
+        if key in train:
+            merged[key] = train[key]
+    if "subjects" in recipe:
+        merged["subjects"] = recipe["subjects"]
+    if "seeds" in recipe:
+        merged["seeds"] = list(recipe["seeds"])
+    options = {**recipe.get("options", {}), **options}
+    if quick:
+        merged["subjects"] = parse_subjects(merged["subjects"])[:1]
+        merged["seeds"] = list(merged["seeds"])[:1]
+        merged["epochs"] = min(int(merged.get("epochs") or 20), 20)
+    return merged, options
+
+
+def _print_summary(name, df, out):
+    summary = df.attrs.get("summary")
+    if summary is not None:
+        cols = [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance") if c in summary]
+        print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\n{name}: {len(df)} results -> {out / 'results.csv'}")
+    print(f"figure -> {out / (name + '.png')} (+ .pdf)")

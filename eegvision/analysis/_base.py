@@ -1,0 +1,51 @@
+"""What every analysis shares: build jobs, fit-and-score one condition, tables.
+
+An analysis module provides
+
+- ``conditions(options, data_info) -> list of (label, params)``: its conditions;
+- ``derive(data, params) -> SubjectData``: the data of one condition;
+- optionally ``run_condition(data, job)`` when it needs more than top-k
+  (semantic, saliency); the default below derives, fits and scores.
+
+Nothing here touches files except through the runner's cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.container import SubjectData
+
+
+def derive_both(data, fn):
+    """Apply ``fn`` (container -> container) to the train and test sets."""
+    return SubjectData(data.subject, fn(data.train), fn(data.test), dict(data.meta))
+
+
+def fit_and_score(data, job):
+    """Fit ``job.train`` on ``data.train`` and score zero-shot on ``data.test``.
+
+    Returns ``(row, fit_result)``: ``row`` has top1/top3/top5, n_way, n_test,
+    train_seconds and epochs.
+    """
+    from ..evaluate import evaluate
+    from ..train import TrainConfig, fit
+
+    cfg = dict(job.train)
+    config = TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg)
+    result = fit(data.train, config, progress=False)
+    metrics = evaluate(result.model, data.test, targets=job.data.get("targets", "centers"))
+    row = {k: metrics[k] for k in ("top1", "top3", "top5", "n_way") if k in metrics}
+    row["n_test"] = int(metrics.get("n_test", metrics.get("n_way", 0)))
+    row["train_seconds"] = round(float(result.train_seconds), 3)
+    row["epochs_run"] = int(len(result.history))
+    row["n_channels"] = data.train.n_channels
+    return row, result
+
+
+def run_condition(module, data, job):
+    """Default job body: derive the condition's data, fit, score."""
+    derived = module.derive(data, job.params)
+    row, _ = fit_and_score(derived, job)
+    row.update({k: v for k, v in job.params.items() if np.isscalar(v)})
+    return {"row": row}

@@ -115,9 +115,12 @@ def cluster_test(scores, chance, *, n_permutations=1024, threshold=None, seed=0)
         x, threshold=threshold, tail=1, n_permutations=n_permutations, seed=int(seed),
         out_type="mask", verbose="error")
     spans = []
-    for mask in clusters:
-        idx = np.flatnonzero(mask)
-        spans.append((int(idx[0]), int(idx[-1]) + 1))
+    for cluster in clusters:  # a 1-D mask, or a tuple holding one slice
+        if isinstance(cluster, tuple):
+            spans.append((int(cluster[0].start), int(cluster[0].stop)))
+        else:
+            idx = np.flatnonzero(cluster)
+            spans.append((int(idx[0]), int(idx[-1]) + 1))
     return spans, np.asarray(pvals)
 
 

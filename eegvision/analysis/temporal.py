@@ -33,7 +33,8 @@ def parse_windows(spec):
 
 
 def conditions(options, ref):
-    """Windows (ms) for ``mode`` sliding, cumulative (from onset) or an explicit list."""
+    """Windows (ms): ``sliding`` (width, step), ``cumulative`` ([onset, t]), ``tail``
+    ([t, end]) or an explicit ``windows`` list; plus the whole-epoch reference."""
     times = ref.times
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     end_ms = opts["tmax_ms"] if opts["tmax_ms"] is not None else (times[-1] * 1000 + 1e3 / _sfreq(times))
@@ -47,11 +48,14 @@ def conditions(options, ref):
         if opts["mode"] == "cumulative":
             ends = np.arange(start_ms + step, end_ms + 1e-6, step)
             wins = [(start_ms, float(e)) for e in ends]
+        elif opts["mode"] == "tail":
+            starts = np.arange(start_ms, end_ms - step + 1e-6, step)
+            wins = [(float(s), float(end_ms)) for s in starts]
         elif opts["mode"] == "sliding":
             starts = np.arange(start_ms, end_ms - width + 1e-6, step)
             wins = [(float(s), float(s + width)) for s in starts]
         else:
-            raise ValueError(f"--mode {opts['mode']!r}: temporal takes sliding or cumulative.")
+            raise ValueError(f"--mode {opts['mode']!r}: temporal takes sliding, cumulative or tail.")
     if not wins:
         raise ValueError(f"No window of {opts['width']} ms fits in {start_ms}-{end_ms:.0f} ms.")
     full = (REFERENCE, {"tmin_ms": float(times[0] * 1000), "tmax_ms": float(end_ms)})

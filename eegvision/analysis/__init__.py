@@ -15,7 +15,17 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from .._utils import _check_option, check_writable_dir, parse_subjects, write_csv, write_json
+import numpy as np
+
+from .._utils import (
+    _check_option,
+    atomic_path,
+    check_writable_dir,
+    data_error,
+    parse_subjects,
+    write_csv,
+    write_json,
+)
 
 ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency")
 
@@ -127,15 +137,51 @@ def write_outputs(module, df, extras, config, out, *, plot=True):
     write_csv(out / "results.csv", df)
     if df.attrs.get("summary") is not None:
         write_csv(out / "summary.csv", df.attrs["summary"])
+    arrays = {}
     for table_name, table in extras.items():
         if hasattr(table, "to_csv"):
             write_csv(out / f"{table_name}.csv", table)
+        elif isinstance(table, np.ndarray):
+            arrays[table_name] = table
+    if arrays:
+        with atomic_path(out / "arrays.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    config = {**config, "tables": sorted(k for k, v in extras.items() if hasattr(v, "to_csv")),
+              "arrays": sorted(arrays)}
     write_json(out / "config.json", config)
     if plot:
         from ..viz import plot_analysis, save_figure
 
         fig = plot_analysis(module.NAME, df, df.attrs.get("summary"), extras)
         save_figure(fig, out / f"{module.NAME}")
+
+
+def load_results(directory):
+    """Read an analysis' output folder back: ``(df, extras, config)``.
+
+    ``df.attrs['summary']`` is recomputed from ``results.csv``, so a figure can
+    always be rebuilt from the saved tables alone.
+    """
+    import json
+
+    import pandas as pd
+
+    directory = Path(directory)
+    for name in ("results.csv", "config.json"):
+        if not (directory / name).exists():
+            raise data_error(directory / name, "missing: not an eegvision analysis folder.",
+                             "point to a folder written by `eegvision analyze ... --out DIR`.")
+    config = json.loads((directory / "config.json").read_text())
+    df = pd.read_csv(directory / "results.csv")
+    extras = {t: pd.read_csv(directory / f"{t}.csv") for t in config.get("tables", [])
+              if (directory / f"{t}.csv").exists()}
+    if config.get("arrays") and (directory / "arrays.npz").exists():
+        with np.load(directory / "arrays.npz", allow_pickle=False) as f:
+            extras.update({k: f[k] for k in f.files})
+    module = get_module(config["analysis"])
+    df.attrs["summary"] = summarize_results(module, df)
+    df.attrs["extras"] = extras
+    return df, extras, config
 
 
 def analyze_cli(args):

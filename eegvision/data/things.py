@@ -1,0 +1,426 @@
+"""THINGS-EEG2 readers: preprocessed EEG (both layouts), features, metadata, a reading cache.
+
+Layouts under a data root (``--data-dir`` or ``$EEGVISION_DATA``)::
+
+    Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy   "250hz"
+    Preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy         "official"
+    image_set/image_metadata.npy
+    dnn_feature/clip_feature_maps_{training,test}.npy, center_clip.npy
+
+Shapes, channel names and times are always read from the files. The first
+repetition-averaged read of a file is cached as a float32 ``.npy`` keyed by the
+file's absolute path, size and mtime, so later reads memory-map it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import _check_option, atomic_path, data_error, logger, write_json
+from ._pickle import load_dict_file
+
+LAYOUTS = {"250hz": "Preprocessed_data_250Hz", "official": "Preprocessed_data"}
+TARGETS = ("centers", "images")
+_REQUIRED_KEYS = ("preprocessed_eeg_data", "ch_names", "times")
+_CACHE_VERSION = 1
+_CHUNK = 256
+_WHERE = ("THINGS-EEG2 EEG and image metadata are published on OSF (https://osf.io/3jk45/); "
+          "the CLIP feature files come from NICE's feature extraction "
+          "(https://github.com/eeyhsong/NICE-EEG). For a test root, run "
+          "`eegvision simulate DIR` and pass --data-dir DIR.")
+
+
+# ------------------------------------------------------------------ cache
+def _cache_root():
+    import platformdirs
+
+    base = os.environ.get("EEGVISION_CACHE") or platformdirs.user_cache_dir("eegvision")
+    return Path(base) / "reading"
+
+
+def _cache_dir(path):
+    """Cache folder for ``path``: a changed file (size or mtime) gets a new key."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"v{_CACHE_VERSION}|{path}|{st.st_size}|{st.st_mtime_ns}"
+    return _cache_root() / hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _read_cache(path):
+    folder = _cache_dir(path)
+    try:
+        info = json.loads((folder / "info.json").read_text())
+        eeg = np.load(folder / "eeg.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if eeg.dtype != np.float32 or eeg.ndim != 3 or eeg.shape[1:] != (len(info["ch_names"]),
+                                                                      len(info["times"])):
+        return None
+    logger.info("%s: read the averaged EEG from the cache %s", path, folder)
+    return dict(eeg=eeg, ch_names=list(info["ch_names"]),
+                times=np.asarray(info["times"], dtype=np.float64), sfreq=float(info["sfreq"]),
+                n_repetitions=int(info["n_repetitions"]), source=str(path))
+
+
+def _write_cache(path, out):
+    folder = _cache_dir(path)
+    try:
+        with atomic_path(folder / "eeg.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, out["eeg"], allow_pickle=False)
+        write_json(folder / "info.json", dict(
+            source=str(Path(path).resolve()), ch_names=out["ch_names"],
+            times=out["times"].tolist(), sfreq=out["sfreq"],
+            n_repetitions=out["n_repetitions"]))
+    except OSError as err:
+        logger.warning("Could not write the reading cache in %s (%s); continuing without it.",
+                       folder, err)
+
+
+# ------------------------------------------------------------ EEG files
+def _check_contents(path, d):
+    """Validate the dict of a preprocessed file; return (eeg, ch_names, times)."""
+    missing = [k for k in _REQUIRED_KEYS if k not in d]
+    if missing:
+        raise data_error(path, f"missing keys {missing}; found {sorted(map(str, d))}.",
+                         "a preprocessed THINGS-EEG2 file holds 'preprocessed_eeg_data' "
+                         "(conditions, repetitions, channels, times), 'ch_names' and 'times'.")
+    eeg = d["preprocessed_eeg_data"]
+    if not isinstance(eeg, np.ndarray) or eeg.ndim != 4:
+        shape = getattr(eeg, "shape", type(eeg).__name__)
+        raise data_error(path, f"preprocessed_eeg_data must be 4-D (conditions, repetitions, "
+                               f"channels, times), found {shape}.",
+                         "re-run the preprocessing that wrote this file.")
+    if not (np.issubdtype(eeg.dtype, np.floating) or np.issubdtype(eeg.dtype, np.integer)):
+        raise data_error(path, f"preprocessed_eeg_data has dtype {eeg.dtype}, expected floats.")
+    n_ch, n_t = eeg.shape[2:]
+    ch_names = [str(c) for c in np.asarray(d["ch_names"]).ravel()]
+    if len(ch_names) != n_ch:
+        raise data_error(path, f"{len(ch_names)} channel names for {n_ch} channels in the data.",
+                         "the file's ch_names must list one name per EEG channel.")
+    times = np.asarray(d["times"], dtype=np.float64).ravel()
+    if len(times) < n_t:
+        raise data_error(path, f"{len(times)} time points for {n_t} samples in the data.",
+                         "the file's times must give one time per sample.")
+    if len(times) > n_t:
+        logger.warning("%s: 'times' has %d values for %d samples; aligning the times to the "
+                       "end of the data (times[-%d:], %.3f to %.3f s), as NICE's 250-Hz files "
+                       "store uncropped times.", path, len(times), n_t, n_t,
+                       times[-n_t], times[-1])
+        times = times[-n_t:]
+    if n_t > 1 and not (np.isfinite(times).all() and (np.diff(times) > 0).all()):
+        raise data_error(path, "times are not finite and strictly increasing.",
+                         "the file's times must be the sample times in seconds.")
+    return eeg, ch_names, times
+
+
+def _averaged(path, eeg, average):
+    """Float32 copy of ``eeg`` (averaged over repetitions), chunk by chunk, checking finiteness."""
+    shape = eeg.shape[:1] + eeg.shape[2:] if average else eeg.shape
+    out = np.empty(shape, dtype=np.float32)
+    for start in range(0, eeg.shape[0], _CHUNK):
+        block = eeg[start:start + _CHUNK]
+        if not np.isfinite(block).all():
+            raise data_error(path, f"NaN or infinite values in conditions {start}-"
+                                   f"{start + len(block) - 1}.",
+                             "interpolate or drop the bad trials before saving the file.")
+        out[start:start + _CHUNK] = block.mean(axis=1, dtype=np.float64) if average else block
+    return out
+
+
+def read_preprocessed(path, *, average=True, cache=True):
+    """Read a preprocessed THINGS-EEG2 file (``pickle.dump`` or ``np.save`` of a dict).
+
+    Parameters
+    ----------
+    path : str | Path
+        ``preprocessed_eeg_{training,test}.npy`` of either layout.
+    average : bool
+        Average over repetitions (the NICE protocol).
+    cache : bool
+        With ``average``, read from / write to the reading cache.
+
+    Returns
+    -------
+    out : dict
+        ``eeg`` float32 (n_conditions, n_channels, n_times), or
+        (n_conditions, n_repetitions, n_channels, n_times) without averaging;
+        ``ch_names``, ``times`` (s), ``sfreq``, ``n_repetitions``, ``source``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise data_error(path, "file not found.", _WHERE)
+    if average and cache:
+        hit = _read_cache(path)
+        if hit is not None:
+            return hit
+    d = load_dict_file(path)
+    eeg, ch_names, times = _check_contents(path, d)
+    n_reps = int(eeg.shape[1])
+    del d
+    data = _averaged(path, eeg, average)
+    del eeg
+    sfreq = float(round(1.0 / np.median(np.diff(times)), 6)) if len(times) > 1 else float("nan")
+    out = dict(eeg=data, ch_names=ch_names, times=times, sfreq=sfreq, n_repetitions=n_reps,
+               source=str(path))
+    if average and cache:
+        _write_cache(path, out)
+    return out
+
+
+# ---------------------------------------------------- features, metadata
+def read_features(path, n_expected=None):
+    """Read image features, ``(N, D)`` or ``(N, 1, D)``, as float32 ``(N, D)``.
+
+    Parameters
+    ----------
+    path : str | Path
+        A ``.npy`` array file (no pickles).
+    n_expected : int | None
+        Number of rows required (one per image condition).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise data_error(path, "file not found.", _WHERE)
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise data_error(path, f"not a plain numeric .npy array ({err}).",
+                         "save features with np.save(path, array) as float32.") from None
+    if arr.ndim == 3 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+        raise data_error(path, f"features must be numeric (N, D) or (N, 1, D), found "
+                               f"{arr.dtype} {arr.shape}.")
+    if n_expected is not None and arr.shape[0] != n_expected:
+        raise data_error(path, f"{arr.shape[0]} feature rows, but the EEG has {n_expected} "
+                               "image conditions.",
+                         "use the feature file made for these images, in condition order.")
+    out = np.array(arr, dtype=np.float32)
+    if not np.isfinite(out).all():
+        raise data_error(path, "features hold NaN or infinite values.",
+                         "re-run the feature extraction.")
+    return out
+
+
+def concept_name(folder):
+    """``'00001_aircraft_carrier'`` -> ``'aircraft_carrier'``."""
+    return re.sub(r"^\d+_", "", str(folder))
+
+
+def read_image_metadata(root):
+    """Read ``image_set/image_metadata.npy`` under ``root``; None when absent.
+
+    Returns
+    -------
+    meta : dict | None
+        The file's keys (``train_img_concepts``, ``train_img_files``,
+        ``test_img_*``, optional ``*_concepts_THINGS``, ``*_img_categories``)
+        as arrays, plus ``train_concepts`` / ``test_concepts``: concept names
+        without the numeric prefix.
+    """
+    path = Path(root) / "image_set" / "image_metadata.npy"
+    if not path.is_file():
+        return None
+    raw = load_dict_file(path)
+    missing = [k for k in ("train_img_concepts", "test_img_concepts") if k not in raw]
+    if missing:
+        raise data_error(path, f"missing keys {missing}; found {sorted(map(str, raw))}.",
+                         "use the image_metadata.npy published with THINGS-EEG2.")
+    meta = {str(k): np.asarray(v) for k, v in raw.items()}
+    for split in ("train", "test"):
+        meta[f"{split}_concepts"] = np.array([concept_name(c) for c in
+                                              meta[f"{split}_img_concepts"].ravel()])
+    return meta
+
+
+def read_concept_table(path):
+    """Read ``things_eeg2_concepts.tsv`` into a DataFrame (one row per concept and split)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise data_error(path, "file not found.", "pass the things_eeg2_concepts.tsv path.")
+    df = pd.read_csv(path, sep="\t", keep_default_na=False, dtype={"categories27": str})
+    need = ["split", "condition_index", "folder", "concept", "word", "things_index",
+            "categories27"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise data_error(path, f"missing columns {missing}; found {list(df.columns)}.")
+    return df
+
+
+# ---------------------------------------------------------- subject level
+def _subject_dir(root, layout, subject):
+    return Path(root) / LAYOUTS[layout] / f"sub-{int(subject):02d}"
+
+
+def _pick_layout(root, subject, layout):
+    _check_option("layout", layout, ("auto",) + tuple(LAYOUTS))
+    if layout != "auto":
+        return layout
+    for name in LAYOUTS:  # "250hz" first
+        if _subject_dir(root, name, subject).is_dir():
+            return name
+    return "250hz"
+
+
+def find_subject_files(root, subject, layout="auto", *, targets="centers"):
+    """Paths of one subject's EEG, feature and metadata files; every missing one is listed.
+
+    Parameters
+    ----------
+    root : str | Path
+        The data root.
+    subject : int
+        Subject number (``sub-XX``, from 1).
+    layout : 'auto' | '250hz' | 'official'
+        ``auto`` prefers ``Preprocessed_data_250Hz`` when the subject is there.
+    targets : 'centers' | 'images'
+        Test retrieval targets: ``center_clip.npy`` or ``clip_feature_maps_test.npy``.
+
+    Returns
+    -------
+    files : dict
+        ``layout``, ``train_eeg``, ``test_eeg``, ``train_features``,
+        ``test_features`` and ``metadata`` (None when absent: names then fall back).
+    """
+    root = Path(root)
+    _check_option("targets", targets, TARGETS)
+    layout = _pick_layout(root, subject, layout)
+    sub = _subject_dir(root, layout, subject)
+    feat = root / "dnn_feature"
+    files = dict(layout=layout, train_eeg=sub / "preprocessed_eeg_training.npy",
+                 test_eeg=sub / "preprocessed_eeg_test.npy",
+                 train_features=feat / "clip_feature_maps_training.npy")
+    if targets == "images":
+        files["test_features"] = feat / "clip_feature_maps_test.npy"
+    else:
+        files["test_features"] = next((p for p in (feat / "center_clip.npy",
+                                                   root / "center_clip.npy") if p.is_file()),
+                                      feat / "center_clip.npy")
+    missing = [str(p) for k, p in files.items() if k != "layout" and not p.is_file()]
+    if missing:
+        raise data_error(root, f"subject {subject} ({layout} layout): {len(missing)} missing "
+                               "file(s):\n    " + "\n    ".join(missing), _WHERE)
+    meta = root / "image_set" / "image_metadata.npy"
+    files["metadata"] = meta if meta.is_file() else None
+    return files
+
+
+def _names(meta, split, key, n, path):
+    """Per-condition names from the metadata (None when the key is absent)."""
+    if meta is None or key not in meta:
+        return None
+    values = np.asarray(meta[key]).ravel()
+    if len(values) != n:
+        raise data_error(path, f"{len(values)} {key} for {n} {split} conditions.",
+                         "use the image_metadata.npy that matches this EEG.")
+    return values.astype(str)
+
+
+def _split_data(files, split, meta, *, average, cache, targets, subject):
+    from .container import EEGImageData
+
+    rec = read_preprocessed(files[f"{split}_eeg"], average=average, cache=cache)
+    n_cond = rec["eeg"].shape[0]
+    feats = read_features(files[f"{split}_features"], n_expected=n_cond)
+    key = "train" if split == "train" else "test"
+    concepts = _names(meta, split, f"{key}_concepts", n_cond, files["metadata"])
+    if concepts is None:
+        logger.info("No image metadata: naming %s concepts %s_00001, ...", split, key)
+        concepts = np.array([f"{key}_{i + 1:05d}" for i in range(n_cond)])
+    categories = _names(meta, split, f"{key}_img_categories", n_cond, files["metadata"])
+    conditions = np.arange(n_cond)
+    eeg = rec["eeg"]
+    if not average:
+        n_reps = rec["n_repetitions"]
+        eeg = eeg.reshape((-1,) + eeg.shape[2:])
+        conditions = np.repeat(conditions, n_reps)
+        feats, concepts = feats[conditions], concepts[conditions]
+        categories = None if categories is None else categories[conditions]
+    return EEGImageData(eeg, feats, concepts, rec["ch_names"], rec["times"], rec["sfreq"],
+                        conditions=conditions, categories=categories,
+                        meta=dict(subject=int(subject), split=split, layout=files["layout"],
+                                  source=rec["source"], targets=targets,
+                                  n_repetitions=rec["n_repetitions"], averaged=average))
+
+
+def load_subject(root, subject, *, layout="auto", targets="centers", average=True, cache=True):
+    """Load one subject's training and test data from a THINGS-EEG2 root.
+
+    Parameters
+    ----------
+    root : str | Path
+        The data root.
+    subject : int
+        Subject number (from 1).
+    layout : 'auto' | '250hz' | 'official'
+        Which preprocessed layout to read.
+    targets : 'centers' | 'images'
+        Test retrieval targets (NICE uses concept centres).
+    average : bool
+        Average repetitions (one trial per image condition).
+    cache : bool
+        Use the reading cache for averaged EEG.
+
+    Returns
+    -------
+    data : SubjectData
+        ``train`` and ``test`` :class:`EEGImageData`, with conditions = image index.
+    """
+    from .container import SubjectData
+
+    files = find_subject_files(root, subject, layout, targets=targets)
+    meta = read_image_metadata(root) if files["metadata"] is not None else None
+    kw = dict(average=average, cache=cache, targets=targets, subject=subject)
+    train = _split_data(files, "train", meta, **kw)
+    test = _split_data(files, "test", meta, **kw)
+    return SubjectData(subject=int(subject), train=train, test=test,
+                       meta=dict(root=str(root), layout=files["layout"], targets=targets))
+
+
+def _abbrev(items, n=6):
+    items = [str(i) for i in items]
+    return ", ".join(items) if len(items) <= 2 * n else (
+        ", ".join(items[:n]) + f", ... ({len(items) - 2 * n} more) ..., " + ", ".join(items[-n:]))
+
+
+def describe_root(data_dir, subject=1):
+    """A text description of a data root and one subject (for ``eegvision info``).
+
+    Parameters
+    ----------
+    data_dir : str | Path | None
+        Data root; None uses ``$EEGVISION_DATA`` or the built-in simulated data.
+    subject : int
+        Subject to describe.
+    """
+    from .builtin import resolve_root
+
+    root, builtin = resolve_root(data_dir)
+    lines = [f"Data root: {root}" + (" (built-in simulated dataset)" if builtin else "")]
+    found = [f"{k} ({v}/)" for k, v in LAYOUTS.items() if (Path(root) / v).is_dir()]
+    lines.append(f"Layouts found: {', '.join(found) if found else 'none'}")
+    data = load_subject(root, subject)
+    lines.append(f"Subject {subject} ({data.meta['layout']} layout):")
+    for split in ("train", "test"):
+        d = getattr(data, split)
+        lines.append(f"  {split}: {d.n_trials} conditions x {d.meta['n_repetitions']} "
+                     f"repetitions (averaged), eeg {d.eeg.shape}, features {d.features.shape}")
+        lines.append(f"    concepts: {_abbrev(d.concepts[:3], 3)}, ...")
+    d = data.train
+    lines.append(f"  {d.n_channels} channels: {_abbrev(d.ch_names)}")
+    lines.append(f"  {d.sfreq:g} Hz, {d.n_times} samples, {d.times[0]:.3f} to {d.times[-1]:.3f} s")
+    truth = Path(root) / "simulation_truth.json"
+    if truth.is_file():
+        lines.append("Planted truth (simulation_truth.json):")
+        for k, v in json.loads(truth.read_text()).items():
+            text = v if isinstance(v, str) else json.dumps(v)
+            lines.append(f"  {k}: {text if len(text) <= 100 else text[:97] + '...'}")
+    return "\n".join(lines)

@@ -96,7 +96,7 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     subjects = parse_subjects(subjects)
     if out is not None:
         out = check_writable_dir(out)
-    root, builtin = resolve_root(data_dir)
+    root, builtin = resolve_root(data_dir, subjects=subjects)
     ref = load_subject(root, subjects[0], layout=layout, targets=targets).test
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets, **options)

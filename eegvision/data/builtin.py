@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
-from .._utils import logger
+from .._utils import logger, write_json
 
 #: Environment variable naming a THINGS-EEG2 data root.
 DATA_ENV = "EEGVISION_DATA"
@@ -13,6 +16,8 @@ DATA_ENV = "EEGVISION_DATA"
 #: ``center_clip.npy`` and ``things_eeg2_concepts.tsv`` that the simulator uses
 #: for real CLIP structure and concept names.
 SHARED_ENV = "EEGVISION_SHARED_DATA"
+#: The built-in dataset has this many subjects, each simulated on first use.
+BUILTIN_MAX_SUBJECTS = 10
 
 
 def shared_data_dir():
@@ -23,30 +28,70 @@ def shared_data_dir():
     return None
 
 
-def builtin_root():
-    """Path of the built-in simulated data root, generated on first use.
+def _cache_base():
+    import platformdirs
 
-    It lives in the user cache directory (``platformdirs``), keyed by the
-    simulator's version, so it is made once per machine.
+    return Path(os.environ.get("EEGVISION_CACHE") or platformdirs.user_cache_dir("eegvision"))
+
+
+def builtin_root(subjects=(1,)):
+    """Path of the built-in simulated data root, with ``subjects`` generated.
+
+    It lives in the user cache directory (``platformdirs``, or
+    ``$EEGVISION_CACHE``), keyed by the simulator version and by whether real
+    CLIP features were available. Subject 1 and the shared files are made on
+    first use; every other subject (up to 10) the first time it is asked for.
     """
     from .simulate import SIMULATOR_VERSION, ensure_builtin_root
 
-    import platformdirs
+    flavour = "real" if shared_data_dir() else "synthetic"
+    root = ensure_builtin_root(_cache_base() / f"builtin-v{SIMULATOR_VERSION}-{flavour}",
+                               subjects=[1])
+    for subject in subjects:
+        _ensure_builtin_subject(root, int(subject))
+    return root
 
-    base = Path(os.environ.get("EEGVISION_CACHE") or platformdirs.user_cache_dir("eegvision"))
-    return ensure_builtin_root(base / f"builtin-v{SIMULATOR_VERSION}")
+
+def _ensure_builtin_subject(root, subject):
+    """Simulate one more subject into the built-in root (atomic rename into place)."""
+    from .simulate import simulate_root
+
+    if not 1 <= subject <= BUILTIN_MAX_SUBJECTS:
+        raise ValueError(f"--subject {subject}: the built-in dataset has subjects 1-"
+                         f"{BUILTIN_MAX_SUBJECTS}. Use --data-dir for your own data.")
+    target = root / "Preprocessed_data_250Hz" / f"sub-{subject:02d}"
+    if target.is_dir():
+        return
+    print(f"eegvision: simulating built-in subject {subject} (once)...", flush=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".sub.", suffix=".tmp", dir=root))
+    try:
+        truth = json.loads((root / "simulation_truth.json").read_text())
+        simulate_root(tmp, [subject], seed=truth["seed"])
+        try:
+            os.rename(tmp / "Preprocessed_data_250Hz" / f"sub-{subject:02d}", target)
+        except OSError:
+            if not target.is_dir():
+                raise
+        new = json.loads((tmp / "simulation_truth.json").read_text())
+        truth = json.loads((root / "simulation_truth.json").read_text())
+        truth.setdefault("latency_jitter_ms", {}).update(new.get("latency_jitter_ms", {}))
+        truth["dims"]["n_subjects"] = len(truth["latency_jitter_ms"])
+        write_json(root / "simulation_truth.json", truth)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def resolve_root(data_dir=None, *, announce=True):
+def resolve_root(data_dir=None, *, subjects=(1,), announce=True):
     """Return ``(root, is_builtin)`` for ``--data-dir``, ``$EEGVISION_DATA`` or built-in data.
 
-    When falling back to the simulated dataset, says so in one line on stderr.
+    When falling back to the simulated dataset, makes sure ``subjects`` exist
+    there and says so in one line on stderr.
     """
     if data_dir is None:
         data_dir = os.environ.get(DATA_ENV) or None
     if data_dir is not None:
         return Path(data_dir).expanduser(), False
-    root = builtin_root()
+    root = builtin_root(subjects)
     if announce:
         import sys
 

@@ -403,7 +403,7 @@ def describe_root(data_dir, subject=1):
     """
     from .builtin import resolve_root
 
-    root, builtin = resolve_root(data_dir)
+    root, builtin = resolve_root(data_dir, subjects=[subject])
     lines = [f"Data root: {root}" + (" (built-in simulated dataset)" if builtin else "")]
     found = [f"{k} ({v}/)" for k, v in LAYOUTS.items() if (Path(root) / v).is_dir()]
     lines.append(f"Layouts found: {', '.join(found) if found else 'none'}")

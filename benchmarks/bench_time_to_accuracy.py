@@ -1,0 +1,112 @@
+"""Time to accuracy: the 'fast' recipe against the NICE recipe.
+
+Trains the same encoder with both recipes on the built-in simulated subject 1,
+records test top-1 after every epoch (evaluation time excluded from training
+time), writes both learning curves to CSV and reports the wall-time ratio
+fast/nice to reach the NICE recipe's final top-1 (target <= 0.1).
+
+    python benchmarks/bench_time_to_accuracy.py --out bench-out [--nice-epochs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eegvision import train as T
+from eegvision.evaluate import evaluate
+
+
+def load_data(subject):
+    """The built-in simulated subject."""
+    from eegvision.data.builtin import resolve_root
+
+    root, _ = resolve_root(None)
+    from eegvision.data.things import load_subject
+
+    return load_subject(root, subject, average=True), "built-in simulator"
+
+
+def _standin_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kw):
+    """NICE-like TSConv used only while the encoder registry is missing."""
+    from torch import nn
+
+    body = nn.Sequential(nn.Conv2d(1, 40, (1, 25)), nn.AvgPool2d((1, 51), (1, 5)),
+                         nn.BatchNorm2d(40), nn.ELU(), nn.Conv2d(40, 40, (n_chans, 1)),
+                         nn.BatchNorm2d(40), nn.ELU(), nn.Dropout(0.5), nn.Flatten())
+    import torch
+
+    n_flat = body(torch.zeros(1, 1, n_chans, n_times)).shape[1]
+    return nn.Sequential(nn.Unflatten(1, (1, n_chans)), body, nn.Linear(n_flat, n_outputs))
+
+
+def time_to(curve, target):
+    hit = curve[curve.test_top1 >= target - 1e-12]
+    return float(hit.seconds.iloc[0]) if len(hit) else float("nan")
+
+
+def run(args):
+    try:
+        from eegvision.models import create_encoder  # noqa: F401
+    except ImportError:
+        print("encoder registry missing: using a NICE-like TSConv stand-in encoder")
+        T.make_encoder = _standin_encoder
+    data, source = load_data(args.subject)
+    print(f"data: {source}: train {data.train!r}\n      test {data.test!r}")
+    n_cond = len(np.unique(data.train.conditions))
+    # NICE holds out 740 of 16540 conditions; keep that fraction on smaller data
+    nice_val = 740 if n_cond >= 16540 or args.paper_val else round(740 / 16540 * n_cond)
+    recipes = {"nice": dict(epochs=args.nice_epochs, val_conditions=nice_val),
+               "fast": dict(epochs=args.fast_epochs)}
+    curves, finals = [], {}
+    for name, over in recipes.items():
+        config = T.TrainConfig.from_recipe(name, model=args.model, device="cpu", seed=args.seed,
+                                           **over)
+        res = T.fit(data.train, config, test=data.test, progress=True)
+        finals[name] = evaluate(res.model, data.test)["top1"]
+        h = res.history.assign(recipe=name)
+        curves.append(h)
+        print(f"{name}: {len(h)} epochs, {res.train_seconds:.1f} s, best epoch {res.best_epoch}, "
+              f"final (best-val checkpoint) top-1 {finals[name]:.3f}")
+    df = pd.concat(curves, ignore_index=True)
+    nice, fast = (df[df.recipe == r] for r in ("nice", "fast"))
+    target = finals["nice"]
+    summary = dict(source=source, model=args.model, nice_final_top1=target,
+                   fast_final_top1=finals["fast"],
+                   nice_seconds_total=float(nice.seconds.iloc[-1]),
+                   nice_seconds_to_target=time_to(nice, target),
+                   fast_seconds_to_target=time_to(fast, target),
+                   fast_seconds_total=float(fast.seconds.iloc[-1]),
+                   nice_epochs=int(len(nice)), fast_epochs=int(len(fast)), nice_val=nice_val)
+    summary["ratio_to_target"] = summary["fast_seconds_to_target"] / summary["nice_seconds_to_target"]
+    summary["ratio_vs_nice_total"] = summary["fast_seconds_to_target"] / summary["nice_seconds_total"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cols = ["recipe", "epoch", "seconds", "test_top1", "train_loss", "val_loss", "lr"]
+    df[cols].rename(columns={"test_top1": "top1"}).to_csv(out / "curves.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(df[cols].to_string(index=False))
+    print(json.dumps(summary, indent=2))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="bench-out")
+    p.add_argument("--model", default="nice")
+    p.add_argument("--subject", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nice-epochs", type=int, default=200)
+    p.add_argument("--fast-epochs", type=int, default=None)
+    p.add_argument("--paper-val", action="store_true", help="hold out 740 conditions as NICE does")
+    args = p.parse_args(argv)
+    if args.fast_epochs is None:
+        args.fast_epochs = T.TrainConfig().epochs
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,697 @@
+"""Ground-truth simulator: writes a THINGS-EEG2-shaped data root with planted information.
+
+The EEG is made by physics, not by copying features into channels: a lead
+field from MNE's three-shell spherical head model maps dipoles to the 63
+easycap-M1 electrodes. Image information lives in a few dipoles of one region
+(``region``), inside one time window (``window_ms``) and one frequency band
+(``band_hz``): each dipole carries band-limited waveforms whose amplitudes are
+a linear projection of the image's features, so EEG -> features is partly
+linearly decodable. On top come a shared P1/N1 evoked response (the same for
+every image: no information), pink (1/f) background dipoles, sensor noise and
+independent noise per repetition. Subjects differ in dipole orientations,
+gains and a latency jitter of the window. ``simulation_truth.json`` records
+what was planted so analyses can be checked against it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import pickle
+import pickletools
+import shutil
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import _check_option, atomic_path, data_error, logger, write_json
+from .montage import OFFICIAL_17_CHANNELS, REGIONS, THINGS_EEG2_CHANNELS, channel_region
+
+#: Bump when the simulated data change, so cached built-in roots are rebuilt.
+SIMULATOR_VERSION = 1
+
+#: The planted truth unless told otherwise.
+DEFAULT_REGION = "occipital"
+DEFAULT_WINDOW_MS = (100.0, 400.0)
+DEFAULT_BAND_HZ = (4.0, 12.0)
+#: Single-trial power of the image signal over the noise power, inside the window.
+DEFAULT_SNR = 0.05
+
+#: Sizes: ``default`` generates in seconds, ``full`` has THINGS-EEG2's real dimensions.
+SIZES = {
+    "default": dict(n_train=1654, n_train_reps=4, n_test=200, n_test_reps=20, dtype="float32"),
+    "full": dict(n_train=16540, n_train_reps=4, n_test=200, n_test_reps=80, dtype="float64"),
+}
+LAYOUTS = ("250hz", "official")
+BUILTIN_SUBJECTS = 2
+
+SFREQ = 250.0
+_TMIN = -0.2
+_N_EPOCH = 300  # -0.2 .. 1.0 s at 250 Hz, as stored in `times`
+_N_CROP = 50  # NICE drops the baseline from the data but not from `times`
+_N_INFO_SOURCES = 8
+_N_WAVES = 4  # band-limited waveforms per information dipole
+_N_BG = 40
+_N_CONCEPTS_TRAIN = 1654
+_GENERIC_CATEGORIES = ("animal", "food", "vehicle", "tool", "clothing", "furniture", "plant")
+_PRIMARY_ORDER = ("animal", "food", "vehicle", "tool")
+_VAR_SPLIT = dict(category=0.25, concept=0.45, image=0.30)
+
+
+# ----------------------------------------------------------------------------- names
+def _primary_category(cats):
+    """One category per concept: animal/food/vehicle/tool first, else the first, else other."""
+    parts = [c for c in str(cats or "").split(";") if c and c != "nan"]
+    for c in _PRIMARY_ORDER:
+        if c in parts:
+            return c
+    return parts[0] if parts else "other"
+
+
+def _concept_table(shared):
+    """Concept folders, names, THINGS indices and categories for both splits."""
+    if shared is not None and (Path(shared) / "things_eeg2_concepts.tsv").is_file():
+        import pandas as pd
+
+        df = pd.read_csv(Path(shared) / "things_eeg2_concepts.tsv", sep="\t", keep_default_na=False)
+        out = {}
+        for split, key in (("training", "train"), ("test", "test")):
+            d = df[df["split"] == split].sort_values("condition_index")
+            out[key] = dict(folder=list(d["folder"]), concept=list(d["concept"]),
+                            things=[int(i) for i in d["things_index"]],
+                            category=[_primary_category(c) for c in d["categories27"]])
+        return out, "things_eeg2_concepts.tsv"
+    rng = np.random.default_rng(1854)  # fixed: generic names do not depend on the seed
+    things = rng.permutation(1854) + 1
+    out = {}
+    for key, n, off in (("train", _N_CONCEPTS_TRAIN, 200), ("test", 200, 0)):
+        names = [f"concept{off + i + 1:04d}" for i in range(n)]
+        cats = [_GENERIC_CATEGORIES[j] for j in rng.integers(0, len(_GENERIC_CATEGORIES), n)]
+        out[key] = dict(folder=[f"{i + 1:05d}_{c}" for i, c in enumerate(names)], concept=names,
+                        things=[int(t) for t in things[off:off + n]], category=cats)
+    return out, "generic"
+
+
+def _metadata(table, train_concept_idx, n_test):
+    """The ``image_metadata.npy`` dict: one entry per image (condition)."""
+    tr, te = table["train"], table["test"]
+    per_concept = np.zeros(len(tr["concept"]), int)
+    files = []
+    for k in train_concept_idx:
+        per_concept[k] += 1
+        files.append(f"{tr['concept'][k]}_{per_concept[k]:02d}b.jpg")
+    return {
+        "train_img_concepts": [tr["folder"][k] for k in train_concept_idx],
+        "train_img_files": files,
+        "train_img_concepts_THINGS": [f"{tr['things'][k]:05d}_{tr['concept'][k]}"
+                                      for k in train_concept_idx],
+        "train_img_categories": [tr["category"][k] for k in train_concept_idx],
+        "test_img_concepts": te["folder"][:n_test],
+        "test_img_files": [f"{c}_01s.jpg" for c in te["concept"][:n_test]],
+        "test_img_concepts_THINGS": [f"{t:05d}_{c}" for t, c in
+                                     zip(te["things"][:n_test], te["concept"][:n_test], strict=True)],
+        "test_img_categories": te["category"][:n_test],
+    }
+
+
+# -------------------------------------------------------------------------- features
+def _feature_stats(feats, n_pc=64):
+    """Mean, top principal axes and variances, and residual variance of real features."""
+    x = feats.reshape(len(feats), -1).astype(np.float64)
+    mu = x.mean(0)
+    _, s, vt = np.linalg.svd(x - mu, full_matrices=False)
+    lam = s ** 2 / (len(x) - 1)
+    n_pc = min(n_pc, len(lam) - 1)
+    resid = lam[n_pc:].sum() / x.shape[1]
+    return dict(mu=mu, axes=vt[:n_pc].T, lam=lam[:n_pc], resid=resid)
+
+
+@functools.lru_cache(maxsize=4)
+def _synthetic_stats(dim, seed=768):
+    """Feature statistics of the same kind as CLIP's when no real features are at hand.
+
+    A mean direction plus a power-law spectrum on 96 random axes and a little
+    isotropic spread, estimated from 400 unit-norm draws. Cached: read-only.
+    """
+    rng = np.random.default_rng(seed)
+    mu = rng.standard_normal(dim)
+    mu *= 0.6 / np.linalg.norm(mu)
+    n_ax = min(96, dim)
+    axes = np.linalg.qr(rng.standard_normal((dim, n_ax)))[0]
+    x = (rng.standard_normal((400, n_ax)) * np.arange(1, n_ax + 1) ** -0.6) @ axes.T
+    x += 0.05 * rng.standard_normal((400, dim)) / np.sqrt(dim)
+    x = mu + 0.8 * x / np.linalg.norm(x, axis=1).mean()
+    return _feature_stats(x / np.linalg.norm(x, axis=1, keepdims=True))
+
+
+def _draw(stats, n, rng):
+    """n draws from N(0, low-rank + isotropic covariance of ``stats``)."""
+    low = (rng.standard_normal((n, len(stats["lam"]))) * np.sqrt(stats["lam"])) @ stats["axes"].T
+    return low + rng.standard_normal((n, len(stats["mu"]))) * np.sqrt(stats["resid"])
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _concept_vectors(stats, categories, rng):
+    """One vector per concept: a shared category direction plus the concept's own part."""
+    cats = sorted(set(categories))
+    cat_vec = dict(zip(cats, _draw(stats, len(cats), rng), strict=True))
+    base = np.stack([np.sqrt(_VAR_SPLIT["category"]) * cat_vec[c] for c in categories])
+    return base + np.sqrt(_VAR_SPLIT["concept"]) * _draw(stats, len(categories), rng)
+
+
+def _images(stats, base, concept_idx, rng, n_avg=1):
+    """Unit-norm image features: concept vector plus image noise (averaged over ``n_avg``)."""
+    noise = _draw(stats, len(concept_idx), rng) * np.sqrt(_VAR_SPLIT["image"] / n_avg)
+    return _unit(stats["mu"] + base[concept_idx] + noise)
+
+
+def _load_real_features(features):
+    """Real test features and centres from a folder or a ``clip_feature_maps_test.npy``."""
+    path = Path(features)
+    folder = path if path.is_dir() else path.parent
+    test_file = path / "clip_feature_maps_test.npy" if path.is_dir() else path
+    if not test_file.is_file():
+        raise data_error(test_file, "no CLIP test features file here",
+                         "pass --features pointing at clip_feature_maps_test.npy or its folder")
+    test = np.load(test_file).astype(np.float32)
+    test = test.reshape(len(test), -1)
+    centre_file = folder / "center_clip.npy"
+    centre = np.load(centre_file).astype(np.float32) if centre_file.is_file() else None
+    if centre is not None:
+        centre = centre.reshape(len(centre), -1)
+        if centre.shape != test.shape:
+            raise data_error(centre_file, f"shape {centre.shape} does not match the test "
+                             f"features {test.shape}", "give matching feature files")
+    return test, centre
+
+
+def _make_features(table, train_concept_idx, n_test, real, seed, dim=768):
+    """Training / test features and test centres, float32 (n, D), and their statistics."""
+    if real is not None:
+        test, centre = real
+        stats = _feature_stats(test)
+        centre = test if centre is None else centre
+        test, centre = test[:n_test], centre[:n_test]
+    else:
+        stats = _synthetic_stats(dim)
+        te_base = _concept_vectors(stats, table["test"]["category"][:n_test],
+                                   np.random.default_rng([seed, 8]))
+        idx = np.arange(n_test)
+        test = _images(stats, te_base, idx, np.random.default_rng([seed, 9]))
+        # NICE's centre: the mean feature of the concept's *other* images (12 of them)
+        centre = _images(stats, te_base, idx, np.random.default_rng([seed, 10]), n_avg=12)
+    base = _concept_vectors(stats, table["train"]["category"], np.random.default_rng([seed, 6]))
+    train = _images(stats, base, train_concept_idx, np.random.default_rng([seed, 7]))
+    return (train.astype(np.float32), np.asarray(test, np.float32),
+            np.asarray(centre, np.float32), stats)
+
+
+# --------------------------------------------------------------------------- physics
+@functools.lru_cache(maxsize=2)
+def _lead_field(spacing_mm=15.0):
+    """Free-orientation lead field (63, n_src, 3) of a spherical head, source positions and regions.
+
+    Computed once per process (about half a second).
+    """
+    import mne
+
+    from .montage import make_info
+
+    info = make_info(THINGS_EEG2_CHANNELS, SFREQ)
+    sphere = mne.make_sphere_model("auto", "auto", info, verbose="error")
+    src = mne.setup_volume_source_space(sphere=sphere, pos=spacing_mm, verbose="error")
+    fwd = mne.make_forward_solution(info, trans=None, src=src, bem=sphere, eeg=True, meg=False,
+                                    verbose="error")
+    lf = fwd["sol"]["data"].reshape(len(THINGS_EEG2_CHANNELS), -1, 3)
+    rr = fwd["source_rr"] - sphere["r0"]
+    radius = np.linalg.norm(rr, axis=1)
+    ch_pos = np.array([ch["loc"][:3] for ch in info["chs"]]) - sphere["r0"]
+    # a source's region is that of the electrode straight above it
+    nearest = np.argmax(_unit(rr) @ _unit(ch_pos).T, axis=1)
+    regions = np.array([channel_region(THINGS_EEG2_CHANNELS[i]) for i in nearest])
+    cortex = radius > 0.6 * radius.max()  # superficial, cortex-like sources only
+    return lf / np.abs(lf).max(), rr, regions, cortex
+
+
+def _band_noise(n, band_hz, rng, n_fft=1024):
+    """(n, _N_EPOCH + 64) unit-variance waveforms with power only inside ``band_hz``."""
+    spec = np.fft.rfft(rng.standard_normal((n, n_fft)), axis=1)
+    f = np.fft.rfftfreq(n_fft, 1 / SFREQ)
+    spec[:, (f < band_hz[0]) | (f > band_hz[1])] = 0
+    x = np.fft.irfft(spec, n_fft, axis=1)[:, :_N_EPOCH + 64]
+    return x / x.std(axis=1, keepdims=True)
+
+
+def _taper(window_ms, shift_s):
+    """Tukey-shaped mask of the planted window, shifted by ``shift_s``, on the epoch grid."""
+    t = _TMIN + np.arange(_N_EPOCH) / SFREQ - shift_s
+    t0, t1 = window_ms[0] / 1000, window_ms[1] / 1000
+    ramp = min(0.04, (t1 - t0) / 4)
+    up = np.clip((t - t0) / ramp, 0, 1)
+    down = np.clip((t1 - t) / ramp, 0, 1)
+    return np.sin(np.pi / 2 * np.minimum(up, down)) ** 2
+
+
+def _planted(stats, region, band_hz, seed):
+    """What all subjects share: information dipoles, waveforms and the feature projection."""
+    _, _, regions, cortex = _lead_field()
+    rng = np.random.default_rng([seed, 1])
+    pool = np.flatnonzero(cortex & (regions == region))
+    sources = np.sort(rng.choice(pool, min(_N_INFO_SOURCES, len(pool)), replace=False))
+    n_dims = len(sources) * _N_WAVES
+    n_pc = min(n_dims, len(stats["lam"]))
+    mix = np.linalg.qr(rng.standard_normal((n_dims, n_dims)))[0][:, :n_pc]
+    # amplitudes = whitened principal-component scores of the features, mixed
+    proj = mix @ (stats["axes"][:, :n_pc] / np.sqrt(stats["lam"][:n_pc])).T
+    waves = _band_noise(n_dims, band_hz, rng)
+    return dict(sources=sources, proj=proj, waves=waves, mu=stats["mu"])
+
+
+def _orient(lf, idx, rng):
+    """(63, len(idx)) scalp patterns of dipoles ``idx`` with random orientations."""
+    ori = _unit(rng.standard_normal((len(idx), 3)))
+    return np.einsum("cks,ks->ck", lf[:, idx], ori)
+
+
+def _evoked(lf, regions, cortex, rng):
+    """A P1/N1-like response from two occipital dipoles, identical for every image."""
+    t = _TMIN + np.arange(_N_EPOCH) / SFREQ
+    pool = np.flatnonzero(cortex & (regions == "occipital"))
+    pat = _orient(lf, rng.choice(pool, 2, replace=False), rng)
+    p1 = np.exp(-0.5 * ((t - 0.10) / 0.015) ** 2)
+    n1 = -1.3 * np.exp(-0.5 * ((t - 0.17) / 0.02) ** 2)
+    erp = pat[:, :1] * p1 + pat[:, 1:] * n1
+    return erp / np.abs(erp).max()
+
+
+def _subject_model(planted, window_ms, snr, seed, subject):
+    """One subject's head: dipole orientations and gains, latency jitter, noise sources."""
+    lf, _, regions, cortex = _lead_field()
+    rng = np.random.default_rng([seed, 2, subject])
+    shift = int(rng.integers(-5, 6))  # latency jitter of the window, +-20 ms at 250 Hz
+    src = planted["sources"]
+    pat = _orient(lf, src, rng) * rng.lognormal(0.0, 0.3, len(src))
+    taper = _taper(window_ms, shift / SFREQ)
+    waves = planted["waves"][:, 32 - shift:32 - shift + _N_EPOCH] * taper
+    basis = np.repeat(pat.T, _N_WAVES, axis=0)[:, :, None] * waves[:, None, :]
+    bg = _orient(lf, rng.choice(np.flatnonzero(cortex), _N_BG, replace=False), rng)
+    bg *= np.sqrt(0.8 / (bg ** 2).sum(1).mean())  # background 80 %, sensor noise 20 %
+    power = (basis[:, :, taper > 0.5] ** 2).sum(0).mean()  # amplitudes have unit variance
+    basis *= np.sqrt(snr / power)
+    return dict(basis=basis.reshape(len(basis), -1).astype(np.float32),
+                bg=bg.astype(np.float32), sensor_sd=np.sqrt(0.2),
+                evoked=(1.5 * _evoked(lf, regions, cortex, rng)).astype(np.float32),
+                proj=planted["proj"].astype(np.float32), mu=planted["mu"].astype(np.float32),
+                jitter_ms=1000 * shift / SFREQ)
+
+
+def _pink(shape, rng):
+    """Unit-variance 1/f noise along the last axis."""
+    n = shape[-1]
+    f = np.abs(np.fft.fftfreq(n, 1 / SFREQ))
+    f[0] = f[1]
+    gain = 1 / np.sqrt(f)
+    gain /= np.sqrt(np.mean(gain ** 2))
+    spec = np.fft.rfft(rng.standard_normal(shape, dtype=np.float32), axis=-1)
+    spec *= gain[:n // 2 + 1].astype(np.float32)
+    return np.fft.irfft(spec, n, axis=-1).astype(np.float32)
+
+
+def _simulate_chunk(model, feats, n_reps, rng, noise=True):
+    """EEG (n, n_reps, 63, 300) float32 of the images with features ``feats``."""
+    n, n_ch = len(feats), len(THINGS_EEG2_CHANNELS)
+    amp = (feats - model["mu"]) @ model["proj"].T
+    info = (amp @ model["basis"]).reshape(n, 1, n_ch, _N_EPOCH)
+    gain = 1 + 0.1 * rng.standard_normal((n, n_reps, 1, 1), dtype=np.float32)
+    x = info * gain + model["evoked"]
+    if not noise:
+        return x
+    # one (63 x 40) @ (40 x trials*times) product: far faster than a broadcast stack of small ones
+    bg = model["bg"] @ _pink((_N_BG, n * n_reps, _N_EPOCH), rng).reshape(_N_BG, -1)
+    x += bg.reshape(n_ch, n, n_reps, _N_EPOCH).transpose(1, 2, 0, 3)
+    x += np.float32(model["sensor_sd"]) * rng.standard_normal(x.shape, dtype=np.float32)
+    return x
+
+
+def _to_official(x):
+    """250-Hz 63-channel epochs -> the official release's 17 channels, 100 Hz, -0.2..0.8 s."""
+    from scipy.signal import resample_poly
+
+    picks = [THINGS_EEG2_CHANNELS.index(c) for c in OFFICIAL_17_CHANNELS]
+    return resample_poly(x[:, :, picks], 2, 5, axis=-1)[..., :100]
+
+
+# --------------------------------------------------------------------------- writing
+_MARK = b"EEGVISION-SIMULATOR-ARRAY-DATA-PLACEHOLDER"
+
+
+class _ArraySlot:
+    """Pickles exactly like an ndarray of ``shape``/``dtype`` except for a marker as its data.
+
+    The marker is replaced by the real bytes, streamed chunk by chunk, so files of
+    any size are written with bounded memory.
+    """
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(int(s) for s in shape), np.dtype(dtype)
+
+    def __reduce__(self):
+        fn, args, state = np.empty(0, self.dtype).__reduce__()
+        return fn, args, (state[0], self.shape, state[2], False, _MARK)
+
+
+def _unframe(data):
+    """Drop protocol-4 FRAME opcodes (a transport detail; the stream stays valid)."""
+    cuts = [pos for op, _, pos in pickletools.genops(data) if op.name == "FRAME"]
+    keep, last = [], 0
+    for pos in cuts:
+        keep.append(data[last:pos])
+        last = pos + 9
+    return b"".join(keep) + data[last:]
+
+
+def _split_pickle(obj, slot, protocol):
+    """Pickle ``obj`` and return (bytes before the array data, bytes after it)."""
+    data = _unframe(pickle.dumps(obj, protocol=protocol))
+    marker = b"C" + bytes([len(_MARK)]) + _MARK
+    i = data.index(marker)
+    nbytes = int(np.prod(slot.shape)) * slot.dtype.itemsize
+    if protocol >= 4:
+        head = b"\x8e" + struct.pack("<Q", nbytes)  # BINBYTES8
+    elif nbytes < 2 ** 32:
+        head = b"B" + struct.pack("<I", nbytes)  # BINBYTES
+    else:
+        raise ValueError("an array over 4 GiB needs pickle protocol 4")
+    return data[:i] + head, data[i + len(marker):]
+
+
+@contextlib.contextmanager
+def _stream_epochs(path, shape, dtype, ch_names, times, style):
+    """Write a preprocessed-EEG file; yields ``write(chunk)`` taking whole conditions.
+
+    ``style`` "pickle": pickle.dump protocol 4 (NICE); "npy": np.save of a dict.
+    """
+    slot = _ArraySlot(shape, dtype)
+    obj = {"preprocessed_eeg_data": slot, "ch_names": list(ch_names), "times": times}
+    written = [0]
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        if style == "npy":
+            box = np.empty((), dtype=object)
+            box[()] = obj
+            np.lib.format.write_array_header_1_0(
+                fh, {"descr": "|O", "fortran_order": False, "shape": ()})
+            head, tail = _split_pickle(box, slot, protocol=3)
+        else:
+            head, tail = _split_pickle(obj, slot, protocol=4)
+        fh.write(head)
+
+        def write(chunk):
+            chunk = np.ascontiguousarray(chunk, dtype=dtype)
+            fh.write(chunk.data)
+            written[0] += len(chunk)
+
+        yield write
+        if written[0] != shape[0]:
+            raise RuntimeError(f"{path}: wrote {written[0]} of {shape[0]} conditions")
+        fh.write(tail)
+
+
+def _write_split(root, subject, split, model, feats, n_reps, layouts, dtype, seed):
+    """Simulate one subject's split in chunks, streaming it into every requested layout."""
+    n = len(feats)
+    times = (_TMIN + np.arange(_N_EPOCH) / SFREQ).astype(np.float64)
+    files = {
+        "250hz": (root / "Preprocessed_data_250Hz", (n, n_reps, 63, _N_EPOCH - _N_CROP),
+                  THINGS_EEG2_CHANNELS, times, "pickle"),
+        "official": (root / "Preprocessed_data", (n, n_reps, 17, 100), OFFICIAL_17_CHANNELS,
+                     (-0.2 + np.arange(100) / 100.0), "npy"),
+    }
+    rng = np.random.default_rng([seed, 3, subject, split == "test"])
+    step = max(1, 4_000_000 // (n_reps * 63 * _N_EPOCH))
+    with contextlib.ExitStack() as stack:
+        writers = {}
+        for lay in layouts:
+            folder, shape, chs, tms, style = files[lay]
+            path = folder / f"sub-{subject:02d}" / f"preprocessed_eeg_{split}.npy"
+            writers[lay] = stack.enter_context(_stream_epochs(path, shape, dtype, chs, tms, style))
+        for start in range(0, n, step):
+            x = _simulate_chunk(model, feats[start:start + step], n_reps, rng)
+            if "250hz" in writers:  # NICE quirk: data 0..1 s, `times` from -0.2 s
+                writers["250hz"](x[..., _N_CROP:])
+            if "official" in writers:
+                writers["official"](_to_official(x))
+
+
+def _check_args(region, window_ms, band_hz, layouts, subjects):
+    _check_option("region", region, REGIONS)
+    for lay in layouts:
+        _check_option("layouts", lay, LAYOUTS)
+    if not (-200 <= window_ms[0] < window_ms[1] <= 1000):
+        raise ValueError(f"window_ms {window_ms}: need -200 <= start < end <= 1000 ms.")
+    if not (0 < band_hz[0] < band_hz[1] < SFREQ / 2):
+        raise ValueError(f"band_hz {band_hz}: need 0 < low < high < {SFREQ / 2} Hz.")
+    if not _subject_ids(subjects):
+        raise ValueError(f"subjects={subjects}: simulate at least one subject.")
+
+
+def _subject_ids(subjects):
+    """``3`` -> [1, 2, 3]; a list of subject numbers stays as it is."""
+    if isinstance(subjects, (list, tuple, range)):
+        return sorted({int(s) for s in subjects if int(s) >= 1})
+    return list(range(1, int(subjects) + 1))
+
+
+def _write_features(root, train, test, centre, metadata):
+    def save(path, arr):
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, arr)
+
+    save(root / "dnn_feature" / "clip_feature_maps_training.npy", train[:, None])
+    save(root / "dnn_feature" / "clip_feature_maps_test.npy", test[:, None])
+    save(root / "dnn_feature" / "center_clip.npy", centre[:, None])
+    box = np.empty((), dtype=object)
+    box[()] = metadata
+    save(root / "image_set" / "image_metadata.npy", box)
+
+
+def _feature_source(features_dir):
+    """(real test features and centres or None, folder for concept names or None)."""
+    from .builtin import shared_data_dir
+
+    if features_dir is False:
+        return None, None
+    if features_dir is None:
+        shared = shared_data_dir()
+        if shared is None or not (shared / "clip_feature_maps_test.npy").is_file():
+            return None, shared
+        return _load_real_features(shared), shared
+    path = Path(features_dir).expanduser()
+    folder = path if path.is_dir() else path.parent
+    names = folder if (folder / "things_eeg2_concepts.tsv").is_file() else shared_data_dir()
+    return _load_real_features(path), names
+
+
+def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz",),
+                  region=DEFAULT_REGION, window_ms=DEFAULT_WINDOW_MS, band_hz=DEFAULT_BAND_HZ,
+                  n_train=None, n_test=None, n_train_reps=None, n_test_reps=None,
+                  snr=DEFAULT_SNR, raw=False, features_dir=None, dtype=None):
+    """Write a simulated THINGS-EEG2 data root with planted, recorded ground truth.
+
+    Parameters
+    ----------
+    directory : path-like
+        Data root to write (created; existing simulated files are overwritten).
+    subjects : int | list of int
+        Number of subjects (``sub-01`` ...), or the subject numbers to write.
+    seed : int
+        Seed of everything: planted sources, features, subjects and noise.
+    full : bool
+        THINGS-EEG2's real sizes (16540 x 4 training, 200 x 80 test, float64;
+        about 9 GB per subject) instead of the fast default (1654 x 4, 200 x 20, float32).
+    layouts : sequence of {"250hz", "official"}
+        ``Preprocessed_data_250Hz`` (NICE, 63 ch) and/or ``Preprocessed_data`` (17 ch, 100 Hz).
+    region : str
+        Scalp region (one of ``REGIONS``) above the dipoles that carry image information.
+    window_ms, band_hz : (float, float)
+        Planted time window (ms after onset) and frequency band (Hz).
+    n_train, n_test, n_train_reps, n_test_reps : int or None
+        Override the sizes (conditions and repetitions), e.g. tiny roots for tests.
+    snr : float
+        Single-trial power of the image signal over noise power inside the window.
+    raw : bool
+        Also write ``Raw_data/`` (needs :mod:`eegvision.data.raw`).
+    features_dir : path-like, False or None
+        Real CLIP test features (file or folder); None uses ``$EEGVISION_SHARED_DATA``
+        when present; False forces synthetic features.
+    dtype : str or None
+        Override the EEG dtype.
+
+    Returns
+    -------
+    pathlib.Path
+        The data root.
+    """
+    t_start = time.perf_counter()
+    root = Path(directory).expanduser()
+    layouts = tuple(layouts)
+    window_ms, band_hz = tuple(map(float, window_ms)), tuple(map(float, band_hz))
+    _check_args(region, window_ms, band_hz, layouts, subjects)
+    size = dict(SIZES["full" if full else "default"])
+    for key, val in dict(n_train=n_train, n_test=n_test, n_train_reps=n_train_reps,
+                         n_test_reps=n_test_reps, dtype=dtype).items():
+        size[key] = size[key] if val is None else val
+    if not 1 <= size["n_test"] <= 200:
+        raise ValueError(f"n_test={size['n_test']}: THINGS-EEG2 has 1 to 200 test concepts.")
+    real, names_dir = _feature_source(features_dir)
+    table, names_from = _concept_table(names_dir)
+    n_concepts = len(table["train"]["concept"])
+    concept_idx = np.arange(size["n_train"]) * n_concepts // size["n_train"]
+    train, test, centre, stats = _make_features(table, concept_idx, size["n_test"], real, seed)
+    _write_features(root, train, test, centre, _metadata(table, concept_idx, size["n_test"]))
+    planted = _planted(stats, region, band_hz, seed)
+    jitters, models = {}, {}
+    splits = (("training", train, size["n_train_reps"]), ("test", test, size["n_test_reps"]))
+    for sub in _subject_ids(subjects):
+        model = models[sub] = _subject_model(planted, window_ms, snr, seed, sub)
+        jitters[f"sub-{sub:02d}"] = model["jitter_ms"]
+        for split, feats, reps in splits:
+            _write_split(root, sub, split, model, feats, reps, layouts, size["dtype"], seed)
+        logger.info("simulated sub-%02d in %.1f s", sub, time.perf_counter() - t_start)
+    truth = _truth(planted, region, window_ms, band_hz, seed, snr, size, subjects, layouts,
+                   jitters, train.shape[1], "real" if real is not None else "synthetic",
+                   names_from)
+    if raw:
+        truth["raw"] = _write_raw(root, models, splits, seed)
+    truth["generation_seconds"] = round(time.perf_counter() - t_start, 2)
+    write_json(root / "simulation_truth.json", truth)
+    return root
+
+
+def _truth(planted, region, window_ms, band_hz, seed, snr, size, subjects, layouts, jitters,
+           dim, features, names_from):
+    """The planted truth as a JSON-able dict."""
+    _, rr, regions, _ = _lead_field()
+    chans = [c for c in THINGS_EEG2_CHANNELS if channel_region(c) == region]
+    return {
+        "simulator_version": SIMULATOR_VERSION,
+        "seed": int(seed),
+        "region": region,
+        "channels": chans,
+        "window_ms": list(window_ms),
+        "band_hz": list(band_hz),
+        "snr": float(snr),
+        "latency_jitter_ms": jitters,
+        "info_sources_mm": np.round(1000 * rr[planted["sources"]], 1).tolist(),
+        "info_sources_region": [str(r) for r in regions[planted["sources"]]],
+        "n_info_dims": int(len(planted["proj"])),
+        "dims": {"n_subjects": len(_subject_ids(subjects)), "n_train": int(size["n_train"]),
+                 "n_train_reps": int(size["n_train_reps"]), "n_test": int(size["n_test"]),
+                 "n_test_reps": int(size["n_test_reps"]), "n_channels": 63, "sfreq": SFREQ,
+                 "n_times": _N_EPOCH - _N_CROP, "tmin_s": 0.0, "dtype": str(size["dtype"]),
+                 "feature_dim": int(dim)},
+        "layouts": list(layouts),
+        "features": features,
+        "concept_names": names_from,
+    }
+
+
+def _write_raw(root, models, splits, seed, n_sessions=4):
+    """Write ``Raw_data/`` (1000 Hz, RSVP every 0.2 s) through :mod:`eegvision.data.raw`.
+
+    Each session holds every ``n_sessions``-th repetition of each condition, in
+    random order; the planted signal (not the epoch noise) is upsampled from
+    250 Hz and the raw simulator adds its own sensor noise.
+    """
+    try:
+        from .raw import simulate_raw_session, write_raw_session
+    except ImportError:
+        logger.warning("raw=True: eegvision.data.raw has no simulate_raw_session; no Raw_data/")
+        return "not written: eegvision.data.raw.simulate_raw_session is not available"
+    from scipy.signal import resample_poly
+
+    written = []
+    for sub, model in models.items():
+        for split, feats, n_reps in splits:
+            for ses in range(1, n_sessions + 1):
+                reps = len(range(ses - 1, n_reps, n_sessions))
+                if not reps:
+                    continue
+                rng = np.random.default_rng([seed, 4, sub, ses, split == "test"])
+                order = rng.permutation(np.tile(np.arange(len(feats)), reps))
+                sig = _simulate_chunk(model, feats[order], 1, rng, noise=False)[:, 0, :, _N_CROP:]
+                sig = 1e-6 * resample_poly(sig.astype(np.float64), 4, 1, axis=-1)
+                data = simulate_raw_session(sig, order + 1, THINGS_EEG2_CHANNELS, sfreq=1000.0,
+                                            seed=rng, noise_std=1e-6)
+                rel = Path("Raw_data") / f"sub-{sub:02d}" / f"ses-{ses:02d}" / f"raw_eeg_{split}.npy"
+                write_raw_session(root / rel, data)
+                written.append(str(rel))
+    return written
+
+
+def ensure_builtin_root(path, **kwargs):
+    """Return ``path``, simulating the built-in dataset there first if it is missing.
+
+    Generated into a temporary folder beside ``path`` and renamed into place, so
+    readers never see a half-written root and two racing processes are safe
+    (the loser discards its copy).
+    """
+    path = Path(path)
+    if (path / "simulation_truth.json").is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        kwargs.setdefault("subjects", BUILTIN_SUBJECTS)
+        simulate_root(tmp, **kwargs)
+        os.rename(tmp, path)
+    except OSError:
+        if not (path / "simulation_truth.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _parse_range(text, option):
+    """``"100-300"`` -> (100.0, 300.0)."""
+    try:
+        lo, hi = (float(p) for p in str(text).replace(",", "-").split("-"))
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected two numbers like 100-300.") from None
+    return lo, hi
+
+
+def simulate_cli(args):
+    """``eegvision simulate DIR``: write a simulated root and print what was planted."""
+    layouts = tuple(x.strip().lower() for x in str(args.layouts or "250hz").split(",") if x.strip())
+    kwargs = dict(subjects=args.subjects, seed=args.seed, full=args.full, layouts=layouts,
+                  raw=args.raw, features_dir=args.features)
+    if args.region:
+        kwargs["region"] = args.region
+    if args.window:
+        kwargs["window_ms"] = _parse_range(args.window, "--window")
+    if args.band:
+        kwargs["band_hz"] = _parse_range(args.band, "--band")
+    root = simulate_root(args.directory, **kwargs)
+    import json
+
+    truth = json.loads((root / "simulation_truth.json").read_text())
+    d = truth["dims"]
+    print(f"Wrote simulated THINGS-EEG2 root {root} ({d['n_subjects']} subject(s), "
+          f"layouts {', '.join(truth['layouts'])}) in {truth['generation_seconds']} s")
+    print(f"  training {d['n_train']} x {d['n_train_reps']}, test {d['n_test']} x "
+          f"{d['n_test_reps']}, {d['n_channels']} ch, {d['sfreq']:g} Hz, {d['dtype']}; "
+          f"features: {truth['features']} (D={d['feature_dim']}), names: {truth['concept_names']}")
+    print(f"  planted: region {truth['region']}, window {truth['window_ms'][0]:g}-"
+          f"{truth['window_ms'][1]:g} ms, band {truth['band_hz'][0]:g}-{truth['band_hz'][1]:g} Hz, "
+          f"SNR {truth['snr']:g}, seed {truth['seed']} (see simulation_truth.json)")
+    if raw := truth.get("raw"):
+        print(f"  raw: {raw if isinstance(raw, str) else f'{len(raw)} session files'}")
+    return root

@@ -1,0 +1,746 @@
+"""Training: one config, one fit loop, one step for training and validation.
+
+``fit(train, config)`` holds out validation conditions, trains with early
+stopping on the validation loss, restores the best epoch and returns a
+:class:`FitResult`. ``run_training`` adds evaluation and writes the files of
+``eegvision train``; ``train_cli`` is that command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import difflib
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._utils import EEGVisionError, _check_option, data_error, logger, write_csv, write_json
+
+#: Settings of each recipe that differ from the dataclass defaults (= 'fast').
+RECIPES = {
+    "fast": {},
+    # NICE (Song et al., ICLR 2024), see PAPER_SETTINGS.md
+    "nice": dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), weight_decay=0.0,
+                 batch_size=1000, epochs=200, val_conditions=740, patience=None,
+                 schedule="constant", warmup_epochs=0, init="normal"),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Defaults are the 'fast' recipe.
+
+    Parameters
+    ----------
+    model : str
+        Encoder name from :func:`eegvision.models.list_encoders`, or 'ridge'.
+    recipe : str
+        Name of the recipe the settings came from ('fast' or 'nice').
+    epochs : int
+        Maximum number of epochs.
+    lr, betas, weight_decay : float, (float, float), float
+        Optimiser settings.
+    optimizer : 'adam' | 'adamw'
+        Adam (L2 folded into the gradient) or AdamW (decoupled decay, not on
+        biases, norms or the temperature).
+    schedule : 'constant' | 'cosine' | 'onecycle'
+        Learning-rate schedule over ``epochs`` (cosine has linear warm-up).
+    warmup_epochs : float
+        Warm-up length of the cosine schedule.
+    batch_size : int
+        Conditions per batch (the contrastive negatives).
+    val_conditions : int | float
+        Training conditions held out for validation (a count, or a fraction
+        when < 1), drawn after a seeded shuffle.
+    patience : int | None
+        Stop after this many epochs without a lower validation loss; None
+        trains all epochs. The best-validation epoch is restored either way.
+    seed : int
+        Seeds model initialisation, the split, batch order and augmentation.
+    device : 'auto' | 'cpu' | 'cuda'
+        Where to train.
+    amp : bool
+        Mixed precision (bf16, else fp16) on CUDA; ignored on CPU.
+    nice_defects : bool
+        Reproduce the NICE public code: temperature frozen, image projector
+        returning its input.
+    init : 'default' | 'normal'
+        PyTorch default initialisation, or NICE's N(0, 0.02) (BatchNorm N(1, 0.02)).
+    average_train : bool
+        Average training repetitions of each image before training (NICE does).
+    aug_noise : float
+        Std of Gaussian noise added to training EEG, in units of its std.
+    aug_shift : int
+        Maximum random circular time shift of training EEG, in samples.
+    grad_clip : float | None
+        Clip the gradient norm to this value.
+    proj_dropout : float
+        Dropout of the image projector.
+    encoder_kwargs : dict
+        Extra keyword arguments of the encoder.
+    """
+
+    model: str = "nice"
+    recipe: str = "fast"
+    epochs: int = 40
+    lr: float = 1e-3
+    betas: tuple = (0.9, 0.999)
+    weight_decay: float = 1e-2
+    optimizer: str = "adamw"
+    schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    batch_size: int = 256
+    val_conditions: float = 0.045
+    patience: int | None = 5
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    nice_defects: bool = False
+    init: str = "default"
+    average_train: bool = True
+    aug_noise: float = 0.0
+    aug_shift: int = 0
+    grad_clip: float | None = None
+    proj_dropout: float = 0.3
+    encoder_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_option("recipe", self.recipe, tuple(RECIPES))
+        _check_option("optimizer", self.optimizer, ("adam", "adamw"))
+        _check_option("schedule", self.schedule, ("constant", "cosine", "onecycle"))
+        _check_option("device", self.device, ("auto", "cpu", "cuda"))
+        _check_option("init", self.init, ("default", "normal"))
+        self.betas = tuple(float(b) for b in self.betas)
+        if int(self.epochs) < 1 or int(self.batch_size) < 2:
+            raise ValueError(f"epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, "
+                             f"{self.batch_size}).")
+
+    @classmethod
+    def from_recipe(cls, recipe="fast", **overrides):
+        """The recipe's settings with ``overrides``; misspelled keys get "did you mean"."""
+        _check_option("recipe", recipe, tuple(RECIPES))
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in overrides:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"Unknown training setting {key!r}.{hint} "
+                                 f"Known: {', '.join(names)}.")
+        return cls(**{**RECIPES[recipe], **overrides, "recipe": recipe})
+
+    def to_dict(self):
+        """Plain JSON-able dict (tuples as lists)."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        d = dict(d)
+        recipe = d.pop("recipe", "fast")
+        return cls.from_recipe(recipe, **d)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    ``history`` has one row per epoch: ``epoch, train_loss, val_loss,
+    seconds`` (cumulative training time, excluding any test monitoring),
+    ``lr``, ``logit_scale`` and, when ``fit`` got ``test``, ``test_top1``.
+    """
+
+    model: object
+    history: object
+    best_epoch: int
+    config: TrainConfig
+    train_seconds: float
+    data_info: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ device
+def resolve_device(device="auto"):
+    """``torch.device`` for 'auto' | 'cpu' | 'cuda'; 'cuda' without CUDA is an error."""
+    import torch
+
+    _check_option("device", device, ("auto", "cpu", "cuda"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise EEGVisionError(
+            f"--device cuda: CUDA is not available (torch {torch.__version__}).\n"
+            "  Fix: use --device cpu (or auto), or install a CUDA build of PyTorch on a GPU machine.")
+    return torch.device(device)
+
+
+def _amp_dtype(device, amp):
+    import torch
+
+    if not amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@contextlib.contextmanager
+def _deterministic(device):
+    """Deterministic kernels on CPU (cheap there), restoring the previous setting."""
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+# ------------------------------------------------------------------- model
+def make_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
+    """An encoder from the registry (:func:`eegvision.models.create_encoder`)."""
+    from .models import create_encoder
+
+    return create_encoder(name, n_chans=n_chans, n_times=n_times, n_outputs=n_outputs,
+                          sfreq=sfreq, **kwargs)
+
+
+def _init_normal(module):
+    from torch import nn
+
+    if isinstance(module, (nn.modules.batchnorm._BatchNorm,)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
+    """A fresh :class:`ContrastiveModel`, initialised from ``config.seed``.
+
+    Every call with the same config and shapes gives the same weights, so
+    folds and repeated runs never share state.
+    """
+    import torch
+
+    from .models.loss import ClipLoss
+    from .models.projector import ContrastiveModel, ImageProjector
+
+    torch.manual_seed(int(config.seed))
+    encoder = make_encoder(config.model, n_chans=n_chans, n_times=n_times, n_outputs=n_features,
+                           sfreq=sfreq, **config.encoder_kwargs)
+    projector = ImageProjector(n_features, dropout=config.proj_dropout,
+                               identity=config.nice_defects)
+    model = ContrastiveModel(encoder, projector, ClipLoss(learn_scale=not config.nice_defects))
+    if config.init == "normal":
+        model.encoder.apply(_init_normal)
+        model.projector.apply(_init_normal)
+    model.encoder_name = config.model
+    model.n_features = int(n_features)
+    return model
+
+
+# -------------------------------------------------------------------- data
+def _prepare(train, config):
+    if config.average_train and not train.meta.get("averaged_per_subject"):
+        train = train.average_repetitions()
+    for name, arr in (("EEG", train.eeg), ("image features", train.features)):
+        if not np.isfinite(arr).all():
+            raise data_error(train.meta.get("source", "training data"),
+                             f"{name} hold NaN or infinite values.",
+                             "drop or interpolate the bad trials before training.")
+    return train
+
+
+def split_validation(data, n_val, seed):
+    """Hold out ``n_val`` conditions (count, or fraction if < 1) after a seeded shuffle.
+
+    Returns ``(train, val)`` containers; all trials of a condition stay together.
+    """
+    ids = np.unique(data.conditions)
+    n = int(round(n_val * len(ids))) if 0 < n_val < 1 else int(n_val)
+    if n < 2 or len(ids) - n < 2:
+        raise data_error(data.meta.get("source", "training data"),
+                         f"{len(ids)} training conditions are too few to hold out {n} for "
+                         "validation and train on the rest (each side needs at least 2).",
+                         "use more training data, or set val_conditions lower, e.g. "
+                         "TrainConfig.from_recipe(..., val_conditions=0.1).")
+    val_ids = np.random.default_rng(int(seed)).permutation(ids)[:n]
+    is_val = np.isin(data.conditions, val_ids)
+    return data.subset(np.flatnonzero(~is_val)), data.subset(np.flatnonzero(is_val))
+
+
+# ---------------------------------------------------------------- training
+def _make_optimizer(model, config):
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, betas=config.betas,
+                                weight_decay=config.weight_decay)
+    decay = [p for p in params if p.ndim >= 2]
+    rest = [p for p in params if p.ndim < 2]  # biases, norms, the temperature
+    return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                              {"params": rest, "weight_decay": 0.0}],
+                             lr=config.lr, betas=config.betas)
+
+
+def _make_scheduler(optimizer, config, steps_per_epoch):
+    import torch
+
+    total = max(1, int(config.epochs) * steps_per_epoch)
+    if config.schedule == "constant":
+        return None
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total)
+    warm = min(total - 1, int(round(config.warmup_epochs * steps_per_epoch)))
+
+    def factor(step):
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _augment(x, config, generator):
+    import torch
+
+    if config.aug_shift:
+        shift = int(torch.randint(-config.aug_shift, config.aug_shift + 1, (1,), generator=generator))
+        x = torch.roll(x, shift, dims=-1)
+    if config.aug_noise:
+        noise = torch.randn(x.shape, generator=generator).to(x.device)
+        x = x + config.aug_noise * x.std() * noise
+    return x
+
+
+def _step(model, x, y, ctx):
+    """One batch: the loss, and an optimiser step when ``ctx['optimizer']`` is set."""
+    import torch
+
+    train = ctx.get("optimizer") is not None
+    if train:
+        x = _augment(x, ctx["config"], ctx["generator"])
+    dtype = ctx.get("amp_dtype")
+    with torch.set_grad_enabled(train), torch.autocast(x.device.type, dtype=dtype,
+                                                       enabled=dtype is not None):
+        loss = model(x, y)
+    if train:
+        opt, scaler = ctx["optimizer"], ctx.get("scaler")
+        opt.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler else loss).backward()
+        if scaler:
+            scaler.unscale_(opt)
+        if ctx["config"].grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), ctx["config"].grad_clip)
+        scaler.step(opt) if scaler else opt.step()
+        if scaler:
+            scaler.update()
+        if ctx.get("scheduler") is not None:
+            ctx["scheduler"].step()
+    return loss.detach()
+
+
+def run_epoch(model, x, y, batch_size, ctx):
+    """Mean loss over one pass; trains (shuffled) when ``ctx`` has an optimizer.
+
+    The same function runs training and validation, so the two cannot drift.
+    """
+    import torch
+
+    train = ctx.get("optimizer") is not None
+    model.train(train)
+    n = len(x)
+    order = torch.randperm(n, generator=ctx["generator"]) if train else torch.arange(n)
+    order = order.to(x.device)
+    total, count = torch.zeros((), device=x.device), 0
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        if len(idx) < 2:  # a contrastive batch needs a negative
+            continue
+        total += _step(model, x[idx], y[idx], ctx).float() * len(idx)
+        count += len(idx)
+    return float(total) / max(count, 1)
+
+
+def _non_finite_error(epoch, train_loss, val_loss, config):
+    return EEGVisionError(
+        f"training stopped at epoch {epoch}: the loss is not finite (train {train_loss}, "
+        f"validation {val_loss}).\n  Likely causes: the learning rate is too high (lr={config.lr}; "
+        "try 10x lower), NaN or infinite values in the EEG, image features that are not finite "
+        "(or all zero), or fp16 overflow with --amp.\n"
+        "  Fix: lower the learning rate, check the data with `eegvision info`, or set grad_clip.")
+
+
+def _test_top1(model, test):
+    from .evaluate import concept_ranks, cosine_similarity, embed
+
+    eeg_emb, img_emb = embed(model, test.eeg, test.features)
+    return float(np.mean(concept_ranks(cosine_similarity(eeg_emb, img_emb)) == 1))
+
+
+def _data_info(data):
+    return dict(n_chans=int(data.n_channels), n_times=int(data.n_times),
+                n_features=int(data.n_features), sfreq=float(data.sfreq),
+                ch_names=list(data.ch_names), times=[float(t) for t in data.times],
+                source=str(data.meta.get("source", "")))
+
+
+def fit(train, config=None, *, test=None, out_dir=None, progress=True):
+    """Train a contrastive EEG encoder (or the ridge baseline) on one container.
+
+    Parameters
+    ----------
+    train : EEGImageData
+        Training data; validation conditions are held out of it.
+    config : TrainConfig | None
+        Defaults to ``TrainConfig()`` (the 'fast' recipe).
+    test : EEGImageData | None
+        If given, test top-1 is recorded after every epoch (``test_top1`` in
+        the history; its cost is not counted in ``seconds``). It is never used
+        to choose the model.
+    out_dir : path | None
+        If given, ``history.csv`` and ``model.pt`` are written there.
+    progress : bool
+        Show a progress bar (only when stderr is a terminal).
+
+    Returns
+    -------
+    FitResult
+    """
+    config = TrainConfig() if config is None else config
+    data = _prepare(train, config)
+    if test is not None:
+        test = test.average_repetitions()
+        if test.n_features != data.n_features:
+            raise data_error(test.meta.get("source", "test data"),
+                             f"test features are {test.n_features}-d but training features are "
+                             f"{data.n_features}-d.", "use the same image model for both.")
+    if config.model == "ridge":
+        result = _fit_ridge(data, config, test)
+    else:
+        result = _fit_torch(data, config, test, progress)
+    if out_dir is not None:
+        write_csv(Path(out_dir) / "history.csv", result.history)
+        save_checkpoint(Path(out_dir) / "model.pt", result)
+    return result
+
+
+def _fit_torch(data, config, test, progress):
+    import pandas as pd
+    import torch
+    from tqdm.auto import tqdm
+
+    device = resolve_device(config.device)
+    tr, va = split_validation(data, config.val_conditions, config.seed)
+    with _deterministic(device):
+        model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
+                            n_features=data.n_features, sfreq=data.sfreq).to(device)
+        x_tr, y_tr, x_va, y_va = (torch.as_tensor(a, device=device) for a in
+                                  (tr.eeg, tr.features, va.eeg, va.features))
+        optimizer = _make_optimizer(model, config)
+        steps = sum(1 for s in range(0, len(x_tr), config.batch_size)
+                    if min(config.batch_size, len(x_tr) - s) >= 2)
+        amp_dtype = _amp_dtype(device, config.amp)
+        ctx = dict(config=config, optimizer=optimizer, amp_dtype=amp_dtype,
+                   scheduler=_make_scheduler(optimizer, config, steps),
+                   generator=torch.Generator().manual_seed(int(config.seed)),
+                   scaler=torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None)
+        val_ctx = dict(config=config, amp_dtype=amp_dtype, generator=None)
+        rows, best, best_state, waited, seconds = [], math.inf, None, 0, 0.0
+        bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
+                   disable=not progress or not sys.stderr.isatty(), leave=False)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            train_loss = run_epoch(model, x_tr, y_tr, config.batch_size, ctx)
+            val_loss = run_epoch(model, x_va, y_va, config.batch_size, val_ctx)
+            seconds += time.perf_counter() - t0
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                raise _non_finite_error(epoch, train_loss, val_loss, config)
+            row = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
+                       lr=optimizer.param_groups[0]["lr"],
+                       logit_scale=float(model.loss.scale().detach()))
+            if test is not None:
+                row["test_top1"] = _test_top1(model, test)
+            rows.append(row)
+            bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
+            if val_loss < best:
+                best, best_epoch, waited = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                waited += 1
+                if config.patience is not None and waited >= config.patience:
+                    logger.info("Early stop at epoch %d (best %d)", epoch, best_epoch)
+                    break
+        model.load_state_dict(best_state)
+        model.eval()
+    return FitResult(model, pd.DataFrame(rows), best_epoch, config, seconds, _data_info(data))
+
+
+def _fit_ridge(data, config, test):
+    import pandas as pd
+
+    from .models.ridge import RidgeDecoder
+
+    t0 = time.perf_counter()
+    model = RidgeDecoder().fit(data.eeg, data.features)
+    seconds = time.perf_counter() - t0
+    train_mse = float(np.mean((model.predict(data.eeg) - data.features) ** 2))
+    row = dict(epoch=1, train_loss=train_mse, val_loss=model.cv_mse_, seconds=seconds,
+               alpha=model.alpha_)
+    if test is not None:
+        row["test_top1"] = _test_top1(model, test)
+    return FitResult(model, pd.DataFrame([row]), 1, config, seconds, _data_info(data))
+
+
+# -------------------------------------------------------------- checkpoint
+CHECKPOINT_FORMAT = "eegvision-checkpoint-v1"
+
+
+def save_checkpoint(path, fit_result):
+    """Write ``fit_result``'s model as plain tensors and types (``weights_only`` loadable)."""
+    import torch
+
+    info = fit_result.data_info
+    state = {k: v.detach().cpu() for k, v in fit_result.model.state_dict().items()}
+    ckpt = dict(format=CHECKPOINT_FORMAT, eegvision_version=__version__,
+                encoder=fit_result.config.model, config=fit_result.config.to_dict(),
+                n_outputs=int(info["n_features"]), best_epoch=int(fit_result.best_epoch),
+                state_dict=state, **{k: info[k] for k in ("n_chans", "n_times", "n_features",
+                                                          "sfreq", "ch_names", "times")})
+    from ._utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+    return Path(path)
+
+
+def _read_checkpoint(path):
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise data_error(path, "no such checkpoint file.",
+                         "give the model.pt that `eegvision train` wrote.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
+        raise data_error(path, f"cannot be read as a safe (weights-only) checkpoint: {err}",
+                         "give a model.pt written by `eegvision train`.") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise data_error(path, "is not an eegvision checkpoint.",
+                         "give a model.pt written by `eegvision train`.")
+    return ckpt
+
+
+def load_checkpoint(path, *, model=None, data=None, device="cpu", return_info=False):
+    """Rebuild the trained model from a checkpoint.
+
+    Parameters
+    ----------
+    path : path
+        A ``model.pt`` from :func:`save_checkpoint`.
+    model : str | None
+        Expected encoder name; a checkpoint of another encoder is an error.
+    data : EEGImageData | None
+        If given, its channels and samples must match the checkpoint's.
+    device : str
+        Where to put the model ('cpu', 'cuda' or 'auto').
+    return_info : bool
+        Also return the checkpoint's metadata (everything but the weights).
+
+    Returns
+    -------
+    model : ContrastiveModel | RidgeDecoder
+    info : dict
+        Only with ``return_info``.
+    """
+    ckpt = _read_checkpoint(path)
+    name = ckpt["encoder"]
+    if model is not None and model != name:
+        raise data_error(path, f"is a checkpoint of encoder {name!r}, not {model!r}.",
+                         f"use --model {name}, or train a {model!r} model first.")
+    if data is not None and (list(data.ch_names) != list(ckpt["ch_names"])
+                             or data.n_times != ckpt["n_times"]):
+        raise data_error(path, f"was trained on {ckpt['n_chans']} channels x {ckpt['n_times']} "
+                         f"samples; the data have {data.n_channels} x {data.n_times} (or other "
+                         "channel names).", "use data preprocessed like the training data.")
+    net = _rebuild(path, ckpt)
+    if name != "ridge":
+        net = net.to(resolve_device(device)).eval()
+    info = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    return (net, info) if return_info else net
+
+
+def _rebuild(path, ckpt):
+    from .models.ridge import RidgeDecoder
+
+    if ckpt["encoder"] == "ridge":
+        return RidgeDecoder().load_state_dict(ckpt["state_dict"])
+    config = TrainConfig.from_dict(ckpt["config"])
+    net = build_model(config, n_chans=ckpt["n_chans"], n_times=ckpt["n_times"],
+                      n_features=ckpt["n_features"], sfreq=ckpt["sfreq"])
+    try:
+        net.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise data_error(path, f"its weights do not fit encoder {ckpt['encoder']!r} with "
+                         f"{ckpt['n_chans']} channels x {ckpt['n_times']} samples -> "
+                         f"{ckpt['n_features']}-d ({' '.join(first[:2])[:300]}).",
+                         "the checkpoint comes from another encoder or version: retrain it.") from None
+    return net
+
+
+# ------------------------------------------------------------ whole runs
+def run_training(data, config, out_dir, *, targets=None, progress=True):
+    """Train on ``data.train``, evaluate on ``data.test``, write every output file.
+
+    Writes ``metrics.json``, ``history.csv``, ``config.json``, ``model.pt`` and
+    ``ranks.csv`` under ``out_dir`` and returns the metrics dict.
+    """
+    import torch
+
+    from ._utils import check_writable_dir
+    from .evaluate import evaluate, public_metrics, ranks_table
+
+    out_dir = check_writable_dir(out_dir)
+    targets = targets or data.meta.get("targets") or data.test.meta.get("targets", "centers")
+    result = fit(data.train, config, out_dir=out_dir, progress=progress)
+    scores = evaluate(result.model, data.test, targets=targets, seed=config.seed)
+    metrics = dict(public_metrics(scores), epochs=int(len(result.history)),
+                   best_epoch=int(result.best_epoch), train_seconds=float(result.train_seconds),
+                   model=config.model, recipe=config.recipe, seed=int(config.seed),
+                   subject=data.subject)
+    write_json(out_dir / "metrics.json", metrics)
+    write_csv(out_dir / "ranks.csv", ranks_table(scores))
+    device = "cpu" if config.model == "ridge" else str(resolve_device(config.device))
+    write_json(out_dir / "config.json", dict(
+        config.to_dict(), eegvision_version=__version__, torch_version=torch.__version__,
+        device_used=device, subject=data.subject, targets=targets,
+        train_source=result.data_info["source"], data_meta=_plain(data.meta),
+        test_source=str(data.test.meta.get("source", ""))))
+    return metrics
+
+
+def _plain(meta):
+    return {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, list, type(None)))}
+
+
+def concat_train(containers, names=None):
+    """One training container from several subjects (averaged per subject).
+
+    All must have the same channels and samples; condition ids are kept, so
+    an image's data from every subject falls on the same side of the split.
+    """
+    from .data.container import EEGImageData
+
+    names = names or [str(i) for i in range(len(containers))]
+    first = containers[0]
+    for name, c in zip(names, containers, strict=True):
+        if c.ch_names != first.ch_names or c.n_times != first.n_times:
+            raise data_error(f"subject {name}", f"has {c.n_channels} channels x {c.n_times} samples"
+                             f", subject {names[0]} has {first.n_channels} x {first.n_times} (or the "
+                             "channel names differ).", "use one data layout for every subject.")
+    parts = [c.average_repetitions() for c in containers]
+    return EEGImageData(np.concatenate([p.eeg for p in parts]),
+                        np.concatenate([p.features for p in parts]),
+                        np.concatenate([p.concepts for p in parts]), first.ch_names, first.times,
+                        first.sfreq, conditions=np.concatenate([p.conditions for p in parts]),
+                        meta=dict(source=f"subjects {', '.join(names)}", averaged_per_subject=True),
+                        validate=False)
+
+
+def run_loso(datasets, config, out_dir, *, targets=None, progress=True):
+    """Leave-one-subject-out: a fresh model per held-out subject; one row per fold.
+
+    Parameters
+    ----------
+    datasets : dict of int -> SubjectData
+        At least two subjects.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Also written to ``out_dir/results.csv``.
+    """
+    from .data.container import SubjectData
+
+    subjects = sorted(datasets)
+    if len(subjects) < 2:
+        raise ValueError("Leave-one-subject-out needs at least two subjects, e.g. --subjects 1-10.")
+    rows = []
+    for held in subjects:
+        others = [s for s in subjects if s != held]
+        train = concat_train([datasets[s].train for s in others], [str(s) for s in others])
+        fold = SubjectData(held, train, datasets[held].test,
+                           meta=dict(datasets[held].meta, loso=True, train_subjects=others))
+        # fit() builds the model from config.seed: nothing carries over between folds
+        metrics = run_training(fold, config, Path(out_dir) / f"loso-sub-{held:02d}",
+                               targets=targets, progress=progress)
+        rows.append(_result_row(metrics, "loso", config))
+    return _write_results(out_dir, rows)
+
+
+def _result_row(metrics, condition, config):
+    return dict(analysis="train", subject=metrics["subject"], condition=condition,
+                seed=config.seed, model=config.model, recipe=config.recipe,
+                **{k: metrics[k] for k in ("top1", "top3", "top5", "n_way", "epochs",
+                                           "train_seconds", "targets")})
+
+
+def _write_results(out_dir, rows):
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    write_csv(Path(out_dir) / "results.csv", df)
+    return df
+
+
+def train_cli(args):
+    """``eegvision train``: parse-level options -> training runs -> printed summary."""
+    from ._utils import check_writable_dir, parse_subjects
+
+    out = check_writable_dir(Path(args.out) if args.out else Path("eegvision-out") / "train")
+    subjects = parse_subjects(args.subjects) if getattr(args, "subjects", None) else \
+        [args.subject or 1]
+    if args.loso and len(subjects) < 2:
+        raise EEGVisionError("--loso needs at least two subjects.\n  Fix: e.g. --subjects 1-10 --loso")
+    overrides = dict(model=args.model, seed=args.seed, device=args.device)
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    config = TrainConfig.from_recipe(args.recipe, **overrides)
+    if config.model != "ridge":
+        resolve_device(config.device)  # fail before loading any data
+    from .data.builtin import resolve_root
+    from .data.things import load_subject
+
+    root, _ = resolve_root(args.data_dir, subjects=subjects)
+    datasets = {s: load_subject(root, s, targets=args.targets, average=True) for s in subjects}
+    if args.loso:
+        df = run_loso(datasets, config, out, targets=args.targets)
+        for row in df.itertuples():
+            print(f"held-out subject {row.subject}: top-1 {row.top1:.1%}, top-5 {row.top5:.1%}")
+        print(f"wrote {out / 'results.csv'} and one folder per fold under {out}")
+        return df
+    rows = []
+    for s in subjects:
+        where = out if len(subjects) == 1 else out / f"sub-{s:02d}"
+        m = run_training(datasets[s], config, where, targets=args.targets)
+        rows.append(_result_row(m, "within-subject", config))
+        print(f"subject {s}: top-1 {m['top1']:.1%}, top-3 {m['top3']:.1%}, top-5 {m['top5']:.1%} "
+              f"({m['n_way']}-way, {m['targets']}; {m['epochs']} epochs, {m['train_seconds']:.0f} s)")
+        print(f"wrote metrics.json, history.csv, config.json, model.pt, ranks.csv to {where}")
+    df = _write_results(out, rows)
+    if len(subjects) > 1:
+        print(f"wrote {out / 'results.csv'}")
+    return df

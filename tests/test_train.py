@@ -1,0 +1,246 @@
+"""Training: config, fit, determinism, checkpoints, errors, run_training, LOSO, CLI."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from eegvision import train as T  # noqa: E402
+from eegvision._utils import DataError, EEGVisionError  # noqa: E402
+from eegvision.data.container import EEGImageData, SubjectData  # noqa: E402
+
+N_CH, N_T, D = 8, 32, 16
+
+
+class TinyEncoder(torch.nn.Module):
+    """Stand-in encoder: flatten + linear (same contract as the registry's)."""
+
+    def __init__(self, n_chans, n_times, n_outputs, nan=False):
+        super().__init__()
+        self.lin = torch.nn.Linear(n_chans * n_times, n_outputs)
+        self.nan = nan
+
+    def forward(self, x):
+        out = self.lin(x.flatten(1))
+        return out * float("nan") if self.nan else out
+
+
+@pytest.fixture(autouse=True)
+def tiny_encoder(monkeypatch):
+    def make(name, *, n_chans, n_times, n_outputs, sfreq=None, **kw):
+        if name not in ("tiny", "tiny2", "tiny-nan"):
+            raise ValueError(f"Unknown model name {name!r}")
+        enc = TinyEncoder(n_chans, n_times, n_outputs, nan=name == "tiny-nan")
+        if name == "tiny2":
+            enc.extra = torch.nn.Linear(2, 2)
+        return enc
+
+    monkeypatch.setattr(T, "make_encoder", make)
+
+
+def make_container(n_cond, seed, mixing_seed=99, noise=0.3, reps=1, offset=0):
+    """Linearly decodable data: EEG = features @ W + noise."""
+    rng = np.random.default_rng(seed)
+    w = np.random.default_rng(mixing_seed).normal(size=(D, N_CH * N_T)) / np.sqrt(D)
+    feats = rng.normal(size=(n_cond, D)).astype(np.float32)
+    cond = np.repeat(np.arange(n_cond), reps)
+    eeg = feats[cond] @ w + noise * rng.normal(size=(len(cond), N_CH * N_T))
+    return EEGImageData(eeg.reshape(-1, N_CH, N_T), feats[cond],
+                        [f"c{offset + c}" for c in cond], [f"E{i}" for i in range(N_CH)],
+                        np.arange(N_T) / 100.0, conditions=cond + offset, meta={"source": "synthetic"})
+
+
+def make_subject(subject=1, seed=0):
+    return SubjectData(subject, make_container(120, seed, reps=2),
+                       make_container(40, seed + 1000, offset=1000))
+
+
+def cfg(**kw):
+    base = dict(model="tiny", epochs=15, batch_size=32, lr=3e-3, val_conditions=20, patience=None,
+                device="cpu", seed=0)
+    return T.TrainConfig.from_recipe("fast", **{**base, **kw})
+
+
+def test_from_recipe_and_unknown_key():
+    nice = T.TrainConfig.from_recipe("nice")
+    assert (nice.lr, nice.betas, nice.batch_size, nice.epochs, nice.val_conditions) == \
+        (2e-4, (0.5, 0.999), 1000, 200, 740)
+    assert T.TrainConfig.from_recipe("fast", epochs=3).epochs == 3
+    with pytest.raises(ValueError, match="Did you mean 'epochs'"):
+        T.TrainConfig.from_recipe("fast", epoch=3)
+    with pytest.raises(ValueError, match="Did you mean 'nice'"):
+        T.TrainConfig.from_recipe("nicee")
+    assert T.TrainConfig.from_dict(nice.to_dict()) == nice
+
+
+def test_fit_learns_far_above_chance():
+    data = make_subject()
+    res = T.fit(data.train, cfg(), test=data.test, progress=False)
+    assert list(res.history.columns[:4]) == ["epoch", "train_loss", "val_loss", "seconds"]
+    assert res.history.val_loss.iloc[-1] < res.history.val_loss.iloc[0]
+    from eegvision.evaluate import evaluate
+
+    scores = evaluate(res.model, data.test)
+    assert scores["n_way"] == 40
+    assert scores["top1"] > 0.5  # chance is 2.5 %
+    assert res.history.test_top1.max() > 0.5
+    assert res.best_epoch == int(res.history.val_loss.idxmin()) + 1
+
+
+def test_fit_is_deterministic():
+    data = make_subject()
+    h1 = T.fit(data.train, cfg(epochs=4, aug_noise=0.1), progress=False).history
+    h2 = T.fit(data.train, cfg(epochs=4, aug_noise=0.1), progress=False).history
+    cols = ["train_loss", "val_loss", "logit_scale"]
+    np.testing.assert_array_equal(h1[cols].to_numpy(), h2[cols].to_numpy())
+    h3 = T.fit(data.train, cfg(epochs=4, seed=1), progress=False).history
+    assert not np.array_equal(h1.train_loss.to_numpy(), h3.train_loss.to_numpy())
+
+
+def test_temperature_trained_unless_nice_defects():
+    data = make_subject()
+    res = T.fit(data.train, cfg(epochs=3), progress=False)
+    assert float(res.model.loss.logit_scale.detach()) != pytest.approx(np.log(1 / 0.07))
+    res = T.fit(data.train, cfg(epochs=3, nice_defects=True), progress=False)
+    assert float(res.model.loss.logit_scale.detach()) == pytest.approx(np.log(1 / 0.07))
+    x = torch.randn(3, D)
+    assert torch.equal(res.model.encode_image(x), x)
+
+
+def test_early_stopping_and_best_epoch():
+    data = make_subject()
+    res = T.fit(data.train, cfg(epochs=200, patience=2, lr=0.05), progress=False)
+    assert len(res.history) < 200
+    assert len(res.history) - res.best_epoch == 2
+
+
+def test_checkpoint_round_trip_weights_only(tmp_path):
+    data = make_subject()
+    res = T.fit(data.train, cfg(epochs=2), out_dir=tmp_path, progress=False)
+    raw = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert raw["encoder"] == "tiny" and raw["n_chans"] == N_CH and raw["n_times"] == N_T
+    model = T.load_checkpoint(tmp_path / "model.pt")
+    x = torch.as_tensor(data.test.eeg[:5])
+    assert torch.allclose(model.encode_eeg(x), res.model.encode_eeg(x))
+    assert (tmp_path / "history.csv").is_file()
+
+
+def test_wrong_encoder_or_shape_checkpoint(tmp_path):
+    data = make_subject()
+    T.fit(data.train, cfg(epochs=1), out_dir=tmp_path, progress=False)
+    with pytest.raises(DataError, match="encoder 'tiny', not 'nice'"):
+        T.load_checkpoint(tmp_path / "model.pt", model="nice")
+    with pytest.raises(DataError, match="8 channels x 32 samples"):
+        T.load_checkpoint(tmp_path / "model.pt", data=data.test.pick_channels(["E0", "E1"]))
+    raw = torch.load(tmp_path / "model.pt", weights_only=True)
+    raw["encoder"] = raw["config"]["model"] = "tiny2"
+    torch.save(raw, tmp_path / "other.pt")
+    with pytest.raises(DataError, match="do not fit encoder 'tiny2'"):
+        T.load_checkpoint(tmp_path / "other.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="eegvision train"):
+        T.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_non_finite_loss_error():
+    with pytest.raises(EEGVisionError, match="learning rate is too high"):
+        T.fit(make_subject().train, cfg(model="tiny-nan", epochs=2), progress=False)
+
+
+def test_too_few_conditions_error():
+    with pytest.raises(DataError, match="too few to hold out 740"):
+        T.fit(make_subject().train, T.TrainConfig.from_recipe("nice", model="tiny", device="cpu"),
+              progress=False)
+
+
+def test_test_feature_dim_mismatch():
+    data = make_subject()
+    bad = data.test.with_features(np.ones((data.test.n_trials, D + 1), np.float32))
+    with pytest.raises(DataError, match="17-d but training features are 16-d"):
+        T.fit(data.train, cfg(epochs=1), test=bad, progress=False)
+
+
+def test_cuda_without_cuda_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(EEGVisionError, match="CUDA is not available"):
+        T.resolve_device("cuda")
+
+
+def test_ridge_baseline():
+    data = make_subject()
+    res = T.fit(data.train, cfg(model="ridge"), test=data.test, progress=False)
+    assert len(res.history) == 1 and res.best_epoch == 1
+    assert res.history.test_top1.iloc[0] > 0.5
+
+
+def test_run_training_writes_everything(tmp_path):
+    m = T.run_training(make_subject(), cfg(epochs=3), tmp_path / "out", progress=False)
+    files = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"metrics.json", "history.csv", "config.json", "model.pt", "ranks.csv"} <= files
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["top1"] == m["top1"] and saved["n_way"] == 40 and saved["epochs"] == 3
+    assert {"top3", "top5", "train_seconds", "k2", "k10", "model", "subject", "targets"} <= set(saved)
+    conf = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert conf["eegvision_version"] and conf["lr"] == 3e-3
+
+
+def test_loso_folds_start_from_the_seed(tmp_path, monkeypatch):
+    inits = []
+    real = T.build_model
+
+    def spy(config, **kw):
+        model = real(config, **kw)
+        inits.append({k: v.clone() for k, v in model.state_dict().items()})
+        return model
+
+    monkeypatch.setattr(T, "build_model", spy)
+    datasets = {s: make_subject(s, seed=10 * s) for s in (1, 2, 3)}
+    df = T.run_loso(datasets, cfg(epochs=2), tmp_path, progress=False)
+    assert df.subject.tolist() == [1, 2, 3] and (tmp_path / "results.csv").is_file()
+    fresh = real(cfg(epochs=2), n_chans=N_CH, n_times=N_T, n_features=D)
+    assert len(inits) == 3
+    for state in inits:
+        for k, v in fresh.state_dict().items():
+            assert torch.equal(state[k], v), k
+
+
+def test_concat_train_needs_same_channels():
+    a = make_container(10, 0)
+    with pytest.raises(DataError, match="one data layout"):
+        T.concat_train([a, a.pick_channels(["E0", "E1"])], ["1", "2"])
+
+
+def _args(out, **kw):
+    base = dict(data_dir=None, subject=1, subjects=None, out=str(out), seed=0, epochs=1,
+                model="tiny", device="cpu", recipe="fast", loso=False, targets="centers")
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_train_cli_unwritable_out(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")  # a directory cannot be made under a file, even by root
+    called = []
+    monkeypatch.setattr("eegvision.data.builtin.resolve_root", lambda *a, **k: called.append(1))
+    with pytest.raises(EEGVisionError, match="cannot write"):
+        T.train_cli(_args(blocker / "out"))
+    assert not called and [p.name for p in tmp_path.iterdir()] == ["a-file"]
+    assert blocker.read_text() == "x"
+
+
+def test_train_cli_runs_on_loaded_data(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    fake = types.ModuleType("eegvision.data.things")
+    fake.load_subject = lambda root, s, **kw: make_subject(s, seed=s)
+    monkeypatch.setitem(sys.modules, "eegvision.data.things", fake)
+    monkeypatch.setattr("eegvision.data.builtin.resolve_root", lambda d, **k: (tmp_path, True))
+    T.train_cli(_args(tmp_path / "o", subjects="1-2", subject=None, epochs=2))
+    out = capsys.readouterr().out
+    assert "subject 2: top-1" in out
+    assert (tmp_path / "o" / "sub-02" / "metrics.json").is_file()
+    assert len((tmp_path / "o" / "results.csv").read_text().splitlines()) == 3

@@ -91,6 +91,9 @@ def execute_job(job):
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
     row["job_seconds"] = round(time.perf_counter() - t0, 3)
     row["config_hash"] = job.key
+    from ._provenance import provenance
+
+    row.update(provenance(job))  # version, data file hashes, device, host
     return {"row": row, "arrays": result.get("arrays", {})}
 
 

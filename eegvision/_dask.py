@@ -1,0 +1,177 @@
+"""The Dask backend of :func:`eegvision.runner.run_jobs`: one task per job.
+
+Each job is submitted as ``runner._run_and_store(job, cache_dir)`` under the
+task key ``eegvision-<job hash>``: a worker reads the data root itself and
+writes the result into the shared cache directory, so only the small
+:class:`~eegvision.runner.Job` and its result row travel. Because the key is
+the job's hash, a resubmitted job is the same task, and because results are
+collected into a dict keyed by that hash and the returned list is built from
+the job list, a task that ran twice (a worker died after finishing it) never
+gives two rows. When a worker dies mid-job the scheduler reschedules its tasks
+on the remaining workers (up to ``distributed.scheduler.allowed-failures``
+times per task).
+
+``distributed`` and ``dask-jobqueue`` are optional dependencies, imported
+only here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from ._utils import EEGVisionError, logger
+
+#: Times a task may be on a worker that dies before the sweep gives up on it.
+ALLOWED_FAILURES = 3
+
+_INSTALL_HINT = "pip install 'dask[distributed]'"
+
+
+def _import_distributed():
+    try:
+        import dask
+        import distributed
+    except ImportError as err:
+        raise EEGVisionError(
+            f"--backend dask needs dask.distributed, which is not installed ({err}).\n"
+            f"  Fix: {_INSTALL_HINT}, or run with --backend local."
+        ) from None
+    return dask, distributed
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, n_workers=2):
+    """Yield a ``distributed.Client``: to ``scheduler``, or to a fresh LocalCluster.
+
+    Parameters
+    ----------
+    scheduler : str | distributed.Client | cluster | None
+        A scheduler address (``tcp://host:8786``), an existing Client (used as
+        is, not closed), a cluster object such as :func:`slurm_cluster`'s (a
+        Client is opened on it and closed afterwards, the cluster is left
+        running), or None for a LocalCluster of ``n_workers`` single-threaded
+        worker processes on 127.0.0.1, closed on exit.
+    n_workers : int
+        Workers of the LocalCluster (ignored with ``scheduler``).
+    """
+    dask, distributed = _import_distributed()
+    if isinstance(scheduler, distributed.Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        address = getattr(scheduler, "scheduler_address", scheduler)
+        try:
+            client = distributed.Client(address)  # timeout: distributed.comm.timeouts.connect
+        except (OSError, TimeoutError) as err:
+            raise EEGVisionError(
+                f"--scheduler {address}: cannot connect to a Dask scheduler ({err}).\n"
+                "  Fix: start one (`dask scheduler`, or a SLURMCluster, see docs/cluster.md) "
+                "and pass its tcp:// address, or leave --scheduler out for a local cluster."
+            ) from None
+        with client:
+            yield client
+        return
+    n_workers = int(n_workers)
+    if n_workers < 1:
+        raise ValueError(f"n_workers (--jobs) must be at least 1, got {n_workers}.")
+    # allowed-failures is read by the scheduler when it starts: set it here.
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
+    """Run ``jobs`` on a Dask cluster, store each result in ``cache_dir``.
+
+    Parameters
+    ----------
+    jobs : list of eegvision.runner.Job
+        Jobs to run (cached ones should be filtered out by the caller).
+    cache_dir : path-like
+        The job cache; must be the same path on every worker (a shared
+        filesystem on a cluster).
+    scheduler : str | distributed.Client | cluster | None
+        Where to run; see :func:`dask_client`.
+    n_workers : int
+        Worker processes of the LocalCluster when ``scheduler`` is None.
+
+    Returns
+    -------
+    list of dict
+        One result per job, in the order of ``jobs``.
+    """
+    from .runner import _run_and_store
+
+    _, distributed = _import_distributed()
+    unique = {job.key: job for job in jobs}
+    cache_dir = str(Path(cache_dir).resolve())
+    results = {}
+    with dask_client(scheduler, n_workers) as client:
+        futures = {client.submit(_run_and_store, job, cache_dir, key=f"eegvision-{key}"): key
+                   for key, job in unique.items()}
+        try:
+            for future in distributed.as_completed(futures):
+                key = futures[future]
+                results[key] = _result_of(future, unique[key], distributed)
+                logger.info("job %s done (%d/%d)", key, len(results), len(unique))
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    return [results[job.key] for job in jobs]
+
+
+def _result_of(future, job, distributed):
+    try:
+        return future.result()
+    except distributed.KilledWorker as err:
+        raise EEGVisionError(
+            f"Job {job.analysis} subject {job.subject} {job.condition} seed {job.seed} "
+            f"({job.key}) killed its worker {ALLOWED_FAILURES + 1} times ({err}).\n"
+            "  Fix: give workers more memory (SLURMCluster memory=...), or run this job "
+            "with --backend local to see its error."
+        ) from None
+
+
+def slurm_cluster(*, cores=1, memory="8GiB", processes=1, walltime="01:00:00",
+                  n_jobs=0, **kwargs):
+    """A dask-jobqueue ``SLURMCluster`` with eegvision's defaults (optional dependency).
+
+    Each SLURM job started by ``cluster.scale(jobs=N)`` runs ``processes``
+    Dask workers sharing ``cores`` cores and ``memory``. Pass the cluster as
+    ``scheduler=`` to :func:`eegvision.analysis.analyze` (or its
+    ``scheduler_address`` to ``--scheduler``). See ``docs/cluster.md``.
+
+    Parameters
+    ----------
+    cores, memory, processes, walltime
+        Resources of one SLURM job (``#SBATCH`` lines).
+    n_jobs : int
+        SLURM jobs to submit at once (0: call ``cluster.scale`` yourself).
+    **kwargs
+        Passed to ``dask_jobqueue.SLURMCluster``: ``queue``, ``account``,
+        ``job_extra_directives=["--gres=gpu:1"]``, ``job_script_prologue=
+        ["module load python", "source ~/venvs/eeg/bin/activate"]`` ...
+
+    Returns
+    -------
+    dask_jobqueue.SLURMCluster
+    """
+    _import_distributed()
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError as err:
+        raise EEGVisionError(
+            f"slurm_cluster needs dask-jobqueue, which is not installed ({err}).\n"
+            "  Fix: pip install dask-jobqueue"
+        ) from None
+    # One task per worker thread: training is single-process, and a worker
+    # that dies is restarted by its nanny and its task rescheduled.
+    cluster = SLURMCluster(cores=cores, memory=memory, processes=processes, walltime=walltime,
+                           **kwargs)
+    if n_jobs:
+        cluster.scale(jobs=int(n_jobs))
+    return cluster

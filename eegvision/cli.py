@@ -58,6 +58,11 @@ def _add_compute_options(p, default_model="nice"):
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
+def _add_bin_option(p):
+    p.add_argument("--bin-ms", type=float, default=None,
+                   help="saliency: width of the topomap time bins in ms (default 100)")
+
+
 def _add_run_options(p):
     p.add_argument("--seeds", default=None, help="several seeds: 0-4 or 0,1,2")
     p.add_argument("--recipe", default="fast", choices=("fast", "nice"), help="training recipe")
@@ -135,12 +140,18 @@ def build_parser():
     p.add_argument("--bands", default=None, help="spectral: delta,theta or name=lo-hi,... (Hz)")
     p.add_argument("--regions", default=None, type=lambda s: s.split(","),
                    help="spatial: comma list of regions (default all five)")
+    p.add_argument("--n-permutations", type=_positive_int, default=None,
+                   help="semantic: Mantel permutations (default 1000)")
+    p.add_argument("--text", action="store_true", default=None,
+                   help="semantic: add a text-embedding RDM (needs eegvision[text])")
+    _add_bin_option(p)
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("topomap", help="Grad-CAM / attention scalp maps over time")
     _add_data_options(p, subjects=True)
     _add_compute_options(p)
     _add_run_options(p)
+    _add_bin_option(p)
     p.set_defaults(func=_cmd_topomap)
     return parser
 

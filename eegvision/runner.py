@@ -111,6 +111,8 @@ def load_cached(cache_dir, job):
     try:
         record = json.loads(js.read_text())
     except (OSError, json.JSONDecodeError):
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("row"), dict):
         logger.warning("Ignoring unreadable cache entry %s", js)
         return None
     arrays = {}
@@ -172,7 +174,7 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
             done = Parallel(n_jobs=n_jobs)(delayed(_run_and_store)(j, cache_dir) for j in todo)
         else:
             done = [_run_and_store(j, cache_dir) for j in _progress(todo, progress)]
-        for job, res in zip(todo, done):
+        for job, res in zip(todo, done, strict=True):
             results[job.key] = res
     return [results[j.key] for j in jobs]
 

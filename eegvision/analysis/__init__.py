@@ -14,9 +14,9 @@ import importlib
 import time
 from pathlib import Path
 
-from .. import __version__
 import numpy as np
 
+from .. import __version__
 from .._utils import (
     _check_option,
     atomic_path,
@@ -39,13 +39,18 @@ def get_module(name):
 def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
                epochs=None, device="auto", layout="auto", targets="centers", **options):
     """One :class:`~eegvision.runner.Job` per (subject, condition, seed)."""
+    from .._provenance import data_fingerprints
     from ..runner import Job
 
     module = get_module(name)
+    check_model_name(model)
+    _warn_unused(module, options)
     conds = module.conditions(options, ref)
-    data = {"root": str(root), "layout": layout, "targets": targets}
     jobs = []
     for subject in subjects:
+        # the data's fingerprint is part of the job hash: changed files are recomputed
+        data = {"root": str(root), "layout": layout, "targets": targets,
+                "fingerprint": data_fingerprints(root, subject, layout, targets)}
         for label, params in conds:
             for seed in seeds:
                 train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device}
@@ -53,6 +58,31 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
                     train["epochs"] = int(epochs)
                 jobs.append(Job(name, int(subject), label, int(seed), params, data, train))
     return jobs
+
+
+#: Options each analysis understands (others are ignored with a warning).
+OPTIONS = {
+    "temporal": {"mode", "width", "step", "windows", "tmin_ms", "tmax_ms", "timecourse"},
+    "spatial": {"mode", "regions"},
+    "spectral": {"mode", "bands"},
+    "semantic": {"metric", "n_permutations", "n_splits", "text"},
+    "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
+}
+
+
+def check_model_name(model):
+    """Raise a ValueError naming ``--model`` unless it is an encoder or ``ridge``."""
+    from ..models import list_encoders
+
+    _check_option("--model", model, list_encoders() + ["ridge"])
+
+
+def _warn_unused(module, options):
+    unused = sorted(set(options) - OPTIONS.get(module.NAME, set()))
+    if unused:
+        from .._utils import logger
+
+        logger.warning("%s analysis ignores option(s) %s", module.NAME, ", ".join(unused))
 
 
 def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
@@ -191,7 +221,8 @@ def analyze_cli(args):
     subjects = args.subjects if args.subjects is not None else (args.subject or 1)
     seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
     options = {}
-    for key in ("windows", "width", "step", "mode", "bands", "regions"):
+    for key in ("windows", "width", "step", "mode", "bands", "regions", "bin_ms",
+                "n_permutations", "text"):
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value

@@ -8,7 +8,8 @@ shrinks to the remaining channels, and ``only`` keeps just them.
 from __future__ import annotations
 
 from ..data.montage import REGIONS, channel_regions
-from ._base import derive_both, run_condition as _run_condition
+from ._base import derive_both
+from ._base import run_condition as _run_condition
 
 NAME = "spatial"
 DEFAULTS = {"mode": "drop", "regions": REGIONS}

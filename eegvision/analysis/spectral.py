@@ -9,7 +9,8 @@ before filtering so 1-s epochs do not ring at their edges.
 from __future__ import annotations
 
 from .._utils import logger
-from ._base import derive_both, run_condition as _run_condition
+from ._base import derive_both
+from ._base import run_condition as _run_condition
 
 NAME = "spectral"
 #: The NICE paper's bands (Hz).

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import derive_both, run_condition as _run_condition
+from ._base import derive_both
+from ._base import run_condition as _run_condition
 
 NAME = "temporal"
 REFERENCE = "full"
@@ -58,6 +59,11 @@ def conditions(options, ref):
             raise ValueError(f"--mode {opts['mode']!r}: temporal takes sliding, cumulative or tail.")
     if not wins:
         raise ValueError(f"No window of {opts['width']} ms fits in {start_ms}-{end_ms:.0f} ms.")
+    first_ms = times[0] * 1000
+    outside = [f"{lo:g}-{hi:g}" for lo, hi in wins if hi <= first_ms or lo >= end_ms]
+    if outside:
+        raise ValueError(f"--windows {', '.join(outside)} ms lie outside the data "
+                         f"({first_ms:.0f}-{end_ms:.0f} ms). Fix: choose windows inside it.")
     full = (REFERENCE, {"tmin_ms": float(times[0] * 1000), "tmax_ms": float(end_ms)})
     return [full] + [(f"{lo:g}-{hi:g}ms", {"tmin_ms": lo, "tmax_ms": hi}) for lo, hi in wins]
 

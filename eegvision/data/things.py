@@ -98,12 +98,21 @@ def _check_contents(path, d):
                          "re-run the preprocessing that wrote this file.")
     if not (np.issubdtype(eeg.dtype, np.floating) or np.issubdtype(eeg.dtype, np.integer)):
         raise data_error(path, f"preprocessed_eeg_data has dtype {eeg.dtype}, expected floats.")
+    if 0 in eeg.shape:
+        raise data_error(path, f"preprocessed_eeg_data is empty: shape {eeg.shape} "
+                               "(conditions, repetitions, channels, times).",
+                         "re-run the preprocessing that wrote this file.")
     n_ch, n_t = eeg.shape[2:]
     ch_names = [str(c) for c in np.asarray(d["ch_names"]).ravel()]
     if len(ch_names) != n_ch:
         raise data_error(path, f"{len(ch_names)} channel names for {n_ch} channels in the data.",
                          "the file's ch_names must list one name per EEG channel.")
-    times = np.asarray(d["times"], dtype=np.float64).ravel()
+    try:
+        times = np.asarray(d["times"], dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise data_error(path, f"times must be numbers (seconds), found "
+                               f"{type(d['times']).__name__}.",
+                         "the file's times must be the sample times in seconds.") from None
     if len(times) < n_t:
         raise data_error(path, f"{len(times)} time points for {n_t} samples in the data.",
                          "the file's times must give one time per sample.")
@@ -125,11 +134,13 @@ def _averaged(path, eeg, average):
     out = np.empty(shape, dtype=np.float32)
     for start in range(0, eeg.shape[0], _CHUNK):
         block = eeg[start:start + _CHUNK]
-        if not np.isfinite(block).all():
-            raise data_error(path, f"NaN or infinite values in conditions {start}-"
-                                   f"{start + len(block) - 1}.",
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[start:start + _CHUNK] = block.mean(axis=1, dtype=np.float64) if average else block
+        # checked after the cast: float64 values beyond float32's range become inf here
+        if not np.isfinite(out[start:start + _CHUNK]).all():
+            raise data_error(path, f"NaN, infinite or out-of-float32-range values in "
+                                   f"conditions {start}-{start + len(block) - 1}.",
                              "interpolate or drop the bad trials before saving the file.")
-        out[start:start + _CHUNK] = block.mean(axis=1, dtype=np.float64) if average else block
     return out
 
 
@@ -194,7 +205,8 @@ def read_features(path, n_expected=None):
                          "save features with np.save(path, array) as float32.") from None
     if arr.ndim == 3 and arr.shape[1] == 1:
         arr = arr[:, 0]
-    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+    if (arr.ndim != 2 or 0 in arr.shape or not np.issubdtype(arr.dtype, np.number)
+            or np.issubdtype(arr.dtype, np.complexfloating)):
         raise data_error(path, f"features must be numeric (N, D) or (N, 1, D), found "
                                f"{arr.dtype} {arr.shape}.")
     if n_expected is not None and arr.shape[0] != n_expected:

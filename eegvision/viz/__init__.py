@@ -1,6 +1,14 @@
 """Plotting only: DataFrames / arrays in, matplotlib Figures out."""
 
-from ._style import DOUBLE_COLUMN, PALETTE, SINGLE_COLUMN, new_figure, panel_label, save_figure, style
+from ._style import (
+    DOUBLE_COLUMN,
+    PALETTE,
+    SINGLE_COLUMN,
+    new_figure,
+    panel_label,
+    save_figure,
+    style,
+)
 from .decoding import plot_conditions, plot_spatial, plot_spectral, plot_temporal
 
 

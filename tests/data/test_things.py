@@ -96,7 +96,7 @@ def test_nan_refused(tmp_path):
     eeg[290, 1, 2, 3] = np.nan  # in the second chunk
     path = _write(tmp_path / "f.npy", {"preprocessed_eeg_data": eeg, "ch_names": list("abc"),
                                        "times": np.arange(8) / 10}, "npsave")
-    with pytest.raises(DataError, match="NaN or infinite values in conditions 256-299"):
+    with pytest.raises(DataError, match="NaN, infinite or out-of-float32-range values in conditions 256-299"):
         read_preprocessed(path, cache=False)
 
 

@@ -153,6 +153,13 @@ def build_parser():
     _add_run_options(p)
     _add_bin_option(p)
     p.set_defaults(func=_cmd_topomap)
+
+    p = sub.add_parser("figures", help="rebuild publication figures and tables from saved results")
+    p.add_argument("--results", required=True, help="folder holding analysis / training outputs")
+    p.add_argument("--out", required=True, help="where to write the figures and tables")
+    p.add_argument("--images", default=None,
+                   help="THINGS-EEG2 image_set/test_images, for retrieval thumbnails")
+    p.set_defaults(func=_cmd_figures)
     return parser
 
 
@@ -198,6 +205,12 @@ def _cmd_topomap(args):
 
     args.analysis = "saliency"
     analyze_cli(args)
+
+
+def _cmd_figures(args):
+    from .viz.figures import figures_cli
+
+    figures_cli(args)
 
 
 def main(argv=None):

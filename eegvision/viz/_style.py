@@ -12,6 +12,9 @@ DOUBLE_COLUMN = 183 / 25.4
 #: Okabe-Ito colour-blind-safe palette.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 CHANCE_COLOR = "0.45"
+#: Marks "correct" (Okabe-Ito bluish green) and "wrong" (vermillion) in retrieval figures.
+CORRECT_COLOR = PALETTE[2]
+WRONG_COLOR = PALETTE[3]
 
 RC = {
     "font.size": 7,
@@ -70,14 +73,22 @@ def panel_label(ax, letter):
 
 
 def percent_axis(ax, axis="y"):
-    """Format an axis holding fractions as percentages."""
-    from matplotlib.ticker import PercentFormatter
+    """Format an axis holding fractions as percentages with only the decimals needed.
 
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=0))
+    Ticks read "0.5%", "2.5%", "10%": a 0.5 % chance level is never printed
+    as "0%" or "1%", and round ticks carry no ".0".
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{100 * v + 0.0:.6g}%")  # + 0.0 turns -0 into 0
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
 def save_figure(fig, stem, formats=("png", "pdf")):
-    """Save ``fig`` as ``stem.png`` (300 dpi) and ``stem.pdf`` (vector), atomically."""
+    """Save ``fig`` as ``stem.png`` (300 dpi) and ``stem.pdf`` (vector), atomically.
+
+    ``formats`` may add ``"svg"`` (text kept as text). Returns the paths written.
+    """
     import matplotlib.pyplot as plt
 
     from .._utils import atomic_path

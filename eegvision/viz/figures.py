@@ -1,0 +1,200 @@
+"""Rebuild every publication figure and table from saved results, without retraining.
+
+>>> from eegvision.viz.figures import rebuild_figures
+>>> rebuild_figures("eegvision-out", "paper-figures")  # doctest: +SKIP
+
+An *analysis folder* holds ``results.csv`` and a ``config.json`` naming its
+analysis (written by ``eegvision analyze``); a *training folder* holds
+``metrics.json`` and ``ranks.csv`` (written by ``eegvision train``). Job
+caches (``jobs/``) are not searched.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: Formats every figure is written in (PNG at 300 dpi, PDF and SVG as vectors).
+FORMATS = ("png", "pdf", "svg")
+
+
+def find_results(results_dir):
+    """Analysis and training folders under ``results_dir`` (itself included), sorted.
+
+    Returns
+    -------
+    analyses : list of (Path, str)
+        Each analysis folder with its analysis name.
+    trainings : list of Path
+    """
+    from ..analysis import ANALYSES
+
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such results folder; give the --out folder of "
+                                "`eegvision analyze` or `eegvision train`.")
+    analyses, trainings = [], []
+    for cfg in sorted([root / "config.json", *root.rglob("config.json")]):
+        folder = cfg.parent
+        if "jobs" in folder.relative_to(root).parts or not cfg.is_file():
+            continue
+        if (folder / "results.csv").is_file():
+            try:
+                name = json.loads(cfg.read_text()).get("analysis")
+            except (OSError, ValueError):
+                name = None
+            if name in ANALYSES and (folder, name) not in analyses:
+                analyses.append((folder, name))
+        if (folder / "metrics.json").is_file() and (folder / "ranks.csv").is_file():
+            if folder not in trainings:
+                trainings.append(folder)
+    return analyses, trainings
+
+
+def find_analysis(results_dir, name):
+    """The first folder under ``results_dir`` holding analysis ``name`` (for figures/ scripts)."""
+    analyses, _ = find_results(results_dir)
+    for folder, found in analyses:
+        if found == name:
+            return folder
+    raise FileNotFoundError(f"{results_dir}: no {name} analysis folder found; run "
+                            f"`eegvision analyze {name} --out {Path(results_dir) / name}` first.")
+
+
+def _stems(analyses):
+    """Output name per analysis folder: the analysis, or ``analysis_<folder>`` on a clash."""
+    names = [name for _, name in analyses]
+    return [name if names.count(name) == 1 else f"{name}_{folder.name}"
+            for folder, name in analyses]
+
+
+def rebuild_analysis_figure(folder, out_stem, *, formats=FORMATS):
+    """Re-plot one analysis folder's standard figure from its saved tables."""
+    from ..analysis import load_results
+    from . import plot_analysis
+    from ._style import save_figure
+
+    df, extras, config = load_results(folder)
+    fig = plot_analysis(config["analysis"], df, df.attrs.get("summary"), extras)
+    return save_figure(fig, out_stem, formats=formats)
+
+
+def training_results(trainings):
+    """One row per training folder (subject, model, seed, top1, top5, ...) from metrics.json."""
+    import pandas as pd
+
+    rows = []
+    for folder in trainings:
+        m = json.loads((Path(folder) / "metrics.json").read_text())
+        if "subject" not in m or "top1" not in m:
+            continue
+        rows.append({"analysis": "train", "subject": m["subject"], "model": m.get("model", "model"),
+                     "seed": m.get("seed", 0), "top1": m["top1"], "top5": m.get("top5"),
+                     "n_way": m.get("n_way"), "folder": str(folder)})
+    return pd.DataFrame(rows)
+
+
+def retrieval_source(analyses, trainings):
+    """What the retrieval figure is drawn from: a similarity matrix if one was saved.
+
+    The semantic analysis saves the subject-averaged EEG x image similarity
+    (``similarity_sorted.csv``); training folders only save each concept's
+    rank (``ranks.csv``), so the first of them gives a ranks-only figure.
+    Returns ``(table, description)`` or ``(None, None)``.
+    """
+    import pandas as pd
+
+    for folder, name in analyses:
+        if name == "semantic" and (folder / "similarity_sorted.csv").is_file():
+            return pd.read_csv(folder / "similarity_sorted.csv"), f"{folder} (similarity)"
+    for folder in trainings:
+        return pd.read_csv(folder / "ranks.csv"), f"{folder} (ranks only)"
+    return None, None
+
+
+def write_tables(dfs, out_dir, stem="accuracy_table"):
+    """Write :func:`~eegvision.viz.tables.accuracy_table` as ``.md``, ``.tex`` and ``.csv``."""
+    from .._utils import atomic_path, write_csv
+    from .tables import accuracy_table, to_latex, to_markdown
+
+    table = accuracy_table(dfs)
+    caption = ("Top-1 (analyses) and top-1/top-5 (trained models) accuracy per subject, %, "
+               "averaged over seeds; last row: mean ± SEM across subjects.")
+    out_dir = Path(out_dir)
+    paths = []
+    for suffix, text in ((".md", to_markdown(table, caption=caption)),
+                         (".tex", to_latex(table, caption=caption, label="tab:accuracy"))):
+        path = out_dir / f"{stem}{suffix}"
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(text)
+        paths.append(path)
+    flat = table.copy()
+    flat.columns = [f"{a}: {c}" for a, c in flat.columns]
+    write_csv(out_dir / f"{stem}.csv", flat.reset_index())
+    paths.append(out_dir / f"{stem}.csv")
+    return paths
+
+
+def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=5, n_examples=6):
+    """Rebuild every figure and the accuracy table from the results under ``results_dir``.
+
+    Parameters
+    ----------
+    results_dir : path-like
+        Searched recursively for analysis folders (``results.csv`` +
+        ``config.json``) and training folders (``metrics.json`` + ``ranks.csv``).
+    out_dir : path-like
+        Receives ``<analysis>.png|pdf|svg`` per analysis folder,
+        ``retrieval.*`` and ``accuracy_table.md|tex|csv``.
+    formats : tuple of str
+    image_dir : path-like | None
+        THINGS-EEG2 ``image_set/test_images`` for thumbnails in the retrieval figure.
+    k, n_examples : int
+        Retrieval figure: candidates per row and rows.
+
+    Returns
+    -------
+    list of Path
+        Every file written.
+    """
+    import pandas as pd
+
+    from .._utils import check_writable_dir, logger
+    from ._style import save_figure
+    from .retrieval import plot_retrieval_examples
+
+    analyses, trainings = find_results(results_dir)
+    if not analyses and not trainings:
+        raise FileNotFoundError(f"{results_dir}: no analysis folder (results.csv + config.json) "
+                                "or training folder (metrics.json + ranks.csv) found; run "
+                                "`eegvision analyze ... --out DIR` first.")
+    out_dir = check_writable_dir(out_dir)
+    written, tables = [], {}
+    for (folder, _), stem in zip(analyses, _stems(analyses), strict=True):
+        written += rebuild_analysis_figure(folder, out_dir / stem, formats=formats)
+        tables[stem] = pd.read_csv(folder / "results.csv")
+        logger.info("figure %s <- %s", stem, folder)
+    source, what = retrieval_source(analyses, trainings)
+    if source is not None:
+        fig = plot_retrieval_examples(source, k=k, n_examples=n_examples, image_dir=image_dir)
+        written += save_figure(fig, out_dir / "retrieval", formats=formats)
+        logger.info("figure retrieval <- %s", what)
+    train = training_results(trainings)
+    if len(train):
+        tables["train"] = train
+    tables = {n: t for n, t in tables.items() if "top1" in t and "subject" in t}
+    if tables:
+        written += write_tables(tables, out_dir)
+    return written
+
+
+def figures_cli(args):
+    """Body of ``eegvision figures``."""
+    paths = rebuild_figures(args.results, args.out, image_dir=getattr(args, "images", None))
+    for p in paths:
+        print(p)
+    print(f"\n{len(paths)} files -> {args.out}")
+
+
+__all__ = ["find_analysis", "find_results", "rebuild_analysis_figure", "rebuild_figures", "retrieval_source",
+           "training_results", "write_tables"]

@@ -49,12 +49,16 @@ def _add_data_options(p, subjects=False):
         p.add_argument("--subject", type=_positive_int, default=1, help="subject number (default 1)")
 
 
-def _add_compute_options(p, default_model="nice"):
+def _add_compute_options(p, default_model="nice", unset_defaults=False):
+    # With unset_defaults, options left out stay None so that a --config recipe
+    # can fill them and explicit options still win over the recipe.
     p.add_argument("--out", default=None, help="output directory (default ./eegvision-out/<command>)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_nonneg_int, default=None if unset_defaults else 0,
+                   help="random seed (default 0)")
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="training epochs (default: the recipe's)")
-    p.add_argument("--model", default=default_model, help=f"encoder name (default {default_model})")
+    p.add_argument("--model", default=None if unset_defaults else default_model,
+                   help=f"encoder name (default {default_model})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
@@ -65,8 +69,10 @@ def _add_bin_option(p):
 
 def _add_run_options(p):
     p.add_argument("--seeds", default=None, help="several seeds: 0-4 or 0,1,2")
-    p.add_argument("--recipe", default="fast", choices=("fast", "nice"), help="training recipe")
-    p.add_argument("--config", default=None, help="TOML recipe from analyses/ (paper settings)")
+    p.add_argument("--recipe", default=None, choices=("fast", "nice"),
+                   help="training recipe (default fast)")
+    p.add_argument("--config", default=None,
+                   help="TOML recipe from analyses/ (paper settings; explicit options win)")
     p.add_argument("--quick", action="store_true",
                    help="with --config: first subject, one seed, at most 20 epochs")
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel local jobs")
@@ -130,7 +136,7 @@ def build_parser():
     p = sub.add_parser("analyze", help="run one analysis (temporal, spatial, spectral, semantic, saliency)")
     p.add_argument("analysis", choices=ANALYSES)
     _add_data_options(p, subjects=True)
-    _add_compute_options(p)
+    _add_compute_options(p, unset_defaults=True)
     _add_run_options(p)
     p.add_argument("--windows", default=None, help="temporal: explicit windows in ms, 0-100,100-200")
     p.add_argument("--width", type=float, default=None, help="temporal: window width in ms (100)")
@@ -149,7 +155,7 @@ def build_parser():
 
     p = sub.add_parser("topomap", help="Grad-CAM / attention scalp maps over time")
     _add_data_options(p, subjects=True)
-    _add_compute_options(p)
+    _add_compute_options(p, unset_defaults=True)
     _add_run_options(p)
     _add_bin_option(p)
     p.set_defaults(func=_cmd_topomap)

@@ -213,14 +213,19 @@ def ranks_table(scores):
 
 
 def evaluate_cli(args):
-    """``eegvision evaluate CHECKPOINT``: score a checkpoint, write metrics.json."""
+    """``eegvision evaluate CHECKPOINT``: score a checkpoint, write metrics.json and ranks.csv.
+
+    Without ``--out`` they go to ``evaluate-sub-XX-<targets>/`` beside the checkpoint.
+    """
     from ._utils import check_writable_dir
     from .data.builtin import resolve_root
     from .data.things import load_subject
     from .train import load_checkpoint
 
     ckpt = Path(args.checkpoint)
-    out = check_writable_dir(Path(args.out) if args.out else ckpt.parent)
+    # by default beside the checkpoint, in a folder of its own: never over training's files
+    default = ckpt.parent / f"evaluate-sub-{args.subject:02d}-{args.targets}"
+    out = check_writable_dir(Path(args.out) if args.out else default)
     model, info = load_checkpoint(ckpt, device=getattr(args, "device", "auto"), return_info=True)
     root, _ = resolve_root(args.data_dir, subjects=[args.subject])
     data = load_subject(root, args.subject, layout=info.get("layout", "auto"),

@@ -215,21 +215,33 @@ def load_results(directory):
 
 
 def analyze_cli(args):
-    """Body of ``eegvision analyze`` / ``eegvision topomap``."""
+    """Body of ``eegvision analyze`` / ``eegvision topomap``.
+
+    Precedence: explicit command-line options, then the ``--config`` recipe,
+    then the defaults (``nice``, ``fast`` recipe, subject 1, seed 0).
+    """
     from .._utils import parse_seeds
 
-    subjects = args.subjects if args.subjects is not None else (args.subject or 1)
-    seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
     options = {}
     for key in ("windows", "width", "step", "mode", "bands", "regions", "bin_ms",
                 "n_permutations", "text"):
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value
-    settings = dict(model=args.model, recipe=getattr(args, "recipe", "fast") or "fast",
-                    epochs=args.epochs, seeds=seeds, subjects=subjects)
+    explicit = {"model": args.model, "recipe": args.recipe, "epochs": args.epochs,
+                "subjects": args.subjects if args.subjects is not None else args.subject,
+                "seeds": parse_seeds(args.seeds) if args.seeds else
+                         ([args.seed] if args.seed is not None else None)}
+    settings = {"model": "nice", "recipe": "fast", "epochs": None, "subjects": 1, "seeds": [0]}
     if getattr(args, "config", None):
-        settings, options = apply_recipe_file(args.config, settings, options, quick=args.quick)
+        recipe, recipe_options = read_recipe_file(args.config)
+        settings.update(recipe)
+        options = {**recipe_options, **options}
+    settings.update({k: v for k, v in explicit.items() if v is not None})
+    if getattr(args, "quick", False):
+        settings["subjects"] = parse_subjects(settings["subjects"])[:1]
+        settings["seeds"] = list(settings["seeds"])[:1]
+        settings["epochs"] = min(int(settings["epochs"] or 20), 20)
     out = Path(args.out or Path("eegvision-out") / args.analysis)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
@@ -237,10 +249,11 @@ def analyze_cli(args):
     _print_summary(args.analysis, df, out)
 
 
-def apply_recipe_file(path, settings, options, *, quick=False):
-    """Merge a TOML recipe (``analyses/*.toml``) under the command-line settings.
+def read_recipe_file(path):
+    """Read a TOML recipe (``analyses/*.toml``): ``(settings, options)``.
 
-    ``quick`` scales the recipe down: first subject, one seed, at most 20 epochs.
+    ``settings`` may hold ``model``, ``recipe``, ``epochs`` (from ``[train]``),
+    ``subjects`` and ``seeds``; ``options`` are the analysis' own (``[options]``).
     """
     try:
         import tomllib
@@ -250,21 +263,17 @@ def apply_recipe_file(path, settings, options, *, quick=False):
         recipe = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise ValueError(f"--config {path}: cannot read the recipe ({err}).") from None
-    train = recipe.get("train", {})
-    merged = dict(settings)
-    for key in ("model", "recipe", "epochs"):
-        if key in train:
-            merged[key] = train[key]
+    unknown = sorted(set(recipe) - {"subjects", "seeds", "train", "options"})
+    if unknown:
+        raise ValueError(f"--config {path}: unknown section or key(s) {unknown}; "
+                         "expected subjects, seeds, [train], [options].")
+    settings = {k: v for k, v in recipe.get("train", {}).items()
+                if k in ("model", "recipe", "epochs")}
     if "subjects" in recipe:
-        merged["subjects"] = recipe["subjects"]
+        settings["subjects"] = recipe["subjects"]
     if "seeds" in recipe:
-        merged["seeds"] = list(recipe["seeds"])
-    options = {**recipe.get("options", {}), **options}
-    if quick:
-        merged["subjects"] = parse_subjects(merged["subjects"])[:1]
-        merged["seeds"] = list(merged["seeds"])[:1]
-        merged["epochs"] = min(int(merged.get("epochs") or 20), 20)
-    return merged, options
+        settings["seeds"] = list(recipe["seeds"])
+    return settings, dict(recipe.get("options", {}))
 
 
 def _print_summary(name, df, out):

@@ -84,7 +84,7 @@ def run_condition(data, job):
     return _run_condition(sys.modules[__name__], data, job)
 
 
-def time_resolved(data, *, width_samples=5, step_samples=1, ks=(1, 5)):
+def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):
     """Top-k at every sample from a ridge decoder on a short sliding window.
 
     Like MNE's ``SlidingEstimator``: one linear model per time point, fitted on
@@ -102,6 +102,8 @@ def time_resolved(data, *, width_samples=5, step_samples=1, ks=(1, 5)):
     from ..evaluate import zero_shot_scores
 
     train, test = data.train.average_repetitions(), data.test.average_repetitions()
+    if step_samples is None:  # one point every ~8 ms: 125 fits for a 1-s epoch at 250 Hz
+        step_samples = max(1, int(round(0.008 * train.sfreq)))
     half = width_samples // 2
     rows = []
     Y = train.features - train.features.mean(0)

@@ -1,0 +1,180 @@
+"""The documentation cannot rot: its commands parse, its notebook runs.
+
+- Every ``eegvision ...`` line in a ```bash block of ``docs/*.md`` and
+  ``README.md`` is parsed by the real parser (``eegvision.cli.build_parser``).
+- Every ``--option`` in inline code of the docs exists on some sub-command.
+- ``docs/examples/quickstart.ipynb`` runs end to end on a tiny simulated root
+  (needs nbclient, nbformat and ipykernel; skipped without them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from eegvision.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+NOTEBOOK = DOCS / "examples" / "quickstart.ipynb"
+SHELL_BREAKS = {"&&", "||", "|", ";", ">", ">>", "2>", "&"}
+#: Options of other tools that the docs mention in inline code.
+FOREIGN_OPTIONS = {"--strict", "--site-dir", "--index-url", "--clear-output", "--inplace"}
+
+
+def _doc_files():
+    return sorted(DOCS.rglob("*.md")) + [REPO / "README.md"]
+
+
+def _bash_blocks(text):
+    return re.findall(r"^```(?:bash|sh|shell|console)[ \t]*\n(.*?)^```", text, re.M | re.S)
+
+
+def _commands(block):
+    """Each ``eegvision`` invocation in a shell block, as an argument list."""
+    joined = re.sub(r"\\\n", " ", block)  # line continuations
+    for line in joined.splitlines():
+        line = line.strip().removeprefix("$ ")
+        if "eegvision" not in line:
+            continue
+        tokens = shlex.split(line, comments=True)
+        for i, tok in enumerate(tokens):
+            # a command: `eegvision` first on the line or right after && ; | ...
+            if tok == "eegvision" and (i == 0 or tokens[i - 1] in SHELL_BREAKS):
+                args = []
+                for t in tokens[i + 1:]:
+                    if t in SHELL_BREAKS:
+                        break
+                    args.append(t)
+                yield line, args
+
+
+def _subparsers(parser):
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _subcommands():
+    return set(_subparsers(build_parser()).choices)
+
+
+def documented_commands():
+    out = []
+    for path in _doc_files():
+        if not path.is_file():
+            continue
+        for block in _bash_blocks(path.read_text(encoding="utf-8")):
+            for line, args in _commands(block):
+                out.append(pytest.param(args, id=f"{path.name}: {line[:70]}"))
+    return out
+
+
+@pytest.mark.parametrize("args", documented_commands())
+def test_documented_command_parses(args):
+    """Each documented command line is accepted by ``eegvision``'s parser."""
+    parser = build_parser()
+    if args == ["--version"]:
+        return  # argparse exits 0 after printing the version
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            parser.parse_args(args)
+        except SystemExit as exc:
+            pytest.fail(f"`eegvision {' '.join(args)}` is documented but does not parse "
+                        f"(exit {exc.code}):\n{err.getvalue()}")
+
+
+def test_docs_show_every_subcommand():
+    """Every sub-command appears in at least one documented command line."""
+    seen = {p.values[0][0] for p in documented_commands() if p.values[0]}
+    missing = sorted(_subcommands() - seen)
+    assert not missing, f"sub-commands without an example in the docs: {missing}"
+
+
+def _all_options():
+    parser = build_parser()
+    options = {o for a in parser._actions for o in a.option_strings}
+    for p in _subparsers(parser).choices.values():
+        options |= {o for a in p._actions for o in a.option_strings}
+    return options
+
+
+def test_inline_options_exist():
+    """Every ``--option`` written in inline code in the docs is a real option."""
+    known = _all_options() | FOREIGN_OPTIONS
+    unknown = []
+    for path in _doc_files():
+        if not path.is_file():
+            continue
+        text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.M | re.S)
+        for span in re.findall(r"`([^`\n]+)`", text):
+            for opt in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", span):
+                if opt not in known:
+                    unknown.append(f"{path.name}: {opt} (in `{span}`)")
+    assert not unknown, "options in the docs that eegvision does not have:\n" + "\n".join(unknown)
+
+
+def test_command_extractor():
+    """The extractor finds chained, continued and commented commands."""
+    block = ("pip install -e . && eegvision analyze temporal --subject 3  # note\n"
+             "eegvision analyze spatial \\\n    --mode both\n"
+             "cd eegvision; pip install eegvision\n")
+    found = [args for _, args in _commands(block)]
+    assert found == [["analyze", "temporal", "--subject", "3"],
+                     ["analyze", "spatial", "--mode", "both"]]
+
+
+# ------------------------------------------------------------------ notebook
+def test_notebook_is_stored_clean():
+    """The notebook is committed without outputs, with a tagged parameters cell."""
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code, "the notebook has no code cells"
+    for cell in code:
+        assert not cell.get("outputs"), "store the notebook without outputs"
+        assert cell.get("execution_count") is None, "store the notebook without execution counts"
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), \
+        "the first code cell must be tagged 'parameters'"
+
+
+@pytest.mark.slow
+def test_notebook_runs(tmp_path, monkeypatch):
+    """The quick-start notebook runs on a tiny simulated root and writes its files."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    from eegvision.data.simulate import simulate_root
+
+    root = simulate_root(tmp_path / "root", 1, seed=0, n_train=200, n_test=40,
+                         n_train_reps=2, n_test_reps=4)
+    out = tmp_path / "out"
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    params = next(c for c in nb.cells
+                  if c.cell_type == "code" and "parameters" in c.metadata.get("tags", []))
+    params.source = (f"DATA_DIR = {str(root)!r}\nSUBJECT = 1\nMODEL = 'ridge'\n"
+                     f"WINDOWS = '0-200,200-400'\nSTEP_SAMPLES = 50\nOUT = {str(out)!r}\n")
+    # the kernel inherits the environment: let it use Jupyter's inline backend, not Agg
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
+
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    for rel in ("temporal/results.csv", "temporal/summary.csv", "temporal/config.json",
+                "temporal/temporal.png", "temporal/temporal.pdf",
+                "saliency/results.csv", "saliency/saliency.csv",
+                "saliency/saliency_regions.csv", "saliency/saliency.png"):
+        assert (out / rel).is_file(), f"the notebook did not write {rel}"
+    config = json.loads((out / "temporal" / "config.json").read_text())
+    assert config["model"] == "ridge" and config["options"]["windows"] == "0-200,200-400"
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 4, "the notebook should display its four figures"

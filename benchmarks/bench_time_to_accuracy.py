@@ -25,23 +25,10 @@ def load_data(subject):
     """The built-in simulated subject."""
     from eegvision.data.builtin import resolve_root
 
-    root, _ = resolve_root(None)
+    root, _ = resolve_root(None, subjects=[subject])
     from eegvision.data.things import load_subject
 
     return load_subject(root, subject, average=True), "built-in simulator"
-
-
-def _standin_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kw):
-    """NICE-like TSConv used only while the encoder registry is missing."""
-    from torch import nn
-
-    body = nn.Sequential(nn.Conv2d(1, 40, (1, 25)), nn.AvgPool2d((1, 51), (1, 5)),
-                         nn.BatchNorm2d(40), nn.ELU(), nn.Conv2d(40, 40, (n_chans, 1)),
-                         nn.BatchNorm2d(40), nn.ELU(), nn.Dropout(0.5), nn.Flatten())
-    import torch
-
-    n_flat = body(torch.zeros(1, 1, n_chans, n_times)).shape[1]
-    return nn.Sequential(nn.Unflatten(1, (1, n_chans)), body, nn.Linear(n_flat, n_outputs))
 
 
 def time_to(curve, target):
@@ -50,11 +37,6 @@ def time_to(curve, target):
 
 
 def run(args):
-    try:
-        from eegvision.models import create_encoder  # noqa: F401
-    except ImportError:
-        print("encoder registry missing: using a NICE-like TSConv stand-in encoder")
-        T.make_encoder = _standin_encoder
     data, source = load_data(args.subject)
     print(f"data: {source}: train {data.train!r}\n      test {data.test!r}")
     n_cond = len(np.unique(data.train.conditions))

@@ -107,7 +107,8 @@ def _grads(model):
 
 
 @pytest.mark.parametrize("name", list_encoders())
-@pytest.mark.parametrize("n_chans, n_times", [(63, 250), (17, 100), (5, 60), (3, 27), (4, 20)])
+@pytest.mark.parametrize("n_chans, n_times",
+                         [(63, 250), (17, 100), (8, 75), (5, 60), (3, 27), (4, 20)])
 def test_fast_layout_equals_reference(name, n_chans, n_times):
     torch.manual_seed(0)
     enc = create_encoder(name, n_chans=n_chans, n_times=n_times, n_outputs=16,
@@ -136,6 +137,34 @@ def test_fast_layout_equals_reference(name, n_chans, n_times):
     assert grads["fast"].keys() == grads["reference"].keys()
     for key, g in grads["reference"].items():
         assert torch.allclose(grads["fast"][key], g, atol=1e-9, rtol=1e-7), key
+
+
+@pytest.mark.parametrize("n_chans, n_times", [(63, 250), (5, 60)])
+def test_fast_layout_float32_with_large_offset(n_chans, n_times):
+    """The fast layout keeps float32 precision under a large DC offset."""
+    torch.manual_seed(0)
+    enc = create_encoder("nice", n_chans=n_chans, n_times=n_times, n_outputs=16,
+                         layout="reference").eval()
+    x = _x(n_chans, n_times, batch=4, seed=2) + 1000.0 * torch.randn(1, n_chans, 1)
+    ref = enc.tsconv(x)
+    enc.layout = "fast"
+    assert torch.allclose(enc.tsconv(x), ref, atol=1e-5 * ref.abs().max().item(), rtol=1e-4)
+
+
+def test_fast_layout_same_running_stats():
+    torch.manual_seed(0)
+    enc = create_encoder("nice", n_chans=6, n_times=90, n_outputs=8, layout="reference")
+    x = _x(6, 90, batch=5)
+    stats = {}
+    for layout in ("reference", "fast"):
+        for bn in (enc.tsconv.bn1, enc.tsconv.bn2):
+            bn.reset_running_stats()
+        enc.layout = layout
+        enc(x)
+        stats[layout] = {k: v.clone() for k, v in enc.tsconv.state_dict().items()
+                         if "running" in k or "num_batches" in k}
+    for key, v in stats["reference"].items():
+        assert torch.allclose(stats["fast"][key], v, atol=1e-6), key
 
 
 def test_fast_differs_from_a_wrong_layout():

@@ -165,28 +165,3 @@ def test_ridge_pattern_finds_the_planted_region_and_writes_outputs(planted_root,
 
     fig = plot_saliency(df, extras)
     assert len([ax for ax in fig.axes if ax.get_visible()]) >= 3 * 10
-
-
-@pytest.mark.slow
-def test_nice_grad_cam_peaks_in_the_planted_window(planted_root):
-    """A NICE encoder trained for a few epochs: Grad-CAM is larger inside the planted window.
-
-    Only the timing is asserted: with 300 training images and 10 epochs the
-    spatial peak of Grad-CAM is not reliable (occipital on some data draws,
-    central/parietal on others), while its timing is.
-    """
-    try:
-        from eegvision.models import create_encoder  # noqa: F401
-    except ImportError:
-        pytest.skip("eegvision.models.create_encoder is not available yet")
-    from eegvision.analysis import analyze
-
-    df = analyze("saliency", 1, data_dir=planted_root, model="nice", epochs=10, plot=False,
-                 progress=False)
-    assert df.loc[0, "method"] == "gradcam" and df.loc[0, "top1"] > 2 / 40
-    table = df.attrs["extras"]["saliency"]
-    cam = table[table["map"] == "cam"]
-    by_bin = cam.groupby("bin_start_ms")["value"].mean()
-    inside = by_bin.loc[PLANTED_MS[0]:PLANTED_MS[1] - 1].mean()
-    late = by_bin.loc[PLANTED_MS[1] + 100:].mean()  # beyond the 300-ms receptive field
-    assert inside > 1.5 * late, by_bin.to_string()

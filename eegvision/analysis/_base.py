@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.container import SubjectData
+from .stats import binomial_pvalue
 
 
 def derive_both(data, fn):
@@ -37,6 +38,8 @@ def fit_and_score(data, job):
     metrics = evaluate(result.model, data.test, targets=job.data.get("targets", "centers"))
     row = {k: metrics[k] for k in ("top1", "top3", "top5", "n_way") if k in metrics}
     row["n_test"] = int(metrics.get("n_test", metrics.get("n_way", 0)))
+    # per subject: exact binomial test of top-1 against chance (one item per test concept)
+    row["p_binomial"] = binomial_pvalue(row["top1"], row["n_test"], 1.0 / row["n_way"])
     row["train_seconds"] = round(float(result.train_seconds), 3)
     row["epochs_run"] = int(len(result.history))
     row["n_channels"] = data.train.n_channels

@@ -212,18 +212,6 @@ def make_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
                           sfreq=sfreq, **kwargs)
 
 
-def _init_normal(module):
-    from torch import nn
-
-    if isinstance(module, (nn.modules.batchnorm._BatchNorm,)):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-
-
 def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
     """A fresh :class:`ContrastiveModel`, initialised from ``config.seed``.
 
@@ -242,8 +230,10 @@ def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
                                identity=config.nice_defects)
     model = ContrastiveModel(encoder, projector, ClipLoss(learn_scale=not config.nice_defects))
     if config.init == "normal":
-        model.encoder.apply(_init_normal)
-        model.projector.apply(_init_normal)
+        from .models.modules import init_nice_weights
+
+        init_nice_weights(model.encoder)
+        init_nice_weights(model.projector)
     model.encoder_name = config.model
     model.n_features = int(n_features)
     return model

@@ -26,7 +26,9 @@ DOCS = REPO / "docs"
 NOTEBOOK = DOCS / "examples" / "quickstart.ipynb"
 SHELL_BREAKS = {"&&", "||", "|", ";", ">", ">>", "2>", "&"}
 #: Options of other tools that the docs mention in inline code.
-FOREIGN_OPTIONS = {"--strict", "--site-dir", "--index-url", "--clear-output", "--inplace"}
+# options of other tools (mkdocs, pip, jupyter) and of the benchmark scripts
+FOREIGN_OPTIONS = {"--strict", "--site-dir", "--index-url", "--clear-output", "--inplace",
+                   "--compile"}
 
 
 def _doc_files():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from .modules import ProjectionHead, TSConv, init_nice_weights
-from .nice import _dummy_features
+from .modules import TSConv
+from .nice import TSConvEncoder
 
 
-class ATMS(nn.Module):
+class ATMS(TSConvEncoder):
     """Channels as tokens (iTransformer-style), then TSConv and NICE's projection head.
 
     Each channel's time series is embedded linearly to ``d_model``; a small
@@ -51,29 +51,9 @@ class ATMS(nn.Module):
                                                  enable_nested_tensor=False)
         self.unembed = nn.Linear(d_model, n_times)
         self.tsconv = TSConv(n_chans, n_times, n_filters, kernel, pool, stride, dropout, layout)
-        n_flat = _dummy_features(self, n_chans, n_times).flatten(1).shape[1]
-        self.head = ProjectionHead(n_flat, n_outputs, proj_dropout)
-        init_nice_weights(self)
-
-    @property
-    def spatial_conv(self):
-        """TSConv's Conv2d across channels (the Grad-CAM target layer)."""
-        return self.tsconv.spatial_conv
-
-    @property
-    def layout(self):
-        """TSConv layout, ``'fast'`` or ``'reference'``."""
-        return self.tsconv.layout
-
-    @layout.setter
-    def layout(self, value):
-        self.tsconv.layout = value
+        self._finish(n_chans, n_times, n_outputs, proj_dropout)
 
     def features(self, x):
         """TSConv feature map ``(batch, n_filters, 1, n_steps)`` before flattening."""
         tokens = self.transformer(self.embed(x))  # (batch, n_chans, d_model)
         return self.tsconv(self.unembed(tokens))
-
-    def forward(self, x):
-        """``(batch, n_chans, n_times)`` -> ``(batch, n_outputs)``."""
-        return self.head(self.features(x).squeeze(2).transpose(1, 2).flatten(1))

@@ -12,7 +12,40 @@ from .modules import ChannelSelfAttention, GraphAttention, ProjectionHead, TSCon
 SPATIAL = (None, "sa", "ga")
 
 
-class NICE(nn.Module):
+class TSConvEncoder(nn.Module):
+    """What every TSConv-based encoder shares: the head, the layout, the Grad-CAM layer.
+
+    A subclass builds its modules up to ``self.tsconv``, defines
+    ``features(x)`` (the TSConv map ``(batch, F, 1, n_steps)``) and calls
+    :meth:`_finish` to size the projection head with a dummy forward pass.
+    """
+
+    def _finish(self, n_chans, n_times, n_outputs, proj_dropout):
+        n_flat = _dummy_features(self, n_chans, n_times).flatten(1).shape[1]
+        self.head = ProjectionHead(n_flat, n_outputs, proj_dropout)
+        init_nice_weights(self)
+
+    @property
+    def spatial_conv(self):
+        """TSConv's Conv2d across channels (the Grad-CAM target layer)."""
+        return self.tsconv.spatial_conv
+
+    @property
+    def layout(self):
+        """TSConv layout, ``'fast'`` or ``'reference'``."""
+        return self.tsconv.layout
+
+    @layout.setter
+    def layout(self, value):
+        self.tsconv.layout = value
+
+    def forward(self, x):
+        """``(batch, n_chans, n_times)`` -> ``(batch, n_outputs)``."""
+        h = self.features(x)
+        return self.head(h.squeeze(2).transpose(1, 2).flatten(1))  # time-major, as NICE
+
+
+class NICE(TSConvEncoder):
     """The NICE EEG encoder: ``(batch, n_chans, n_times)`` -> ``(batch, n_outputs)``.
 
     Optional spatial module (``'sa'`` channel self-attention, ``'ga'`` graph
@@ -56,23 +89,7 @@ class NICE(nn.Module):
         self.spatial = {None: nn.Identity, "sa": ChannelSelfAttention,
                         "ga": GraphAttention}[spatial](*(() if spatial is None else (n_times,)))
         self.tsconv = TSConv(n_chans, n_times, n_filters, kernel, pool, stride, dropout, layout)
-        n_flat = _dummy_features(self, n_chans, n_times).flatten(1).shape[1]
-        self.head = ProjectionHead(n_flat, n_outputs, proj_dropout)
-        init_nice_weights(self)
-
-    @property
-    def spatial_conv(self):
-        """TSConv's Conv2d across channels (the Grad-CAM target layer)."""
-        return self.tsconv.spatial_conv
-
-    @property
-    def layout(self):
-        """TSConv layout, ``'fast'`` or ``'reference'``."""
-        return self.tsconv.layout
-
-    @layout.setter
-    def layout(self, value):
-        self.tsconv.layout = value
+        self._finish(n_chans, n_times, n_outputs, proj_dropout)
 
     @property
     def attention_weights(self):
@@ -82,11 +99,6 @@ class NICE(nn.Module):
     def features(self, x):
         """TSConv feature map ``(batch, n_filters, 1, n_steps)`` before flattening."""
         return self.tsconv(self.spatial(x))
-
-    def forward(self, x):
-        """``(batch, n_chans, n_times)`` -> ``(batch, n_outputs)``."""
-        h = self.features(x)
-        return self.head(h.squeeze(2).transpose(1, 2).flatten(1))  # time-major, as NICE
 
 
 def _dummy_features(model, n_chans, n_times):

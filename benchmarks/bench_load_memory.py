@@ -1,7 +1,7 @@
 """Peak memory and time of reading a full-size NICE 250-Hz training file.
 
 Writes a ``preprocessed_eeg_training.npy`` of THINGS-EEG2's real size
-(16540 x 4 x 63 x 250 float64, pickle protocol 4, about 4.2 GB) into DIR in
+(16540 x 4 x 63 x 250 float64, pickle protocol 4, about 8.3 GB) into DIR in
 chunks (never two copies in memory), then reads it with
 :func:`eegvision.data.things.read_preprocessed` twice, each time in a fresh
 subprocess: the first load (unpickle + chunked averaging + cache write) and the

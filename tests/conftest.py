@@ -38,3 +38,14 @@ def shared_data():
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not available")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    """A one-subject simulated root, 17 channels at 100 Hz, 60/20 conditions: ridge jobs are fast."""
+    from eegvision.data.simulate import simulate_root
+
+    root = tmp_path_factory.mktemp("tiny_root")
+    simulate_root(root, 1, seed=0, n_train=60, n_test=20, n_train_reps=2, n_test_reps=2,
+                  layouts=("official",))
+    return root

@@ -19,16 +19,6 @@ WINDOWS = "0-200,200-400,400-600"
 TIMING = ["train_seconds", "job_seconds"]
 
 
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    """A one-subject simulated root with 17 channels at 100 Hz: ridge jobs take ~0.3 s."""
-    from eegvision.data.simulate import simulate_root
-
-    root = tmp_path_factory.mktemp("dask_root")
-    simulate_root(root, 1, seed=0, n_train=60, n_test=20, n_train_reps=2, n_test_reps=2,
-                  layouts=("official",))
-    return root
-
 
 def _analyze(root, out, **kw):
     from eegvision.analysis import analyze

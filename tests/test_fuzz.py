@@ -205,15 +205,6 @@ BAD_OPTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cli_root(tmp_path_factory):
-    from eegvision.data.simulate import simulate_root
-
-    root = tmp_path_factory.mktemp("fuzz_root")
-    simulate_root(root, 1, seed=0, n_train=60, n_test=20, n_train_reps=2, n_test_reps=2,
-                  layouts=("official",))
-    return root
-
 
 def _analyze_argv(root, out, extra, analysis="temporal"):
     argv = ["analyze", analysis, "--data-dir", str(root), "--model", "ridge", "--out", str(out)]
@@ -227,11 +218,11 @@ def _analyze_argv(root, out, extra, analysis="temporal"):
 
 
 @pytest.mark.parametrize("extra,option", BAD_OPTIONS, ids=lambda v: str(v))
-def test_cli_absurd_options(cli_root, tmp_path, capsys, extra, option):
+def test_cli_absurd_options(tiny_root, tmp_path, capsys, extra, option):
     from eegvision.cli import main
 
     out = tmp_path / "out"
-    argv = _analyze_argv(cli_root, out, extra)
+    argv = _analyze_argv(tiny_root, out, extra)
     try:
         status = main(argv)
     except SystemExit as exc:  # argparse: usage error
@@ -249,17 +240,17 @@ def test_cli_absurd_options(cli_root, tmp_path, capsys, extra, option):
 @given(analysis=st.text(st.characters(codec="ascii"), min_size=1, max_size=8),
        bands=st.text(st.characters(codec="ascii", exclude_characters=","), min_size=1,
                      max_size=8))
-def test_cli_unknown_analysis_and_band(cli_root, tmp_path, capsys, analysis, bands):
+def test_cli_unknown_analysis_and_band(tiny_root, tmp_path, capsys, analysis, bands):
     from eegvision.cli import ANALYSES, main
 
     if analysis in ANALYSES or analysis.startswith("-"):
         return
     with pytest.raises(SystemExit) as exc:
-        main(["analyze", analysis, "--data-dir", str(cli_root)])
+        main(["analyze", analysis, "--data-dir", str(tiny_root)])
     assert exc.value.code == 2
     out = tmp_path / "bands"
     spec = f"nonsense{bands}".replace("=", "")
-    status = main(["analyze", "spectral", "--data-dir", str(cli_root), "--model", "ridge",
+    status = main(["analyze", "spectral", "--data-dir", str(tiny_root), "--model", "ridge",
                    "--bands", spec, "--out", str(out)])
     assert status == 2
     assert "--bands" in capsys.readouterr().err

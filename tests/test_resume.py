@@ -12,21 +12,11 @@ import time
 
 import numpy as np
 import pandas as pd
-import pytest
 
 WINDOWS = ",".join(f"{lo}-{lo + 140}" for lo in range(0, 700, 140))  # 5 windows + full
 N_JOBS = 6
 TIMING = ["train_seconds", "job_seconds"]
 
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    from eegvision.data.simulate import simulate_root
-
-    root = tmp_path_factory.mktemp("resume_root")
-    simulate_root(root, 1, seed=0, n_train=60, n_test=20, n_train_reps=2, n_test_reps=2,
-                  layouts=("official",))
-    return root
 
 
 def _cmd(root, out):

@@ -358,9 +358,19 @@ def run_epoch(model, x, y, batch_size, ctx):
         idx = order[start:start + batch_size]
         if len(idx) < 2:  # a contrastive batch needs a negative
             continue
-        total += _step(model, x[idx], y[idx], ctx).float() * len(idx)
+        total += _step(model, _gather(model, x, idx), y[idx], ctx).float() * len(idx)
         count += len(idx)
     return float(total) / max(count, 1)
+
+
+def _gather(model, x, idx):
+    """``x[idx]``, written into a reused CPU buffer when the last batch is no longer in use."""
+    import torch
+
+    from ._workspace import scratch
+
+    out = scratch(model, "batch", (len(idx),) + tuple(x.shape[1:]), x.dtype, x.device)
+    return torch.index_select(x, 0, idx, out=out)
 
 
 def _non_finite_error(epoch, train_loss, val_loss, config):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .modules import TSConv
+from .modules import Dropout, TSConv
 from .nice import TSConvEncoder
 
 
@@ -44,7 +44,7 @@ class ATMS(TSConvEncoder):
         super().__init__()
         self.n_chans, self.n_times, self.n_outputs = int(n_chans), int(n_times), int(n_outputs)
         self.sfreq = sfreq
-        self.embed = nn.Sequential(nn.Linear(n_times, d_model), nn.Dropout(attn_dropout))
+        self.embed = nn.Sequential(nn.Linear(n_times, d_model), Dropout(attn_dropout))
         layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff, attn_dropout,
                                            activation="gelu", batch_first=True)
         self.transformer = nn.TransformerEncoder(layer, n_layers, norm=nn.LayerNorm(d_model),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from .loss import ClipLoss
+from .modules import Dropout
 
 
 class ImageProjector(nn.Module):
@@ -31,7 +32,7 @@ class ImageProjector(nn.Module):
                              f"(got {n_outputs} and {n_features}).")
         self.identity = bool(identity)
         self.linear = nn.Linear(n_features, n_outputs)
-        self.block = nn.Sequential(nn.GELU(), nn.Linear(n_outputs, n_outputs), nn.Dropout(dropout))
+        self.block = nn.Sequential(nn.GELU(), nn.Linear(n_outputs, n_outputs), Dropout(dropout))
         self.norm = nn.LayerNorm(n_outputs)
         if self.identity:  # unused layers must not be counted as trainable
             for p in self.parameters():

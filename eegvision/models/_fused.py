@@ -1,0 +1,244 @@
+"""TSConv's temporal block fused for the CPU: moving average, conv, BatchNorm, ELU, spatial conv.
+
+The straightforward TSConv materialises a ``(batch, 40, n_chans, n_steps)``
+tensor (90 M numbers for a batch of 1000 trials) several times per step:
+conv output, BatchNorm output, ELU output, and as many again in the
+backward pass. On a CPU each of those passes runs at memory speed, and
+together they, not the arithmetic, set the pace. This module computes the
+same map without them:
+
+1. BatchNorm in training mode is an affine map with the batch's mean and
+   variance of the conv output ``z = w . p + b`` (``p``: the 25-sample
+   windows of the moving-averaged signal). Both follow from the first two
+   moments of the windows, which depend on the data only:
+   ``mean(z) = w . E[p] + b`` and ``var(z) = w^T Cov(p) w``. So the
+   BatchNorm folds into the conv weights (``w' = w * gamma / sd``) exactly,
+   and its gradient reaches ``w``, ``gamma`` and ``beta`` through these small
+   formulas (autograd on 25 x 25 matrices).
+2. The folded conv, ELU and the spatial conv then run trial chunk by trial
+   chunk (a few MB each, so they stay in cache); only the ELU output is kept
+   for the backward pass, which also runs chunk by chunk.
+
+It applies when the input needs no gradient (the plain NICE encoder: the
+input is data) and nobody hooks the layers (Grad-CAM hooks the spatial
+conv); otherwise :class:`~eegvision.models.modules.TSConv` takes its
+unfused path. Tests check both against the reference layout.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._workspace import scratch
+
+#: Elements of the ``(chunk, n_steps, n_chans, n_filters)`` block computed at once
+#: (4 MB in float32: fits the L2/L3 cache of current CPUs).
+CHUNK_ELEMENTS = 1 << 20
+
+
+_LOG2E = 1.0 / math.log(2.0)
+
+
+def _elu_(z, tmp):
+    """ELU in place, as ``max(z, 0) + 2**(min(z, 0) * log2(e)) - 1``.
+
+    The same function as :func:`torch.nn.functional.elu` (within 1 ulp of
+    the result): on CPUs torch's ``exp2`` is vectorised and about five times
+    faster than the ``expm1`` inside ``elu``. ``tmp`` is scratch of ``z``'s size.
+    """
+    torch.clamp(z, max=0, out=tmp)
+    tmp.mul_(_LOG2E).exp2_().sub_(1.0)
+    return z.clamp_(min=0).add_(tmp)
+
+
+def chunk_trials(n_steps, n_chans, n_filters):
+    """Trials per chunk so that one chunk's activations hold about ``CHUNK_ELEMENTS``."""
+    return max(1, CHUNK_ELEMENTS // max(1, n_steps * n_chans * n_filters))
+
+
+def _has_hooks(module):
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks)
+
+
+def can_fuse(tsconv, x):
+    """Whether :func:`fused_tsconv` may replace TSConv's modules for input ``x``."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return False
+    if torch.is_grad_enabled() and x.requires_grad:
+        return False
+    if torch.compiler.is_compiling() or torch.jit.is_scripting():
+        return False
+    return not any(_has_hooks(m) for m in (tsconv.temporal_conv, tsconv.pool, tsconv.bn1,
+                                           tsconv.spatial_conv))
+
+
+def _window_index(n_steps, kernel, stride):
+    """``(n_steps, kernel)`` sample index of every window tap."""
+    return stride * torch.arange(n_steps)[:, None] + torch.arange(kernel)
+
+
+def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owner=None):
+    """Moving average (width ``width``, stride 1) of ``x`` ``(B, C, T)``, optionally with window moments.
+
+    The average is a float64 cumulative-sum difference per chunk of trials,
+    so a large DC offset costs no precision. With ``n_steps``, ``kernel``
+    and ``stride`` also returns the mean ``(kernel,)`` and covariance
+    ``(kernel, kernel)`` (float64) of all strided windows of the averaged
+    signal over trials, channels and steps, from a per-row centred Gram
+    matrix (so offsets do not cancel catastrophically either). With
+    ``owner``, the result lives in its reusable scratch buffer.
+    """
+    n_trials, n_chans, n_times = x.shape
+    n_avg = n_times - width + 1
+    m = scratch(owner, "avg", (n_trials, n_chans, n_avg), x.dtype)
+    moments = n_steps is not None
+    f64 = torch.float64
+    if moments:
+        idx = _window_index(n_steps, kernel, stride)
+        select = torch.zeros(n_avg, kernel, dtype=x.dtype)
+        select[idx, torch.arange(kernel).expand(n_steps, kernel)] = 1.0
+        gram = torch.zeros(n_avg, n_avg, dtype=f64)
+        colsum = torch.zeros(n_avg, dtype=f64)
+        cross = torch.zeros(kernel, dtype=f64)
+        c_sum = torch.zeros((), dtype=f64)
+        c_sq = torch.zeros((), dtype=f64)
+    for start in range(0, n_trials, chunk):
+        rows = x[start:start + chunk].reshape(-1, n_times).to(f64)
+        cs = torch.cumsum(rows, dim=1)
+        avg = cs[:, width - 1:].clone()
+        avg[:, 1:] -= cs[:, :-width]
+        avg /= width
+        if moments:
+            c = avg.mean(dim=1, keepdim=True)
+            centred = (avg - c).to(x.dtype)
+            gram += (centred.T @ centred).to(f64)
+            colsum += centred.sum(dim=0, dtype=f64)
+            cross += c[:, 0] @ (centred @ select).to(f64)
+            c_sum += c.sum()
+            c_sq += (c * c).sum()
+        m[start:start + chunk] = avg.view(-1, n_chans, n_avg)
+    if not moments:
+        return m
+    n_rows = n_trials * n_chans
+    n_win = n_rows * n_steps
+    mean_c = c_sum / n_rows
+    var_c = (c_sq / n_rows - mean_c * mean_c).clamp_min(0.0)
+    mean_pc = colsum[idx].sum(dim=0) / n_win  # windows of the centred rows
+    second = gram[idx[:, :, None], idx[:, None, :]].sum(dim=0) / n_win
+    cov_cp = cross / n_win - mean_c * mean_pc  # Cov(row offset, centred window)
+    ones = torch.ones(kernel, dtype=f64)
+    cov = (second - torch.outer(mean_pc, mean_pc) + torch.outer(cov_cp, ones)
+           + torch.outer(ones, cov_cp) + var_c * torch.outer(ones, ones))
+    return m, mean_pc + mean_c, cov
+
+
+class _ConvEluSpatial(torch.autograd.Function):
+    """``out = elu(windows(m) @ w^T + b) @ v + v_bias``, chunk by chunk.
+
+    ``m`` ``(B, C, T')`` is the moving-averaged input (no gradient), ``w``
+    ``(F, K)`` and ``b`` ``(F,)`` the BatchNorm-folded temporal conv, ``v``
+    ``(C * F, G)`` the spatial conv as a matrix over (channel, filter);
+    the activations kept for the backward pass live in ``owner``'s scratch
+    buffer. Returns ``(B * n_steps, G)``, rows ordered (trial, step).
+    """
+
+    @staticmethod
+    def forward(ctx, m, w, b, v, v_bias, stride, n_steps, chunk, owner):
+        n_trials, n_chans, _ = m.shape
+        n_filters, kernel = w.shape
+        act = scratch(owner, "act", (n_trials, n_steps, n_chans, n_filters), m.dtype)
+        out = m.new_empty(n_trials * n_steps, v.shape[1])
+        wt = w.T
+        tmp = m.new_empty(min(chunk, n_trials) * n_steps * n_chans, n_filters)
+        for start in range(0, n_trials, chunk):
+            stop = min(n_trials, start + chunk)
+            win = m[start:stop].unfold(-1, kernel, stride).transpose(1, 2).reshape(-1, kernel)
+            a = act[start:stop]
+            z = torch.addmm(b, win, wt, out=a.view(-1, n_filters))
+            _elu_(z, tmp[:len(z)])
+            torch.addmm(v_bias, a.view(-1, n_chans * n_filters), v,
+                        out=out[start * n_steps:stop * n_steps])
+        ctx.save_for_backward(m, w, v, act)
+        ctx.stride, ctx.n_steps, ctx.chunk = stride, n_steps, chunk
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        m, w, v, act = ctx.saved_tensors
+        stride, n_steps, chunk = ctx.stride, ctx.n_steps, ctx.chunk
+        n_trials, n_chans, _ = m.shape
+        n_filters, kernel = w.shape
+        grad_out = grad_out.contiguous()
+        grad_wt = torch.zeros(kernel, n_filters, dtype=w.dtype)
+        grad_b = torch.zeros(n_filters, dtype=w.dtype)
+        grad_v = torch.zeros_like(v)
+        vt = v.T
+        for start in range(0, n_trials, chunk):
+            stop = min(n_trials, start + chunk)
+            a = act[start:stop].view(-1, n_filters)
+            go = grad_out[start * n_steps:stop * n_steps]
+            grad_v.addmm_(a.view(-1, n_chans * n_filters).T, go)
+            grad_a = (go @ vt).view(-1, n_filters)
+            grad_z = torch.ops.aten.elu_backward(grad_a, 1.0, 1.0, 1.0, True, a)
+            win = m[start:stop].unfold(-1, kernel, stride).transpose(1, 2).reshape(-1, kernel)
+            grad_wt.addmm_(win.T, grad_z)
+            grad_b += grad_z.sum(dim=0)
+        return None, grad_wt.T, grad_b, grad_v, grad_out.sum(dim=0), None, None, None, None
+
+
+def _batchnorm_fold(bn, w, b, mean_p, cov_p, n_win):
+    """Scale and shift of ``bn`` applied to ``z = w . p + b``, as ``(w', b')`` with ``bn(z) = w' . p + b'``.
+
+    With ``mean_p``/``cov_p`` (training: batch statistics), the running
+    statistics are updated as :class:`torch.nn.BatchNorm2d` does; without
+    them the running statistics are used.
+    """
+    if mean_p is None:
+        mean_z, var_z = bn.running_mean, bn.running_var
+    else:
+        wd = w.to(torch.float64)
+        mean_z = wd @ mean_p + b.to(torch.float64)
+        var_z = ((wd @ cov_p) * wd).sum(dim=1)  # biased, as BatchNorm normalises
+        if bn.training and bn.track_running_stats:
+            with torch.no_grad():
+                bn.num_batches_tracked += 1
+                momentum = (bn.momentum if bn.momentum is not None
+                            else 1.0 / float(bn.num_batches_tracked))
+                unbiased = var_z * (n_win / max(n_win - 1, 1))
+                bn.running_mean.mul_(1 - momentum).add_(momentum * mean_z.to(w.dtype))
+                bn.running_var.mul_(1 - momentum).add_(momentum * unbiased.to(w.dtype))
+        mean_z, var_z = mean_z.to(w.dtype), var_z.to(w.dtype)
+    scale = torch.rsqrt(var_z + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -scale * mean_z
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    return w * scale[:, None], b * scale + shift
+
+
+def fused_tsconv(tsconv, x):
+    """TSConv's map ``(B, C, T)`` -> ``(B, F, 1, n_steps)`` on the fused path (see module doc)."""
+    n_trials, n_chans, _ = x.shape
+    kernel, stride, n_steps, n_filters = (tsconv.kernel, tsconv.stride, tsconv.n_steps,
+                                          tsconv.n_filters)
+    chunk = chunk_trials(n_steps, n_chans, n_filters)
+    conv, bn = tsconv.temporal_conv, tsconv.bn1
+    w = conv.weight.reshape(n_filters, kernel)
+    b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
+    batch_stats = bn.training or bn.running_mean is None
+    if batch_stats:
+        m, mean_p, cov_p = moving_average(x, tsconv.pool_width, chunk, n_steps, kernel, stride,
+                                          owner=tsconv)
+    else:
+        m, mean_p, cov_p = moving_average(x, tsconv.pool_width, chunk, owner=tsconv), None, None
+    w_fold, b_fold = _batchnorm_fold(bn, w, b, mean_p, cov_p, n_trials * n_chans * n_steps)
+    spatial = tsconv.spatial_conv
+    v = spatial.weight[..., 0].permute(2, 1, 0).reshape(n_chans * n_filters, -1)
+    v_bias = spatial.bias if spatial.bias is not None else v.new_zeros(v.shape[1])
+    out = _ConvEluSpatial.apply(m, w_fold, b_fold, v, v_bias, stride, n_steps, chunk, tsconv)
+    return out.view(n_trials, n_steps, -1).permute(0, 2, 1).unsqueeze(2)

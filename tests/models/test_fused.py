@@ -1,0 +1,172 @@
+"""The fused CPU TSConv path, its scratch buffers and the fast dropout: the same function."""
+
+from __future__ import annotations
+
+import copy
+from unittest import mock
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from eegvision import _workspace  # noqa: E402
+from eegvision.models import _fused, create_encoder  # noqa: E402
+from eegvision.models.modules import Dropout, TSConv  # noqa: E402
+
+
+def _x(batch, n_chans, n_times, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, n_chans, n_times, generator=g, dtype=dtype)
+
+
+def _pair(n_chans, n_times, dtype=torch.float32, **kw):
+    """A reference-layout TSConv and a fast copy with the same weights, dropout off."""
+    torch.manual_seed(0)
+    ref = TSConv(n_chans, n_times, dropout=0.0, layout="reference", **kw).to(dtype)
+    for bn in (ref.bn1, ref.bn2):  # non-trivial affine BatchNorm
+        torch.nn.init.normal_(bn.weight, 1.0, 0.3)
+        torch.nn.init.normal_(bn.bias, 0.0, 0.3)
+    fast = TSConv(n_chans, n_times, dropout=0.0, layout="fast", **kw).to(dtype)
+    fast.load_state_dict(ref.state_dict())
+    return ref, fast
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of one or two trials, so batches span several chunks with a ragged last one."""
+    monkeypatch.setattr(_fused, "CHUNK_ELEMENTS", 2 * 6 * 9 * 40)
+
+
+def _spy():
+    return mock.patch.object(_fused._ConvEluSpatial, "apply",
+                             wraps=_fused._ConvEluSpatial.apply)
+
+
+@pytest.mark.parametrize("n_chans, n_times", [(9, 100), (63, 250), (4, 27), (3, 20)])
+def test_fused_train_step_equals_reference_float64(n_chans, n_times, small_chunks):
+    ref, fast = _pair(n_chans, n_times, torch.float64)
+    x = _x(7, n_chans, n_times, seed=1, dtype=torch.float64) * 2 + 0.5
+    with _spy() as spy:
+        out_fast = fast(x)
+    assert spy.call_count == 1
+    out_ref = ref(x)
+    assert torch.allclose(out_fast, out_ref, atol=1e-10)
+    g = torch.randn_like(out_ref)
+    grads_ref = torch.autograd.grad((out_ref * g).sum(), list(ref.parameters()))
+    grads_fast = torch.autograd.grad((out_fast * g).sum(), list(fast.parameters()))
+    for (name, _), a, b in zip(ref.named_parameters(), grads_ref, grads_fast):
+        assert torch.allclose(a, b, atol=1e-9, rtol=1e-7), name
+    for key, value in ref.state_dict().items():  # running statistics moved the same way
+        assert torch.allclose(fast.state_dict()[key].double(), value.double(), atol=1e-10), key
+
+
+def test_fused_float32_precision_under_large_offset(small_chunks):
+    """With a 1000x DC offset, float32 fused is about as close to float64 as float32 reference."""
+    ref, fast = _pair(9, 100)
+    exact = copy.deepcopy(ref).double()
+    offset = 1000.0 * torch.randn(1, 9, 1, generator=torch.Generator().manual_seed(5))
+    x = _x(5, 9, 100, seed=2) + offset
+    for mode in ("train", "eval"):
+        for model in (ref, fast, exact):
+            model.train(mode == "train")
+        truth = exact(x.double())
+        err_ref = (ref(x).double() - truth).abs().max().item()
+        err_fast = (fast(x).double() - truth).abs().max().item()
+        assert err_fast <= 5 * err_ref + 1e-6 * truth.abs().max().item(), mode
+        assert err_fast < 1e-3 * truth.abs().max().item(), mode
+    assert torch.allclose(fast.bn1.running_var, ref.bn1.running_var, rtol=1e-3)
+
+
+def test_fused_batchnorm_options(small_chunks):
+    """Cumulative running averages (momentum None) and no running statistics at all."""
+    for kwargs in ({"momentum": None}, {"track_running_stats": False}):
+        ref, fast = _pair(6, 90, torch.float64)
+        for model in (ref, fast):
+            model.bn1 = torch.nn.BatchNorm2d(40, **kwargs).double()
+        x = _x(5, 6, 90, dtype=torch.float64)
+        for _ in range(2):
+            assert torch.allclose(fast(x), ref(x), atol=1e-10)
+        ref.eval(), fast.eval()
+        assert torch.allclose(fast(x), ref(x), atol=1e-10)
+
+
+def test_fused_path_is_skipped_when_it_cannot_apply():
+    enc = create_encoder("nice", n_chans=9, n_times=100, n_outputs=8)
+    x = _x(3, 9, 100)
+    with _spy() as spy:
+        enc(x.clone().requires_grad_(True))  # the input needs a gradient (saliency, attention)
+        handle = enc.spatial_conv.register_forward_hook(lambda *a: None)  # Grad-CAM hooks
+        enc(x)
+        handle.remove()
+        enc.layout = "reference"
+        enc(x)
+        assert spy.call_count == 0
+        enc.layout = "fast"
+        enc(x)
+        assert spy.call_count == 1
+
+
+def test_elu_matches_torch():
+    z = torch.linspace(-30, 30, 100001)
+    assert torch.allclose(_fused._elu_(z.clone(), torch.empty_like(z)),
+                          torch.nn.functional.elu(z), atol=2e-7, rtol=1e-6)
+
+
+def test_window_moments_match_unfolded_windows():
+    x = _x(4, 5, 80, seed=3, dtype=torch.float64) + torch.randn(4, 5, 1, dtype=torch.float64) * 50
+    m, mean, cov = _fused.moving_average(x, 11, 3, n_steps=14, kernel=15, stride=4)
+    expect = torch.nn.functional.avg_pool1d(x.reshape(20, 1, 80), 11, stride=1).reshape(4, 5, -1)
+    assert torch.allclose(m, expect, atol=1e-12)
+    win = expect.unfold(-1, 15, 4)[:, :, :14].reshape(-1, 15)
+    assert torch.allclose(mean, win.mean(0), atol=1e-10)
+    assert torch.allclose(cov, torch.cov(win.T, correction=0), atol=1e-9)
+
+
+def test_scratch_reuses_only_free_buffers(monkeypatch):
+    monkeypatch.setattr(_workspace, "MIN_BYTES", 0)
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    a = _workspace.scratch(owner, "buf", (4, 5), torch.float32)
+    a.fill_(1.0)
+    b = _workspace.scratch(owner, "buf", (4, 5), torch.float32)  # `a` is alive: a new buffer
+    assert b.data_ptr() != a.data_ptr()
+    ptr = b.data_ptr()
+    del a, b
+    c = _workspace.scratch(owner, "buf", (2, 3), torch.float32)  # free again, and big enough
+    assert c.data_ptr() == ptr and c.shape == (2, 3)
+    assert _workspace.scratch(owner, "other", (2, 3), torch.float32).data_ptr() != ptr
+    d = _workspace.scratch(owner, "buf", (10, 10), torch.float32)  # too small: replaced
+    assert d.shape == (10, 10)
+
+
+def test_scratch_survives_autograd_graphs():
+    """Activations saved for backward are never overwritten by the next forward."""
+    enc = create_encoder("nice", n_chans=63, n_times=250, n_outputs=8)
+    for m in enc.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    x1, x2 = _x(200, 63, 250, seed=1), _x(200, 63, 250, seed=2)
+    out1 = enc(x1)
+    enc(x2)  # a second graph before the first backward
+    (g1,) = torch.autograd.grad(out1.sum(), [enc.tsconv.spatial_conv.weight])
+    enc.zero_grad()
+    (g1_again,) = torch.autograd.grad(enc(x1).sum(), [enc.tsconv.spatial_conv.weight])
+    # same batch statistics, same weights -> same gradient as without the second graph
+    assert torch.allclose(g1, g1_again, atol=1e-6)
+
+
+def test_dropout_rate_scale_and_eval():
+    torch.manual_seed(0)
+    drop = Dropout(0.3)
+    x = torch.ones(200_000)
+    y = drop(x)
+    assert abs(float((y == 0).float().mean()) - 0.3) < 0.01
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))
+    assert torch.equal(Dropout(0.0)(x), x)
+    assert torch.equal(drop.eval()(x), x)
+    z = torch.ones(10)
+    Dropout(0.5, inplace=True).train()(z)
+    assert set(z.tolist()) <= {0.0, 2.0}

@@ -89,13 +89,13 @@ class TrainConfig:
 
     model: str = "nice"
     recipe: str = "fast"
-    epochs: int = 40
+    epochs: int = 50
     lr: float = 1e-3
-    betas: tuple = (0.9, 0.999)
-    weight_decay: float = 1e-2
-    optimizer: str = "adamw"
-    schedule: str = "cosine"
-    warmup_epochs: float = 1.0
+    betas: tuple = (0.5, 0.999)
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
     batch_size: int = 256
     val_conditions: float = 0.045
     patience: int | None = 5
@@ -103,7 +103,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     nice_defects: bool = False
-    init: str = "default"
+    init: str = "normal"
     average_train: bool = True
     aug_noise: float = 0.0
     aug_shift: int = 0

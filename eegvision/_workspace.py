@@ -61,3 +61,16 @@ def scratch(owner, name, shape, dtype, device="cpu"):
     if buf is None or buf.dtype != dtype or buf.numel() < numel or not _is_free(buf):
         buf = store[name] = torch.empty(numel, dtype=dtype)
     return buf[:numel].view(shape)
+
+
+def release(owner):
+    """Drop the buffers of ``owner`` and, for a module, of all its submodules.
+
+    Buffers still in use stay alive with their users; the rest is freed.
+    """
+    owners = list(owner.modules()) if hasattr(owner, "modules") else [owner]
+    for item in owners:
+        try:
+            _BUFFERS.pop(item, None)
+        except TypeError:  # not weakly referenceable: never had buffers
+            pass

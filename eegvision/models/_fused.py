@@ -227,18 +227,20 @@ def fused_tsconv(tsconv, x):
     kernel, stride, n_steps, n_filters = (tsconv.kernel, tsconv.stride, tsconv.n_steps,
                                           tsconv.n_filters)
     chunk = chunk_trials(n_steps, n_chans, n_filters)
+    # buffers are reused across training steps; inference allocates and frees as usual
+    owner = tsconv if torch.is_grad_enabled() else None
     conv, bn = tsconv.temporal_conv, tsconv.bn1
     w = conv.weight.reshape(n_filters, kernel)
     b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
     batch_stats = bn.training or bn.running_mean is None
     if batch_stats:
         m, mean_p, cov_p = moving_average(x, tsconv.pool_width, chunk, n_steps, kernel, stride,
-                                          owner=tsconv)
+                                          owner=owner)
     else:
-        m, mean_p, cov_p = moving_average(x, tsconv.pool_width, chunk, owner=tsconv), None, None
+        m, mean_p, cov_p = moving_average(x, tsconv.pool_width, chunk, owner=owner), None, None
     w_fold, b_fold = _batchnorm_fold(bn, w, b, mean_p, cov_p, n_trials * n_chans * n_steps)
     spatial = tsconv.spatial_conv
     v = spatial.weight[..., 0].permute(2, 1, 0).reshape(n_chans * n_filters, -1)
     v_bias = spatial.bias if spatial.bias is not None else v.new_zeros(v.shape[1])
-    out = _ConvEluSpatial.apply(m, w_fold, b_fold, v, v_bias, stride, n_steps, chunk, tsconv)
+    out = _ConvEluSpatial.apply(m, w_fold, b_fold, v, v_bias, stride, n_steps, chunk, owner)
     return out.view(n_trials, n_steps, -1).permute(0, 2, 1).unsqueeze(2)

@@ -19,10 +19,12 @@ same map without them:
    chunk (a few MB each, so they stay in cache); only the ELU output is kept
    for the backward pass, which also runs chunk by chunk.
 
-It applies when the input needs no gradient (the plain NICE encoder: the
-input is data) and nobody hooks the layers (Grad-CAM hooks the spatial
-conv); otherwise :class:`~eegvision.models.modules.TSConv` takes its
-unfused path. Tests check both against the reference layout.
+It applies on the CPU when nobody hooks the layers (Grad-CAM hooks the
+spatial conv); otherwise :class:`~eegvision.models.modules.TSConv` takes
+its unfused path. When the input itself needs a gradient (attention in front
+of TSConv), the moving average and the window moments are computed with
+differentiable torch operations and the fused backward also returns the
+input gradient. Tests check every path against the reference layout.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from .._workspace import scratch
 
@@ -67,8 +70,6 @@ def can_fuse(tsconv, x):
     """Whether :func:`fused_tsconv` may replace TSConv's modules for input ``x``."""
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return False
-    if torch.is_grad_enabled() and x.requires_grad:
-        return False
     if torch.compiler.is_compiling() or torch.jit.is_scripting():
         return False
     return not any(_has_hooks(m) for m in (tsconv.temporal_conv, tsconv.pool, tsconv.bn1,
@@ -98,8 +99,7 @@ def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owne
     f64 = torch.float64
     if moments:
         idx = _window_index(n_steps, kernel, stride)
-        select = torch.zeros(n_avg, kernel, dtype=x.dtype)
-        select[idx, torch.arange(kernel).expand(n_steps, kernel)] = 1.0
+        select = _select(n_avg, idx, x.dtype)
         gram = torch.zeros(n_avg, n_avg, dtype=f64)
         colsum = torch.zeros(n_avg, dtype=f64)
         cross = torch.zeros(kernel, dtype=f64)
@@ -122,23 +122,62 @@ def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owne
         m[start:start + chunk] = avg.view(-1, n_chans, n_avg)
     if not moments:
         return m
-    n_rows = n_trials * n_chans
+    return (m,) + _window_moments(gram, colsum, cross, c_sum, c_sq, idx, n_trials * n_chans)
+
+
+def _window_moments(gram, colsum, cross, c_sum, c_sq, idx, n_rows):
+    """Mean and covariance of the windows ``idx`` from the sums of per-row centred rows.
+
+    ``gram``/``colsum``: Gram matrix and column sums of the rows minus their
+    means ``c``; ``cross``: ``sum_r c_r * (window sums of centred row r)``;
+    ``c_sum``/``c_sq``: sums of ``c`` and ``c**2``; ``n_rows`` rows.
+    """
+    n_steps, kernel = idx.shape
     n_win = n_rows * n_steps
     mean_c = c_sum / n_rows
     var_c = (c_sq / n_rows - mean_c * mean_c).clamp_min(0.0)
     mean_pc = colsum[idx].sum(dim=0) / n_win  # windows of the centred rows
     second = gram[idx[:, :, None], idx[:, None, :]].sum(dim=0) / n_win
     cov_cp = cross / n_win - mean_c * mean_pc  # Cov(row offset, centred window)
-    ones = torch.ones(kernel, dtype=f64)
+    ones = torch.ones(kernel, dtype=gram.dtype)
     cov = (second - torch.outer(mean_pc, mean_pc) + torch.outer(cov_cp, ones)
            + torch.outer(ones, cov_cp) + var_c * torch.outer(ones, ones))
-    return m, mean_pc + mean_c, cov
+    return mean_pc + mean_c, cov
+
+
+def _select(n_avg, idx, dtype):
+    """``(n_avg, kernel)`` 0/1 matrix: which samples fall on each window tap."""
+    n_steps, kernel = idx.shape
+    select = torch.zeros(n_avg, kernel, dtype=dtype)
+    select[idx, torch.arange(kernel).expand(n_steps, kernel)] = 1.0
+    return select
+
+
+def differentiable_average(x, width, n_steps=None, kernel=None, stride=None):
+    """:func:`moving_average` for an input that needs a gradient, differentiable end to end.
+
+    Used when something in front of TSConv (attention) is trained: the
+    window moments, hence the BatchNorm statistics, then depend on that
+    module's output, and autograd carries their gradient back to it.
+    """
+    n_trials, n_chans, n_times = x.shape
+    m = F.avg_pool1d(x.reshape(n_trials * n_chans, 1, n_times), width, stride=1)
+    m = m.reshape(n_trials, n_chans, -1)
+    if n_steps is None:
+        return m
+    idx = _window_index(n_steps, kernel, stride)
+    rows = m.reshape(n_trials * n_chans, -1).to(torch.float64)
+    c = rows.mean(dim=1, keepdim=True)
+    centred = rows - c
+    cross = c[:, 0] @ (centred @ _select(rows.shape[1], idx, torch.float64))
+    return (m,) + _window_moments(centred.T @ centred, centred.sum(dim=0), cross, c.sum(),
+                                  (c * c).sum(), idx, n_trials * n_chans)
 
 
 class _ConvEluSpatial(torch.autograd.Function):
     """``out = elu(windows(m) @ w^T + b) @ v + v_bias``, chunk by chunk.
 
-    ``m`` ``(B, C, T')`` is the moving-averaged input (no gradient), ``w``
+    ``m`` ``(B, C, T')`` is the moving-averaged input, ``w``
     ``(F, K)`` and ``b`` ``(F,)`` the BatchNorm-folded temporal conv, ``v``
     ``(C * F, G)`` the spatial conv as a matrix over (channel, filter);
     the activations kept for the backward pass live in ``owner``'s scratch
@@ -176,6 +215,7 @@ class _ConvEluSpatial(torch.autograd.Function):
         grad_wt = torch.zeros(kernel, n_filters, dtype=w.dtype)
         grad_b = torch.zeros(n_filters, dtype=w.dtype)
         grad_v = torch.zeros_like(v)
+        grad_m = torch.zeros_like(m) if ctx.needs_input_grad[0] else None
         vt = v.T
         for start in range(0, n_trials, chunk):
             stop = min(n_trials, start + chunk)
@@ -187,7 +227,12 @@ class _ConvEluSpatial(torch.autograd.Function):
             win = m[start:stop].unfold(-1, kernel, stride).transpose(1, 2).reshape(-1, kernel)
             grad_wt.addmm_(win.T, grad_z)
             grad_b += grad_z.sum(dim=0)
-        return None, grad_wt.T, grad_b, grad_v, grad_out.sum(dim=0), None, None, None, None
+            if grad_m is not None:  # overlap-add the window gradients back onto the samples
+                grad_win = (grad_z @ w).view(stop - start, n_steps, n_chans, kernel)
+                cols = grad_win.permute(0, 2, 3, 1).reshape(-1, kernel, n_steps)
+                grad_m[start:stop] = F.fold(cols, (1, m.shape[-1]), (1, kernel),
+                                            stride=(1, stride)).view(stop - start, n_chans, -1)
+        return grad_m, grad_wt.T, grad_b, grad_v, grad_out.sum(dim=0), None, None, None, None
 
 
 def _batchnorm_fold(bn, w, b, mean_p, cov_p, n_win):
@@ -233,11 +278,12 @@ def fused_tsconv(tsconv, x):
     w = conv.weight.reshape(n_filters, kernel)
     b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
     batch_stats = bn.training or bn.running_mean is None
-    if batch_stats:
-        m, mean_p, cov_p = moving_average(x, tsconv.pool_width, chunk, n_steps, kernel, stride,
-                                          owner=owner)
+    window = (n_steps, kernel, stride) if batch_stats else ()
+    if torch.is_grad_enabled() and x.requires_grad:
+        average = differentiable_average(x, tsconv.pool_width, *window)
     else:
-        m, mean_p, cov_p = moving_average(x, tsconv.pool_width, chunk, owner=owner), None, None
+        average = moving_average(x, tsconv.pool_width, chunk, *window, owner=owner)
+    m, mean_p, cov_p = average if batch_stats else (average, None, None)
     w_fold, b_fold = _batchnorm_fold(bn, w, b, mean_p, cov_p, n_trials * n_chans * n_steps)
     spatial = tsconv.spatial_conv
     v = spatial.weight[..., 0].permute(2, 1, 0).reshape(n_chans * n_filters, -1)

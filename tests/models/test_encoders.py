@@ -41,7 +41,10 @@ def test_output_shape_and_gradients(name, n_chans, n_times):
     out.square().sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     no_grad = [n for n, p in enc.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    # a bias right before a training-mode BatchNorm has an exactly zero gradient (the fused path
+    # gets 0.0; the reference layout only rounding noise)
+    assert set(no_grad) <= {"tsconv.temporal_conv.bias"}
+    assert all(p.grad is not None for p in enc.parameters())
     assert isinstance(enc.spatial_conv, torch.nn.Conv2d)
     assert enc.spatial_conv.kernel_size == (n_chans, 1)
     assert enc.features(x).shape[:3] == (3, 40, 1)

@@ -94,7 +94,6 @@ def test_fused_path_is_skipped_when_it_cannot_apply():
     enc = create_encoder("nice", n_chans=9, n_times=100, n_outputs=8)
     x = _x(3, 9, 100)
     with _spy() as spy:
-        enc(x.clone().requires_grad_(True))  # the input needs a gradient (saliency, attention)
         handle = enc.spatial_conv.register_forward_hook(lambda *a: None)  # Grad-CAM hooks
         enc(x)
         handle.remove()
@@ -104,6 +103,25 @@ def test_fused_path_is_skipped_when_it_cannot_apply():
         enc.layout = "fast"
         enc(x)
         assert spy.call_count == 1
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_fused_input_gradient_equals_reference(train, small_chunks):
+    """An input that needs a gradient (attention in front): same input gradient as the reference."""
+    ref, fast = _pair(9, 100, torch.float64)
+    ref.train(train), fast.train(train)
+    x = _x(7, 9, 100, seed=4, dtype=torch.float64) + 0.3
+    grads = []
+    for model in (ref, fast):
+        xg = x.clone().requires_grad_(True)
+        with _spy() as spy:
+            out = model(xg)
+        assert spy.call_count == (model is fast)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads.append((xg.grad, [p.grad for p in model.parameters()]))
+    assert torch.allclose(grads[1][0], grads[0][0], atol=1e-10)
+    for (name, _), a, b in zip(ref.named_parameters(), grads[0][1], grads[1][1]):
+        assert torch.allclose(a, b, atol=1e-9, rtol=1e-7), name
 
 
 def test_elu_matches_torch():

@@ -2,7 +2,8 @@
 
 Trains the same encoder with both recipes on the built-in simulated subject 1,
 records test top-1 after every epoch (evaluation time excluded from training
-time), writes both learning curves to CSV and reports the wall-time ratio
+time), writes both learning curves to CSV and as a figure (``curves.png``:
+test top-1 against training seconds) and reports the wall-time ratio
 fast/nice to reach the NICE recipe's final top-1 (target <= 0.1).
 
     python benchmarks/bench_time_to_accuracy.py --out bench-out [--nice-epochs 200]
@@ -34,6 +35,29 @@ def load_data(subject):
 def time_to(curve, target):
     hit = curve[curve.test_top1 >= target - 1e-12]
     return float(hit.seconds.iloc[0]) if len(hit) else float("nan")
+
+
+def plot_curves(df, target, path):
+    """Test top-1 against training seconds for both recipes, with the NICE final as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.5, 2.6), dpi=200)
+    for recipe, color in (("nice", "#0072B2"), ("fast", "#D55E00")):
+        curve = df[df.recipe == recipe]
+        ax.plot(curve.seconds, 100 * curve.test_top1, color=color, lw=1.2, label=f"{recipe} recipe")
+    ax.axhline(100 * target, color="0.4", lw=0.8, ls="--", label="nice final (best-val)")
+    ax.axvline(0.1 * df[df.recipe == "nice"].seconds.max(), color="0.6", lw=0.8, ls=":",
+               label="1/10 of nice's time")
+    ax.set(xlabel="training time (s)", ylabel="test top-1, 200-way (%)", ylim=(0, 100))
+    ax.legend(fontsize=6, frameon=False, loc="lower right")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def run(args):
@@ -71,6 +95,7 @@ def run(args):
     cols = ["recipe", "epoch", "seconds", "test_top1", "train_loss", "val_loss", "lr"]
     df[cols].rename(columns={"test_top1": "top1"}).to_csv(out / "curves.csv", index=False)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot_curves(df, target, out / "curves.png")
     print(df[cols].to_string(index=False))
     print(json.dumps(summary, indent=2))
 

@@ -256,6 +256,12 @@ def split_validation(data, n_val, seed):
 
     Returns ``(train, val)`` containers; all trials of a condition stay together.
     """
+    train_rows, val_rows = split_rows(data, n_val, seed)
+    return data.subset(train_rows), data.subset(val_rows)
+
+
+def split_rows(data, n_val, seed):
+    """The trial indices ``(train, val)`` of :func:`split_validation`, without copying any data."""
     ids = np.unique(data.conditions)
     n = int(round(n_val * len(ids))) if 0 < n_val < 1 else int(n_val)
     if n < 2 or len(ids) - n < 2:
@@ -266,7 +272,7 @@ def split_validation(data, n_val, seed):
                          "TrainConfig.from_recipe(..., val_conditions=0.1).")
     val_ids = np.random.default_rng(int(seed)).permutation(ids)[:n]
     is_val = np.isin(data.conditions, val_ids)
-    return data.subset(np.flatnonzero(~is_val)), data.subset(np.flatnonzero(is_val))
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
 # ---------------------------------------------------------------- training
@@ -341,17 +347,20 @@ def _step(model, x, y, ctx):
     return loss.detach()
 
 
-def run_epoch(model, x, y, batch_size, ctx):
+def run_epoch(model, x, y, batch_size, ctx, rows=None):
     """Mean loss over one pass; trains (shuffled) when ``ctx`` has an optimizer.
 
     The same function runs training and validation, so the two cannot drift.
+    ``rows`` (trial indices into ``x`` and ``y``, default all) selects the
+    split, so training and validation share one copy of the data.
     """
     import torch
 
     train = ctx.get("optimizer") is not None
     model.train(train)
-    n = len(x)
-    order = torch.randperm(n, generator=ctx["generator"]) if train else torch.arange(n)
+    rows = torch.arange(len(x)) if rows is None else torch.as_tensor(rows, dtype=torch.long)
+    n = len(rows)
+    order = rows[torch.randperm(n, generator=ctx["generator"])] if train else rows
     order = order.to(x.device)
     total, count = torch.zeros((), device=x.device), 0
     for start in range(0, n, batch_size):
@@ -449,15 +458,16 @@ def _fit_torch(data, config, test, progress):
     from tqdm.auto import tqdm
 
     device = resolve_device(config.device)
-    tr, va = split_validation(data, config.val_conditions, config.seed)
+    train_rows, val_rows = split_rows(data, config.val_conditions, config.seed)
     with _deterministic(device):
         model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
                             n_features=data.n_features, sfreq=data.sfreq).to(device)
-        x_tr, y_tr, x_va, y_va = (torch.as_tensor(a, device=device) for a in
-                                  (tr.eeg, tr.features, va.eeg, va.features))
+        # one copy of the data (none for float32 on the CPU); batches are gathered by index
+        x, y = (torch.as_tensor(np.ascontiguousarray(a), device=device)
+                for a in (data.eeg, data.features))
         optimizer = _make_optimizer(model, config)
-        steps = sum(1 for s in range(0, len(x_tr), config.batch_size)
-                    if min(config.batch_size, len(x_tr) - s) >= 2)
+        steps = sum(1 for s in range(0, len(train_rows), config.batch_size)
+                    if min(config.batch_size, len(train_rows) - s) >= 2)
         amp_dtype = _amp_dtype(device, config.amp)
         ctx = dict(config=config, optimizer=optimizer, amp_dtype=amp_dtype,
                    scheduler=_make_scheduler(optimizer, config, steps),
@@ -469,8 +479,8 @@ def _fit_torch(data, config, test, progress):
                    disable=not progress or not sys.stderr.isatty(), leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
-            train_loss = run_epoch(model, x_tr, y_tr, config.batch_size, ctx)
-            val_loss = run_epoch(model, x_va, y_va, config.batch_size, val_ctx)
+            train_loss = run_epoch(model, x, y, config.batch_size, ctx, train_rows)
+            val_loss = run_epoch(model, x, y, config.batch_size, val_ctx, val_rows)
             seconds += time.perf_counter() - t0
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise _non_finite_error(epoch, train_loss, val_loss, config)

@@ -244,3 +244,19 @@ def test_train_cli_runs_on_loaded_data(tmp_path, monkeypatch, capsys):
     assert "subject 2: top-1" in out
     assert (tmp_path / "o" / "sub-02" / "metrics.json").is_file()
     assert len((tmp_path / "o" / "results.csv").read_text().splitlines()) == 3
+
+
+def test_training_keeps_one_copy_of_the_data(tiny_encoder, monkeypatch):
+    """Averaged, sorted float32 data are neither re-averaged nor split into copies."""
+    data = make_subject().train.average_repetitions()
+    assert np.shares_memory(data.average_repetitions().eeg, data.eeg)
+    train_rows, val_rows = T.split_rows(data, 20, 0)
+    tr, va = T.split_validation(data, 20, 0)
+    assert np.array_equal(tr.eeg, data.eeg[train_rows]) and np.array_equal(va.eeg, data.eeg[val_rows])
+    assert len(np.intersect1d(data.conditions[train_rows], data.conditions[val_rows])) == 0
+
+    def no_subset(self, index):
+        raise AssertionError("training copied the data with subset()")
+
+    monkeypatch.setattr(EEGImageData, "subset", no_subset)
+    T.fit(data, cfg(epochs=2), progress=False)

@@ -265,7 +265,9 @@ class EEGImageData:
         ids, inverse, counts = np.unique(self.conditions, return_inverse=True, return_counts=True)
         if len(ids) == self.n_trials:
             order = np.argsort(self.conditions, kind="stable")
-            out = self.subset(order)
+            # already one sorted row per condition: share the arrays (no copy of the EEG)
+            sorted_ = bool(np.all(order == np.arange(self.n_trials)))
+            out = self._replace() if sorted_ else self.subset(order)
             out.meta["n_repetitions"] = 1
             return out
         eeg = np.zeros((len(ids),) + self.eeg.shape[1:], dtype=np.float64)

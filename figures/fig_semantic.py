@@ -4,19 +4,18 @@ Usage: ``python figures/fig_semantic.py RESULTS_DIR OUT_DIR``
 """
 
 import sys
-from pathlib import Path
 
-from eegvision.analysis import load_results
-from eegvision.viz import save_figure
-from eegvision.viz.figures import FORMATS, find_analysis
+from eegvision.viz.figures import figure_from_results
 from eegvision.viz.semantic import plot_semantic
 
 
+def plot(df, extras):
+    """The figure from the analysis' tables; edit here to restyle it."""
+    return plot_semantic(df, extras)
+
+
 def main(results_dir, out_dir):
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    df, extras, _ = load_results(find_analysis(results_dir, "semantic"))
-    fig = plot_semantic(df, extras)
-    return save_figure(fig, Path(out_dir) / "fig_semantic", formats=FORMATS)
+    return figure_from_results("semantic", plot, results_dir, out_dir, "fig_semantic")
 
 
 if __name__ == "__main__":

@@ -4,19 +4,18 @@ Usage: ``python figures/fig_spatial.py RESULTS_DIR OUT_DIR``
 """
 
 import sys
-from pathlib import Path
 
-from eegvision.analysis import load_results
-from eegvision.viz import save_figure
 from eegvision.viz.decoding import plot_spatial
-from eegvision.viz.figures import FORMATS, find_analysis
+from eegvision.viz.figures import figure_from_results
+
+
+def plot(df, extras):
+    """The figure from the analysis' tables; edit here to restyle it."""
+    return plot_spatial(df, df.attrs["summary"], mark="reference")
 
 
 def main(results_dir, out_dir):
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    df, _, _ = load_results(find_analysis(results_dir, "spatial"))
-    fig = plot_spatial(df, df.attrs["summary"], mark="reference")
-    return save_figure(fig, Path(out_dir) / "fig_spatial", formats=FORMATS)
+    return figure_from_results("spatial", plot, results_dir, out_dir, "fig_spatial")
 
 
 if __name__ == "__main__":

@@ -5,20 +5,19 @@ Usage: ``python figures/fig_temporal.py RESULTS_DIR OUT_DIR``
 """
 
 import sys
-from pathlib import Path
 
-from eegvision.analysis import load_results
-from eegvision.viz import save_figure
 from eegvision.viz.decoding import plot_temporal
-from eegvision.viz.figures import FORMATS, find_analysis
+from eegvision.viz.figures import figure_from_results
+
+
+def plot(df, extras):
+    """The figure from the analysis' tables; edit here to restyle it."""
+    return plot_temporal(df, df.attrs["summary"], timecourse=extras.get("timecourse"),
+                         clusters=extras.get("clusters"))
 
 
 def main(results_dir, out_dir):
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    df, extras, _ = load_results(find_analysis(results_dir, "temporal"))
-    fig = plot_temporal(df, df.attrs["summary"], timecourse=extras.get("timecourse"),
-                        clusters=extras.get("clusters"))
-    return save_figure(fig, Path(out_dir) / "fig_temporal", formats=FORMATS)
+    return figure_from_results("temporal", plot, results_dir, out_dir, "fig_temporal")
 
 
 if __name__ == "__main__":

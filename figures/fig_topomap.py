@@ -5,19 +5,18 @@ Usage: ``python figures/fig_topomap.py RESULTS_DIR OUT_DIR``
 """
 
 import sys
-from pathlib import Path
 
-from eegvision.analysis import load_results
-from eegvision.viz import save_figure
-from eegvision.viz.figures import FORMATS, find_analysis
+from eegvision.viz.figures import figure_from_results
 from eegvision.viz.topomap import plot_saliency
 
 
+def plot(df, extras):
+    """The figure from the analysis' tables; edit here to restyle it."""
+    return plot_saliency(df, extras, vlim=(-1, 1), cmap="coolwarm")
+
+
 def main(results_dir, out_dir):
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    df, extras, _ = load_results(find_analysis(results_dir, "saliency"))
-    fig = plot_saliency(df, extras, vlim=(-1, 1), cmap="coolwarm")
-    return save_figure(fig, Path(out_dir) / "fig_topomap", formats=FORMATS)
+    return figure_from_results("saliency", plot, results_dir, out_dir, "fig_topomap")
 
 
 if __name__ == "__main__":

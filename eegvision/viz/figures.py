@@ -61,6 +61,26 @@ def find_analysis(results_dir, name):
                             f"`eegvision analyze {name} --out {Path(results_dir) / name}` first.")
 
 
+def figure_from_results(analysis, plot, results_dir, out_dir, stem):
+    """Shared body of the ``figures/`` scripts: one analysis' figure from saved tables.
+
+    Finds the ``analysis`` folder under ``results_dir``, loads its tables,
+    draws ``plot(df, extras)`` (``df.attrs['summary']`` holds the summary)
+    and saves ``out_dir/stem`` in every format of :data:`FORMATS`.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from ..analysis import load_results
+    from ._style import save_figure
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    df, extras, _ = load_results(find_analysis(results_dir, analysis))
+    return save_figure(plot(df, extras), Path(out_dir) / stem, formats=FORMATS)
+
+
 def _stems(analyses):
     """Output name per analysis folder: the analysis, or ``analysis_<folder>`` on a clash."""
     names = [name for _, name in analyses]

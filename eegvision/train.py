@@ -372,13 +372,6 @@ def run_epoch(model, x, y, batch_size, ctx, rows=None):
     return float(total) / max(count, 1)
 
 
-def release_scratch(model):
-    """Free the reusable training buffers of ``model`` and its modules."""
-    from ._workspace import release
-
-    release(model)
-
-
 def _gather(model, x, idx):
     """``x[idx]``, written into a reused CPU buffer when the last batch is no longer in use."""
     import torch
@@ -457,6 +450,8 @@ def _fit_torch(data, config, test, progress):
     import torch
     from tqdm.auto import tqdm
 
+    from ._workspace import release
+
     device = resolve_device(config.device)
     train_rows, val_rows = split_rows(data, config.val_conditions, config.seed)
     with _deterministic(device):
@@ -501,7 +496,7 @@ def _fit_torch(data, config, test, progress):
                     break
         model.load_state_dict(best_state)
         model.eval()
-        release_scratch(model)  # the trained model keeps no training-size buffers
+        release(model)  # the trained model keeps no training-size scratch buffers
     return FitResult(model, pd.DataFrame(rows), best_epoch, config, seconds, _data_info(data))
 
 

@@ -103,8 +103,8 @@ class TSConv(nn.Module):
     only at the ``n_steps`` strided output positions, as one matrix product
     on the unfolded signal. The result lands directly in channels-last
     memory order, which the BatchNorm and the spatial conv use natively. On
-    the CPU, when the input needs no gradient and no hook watches these
-    layers, the fast layout goes further (:mod:`eegvision.models._fused`):
+    the CPU, when no hook watches these layers, the fast layout goes further
+    (:mod:`eegvision.models._fused`):
     the first BatchNorm folds into the conv weights through the moments of
     the averaged signal, and conv, ELU and spatial conv run in cache-sized
     trial chunks, so the large intermediate tensors are never materialised.

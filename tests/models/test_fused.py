@@ -191,8 +191,6 @@ def test_dropout_rate_scale_and_eval():
 
 
 def test_inference_and_trained_models_hold_no_scratch():
-    from eegvision.train import release_scratch
-
     enc = create_encoder("nice", n_chans=63, n_times=250, n_outputs=8)
     x = _x(200, 63, 250)
     with torch.no_grad():
@@ -200,5 +198,5 @@ def test_inference_and_trained_models_hold_no_scratch():
     assert enc.tsconv not in _workspace._BUFFERS
     enc(x).sum().backward()
     assert "act" in _workspace._BUFFERS[enc.tsconv]  # 72 MB; the 10 MB average is not kept
-    release_scratch(enc)
+    _workspace.release(enc)
     assert enc.tsconv not in _workspace._BUFFERS

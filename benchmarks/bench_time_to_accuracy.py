@@ -1,12 +1,20 @@
 """Time to accuracy: the 'fast' recipe against the NICE recipe.
 
-Trains the same encoder with both recipes on the built-in simulated subject 1,
+Trains the same encoder with each recipe on the built-in simulated subject 1,
 records test top-1 after every epoch (evaluation time excluded from training
-time), writes both learning curves to CSV and as a figure (``curves.png``:
-test top-1 against training seconds) and reports the wall-time ratio
-fast/nice to reach the NICE recipe's final top-1 (target <= 0.1).
+time), writes the learning curves to CSV and as a figure (``curves.png``:
+test top-1 against training seconds) and reports, per seed, the wall-time
+ratio fast/nice to reach the NICE recipe's final top-1 (target <= 0.1).
 
-    python benchmarks/bench_time_to_accuracy.py --out bench-out [--nice-epochs 200]
+Three runs per seed:
+
+* ``nice``: the paper's recipe as the paper ran it (float32);
+* ``fast``: the default recipe (bf16 mixed precision where the CPU has it);
+* ``nice-amp``: the paper's recipe in the same precision as ``fast``, so the
+  ratio against it isolates the recipe from the precision
+  (``--skip-nice-amp`` leaves it out).
+
+    python benchmarks/bench_time_to_accuracy.py --out bench-out [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ import pandas as pd
 from eegvision import train as T
 from eegvision.evaluate import evaluate
 
+COLORS = {"nice": "#0072B2", "fast": "#D55E00", "nice-amp": "#009E73"}
+
 
 def load_data(subject):
     """The built-in simulated subject."""
@@ -33,26 +43,30 @@ def load_data(subject):
 
 
 def time_to(curve, target):
+    """Training seconds at the first epoch whose test top-1 reaches ``target`` (NaN if never)."""
     hit = curve[curve.test_top1 >= target - 1e-12]
     return float(hit.seconds.iloc[0]) if len(hit) else float("nan")
 
 
-def plot_curves(df, target, path):
-    """Test top-1 against training seconds for both recipes, with the NICE final as a line."""
+def plot_curves(df, summary, path):
+    """Test top-1 against training seconds, every recipe and seed, NICE's finals as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(3.5, 2.6), dpi=200)
-    for recipe, color in (("nice", "#0072B2"), ("fast", "#D55E00")):
-        curve = df[df.recipe == recipe]
-        ax.plot(curve.seconds, 100 * curve.test_top1, color=color, lw=1.2, label=f"{recipe} recipe")
-    ax.axhline(100 * target, color="0.4", lw=0.8, ls="--", label="nice final (best-val)")
-    ax.axvline(0.1 * df[df.recipe == "nice"].seconds.max(), color="0.6", lw=0.8, ls=":",
-               label="1/10 of nice's time")
+    for (recipe, seed), curve in df.groupby(["recipe", "seed"], sort=False):
+        first = seed == df.seed.iloc[0]
+        ax.plot(curve.seconds, 100 * curve.test_top1, color=COLORS[recipe], lw=0.9, alpha=0.8,
+                label=f"{recipe} recipe" if first else None)
+    for i, row in enumerate(summary):
+        ax.axhline(100 * row["nice_final_top1"], color="0.4", lw=0.6, ls="--",
+                   label="nice final (best-val)" if i == 0 else None)
+        ax.axvline(0.1 * row["nice_seconds_total"], color="0.6", lw=0.6, ls=":",
+                   label="1/10 of nice's time" if i == 0 else None)
     ax.set(xlabel="training time (s)", ylabel="test top-1, 200-way (%)", ylim=(0, 100))
-    ax.legend(fontsize=6, frameon=False, loc="lower right")
+    ax.legend(fontsize=5.5, frameon=False, loc="lower right")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
@@ -60,44 +74,75 @@ def plot_curves(df, target, path):
     plt.close(fig)
 
 
+def run_seed(data, args, seed, nice_val):
+    """The recipes' curves for one seed, and the ratios."""
+    runs = {"nice": ("nice", dict(epochs=args.nice_epochs, val_conditions=nice_val)),
+            "fast": ("fast", dict(epochs=args.fast_epochs))}
+    if not args.skip_nice_amp:
+        runs["nice-amp"] = ("nice", dict(epochs=args.nice_epochs, val_conditions=nice_val,
+                                         amp=True))
+    curves, finals = {}, {}
+    for label, (recipe, over) in runs.items():
+        config = T.TrainConfig.from_recipe(recipe, model=args.model, device="cpu", seed=seed,
+                                           **over)
+        res = T.fit(data.train, config, test=data.test, progress=True)
+        finals[label] = evaluate(res.model, data.test)["top1"]
+        curves[label] = res.history.assign(recipe=label, seed=seed)
+        print(f"seed {seed} {label}: {len(res.history)} epochs, {res.train_seconds:.1f} s, best "
+              f"epoch {res.best_epoch}, final (best-val checkpoint) top-1 {finals[label]:.3f}",
+              flush=True)
+    nice, fast = curves["nice"], curves["fast"]
+    row = dict(seed=seed, nice_final_top1=finals["nice"], fast_final_top1=finals["fast"],
+               nice_seconds_total=float(nice.seconds.iloc[-1]),
+               fast_seconds_total=float(fast.seconds.iloc[-1]),
+               fast_seconds_to_nice_final=time_to(fast, finals["nice"]),
+               fast_best_curve_top1=float(fast.test_top1.max()),
+               nice_epochs=int(len(nice)), fast_epochs=int(len(fast)))
+    row["ratio"] = row["fast_seconds_to_nice_final"] / row["nice_seconds_total"]
+    if "nice-amp" in curves:
+        amp = curves["nice-amp"]
+        row.update(nice_amp_final_top1=finals["nice-amp"],
+                   nice_amp_seconds_total=float(amp.seconds.iloc[-1]),
+                   fast_seconds_to_nice_amp_final=time_to(fast, finals["nice-amp"]))
+        row["ratio_same_precision"] = (row["fast_seconds_to_nice_amp_final"]
+                                       / row["nice_amp_seconds_total"])
+    return list(curves.values()), row
+
+
 def run(args):
     data, source = load_data(args.subject)
     print(f"data: {source}: train {data.train!r}\n      test {data.test!r}")
+    print(f"bf16 mixed precision on this CPU: {T.cpu_has_native_bf16()}")
     n_cond = len(np.unique(data.train.conditions))
     # NICE holds out 740 of 16540 conditions; keep that fraction on smaller data
     nice_val = 740 if n_cond >= 16540 or args.paper_val else round(740 / 16540 * n_cond)
-    recipes = {"nice": dict(epochs=args.nice_epochs, val_conditions=nice_val),
-               "fast": dict(epochs=args.fast_epochs)}
-    curves, finals = [], {}
-    for name, over in recipes.items():
-        config = T.TrainConfig.from_recipe(name, model=args.model, device="cpu", seed=args.seed,
-                                           **over)
-        res = T.fit(data.train, config, test=data.test, progress=True)
-        finals[name] = evaluate(res.model, data.test)["top1"]
-        h = res.history.assign(recipe=name)
-        curves.append(h)
-        print(f"{name}: {len(h)} epochs, {res.train_seconds:.1f} s, best epoch {res.best_epoch}, "
-              f"final (best-val checkpoint) top-1 {finals[name]:.3f}")
+    curves, summary = [], []
+    for seed in args.seeds:
+        c, row = run_seed(data, args, seed, nice_val)
+        curves += c
+        summary.append(row)
     df = pd.concat(curves, ignore_index=True)
-    nice, fast = (df[df.recipe == r] for r in ("nice", "fast"))
-    target = finals["nice"]
-    summary = dict(source=source, model=args.model, nice_final_top1=target,
-                   fast_final_top1=finals["fast"],
-                   nice_seconds_total=float(nice.seconds.iloc[-1]),
-                   nice_seconds_to_target=time_to(nice, target),
-                   fast_seconds_to_target=time_to(fast, target),
-                   fast_seconds_total=float(fast.seconds.iloc[-1]),
-                   nice_epochs=int(len(nice)), fast_epochs=int(len(fast)), nice_val=nice_val)
-    summary["ratio_to_target"] = summary["fast_seconds_to_target"] / summary["nice_seconds_to_target"]
-    summary["ratio_vs_nice_total"] = summary["fast_seconds_to_target"] / summary["nice_seconds_total"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cols = ["recipe", "epoch", "seconds", "test_top1", "train_loss", "val_loss", "lr"]
+    cols = ["recipe", "seed", "epoch", "seconds", "test_top1", "train_loss", "val_loss", "lr"]
     df[cols].rename(columns={"test_top1": "top1"}).to_csv(out / "curves.csv", index=False)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot_curves(df, target, out / "curves.png")
-    print(df[cols].to_string(index=False))
-    print(json.dumps(summary, indent=2))
+    table = pd.DataFrame(summary)
+    table.to_csv(out / "summary.csv", index=False)
+    overall = dict(source=source, model=args.model, seeds=list(args.seeds), nice_val=nice_val,
+                   bf16=T.cpu_has_native_bf16(),
+                   median_ratio=float(table.ratio.median()),
+                   seeds_meeting_target=int((table.ratio <= 0.1).sum()),
+                   per_seed=summary)
+    if "ratio_same_precision" in table:
+        overall["median_ratio_same_precision"] = float(table.ratio_same_precision.median())
+    (out / "summary.json").write_text(json.dumps(overall, indent=2))
+    plot_curves(df, summary, out / "curves.png")
+    print(table.to_string(index=False))
+    print(json.dumps({k: v for k, v in overall.items() if k != "per_seed"}, indent=2))
+
+
+def _seeds(text):
+    return [int(s) for s in str(text).split(",") if s.strip()]
 
 
 def main(argv=None):
@@ -105,9 +150,11 @@ def main(argv=None):
     p.add_argument("--out", default="bench-out")
     p.add_argument("--model", default="nice")
     p.add_argument("--subject", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated, e.g. 0,1,2")
     p.add_argument("--nice-epochs", type=int, default=200)
     p.add_argument("--fast-epochs", type=int, default=None)
+    p.add_argument("--skip-nice-amp", action="store_true",
+                   help="leave out the NICE recipe in the fast recipe's precision")
     p.add_argument("--paper-val", action="store_true", help="hold out 740 conditions as NICE does")
     args = p.parse_args(argv)
     if args.fast_epochs is None:

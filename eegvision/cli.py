@@ -120,6 +120,9 @@ def build_parser():
     _add_data_options(p, subjects=True)
     _add_compute_options(p)
     p.add_argument("--recipe", default="fast", choices=("fast", "nice"))
+    p.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction,
+                   help="mixed precision: bf16 on CUDA and on CPUs with native bf16 "
+                        "(default: the recipe's, on for fast, off for nice)")
     p.add_argument("--loso", action="store_true", help="leave-one-subject-out over --subjects")
     p.add_argument("--targets", default="centers", choices=("centers", "images"),
                    help="test candidates: concept centres (NICE) or the test images")

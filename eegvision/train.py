@@ -12,9 +12,11 @@ import contextlib
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +31,7 @@ RECIPES = {
     # NICE (Song et al., ICLR 2024), see PAPER_SETTINGS.md
     "nice": dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), weight_decay=0.0,
                  batch_size=1000, epochs=200, val_conditions=740, patience=None,
-                 schedule="constant", warmup_epochs=0, init="normal"),
+                 schedule="constant", warmup_epochs=0, init="normal", dropout=None, amp=False),
 }
 
 
@@ -67,7 +69,12 @@ class TrainConfig:
     device : 'auto' | 'cpu' | 'cuda'
         Where to train.
     amp : bool
-        Mixed precision (bf16, else fp16) on CUDA; ignored on CPU.
+        Mixed precision. On CUDA: bf16 (else fp16) autocast. On a CPU with
+        native bf16 arithmetic (x86 AVX512-BF16 or AMX, see
+        :func:`cpu_has_native_bf16`): bf16 autocast, which TSConv's fused path
+        also follows; elsewhere ignored. Weights, optimiser state, BatchNorm
+        statistics and the loss stay float32. The 'nice' recipe trains in
+        float32, as the paper did.
     nice_defects : bool
         Reproduce the NICE public code: temperature frozen, image projector
         returning its input.
@@ -83,6 +90,10 @@ class TrainConfig:
         Clip the gradient norm to this value.
     proj_dropout : float
         Dropout of the image projector.
+    dropout : float | None
+        While training, the rate of every dropout layer of the encoder; None
+        keeps the encoder's own rates (NICE: 0.5). Dropout does nothing at
+        evaluation, so this changes the training, not the model.
     encoder_kwargs : dict
         Extra keyword arguments of the encoder.
     """
@@ -109,6 +120,7 @@ class TrainConfig:
     aug_shift: int = 0
     grad_clip: float | None = None
     proj_dropout: float = 0.3
+    dropout: float | None = 0.25
     encoder_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -118,6 +130,8 @@ class TrainConfig:
         _check_option("device", self.device, ("auto", "cpu", "cuda"))
         _check_option("init", self.init, ("default", "normal"))
         self.betas = tuple(float(b) for b in self.betas)
+        if self.dropout is not None and not 0 <= float(self.dropout) < 1:
+            raise ValueError(f"dropout must be in [0, 1) or None (got {self.dropout}).")
         if int(self.epochs) < 1 or int(self.batch_size) < 2:
             raise ValueError(f"epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, "
                              f"{self.batch_size}).")
@@ -181,10 +195,32 @@ def resolve_device(device="auto"):
     return torch.device(device)
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_has_native_bf16(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU does bfloat16 arithmetic in hardware (x86 AVX512-BF16 or AMX-BF16).
+
+    Read from the CPU flags in ``cpuinfo`` (Linux); False where there is no
+    such file. Without these instructions bf16 is emulated and slower than
+    float32, so ``amp`` leaves such CPUs in float32.
+    """
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool({"avx512_bf16", "amx_bf16"} & set(line.partition(":")[2].split()))
+    return False
+
+
 def _amp_dtype(device, amp):
     import torch
 
-    if not amp or device.type != "cuda":
+    if not amp:
+        return None
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_native_bf16() else None
+    if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
@@ -228,6 +264,10 @@ def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
                            sfreq=sfreq, **config.encoder_kwargs)
     projector = ImageProjector(n_features, dropout=config.proj_dropout,
                                identity=config.nice_defects)
+    if config.dropout is not None:
+        for module in encoder.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = float(config.dropout)
     model = ContrastiveModel(encoder, projector, ClipLoss(learn_scale=not config.nice_defects))
     if config.init == "normal":
         from .models.modules import init_nice_weights
@@ -457,9 +497,12 @@ def _fit_torch(data, config, test, progress):
     with _deterministic(device):
         model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
                             n_features=data.n_features, sfreq=data.sfreq).to(device)
-        # one copy of the data (none for float32 on the CPU); batches are gathered by index
-        x, y = (torch.as_tensor(np.ascontiguousarray(a), device=device)
-                for a in (data.eeg, data.features))
+        # one copy of the data (none for float32 on the CPU); batches are gathered by index.
+        # Cached data are read-only memory maps; nothing here writes into x or y.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            x, y = (torch.as_tensor(np.ascontiguousarray(a), device=device)
+                    for a in (data.eeg, data.features))
         optimizer = _make_optimizer(model, config)
         steps = sum(1 for s in range(0, len(train_rows), config.batch_size)
                     if min(config.batch_size, len(train_rows) - s) >= 2)
@@ -731,6 +774,8 @@ def train_cli(args):
     overrides = dict(model=args.model, seed=args.seed, device=args.device)
     if args.epochs:
         overrides["epochs"] = args.epochs
+    if getattr(args, "amp", None) is not None:
+        overrides["amp"] = args.amp
     config = TrainConfig.from_recipe(args.recipe, **overrides)
     if config.model != "ridge":
         resolve_device(config.device)  # fail before loading any data

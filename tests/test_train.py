@@ -260,3 +260,75 @@ def test_training_keeps_one_copy_of_the_data(tiny_encoder, monkeypatch):
 
     monkeypatch.setattr(EEGImageData, "subset", no_subset)
     T.fit(data, cfg(epochs=2), progress=False)
+
+
+def test_cpu_bf16_flag_reader(tmp_path):
+    for flags, expected in (("fpu avx512f avx512_bf16 avx512vl", True), ("fpu amx_bf16", True),
+                            ("fpu avx2 avx512f avx512bw", False)):
+        info = tmp_path / f"cpuinfo-{expected}-{len(flags)}"
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        assert T.cpu_has_native_bf16(str(info)) is expected
+    assert T.cpu_has_native_bf16(str(tmp_path / "missing")) is False
+
+
+def test_amp_dtype_on_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    assert T._amp_dtype(cpu, True) == torch.bfloat16
+    assert T._amp_dtype(cpu, False) is None
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: False)
+    assert T._amp_dtype(cpu, True) is None
+
+
+@pytest.mark.parametrize("amp", [True, False])
+def test_fit_trains_under_cpu_autocast_only_with_amp(amp, monkeypatch):
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    seen = []
+    real = T.make_encoder
+
+    def spying(*a, **kw):
+        enc = real(*a, **kw)
+        enc.register_forward_hook(
+            lambda m, i, o: seen.append((m.training, torch.is_autocast_enabled("cpu"))))
+        return enc
+
+    monkeypatch.setattr(T, "make_encoder", spying)
+    data = make_subject()
+    res = T.fit(data.train, cfg(epochs=2, amp=amp), progress=False)
+    assert {ac for training, ac in seen if training} == {amp}
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())
+    assert np.isfinite(res.history.val_loss).all()
+
+
+def test_dropout_setting_overrides_every_encoder_dropout(monkeypatch):
+    from eegvision.models.modules import Dropout
+
+    def make(name, **kw):
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5),
+                                   torch.nn.Linear(N_CH * N_T, D), Dropout(0.5))
+
+    monkeypatch.setattr(T, "make_encoder", make)
+    for setting, rate in ((0.1, 0.1), (None, 0.5)):
+        model = T.build_model(cfg(dropout=setting), n_chans=N_CH, n_times=N_T, n_features=D)
+        rates = [m.p for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout)]
+        assert rates == [rate, rate]
+    with pytest.raises(ValueError, match="dropout"):
+        cfg(dropout=1.0)
+
+
+def test_recipes_precision_and_dropout():
+    nice, fast = T.TrainConfig.from_recipe("nice"), T.TrainConfig.from_recipe("fast")
+    assert (nice.amp, nice.dropout) == (False, None)  # the paper: float32, NICE's own dropout
+    assert (fast.amp, fast.dropout) == (True, 0.25)
+
+
+def test_train_cli_no_amp(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("eegvision.data.things")
+    fake.load_subject = lambda root, s, **kw: make_subject(s, seed=s)
+    monkeypatch.setitem(sys.modules, "eegvision.data.things", fake)
+    monkeypatch.setattr("eegvision.data.builtin.resolve_root", lambda d, **k: (tmp_path, True))
+    T.train_cli(_args(tmp_path / "o", amp=False))
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["amp"] is False

@@ -82,7 +82,8 @@ def _window_index(n_steps, kernel, stride):
     return stride * torch.arange(n_steps)[:, None] + torch.arange(kernel)
 
 
-def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owner=None):
+def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owner=None,
+                   dtype=None):
     """Moving average (width ``width``, stride 1) of ``x`` ``(B, C, T)``, optionally with window moments.
 
     The average is a float64 cumulative-sum difference per chunk of trials,
@@ -91,11 +92,13 @@ def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owne
     ``(kernel, kernel)`` (float64) of all strided windows of the averaged
     signal over trials, channels and steps, from a per-row centred Gram
     matrix (so offsets do not cancel catastrophically either). With
-    ``owner``, the result lives in its reusable scratch buffer.
+    ``owner``, the result lives in its reusable scratch buffer. The average
+    is returned as ``dtype`` (default ``x.dtype``); the moments always come
+    from the float64 average.
     """
     n_trials, n_chans, n_times = x.shape
     n_avg = n_times - width + 1
-    m = scratch(owner, "avg", (n_trials, n_chans, n_avg), x.dtype)
+    m = scratch(owner, "avg", (n_trials, n_chans, n_avg), x.dtype if dtype is None else dtype)
     moments = n_steps is not None
     f64 = torch.float64
     if moments:
@@ -186,54 +189,89 @@ class _ConvEluSpatial(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, m, w, b, v, v_bias, stride, n_steps, chunk, owner):
+    def forward(ctx, m, w, b, v, v_bias, stride, n_steps, chunk, owner, compute_dtype=None):
         n_trials, n_chans, _ = m.shape
         n_filters, kernel = w.shape
-        act = scratch(owner, "act", (n_trials, n_steps, n_chans, n_filters), m.dtype)
-        out = m.new_empty(n_trials * n_steps, v.shape[1])
-        wt = w.T
-        tmp = m.new_empty(min(chunk, n_trials) * n_steps * n_chans, n_filters)
+        low = w.dtype if compute_dtype is None else compute_dtype
+        act = scratch(owner, "act", (n_trials, n_steps, n_chans, n_filters), low)
+        out = w.new_empty(n_trials * n_steps, v.shape[1])
+        wb = torch.cat([w.T, b[None]]).to(low)  # the bias acts on the windows' column of ones
+        v_l, vb_l = v.to(low), v_bias.to(low)
+        windows = _Windows(m, kernel, stride, chunk, n_steps, low)
+        tmp = act.new_empty(min(chunk, n_trials) * n_steps * n_chans, n_filters)
         for start in range(0, n_trials, chunk):
             stop = min(n_trials, start + chunk)
-            win = m[start:stop].unfold(-1, kernel, stride).transpose(1, 2).reshape(-1, kernel)
             a = act[start:stop]
-            z = torch.addmm(b, win, wt, out=a.view(-1, n_filters))
+            z = torch.mm(windows(start, stop), wb, out=a.view(-1, n_filters))
             _elu_(z, tmp[:len(z)])
-            torch.addmm(v_bias, a.view(-1, n_chans * n_filters), v,
-                        out=out[start * n_steps:stop * n_steps])
+            rows = out[start * n_steps:stop * n_steps]
+            if low == out.dtype:
+                torch.addmm(vb_l, a.view(-1, n_chans * n_filters), v_l, out=rows)
+            else:
+                rows.copy_(torch.addmm(vb_l, a.view(-1, n_chans * n_filters), v_l))
         ctx.save_for_backward(m, w, v, act)
-        ctx.stride, ctx.n_steps, ctx.chunk = stride, n_steps, chunk
+        ctx.stride, ctx.n_steps, ctx.chunk, ctx.low = stride, n_steps, chunk, low
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         m, w, v, act = ctx.saved_tensors
-        stride, n_steps, chunk = ctx.stride, ctx.n_steps, ctx.chunk
+        stride, n_steps, chunk, low = ctx.stride, ctx.n_steps, ctx.chunk, ctx.low
         n_trials, n_chans, _ = m.shape
         n_filters, kernel = w.shape
         grad_out = grad_out.contiguous()
-        grad_wt = torch.zeros(kernel, n_filters, dtype=w.dtype)
-        grad_b = torch.zeros(n_filters, dtype=w.dtype)
+        grad_wb = torch.zeros(kernel + 1, n_filters, dtype=w.dtype)
         grad_v = torch.zeros_like(v)
         grad_m = torch.zeros_like(m) if ctx.needs_input_grad[0] else None
-        vt = v.T
+        vt, w_l = v.T.to(low), w.to(low)
+        windows = _Windows(m, kernel, stride, chunk, n_steps, low)
         for start in range(0, n_trials, chunk):
             stop = min(n_trials, start + chunk)
             a = act[start:stop].view(-1, n_filters)
-            go = grad_out[start * n_steps:stop * n_steps]
-            grad_v.addmm_(a.view(-1, n_chans * n_filters).T, go)
+            go = grad_out[start * n_steps:stop * n_steps].to(low)
+            _accumulate(grad_v, a.view(-1, n_chans * n_filters).T, go)
             grad_a = (go @ vt).view(-1, n_filters)
             grad_z = torch.ops.aten.elu_backward(grad_a, 1.0, 1.0, 1.0, True, a)
-            win = m[start:stop].unfold(-1, kernel, stride).transpose(1, 2).reshape(-1, kernel)
-            grad_wt.addmm_(win.T, grad_z)
-            grad_b += grad_z.sum(dim=0)
+            _accumulate(grad_wb, windows(start, stop).T, grad_z)  # last row: the bias gradient
             if grad_m is not None:  # overlap-add the window gradients back onto the samples
-                grad_win = (grad_z @ w).view(stop - start, n_steps, n_chans, kernel)
+                grad_win = (grad_z @ w_l).to(m.dtype).view(stop - start, n_steps, n_chans, kernel)
                 cols = grad_win.permute(0, 2, 3, 1).reshape(-1, kernel, n_steps)
                 grad_m[start:stop] = F.fold(cols, (1, m.shape[-1]), (1, kernel),
                                             stride=(1, stride)).view(stop - start, n_chans, -1)
-        return grad_m, grad_wt.T, grad_b, grad_v, grad_out.sum(dim=0), None, None, None, None
+        return (grad_m, grad_wb[:kernel].T, grad_wb[kernel], grad_v, grad_out.sum(dim=0),
+                None, None, None, None, None)
+
+
+def _accumulate(acc, a, b):
+    """``acc += a @ b``; the product runs in the dtype of ``a`` and ``b``."""
+    if a.dtype == acc.dtype:
+        acc.addmm_(a, b)
+    else:
+        acc += a @ b
+
+
+class _Windows:
+    """The strided windows of ``m`` ``(B, C, T')``, a chunk of trials at a time, plus a column of ones.
+
+    ``windows(start, stop)`` is ``(trials * n_steps * C, kernel + 1)`` in
+    ``dtype``, rows ordered (trial, step, channel); the last column is 1, so
+    one product with ``[w^T; b]`` applies weights and bias. The buffer is
+    reused from chunk to chunk.
+    """
+
+    def __init__(self, m, kernel, stride, chunk, n_steps, dtype):
+        self.m, self.kernel, self.stride = m, kernel, stride
+        rows = min(chunk, m.shape[0]) * n_steps * m.shape[1]
+        self.buf = torch.empty(rows, kernel + 1, dtype=dtype)
+        self.buf[:, kernel] = 1.0
+
+    def __call__(self, start, stop):
+        part = self.m[start:stop]
+        src = part.unfold(-1, self.kernel, self.stride).transpose(1, 2)
+        out = self.buf[:src.shape[0] * src.shape[1] * src.shape[2]]
+        out.view(*src.shape[:3], self.kernel + 1)[..., :self.kernel].copy_(src)
+        return out
 
 
 def _batchnorm_fold(bn, w, b, mean_p, cov_p, n_win):
@@ -267,6 +305,14 @@ def _batchnorm_fold(bn, w, b, mean_p, cov_p, n_win):
     return w * scale[:, None], b * scale + shift
 
 
+def _compute_dtype(x):
+    """bfloat16 inside a CPU bfloat16 autocast region, else None (``x``'s own dtype)."""
+    if (x.dtype == torch.float32 and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+        return torch.bfloat16
+    return None
+
+
 def fused_tsconv(tsconv, x):
     """TSConv's map ``(B, C, T)`` -> ``(B, F, 1, n_steps)`` on the fused path (see module doc)."""
     n_trials, n_chans, _ = x.shape
@@ -280,14 +326,17 @@ def fused_tsconv(tsconv, x):
     b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
     batch_stats = bn.training or bn.running_mean is None
     window = (n_steps, kernel, stride) if batch_stats else ()
+    low = _compute_dtype(x)
     if torch.is_grad_enabled() and x.requires_grad:
         average = differentiable_average(x, tsconv.pool_width, *window)
     else:
-        average = moving_average(x, tsconv.pool_width, chunk, *window, owner=owner)
+        average = moving_average(x, tsconv.pool_width, chunk, *window, owner=owner, dtype=low)
     m, mean_p, cov_p = average if batch_stats else (average, None, None)
     w_fold, b_fold = _batchnorm_fold(bn, w, b, mean_p, cov_p, n_trials * n_chans * n_steps)
     spatial = tsconv.spatial_conv
     v = spatial.weight[..., 0].permute(2, 1, 0).reshape(n_chans * n_filters, -1)
     v_bias = spatial.bias if spatial.bias is not None else v.new_zeros(v.shape[1])
-    out = _ConvEluSpatial.apply(m, w_fold, b_fold, v, v_bias, stride, n_steps, chunk, owner)
+    with torch.autocast("cpu", enabled=False):
+        out = _ConvEluSpatial.apply(m, w_fold, b_fold, v, v_bias, stride, n_steps, chunk, owner,
+                                    low)
     return out.view(n_trials, n_steps, -1).permute(0, 2, 1).unsqueeze(2)

@@ -124,6 +124,48 @@ def test_fused_input_gradient_equals_reference(train, small_chunks):
         assert torch.allclose(a, b, atol=1e-9, rtol=1e-7), name
 
 
+def _rel(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+@pytest.mark.parametrize("needs_grad", [False, True])
+def test_fused_bfloat16_autocast_close_to_float32(needs_grad, small_chunks):
+    """Under CPU bf16 autocast the fused products run in bf16; results within bf16 error of float32."""
+    ref, fast = _pair(9, 100)
+    x = _x(7, 9, 100, seed=3) + 0.3
+    results = []
+    for model, amp in ((ref, False), (fast, True)):
+        xg = x.clone().requires_grad_(needs_grad)
+        with _spy() as spy, torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(xg)
+        if amp:
+            assert spy.call_count == 1 and spy.call_args.args[-1] == torch.bfloat16
+        weight = torch.linspace(-1, 1, out.numel()).view_as(out)
+        inputs = list(model.parameters()) + ([xg] if needs_grad else [])
+        results.append((out, torch.autograd.grad((out.float() * weight).sum(), inputs)))
+    (out_ref, grads_ref), (out_bf, grads_bf) = results
+    assert _rel(out_bf, out_ref) < 0.03
+    names = [n for n, _ in ref.named_parameters()] + (["input"] if needs_grad else [])
+    scale = max(g.abs().max().item() for g in grads_ref)
+    for name, a, b in zip(names, grads_ref, grads_bf):
+        assert b.dtype == a.dtype == torch.float32, name
+        if name in ("temporal_conv.bias", "spatial_conv.bias"):  # before a training-mode BN:
+            assert max(a.abs().max(), b.abs().max()) < 1e-3 * scale  # zero up to rounding
+            continue
+        assert _rel(b, a) < 0.05, name
+    # running statistics come from the exact (float64) moments, not from bf16
+    fresh, _ = _pair(9, 100)
+    fresh(x)
+    assert torch.allclose(fast.bn1.running_var, fresh.bn1.running_var, rtol=1e-5)
+
+
+def test_fused_float64_ignores_bfloat16_autocast():
+    _, fast = _pair(9, 100, torch.float64)
+    with _spy() as spy, torch.autocast("cpu", dtype=torch.bfloat16):
+        fast(_x(3, 9, 100, dtype=torch.float64))
+    assert spy.call_args.args[-1] is None
+
+
 def test_elu_matches_torch():
     z = torch.linspace(-30, 30, 100001)
     assert torch.allclose(_fused._elu_(z.clone(), torch.empty_like(z)),

@@ -11,6 +11,10 @@ backward, Adam step, on a full-size subject (16540 trials, 63 x 250 float32,
   path (BatchNorm folded into the conv through the window moments; conv,
   ELU and spatial conv in cache-sized trial chunks; reused scratch buffers
   for the activations and the batch, see ``eegvision/models/_fused.py``).
+- ``fast+bf16`` (on CPUs with native bf16): the fast path under bf16 autocast,
+  as ``amp`` trains (the fused products in bf16). Mixed precision is not
+  the same function to the last bit, so it is reported beside the
+  same-function target, not for it.
 - ``fast+compile`` (``--compile``): ``torch.compile`` on the encoder (which
   takes the unfused fast layout, as torch.compile cannot trace the fused
   path); the compile time is the first batch.
@@ -37,7 +41,7 @@ import numpy as np
 import torch
 
 from eegvision._utils import write_json
-from eegvision.train import _gather
+from eegvision.train import _gather, cpu_has_native_bf16
 from eegvision.models import create_encoder
 from eegvision.models.projector import ContrastiveModel, ImageProjector
 
@@ -59,9 +63,10 @@ def make_model(layout, n_chans, n_times, n_features, seed=0):
     return model, torch.optim.Adam(model.parameters(), lr=3e-4, betas=(0.5, 0.999))
 
 
-def step(model, opt, x, y):
-    """One training step; returns the loss."""
-    loss = model(x, y)
+def step(model, opt, x, y, amp=False):
+    """One training step (under CPU bf16 autocast with ``amp``); returns the loss."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        loss = model(x, y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -93,15 +98,15 @@ def loader_batches(eeg, feats, batch_size, seed=0):
                           generator=gen)
 
 
-def time_mode(model, opt, batches, n_timed):
+def time_mode(model, opt, batches, n_timed, amp=False):
     """Seconds of the warm-up batch, and trials/s over the next ``n_timed`` batches."""
     t0 = time.perf_counter()
-    step(model, opt, *next(batches))
+    step(model, opt, *next(batches), amp=amp)
     warmup = time.perf_counter() - t0
     n, t0 = 0, time.perf_counter()
     for _ in range(n_timed):
         x, y = next(batches)
-        step(model, opt, x, y)
+        step(model, opt, x, y, amp=amp)
         n += len(x)
     return warmup, n / (time.perf_counter() - t0)
 
@@ -111,6 +116,8 @@ def run_modes(args, eeg, feats):
     shape = (eeg.shape[1], eeg.shape[2], feats.shape[1])
     modes = [("reference+DataLoader", "reference", loader_batches),
              ("reference", "reference", whole_batches), ("fast", "fast", whole_batches)]
+    if cpu_has_native_bf16():
+        modes.append(("fast+bf16", "fast", whole_batches))
     if args.compile:
         modes.append(("fast+compile", "fast", whole_batches))
     rows = []
@@ -122,7 +129,7 @@ def run_modes(args, eeg, feats):
             batches = gathered_batches(model, eeg, feats, args.batch_size)
         else:
             batches = batcher(eeg, feats, args.batch_size)
-        warm, rate = time_mode(model, opt, batches, args.batches)
+        warm, rate = time_mode(model, opt, batches, args.batches, amp=name.endswith("bf16"))
         rows.append({"mode": name, "batch_size": args.batch_size, "trials_per_s": rate,
                      "epoch_s_extrapolated": len(eeg) / rate, "first_batch_s": warm})
         print(f"  {name}: {rate:.1f} trials/s (first batch {warm:.1f} s)", flush=True)

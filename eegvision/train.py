@@ -100,7 +100,7 @@ class TrainConfig:
 
     model: str = "nice"
     recipe: str = "fast"
-    epochs: int = 50
+    epochs: int = 60
     lr: float = 1e-3
     betas: tuple = (0.5, 0.999)
     weight_decay: float = 0.0
@@ -109,7 +109,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     batch_size: int = 256
     val_conditions: float = 0.045
-    patience: int | None = 5
+    patience: int | None = 10
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -223,6 +223,11 @@ def _amp_dtype(device, amp):
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _precision_name(amp_dtype):
+    """'float32', or 'bfloat16-mixed' / 'float16-mixed' under autocast."""
+    return "float32" if amp_dtype is None else str(amp_dtype).replace("torch.", "") + "-mixed"
 
 
 @contextlib.contextmanager
@@ -679,10 +684,12 @@ def run_training(data, config, out_dir, *, targets=None, progress=True):
                    subject=data.subject)
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "ranks.csv", ranks_table(scores))
-    device = "cpu" if config.model == "ridge" else str(resolve_device(config.device))
+    device = torch.device("cpu") if config.model == "ridge" else resolve_device(config.device)
+    amp_dtype = None if config.model == "ridge" else _amp_dtype(device, config.amp)
     write_json(out_dir / "config.json", dict(
         config.to_dict(), eegvision_version=__version__, torch_version=torch.__version__,
-        device_used=device, subject=data.subject, targets=targets,
+        device_used=str(device), subject=data.subject, targets=targets,
+        precision_used=_precision_name(amp_dtype),
         train_source=result.data_info["source"], data_meta=_plain(data.meta),
         test_source=str(data.test.meta.get("source", ""))))
     return metrics

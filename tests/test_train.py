@@ -322,7 +322,7 @@ def test_recipes_precision_and_dropout():
     assert (fast.amp, fast.dropout) == (True, 0.25)
 
 
-def test_train_cli_no_amp(tmp_path, monkeypatch):
+def test_train_cli_amp_option_and_precision_used(tmp_path, monkeypatch):
     import sys
     import types
 
@@ -330,5 +330,8 @@ def test_train_cli_no_amp(tmp_path, monkeypatch):
     fake.load_subject = lambda root, s, **kw: make_subject(s, seed=s)
     monkeypatch.setitem(sys.modules, "eegvision.data.things", fake)
     monkeypatch.setattr("eegvision.data.builtin.resolve_root", lambda d, **k: (tmp_path, True))
-    T.train_cli(_args(tmp_path / "o", amp=False))
-    assert json.loads((tmp_path / "o" / "config.json").read_text())["amp"] is False
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    for amp, used in ((False, "float32"), (True, "bfloat16-mixed")):
+        T.train_cli(_args(tmp_path / str(amp), amp=amp))
+        config = json.loads((tmp_path / str(amp) / "config.json").read_text())
+        assert (config["amp"], config["precision_used"]) == (amp, used)

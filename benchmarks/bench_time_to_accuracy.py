@@ -6,7 +6,8 @@ time), writes the learning curves to CSV and as a figure (``curves.png``:
 test top-1 against training seconds) and reports, per seed, the wall-time
 ratio fast/nice to reach the NICE recipe's final top-1 (target <= 0.1).
 
-Three runs per seed:
+Every run trains in its own process, so no allocator or buffer state carries
+over from one run to the next. Three runs per seed:
 
 * ``nice``: the paper's recipe as the paper ran it (float32);
 * ``fast``: the default recipe (bf16 mixed precision where the CPU has it);
@@ -21,6 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +78,36 @@ def plot_curves(df, summary, path):
     plt.close(fig)
 
 
-def run_seed(data, args, seed, nice_val):
+def train_one(args):
+    """Child process: one recipe and seed; writes its curve and final top-1 under ``--child-out``."""
+    data, _ = load_data(args.subject)
+    over = json.loads(args.child_settings)
+    config = T.TrainConfig.from_recipe(args.child_recipe, model=args.model, device="cpu",
+                                       seed=args.child_seed, **over)
+    res = T.fit(data.train, config, test=data.test, progress=False)
+    out = Path(args.child_out)
+    res.history.to_csv(out / "history.csv", index=False)
+    (out / "final.json").write_text(json.dumps(
+        dict(top1=evaluate(res.model, data.test)["top1"], best_epoch=res.best_epoch,
+             seconds=res.train_seconds)))
+
+
+def run_recipe(args, label, recipe, over, seed):
+    """Train in a fresh process (no allocator or buffer state carried from the previous run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, __file__, "--model", args.model, "--subject", str(args.subject),
+               "--child-recipe", recipe, "--child-seed", str(seed),
+               "--child-settings", json.dumps(over), "--child-out", tmp]
+        subprocess.run(cmd, check=True)
+        history = pd.read_csv(Path(tmp) / "history.csv")
+        final = json.loads((Path(tmp) / "final.json").read_text())
+    print(f"seed {seed} {label}: {len(history)} epochs, {final['seconds']:.1f} s, best epoch "
+          f"{final['best_epoch']}, final (best-val checkpoint) top-1 {final['top1']:.3f}",
+          flush=True)
+    return history.assign(recipe=label, seed=seed), final["top1"]
+
+
+def run_seed(args, seed, nice_val):
     """The recipes' curves for one seed, and the ratios."""
     runs = {"nice": ("nice", dict(epochs=args.nice_epochs, val_conditions=nice_val)),
             "fast": ("fast", dict(epochs=args.fast_epochs))}
@@ -83,14 +116,7 @@ def run_seed(data, args, seed, nice_val):
                                          amp=True))
     curves, finals = {}, {}
     for label, (recipe, over) in runs.items():
-        config = T.TrainConfig.from_recipe(recipe, model=args.model, device="cpu", seed=seed,
-                                           **over)
-        res = T.fit(data.train, config, test=data.test, progress=True)
-        finals[label] = evaluate(res.model, data.test)["top1"]
-        curves[label] = res.history.assign(recipe=label, seed=seed)
-        print(f"seed {seed} {label}: {len(res.history)} epochs, {res.train_seconds:.1f} s, best "
-              f"epoch {res.best_epoch}, final (best-val checkpoint) top-1 {finals[label]:.3f}",
-              flush=True)
+        curves[label], finals[label] = run_recipe(args, label, recipe, over, seed)
     nice, fast = curves["nice"], curves["fast"]
     row = dict(seed=seed, nice_final_top1=finals["nice"], fast_final_top1=finals["fast"],
                nice_seconds_total=float(nice.seconds.iloc[-1]),
@@ -118,7 +144,7 @@ def run(args):
     nice_val = 740 if n_cond >= 16540 or args.paper_val else round(740 / 16540 * n_cond)
     curves, summary = [], []
     for seed in args.seeds:
-        c, row = run_seed(data, args, seed, nice_val)
+        c, row = run_seed(args, seed, nice_val)
         curves += c
         summary.append(row)
     df = pd.concat(curves, ignore_index=True)
@@ -156,7 +182,12 @@ def main(argv=None):
     p.add_argument("--skip-nice-amp", action="store_true",
                    help="leave out the NICE recipe in the fast recipe's precision")
     p.add_argument("--paper-val", action="store_true", help="hold out 740 conditions as NICE does")
+    for name in ("recipe", "seed", "settings", "out"):  # internal: one run in a child process
+        p.add_argument(f"--child-{name}", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.child_recipe:
+        args.child_seed = int(args.child_seed)
+        return train_one(args)
     if args.fast_epochs is None:
         args.fast_epochs = T.TrainConfig().epochs
     run(args)

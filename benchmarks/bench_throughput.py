@@ -41,9 +41,9 @@ import numpy as np
 import torch
 
 from eegvision._utils import write_json
-from eegvision.train import _gather, cpu_has_native_bf16
 from eegvision.models import create_encoder
 from eegvision.models.projector import ContrastiveModel, ImageProjector
+from eegvision.train import _gather, cpu_has_native_bf16
 
 
 def make_data(n_trials, n_chans, n_times, n_features, seed=0):

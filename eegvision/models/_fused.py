@@ -26,6 +26,13 @@ its unfused path. When the input itself needs a gradient (attention in front
 of TSConv), the moving average and the window moments are computed with
 differentiable torch operations and the fused backward also returns the
 input gradient. Tests check every path against the reference layout.
+
+Under CPU bfloat16 autocast (``amp`` on CPUs with native bf16), the averaged
+signal, the kept activations and the chunk products are bf16 with float32
+accumulation; the window moments, hence BatchNorm's statistics, are still
+computed in float64 from the float32 input. bf16 keeps about 3 significant
+digits, so, as with any bf16 training, inputs should be roughly centred
+(baseline-corrected EEG is); float32 and float64 ignore the flag.
 """
 
 from __future__ import annotations
@@ -185,7 +192,9 @@ class _ConvEluSpatial(torch.autograd.Function):
     ``(F, K)`` and ``b`` ``(F,)`` the BatchNorm-folded temporal conv, ``v``
     ``(C * F, G)`` the spatial conv as a matrix over (channel, filter);
     the activations kept for the backward pass live in ``owner``'s scratch
-    buffer. Returns ``(B * n_steps, G)``, rows ordered (trial, step).
+    buffer. With ``compute_dtype`` (bfloat16) the windows, activations and
+    products use it; gradients and the output keep the parameters' dtype.
+    Returns ``(B * n_steps, G)``, rows ordered (trial, step).
     """
 
     @staticmethod

@@ -156,15 +156,22 @@ def run(args):
     table.to_csv(out / "summary.csv", index=False)
     overall = dict(source=source, model=args.model, seeds=list(args.seeds), nice_val=nice_val,
                    bf16=T.cpu_has_native_bf16(),
-                   median_ratio=float(table.ratio.median()),
+                   median_ratio=_median_ratio(table.ratio),
+                   seeds_reaching_nice_final=int(table.ratio.notna().sum()),
                    seeds_meeting_target=int((table.ratio <= 0.1).sum()),
                    per_seed=summary)
     if "ratio_same_precision" in table:
-        overall["median_ratio_same_precision"] = float(table.ratio_same_precision.median())
+        overall["median_ratio_same_precision"] = _median_ratio(table.ratio_same_precision)
     (out / "summary.json").write_text(json.dumps(overall, indent=2))
     plot_curves(df, summary, out / "curves.png")
     print(table.to_string(index=False))
     print(json.dumps({k: v for k, v in overall.items() if k != "per_seed"}, indent=2))
+
+
+def _median_ratio(ratios):
+    """Median over seeds, a seed that never reached the target counting as infinitely slow (None if that is the median)."""
+    value = float(np.median(ratios.fillna(np.inf)))
+    return value if np.isfinite(value) else None
 
 
 def _seeds(text):

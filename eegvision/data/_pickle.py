@@ -13,6 +13,7 @@ so a 4 GB training file costs about 4 GB to load, not 8.
 from __future__ import annotations
 
 import codecs
+import os
 import pickle
 from pathlib import Path
 
@@ -148,10 +149,42 @@ def _resolve(obj, seen):
     return obj
 
 
+class _BoundedReader:
+    """A binary file whose reads may not ask for more bytes than the file has left.
+
+    A corrupt length field (a pickle frame or bytes object that claims
+    petabytes) would otherwise make the unpickler allocate that much, and fail
+    with MemoryError, before it finds out that the file is short.
+    """
+
+    def __init__(self, fh):
+        self._fh = fh
+        self._size = os.fstat(fh.fileno()).st_size
+
+    def _check(self, n):
+        left = self._size - self._fh.tell()
+        if n is not None and n > left:
+            raise EOFError(f"a length field asks for {n} bytes, but only {left} remain")
+
+    def read(self, n=-1):
+        self._check(n if n is not None and n >= 0 else None)
+        return self._fh.read(n)
+
+    def readinto(self, buf):
+        self._check(memoryview(buf).nbytes)
+        return self._fh.readinto(buf)
+
+    def readline(self, size=-1):
+        return self._fh.readline(size)
+
+    def peek(self, n=0):
+        return self._fh.peek(n)
+
+
 def _unpickle_stream(fh, path):
     """Unpickle one object from an open binary file with the restricted unpickler."""
     try:
-        obj = _RestrictedUnpickler(fh, encoding="latin1").load()
+        obj = _RestrictedUnpickler(_BoundedReader(fh), encoding="latin1").load()
         return _resolve(obj, {})
     except _Refused as err:
         raise data_error(path, f"refused to load {err}: the pickle asks for code outside "

@@ -117,21 +117,17 @@ def run_seed(args, seed, nice_val):
     curves, finals = {}, {}
     for label, (recipe, over) in runs.items():
         curves[label], finals[label] = run_recipe(args, label, recipe, over, seed)
-    nice, fast = curves["nice"], curves["fast"]
-    row = dict(seed=seed, nice_final_top1=finals["nice"], fast_final_top1=finals["fast"],
-               nice_seconds_total=float(nice.seconds.iloc[-1]),
+    fast = curves["fast"]
+    row = dict(seed=seed, fast_final_top1=finals["fast"],
                fast_seconds_total=float(fast.seconds.iloc[-1]),
-               fast_seconds_to_nice_final=time_to(fast, finals["nice"]),
-               fast_best_curve_top1=float(fast.test_top1.max()),
-               nice_epochs=int(len(nice)), fast_epochs=int(len(fast)))
-    row["ratio"] = row["fast_seconds_to_nice_final"] / row["nice_seconds_total"]
-    if "nice-amp" in curves:
-        amp = curves["nice-amp"]
-        row.update(nice_amp_final_top1=finals["nice-amp"],
-                   nice_amp_seconds_total=float(amp.seconds.iloc[-1]),
-                   fast_seconds_to_nice_amp_final=time_to(fast, finals["nice-amp"]))
-        row["ratio_same_precision"] = (row["fast_seconds_to_nice_amp_final"]
-                                       / row["nice_amp_seconds_total"])
+               fast_best_curve_top1=float(fast.test_top1.max()), fast_epochs=int(len(fast)))
+    for label, ratio in (("nice", "ratio"), ("nice-amp", "ratio_same_precision")):
+        if label in curves:  # fast's time to this run's final top-1, over this run's total time
+            key, total = label.replace("-", "_"), float(curves[label].seconds.iloc[-1])
+            reached = time_to(fast, finals[label])
+            row.update({f"{key}_final_top1": finals[label], f"{key}_seconds_total": total,
+                        f"{key}_epochs": int(len(curves[label])),
+                        f"fast_seconds_to_{key}_final": reached, ratio: reached / total})
     return list(curves.values()), row
 
 

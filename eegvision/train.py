@@ -170,6 +170,8 @@ class FitResult:
     ``history`` has one row per epoch: ``epoch, train_loss, val_loss,
     seconds`` (cumulative training time, excluding any test monitoring),
     ``lr``, ``logit_scale`` and, when ``fit`` got ``test``, ``test_top1``.
+    ``precision`` is what training computed in: 'float32' or, under
+    ``amp``, 'bfloat16-mixed' / 'float16-mixed'.
     """
 
     model: object
@@ -178,6 +180,7 @@ class FitResult:
     config: TrainConfig
     train_seconds: float
     data_info: dict = field(default_factory=dict)
+    precision: str = "float32"
 
 
 # ------------------------------------------------------------------ device
@@ -545,7 +548,8 @@ def _fit_torch(data, config, test, progress):
         model.load_state_dict(best_state)
         model.eval()
         release(model)  # the trained model keeps no training-size scratch buffers
-    return FitResult(model, pd.DataFrame(rows), best_epoch, config, seconds, _data_info(data))
+    return FitResult(model, pd.DataFrame(rows), best_epoch, config, seconds, _data_info(data),
+                     _precision_name(amp_dtype))
 
 
 def _fit_ridge(data, config, test):
@@ -684,12 +688,11 @@ def run_training(data, config, out_dir, *, targets=None, progress=True):
                    subject=data.subject)
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "ranks.csv", ranks_table(scores))
-    device = torch.device("cpu") if config.model == "ridge" else resolve_device(config.device)
-    amp_dtype = None if config.model == "ridge" else _amp_dtype(device, config.amp)
+    device = "cpu" if config.model == "ridge" else str(resolve_device(config.device))
     write_json(out_dir / "config.json", dict(
         config.to_dict(), eegvision_version=__version__, torch_version=torch.__version__,
-        device_used=str(device), subject=data.subject, targets=targets,
-        precision_used=_precision_name(amp_dtype),
+        device_used=device, subject=data.subject, targets=targets,
+        precision_used=result.precision,
         train_source=result.data_info["source"], data_meta=_plain(data.meta),
         test_source=str(data.test.meta.get("source", ""))))
     return metrics

@@ -19,7 +19,6 @@ WINDOWS = "0-200,200-400,400-600"
 TIMING = ["train_seconds", "job_seconds"]
 
 
-
 def _analyze(root, out, **kw):
     from eegvision.analysis import analyze
 

@@ -205,7 +205,6 @@ BAD_OPTIONS = [
 ]
 
 
-
 def _analyze_argv(root, out, extra, analysis="temporal"):
     argv = ["analyze", analysis, "--data-dir", str(root), "--model", "ridge", "--out", str(out)]
     extra = list(extra)

@@ -18,7 +18,6 @@ N_JOBS = 6
 TIMING = ["train_seconds", "job_seconds"]
 
 
-
 def _cmd(root, out):
     return [sys.executable, "-m", "eegvision", "-v", "analyze", "temporal", "--data-dir",
             str(root), "--model", "ridge", "--windows", WINDOWS, "--seed", "0", "--out", str(out)]

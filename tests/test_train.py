@@ -231,7 +231,9 @@ def test_train_cli_unwritable_out(tmp_path, monkeypatch):
     assert blocker.read_text() == "x"
 
 
-def test_train_cli_runs_on_loaded_data(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def fake_subjects(tmp_path, monkeypatch):
+    """``train_cli`` loads synthetic subjects (``make_subject``) instead of files."""
     import sys
     import types
 
@@ -239,6 +241,9 @@ def test_train_cli_runs_on_loaded_data(tmp_path, monkeypatch, capsys):
     fake.load_subject = lambda root, s, **kw: make_subject(s, seed=s)
     monkeypatch.setitem(sys.modules, "eegvision.data.things", fake)
     monkeypatch.setattr("eegvision.data.builtin.resolve_root", lambda d, **k: (tmp_path, True))
+
+
+def test_train_cli_runs_on_loaded_data(tmp_path, fake_subjects, capsys):
     T.train_cli(_args(tmp_path / "o", subjects="1-2", subject=None, epochs=2))
     out = capsys.readouterr().out
     assert "subject 2: top-1" in out
@@ -322,14 +327,7 @@ def test_recipes_precision_and_dropout():
     assert (fast.amp, fast.dropout) == (True, 0.25)
 
 
-def test_train_cli_amp_option_and_precision_used(tmp_path, monkeypatch):
-    import sys
-    import types
-
-    fake = types.ModuleType("eegvision.data.things")
-    fake.load_subject = lambda root, s, **kw: make_subject(s, seed=s)
-    monkeypatch.setitem(sys.modules, "eegvision.data.things", fake)
-    monkeypatch.setattr("eegvision.data.builtin.resolve_root", lambda d, **k: (tmp_path, True))
+def test_train_cli_amp_option_and_precision_used(tmp_path, fake_subjects, monkeypatch):
     monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
     for amp, used in ((False, "float32"), (True, "bfloat16-mixed")):
         T.train_cli(_args(tmp_path / str(amp), amp=amp))

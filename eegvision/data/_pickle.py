@@ -163,11 +163,12 @@ class _BoundedReader:
 
     def _check(self, n):
         left = self._size - self._fh.tell()
-        if n is not None and n > left:
+        if n > left:
             raise EOFError(f"a length field asks for {n} bytes, but only {left} remain")
 
     def read(self, n=-1):
-        self._check(n if n is not None and n >= 0 else None)
+        if n is not None and n >= 0:
+            self._check(n)
         return self._fh.read(n)
 
     def readinto(self, buf):

@@ -74,4 +74,4 @@ class ContrastiveModel(nn.Module):
 
     def forward(self, eeg, features):
         """The contrastive loss of a batch of (EEG, image feature) pairs."""
-        return self.loss(self.encode_eeg(eeg), self.encode_image(features))
+        return self.loss(self.encode_eeg(eeg), self.encode_image(features), features)

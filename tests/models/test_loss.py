@@ -81,3 +81,35 @@ def test_projector_changes_input_and_normalises():
 def test_identity_projector_needs_same_dims():
     with pytest.raises(ValueError, match="identity"):
         ImageProjector(8, 4, identity=True)
+
+
+def test_soft_targets_spread_over_similar_images():
+    feats = torch.tensor([[1.0, 0.0, 0.0], [0.99, 0.14, 0.0], [0.0, 0.0, 1.0]])
+    loss = ClipLoss(soft_scale=20.0, soft_mix=0.5)
+    t = loss.targets(feats)
+    assert torch.allclose(t.sum(1), torch.ones(3))
+    assert t[0, 0] > t[0, 1] > 10 * t[0, 2]  # the near-duplicate shares, the unrelated does not
+    assert torch.allclose(ClipLoss().targets(feats), torch.eye(3))
+    # a huge scale puts the whole similarity part on the image itself: one-hot again
+    assert torch.allclose(ClipLoss(soft_scale=1e4).targets(feats), torch.eye(3), atol=1e-6)
+
+
+def test_soft_targets_only_in_training_mode():
+    a, b = _pairs()
+    feats = torch.randn(16, 5)
+    soft, hard = ClipLoss(soft_scale=20.0), ClipLoss()
+    assert not torch.allclose(soft(a, b, feats), hard(a, b))
+    soft.eval()  # the validation loss is the plain InfoNCE
+    assert torch.allclose(soft(a, b, feats), hard(a, b))
+    soft.train()
+    assert torch.allclose(soft(a, b), hard(a, b))  # no features, no soft targets
+    manual = 0.5 * sum(torch.nn.functional.cross_entropy(lg, soft.targets(feats))
+                       for lg in soft.get_logits(a, b))
+    assert torch.allclose(soft(a, b, feats), manual)
+
+
+def test_soft_target_settings_are_checked():
+    with pytest.raises(ValueError, match="soft_scale"):
+        ClipLoss(soft_scale=-1.0)
+    with pytest.raises(ValueError, match="soft_mix"):
+        ClipLoss(soft_scale=20.0, soft_mix=1.5)

@@ -117,11 +117,7 @@ def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owne
         c_sum = torch.zeros((), dtype=f64)
         c_sq = torch.zeros((), dtype=f64)
     for start in range(0, n_trials, chunk):
-        rows = x[start:start + chunk].reshape(-1, n_times).to(f64)
-        cs = torch.cumsum(rows, dim=1)
-        avg = cs[:, width - 1:].clone()
-        avg[:, 1:] -= cs[:, :-width]
-        avg /= width
+        avg = _average64(x[start:start + chunk].reshape(-1, n_times), width)
         if moments:
             c = avg.mean(dim=1, keepdim=True)
             centred = (avg - c).to(x.dtype)
@@ -134,6 +130,14 @@ def moving_average(x, width, chunk, n_steps=None, kernel=None, stride=None, owne
     if not moments:
         return m
     return (m,) + _window_moments(gram, colsum, cross, c_sum, c_sq, idx, n_trials * n_chans)
+
+
+def _average64(rows, width):
+    """Moving average (stride 1) of each row of ``rows`` ``(R, T)``, in float64 via a cumulative sum."""
+    cs = torch.cumsum(rows.to(torch.float64), dim=1)
+    avg = cs[:, width - 1:].clone()
+    avg[:, 1:] -= cs[:, :-width]
+    return avg.div_(width)
 
 
 def _window_moments(gram, colsum, cross, c_sum, c_sq, idx, n_rows):
@@ -314,17 +318,112 @@ def _batchnorm_fold(bn, w, b, mean_p, cov_p, n_win):
     return w * scale[:, None], b * scale + shift
 
 
-def _compute_dtype(x):
-    """bfloat16 inside a CPU bfloat16 autocast region, else None (``x``'s own dtype)."""
-    if (x.dtype == torch.float32 and torch.is_autocast_enabled("cpu")
+def _compute_dtype(dtype):
+    """bfloat16 for a float32 input inside a CPU bfloat16 autocast region, else None (the input's dtype)."""
+    if (dtype == torch.float32 and torch.is_autocast_enabled("cpu")
             and torch.get_autocast_dtype("cpu") == torch.bfloat16):
         return torch.bfloat16
     return None
 
 
+#: Largest moving-average cache (bytes) :func:`window_cache` builds.
+CACHE_MAX_BYTES = 512 << 20
+
+
+class PooledBatch:
+    """A batch for TSConv's fused path whose moving average and window moments are precomputed.
+
+    Made by :meth:`WindowCache.batch`; :class:`~eegvision.models.modules.TSConv`
+    takes it in place of the EEG tensor. ``mean``/``cov`` are the float64
+    moments of the batch's windows (for BatchNorm's batch statistics).
+    """
+
+    def __init__(self, average, mean, cov):
+        self.average, self.mean, self.cov = average, mean, cov
+
+    def __len__(self):
+        return self.average.shape[0]
+
+    @property
+    def device(self):
+        return self.average.device
+
+
+class WindowCache:
+    """The moving average and per-trial window moments of a whole data set, computed once.
+
+    For an encoder whose TSConv sees the EEG itself (no trained module in
+    front), the moving average of each trial and the sums of its windows
+    ``p`` and of ``p p^T`` do not change during training, and
+    :func:`moving_average` spent about a third of a training step
+    recomputing them. :meth:`batch` gathers a batch's averaged signal and
+    adds up its trials' sums, so BatchNorm's statistics stay those of the
+    batch, exactly as before. The sums are float64, taken about the data's
+    mean, so offsets do not cancel catastrophically.
+
+    Parameters
+    ----------
+    tsconv : TSConv
+        Gives the pool width, kernel, stride and number of steps.
+    x : torch.Tensor
+        ``(n_trials, n_chans, n_times)`` EEG on the CPU.
+    dtype : torch.dtype
+        Dtype of the stored average (bfloat16 for bf16 training).
+    """
+
+    def __init__(self, tsconv, x, dtype):
+        n_trials, n_chans, n_times = x.shape
+        width, kernel, stride = tsconv.pool_width, tsconv.kernel, tsconv.stride
+        self.n_steps, self.n_chans = tsconv.n_steps, n_chans
+        self.average = torch.empty(n_trials, n_chans, n_times - width + 1, dtype=dtype)
+        self.sums = torch.empty(n_trials, kernel, dtype=torch.float64)
+        self.products = torch.empty(n_trials, kernel, kernel, dtype=torch.float64)
+        self.offset = float(x.mean(dtype=torch.float64)) if x.numel() else 0.0
+        chunk = chunk_trials(self.n_steps, n_chans, tsconv.n_filters)
+        for start in range(0, n_trials, chunk):
+            part = x[start:start + chunk]
+            avg = _average64(part.reshape(-1, n_times), width).view(len(part), n_chans, -1)
+            self.average[start:start + len(part)] = avg
+            win = avg.unfold(-1, kernel, stride)[:, :, :self.n_steps] - self.offset
+            win = win.reshape(len(part), -1, kernel)
+            self.sums[start:start + len(part)] = win.sum(dim=1)
+            torch.bmm(win.transpose(1, 2), win, out=self.products[start:start + len(part)])
+
+    def batch(self, idx, owner=None):
+        """The :class:`PooledBatch` of trials ``idx`` (the average in ``owner``'s reused buffer)."""
+        out = scratch(owner, "batch", (len(idx),) + tuple(self.average.shape[1:]),
+                      self.average.dtype)
+        average = torch.index_select(self.average, 0, idx, out=out)
+        n_win = len(idx) * self.n_chans * self.n_steps
+        shift = self.sums[idx].sum(dim=0) / n_win
+        cov = self.products[idx].sum(dim=0) / n_win - torch.outer(shift, shift)
+        return PooledBatch(average, shift + self.offset, cov)
+
+
+def window_cache(encoder, x, dtype):
+    """A :class:`WindowCache` of ``x`` for ``encoder``, or None where it does not apply.
+
+    It applies to a TSConv encoder on the CPU whose TSConv sees the EEG
+    directly (``encoder.spatial`` is the identity: no attention in front),
+    on the fast layout, when the average takes at most
+    :data:`CACHE_MAX_BYTES`. ``dtype`` is the compute dtype (bfloat16 under
+    bf16 training, else the encoder's).
+    """
+    tsconv = getattr(encoder, "tsconv", None)
+    if (tsconv is None or not isinstance(getattr(encoder, "spatial", None), torch.nn.Identity)
+            or tsconv.layout != "fast" or x.device.type != "cpu" or x.ndim != 3
+            or x.shape[1:] != (tsconv.n_chans, tsconv.n_times)):
+        return None
+    dtype = dtype or tsconv.temporal_conv.weight.dtype
+    n_avg = tsconv.n_times - tsconv.pool_width + 1
+    size = x.shape[0] * tsconv.n_chans * n_avg * torch.empty((), dtype=dtype).element_size()
+    return WindowCache(tsconv, x, dtype) if size <= CACHE_MAX_BYTES else None
+
+
 def fused_tsconv(tsconv, x):
     """TSConv's map ``(B, C, T)`` -> ``(B, F, 1, n_steps)`` on the fused path (see module doc)."""
-    n_trials, n_chans, _ = x.shape
+    pooled = isinstance(x, PooledBatch)
+    n_trials, n_chans = len(x), tsconv.n_chans
     kernel, stride, n_steps, n_filters = (tsconv.kernel, tsconv.stride, tsconv.n_steps,
                                           tsconv.n_filters)
     chunk = chunk_trials(n_steps, n_chans, n_filters)
@@ -335,8 +434,11 @@ def fused_tsconv(tsconv, x):
     b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
     batch_stats = bn.training or bn.running_mean is None
     window = (n_steps, kernel, stride) if batch_stats else ()
-    low = _compute_dtype(x)
-    if torch.is_grad_enabled() and x.requires_grad:
+    low = _compute_dtype(torch.float32 if pooled else x.dtype)
+    if pooled:
+        m = x.average if x.average.dtype == (low or w.dtype) else x.average.to(low or w.dtype)
+        average = (m, x.mean, x.cov) if batch_stats else m
+    elif torch.is_grad_enabled() and x.requires_grad:
         average = differentiable_average(x, tsconv.pool_width, *window)
     else:
         average = moving_average(x, tsconv.pool_width, chunk, *window, owner=owner, dtype=low)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._utils import _check_option
-from ._fused import can_fuse, fused_tsconv
+from ._fused import PooledBatch, can_fuse, fused_tsconv
 
 #: Layouts of :class:`TSConv`: the same function, computed two ways.
 LAYOUTS = ("fast", "reference")
@@ -171,7 +171,7 @@ class TSConv(nn.Module):
 
     def forward(self, x):
         """``(batch, n_chans, n_times)`` -> ``(batch, n_filters, 1, n_steps)``."""
-        if self.layout == "fast" and can_fuse(self, x):
+        if isinstance(x, PooledBatch) or (self.layout == "fast" and can_fuse(self, x)):
             h = fused_tsconv(self, x)
         else:
             if self.layout == "fast":

@@ -242,3 +242,57 @@ def test_inference_and_trained_models_hold_no_scratch():
     assert "act" in _workspace._BUFFERS[enc.tsconv]  # 72 MB; the 10 MB average is not kept
     _workspace.release(enc)
     assert enc.tsconv not in _workspace._BUFFERS
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_window_cache_batches_equal_the_direct_path_float64(train, small_chunks):
+    """Cached average and summed per-trial moments: the same outputs, gradients and statistics."""
+    ref, fast = _pair(9, 100, torch.float64)
+    cached = copy.deepcopy(fast)
+    x = _x(11, 9, 100, seed=6, dtype=torch.float64) * 3 + 40.0  # a DC offset
+    cache = _fused.WindowCache(fast, x, torch.float64)
+    idx = torch.tensor([7, 2, 9, 0, 4])
+    for model in (ref, fast, cached):
+        model.train(train)
+    outs = [ref(x[idx]), fast(x[idx])]
+    with _spy() as spy:
+        outs.append(cached(cache.batch(idx)))
+    assert spy.call_count == 1
+    for out in outs[1:]:
+        assert torch.allclose(out, outs[0], atol=1e-10)
+    g = torch.randn_like(outs[0])
+    grads = [torch.autograd.grad((o * g).sum(), list(m.parameters()))
+             for o, m in zip(outs, (ref, fast, cached))]
+    for (name, _), a, b in zip(ref.named_parameters(), grads[0], grads[2]):
+        assert torch.allclose(a, b, atol=1e-9, rtol=1e-7), name
+    for key, value in ref.state_dict().items():
+        assert torch.allclose(cached.state_dict()[key].double(), value.double(), atol=1e-10), key
+
+
+def test_window_cache_moments_survive_a_large_offset():
+    """float64 sums about the data's mean: batch moments match a direct computation."""
+    x = _x(6, 5, 80, seed=8, dtype=torch.float64) + torch.randn(6, 5, 1, dtype=torch.float64) * 1e4
+    tsconv = TSConv(5, 80, kernel=15, pool=11, stride=4).double()
+    batch = _fused.WindowCache(tsconv, x, torch.float32).batch(torch.tensor([5, 1, 3]))
+    assert batch.average.dtype == torch.float32 and len(batch) == 3
+    avg = torch.nn.functional.avg_pool1d(x[[5, 1, 3]].reshape(15, 1, 80), 11, stride=1)
+    win = avg.reshape(3, 5, -1).unfold(-1, 15, 4)[:, :, :tsconv.n_steps].reshape(-1, 15)
+    assert torch.allclose(batch.mean, win.mean(0), rtol=1e-12)
+    cov = torch.cov(win.T, correction=0)
+    assert torch.allclose(batch.cov, cov, rtol=1e-7, atol=1e-9 * cov.abs().max())
+
+
+def test_window_cache_applies_only_to_tsconv_seeing_the_eeg(monkeypatch):
+    x = _x(4, 9, 100)
+    plain = create_encoder("nice", n_chans=9, n_times=100, n_outputs=8)
+    assert isinstance(_fused.window_cache(plain, x, None), _fused.WindowCache)
+    assert _fused.window_cache(plain, x, torch.bfloat16).average.dtype == torch.bfloat16
+    assert _fused.window_cache(plain, x[:, :5], None) is None  # other channels
+    for name in ("nice-sa", "atm"):  # a trained module in front of TSConv
+        enc = create_encoder(name, n_chans=9, n_times=100, n_outputs=8)
+        assert _fused.window_cache(enc, x, None) is None
+    plain.layout = "reference"
+    assert _fused.window_cache(plain, x, None) is None
+    plain.layout = "fast"
+    monkeypatch.setattr(_fused, "CACHE_MAX_BYTES", 100)
+    assert _fused.window_cache(plain, x, None) is None

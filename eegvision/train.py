@@ -30,8 +30,9 @@ RECIPES = {
     "fast": {},
     # NICE (Song et al., ICLR 2024), see PAPER_SETTINGS.md
     "nice": dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), weight_decay=0.0,
-                 batch_size=1000, epochs=200, val_conditions=740, patience=None,
-                 schedule="constant", warmup_epochs=0, init="normal", dropout=None, amp=False),
+                 batch_size=1000, epochs=200, val_conditions=740, patience=None, keep="best",
+                 schedule="constant", warmup_epochs=0, init="normal", dropout=None, amp=False,
+                 soft_targets=None),
 }
 
 
@@ -63,7 +64,12 @@ class TrainConfig:
         when < 1), drawn after a seeded shuffle.
     patience : int | None
         Stop after this many epochs without a lower validation loss; None
-        trains all epochs. The best-validation epoch is restored either way.
+        trains all epochs.
+    keep : 'best' | 'last'
+        The weights returned: those of the epoch with the lowest validation
+        loss (NICE), or of the last epoch. The 'fast' recipe keeps the last:
+        with soft targets, the validation loss of a few hundred conditions
+        bottoms out epochs before retrieval accuracy stops improving.
     seed : int
         Seeds model initialisation, the split, batch order and augmentation.
     device : 'auto' | 'cpu' | 'cuda'
@@ -94,13 +100,21 @@ class TrainConfig:
         While training, the rate of every dropout layer of the encoder; None
         keeps the encoder's own rates (NICE: 0.5). Dropout does nothing at
         evaluation, so this changes the training, not the model.
+    soft_targets : float | None
+        Semantic soft targets for the contrastive loss: the inverse
+        temperature of the image-image cosine similarities that spread part
+        (``soft_mix``) of each row's target over images like the true one
+        (see :class:`~eegvision.models.loss.ClipLoss`). None: one-hot
+        targets, as CLIP and NICE.
+    soft_mix : float
+        Share of the target given to similar images.
     encoder_kwargs : dict
         Extra keyword arguments of the encoder.
     """
 
     model: str = "nice"
     recipe: str = "fast"
-    epochs: int = 60
+    epochs: int = 40
     lr: float = 1e-3
     betas: tuple = (0.5, 0.999)
     weight_decay: float = 0.0
@@ -109,7 +123,8 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     batch_size: int = 256
     val_conditions: float = 0.045
-    patience: int | None = 10
+    patience: int | None = None
+    keep: str = "last"
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -121,6 +136,8 @@ class TrainConfig:
     grad_clip: float | None = None
     proj_dropout: float = 0.3
     dropout: float | None = 0.25
+    soft_targets: float | None = 20.0
+    soft_mix: float = 0.5
     encoder_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -129,9 +146,14 @@ class TrainConfig:
         _check_option("schedule", self.schedule, ("constant", "cosine", "onecycle"))
         _check_option("device", self.device, ("auto", "cpu", "cuda"))
         _check_option("init", self.init, ("default", "normal"))
+        _check_option("keep", self.keep, ("best", "last"))
         self.betas = tuple(float(b) for b in self.betas)
         if self.dropout is not None and not 0 <= float(self.dropout) < 1:
             raise ValueError(f"dropout must be in [0, 1) or None (got {self.dropout}).")
+        if self.soft_targets is not None and not (float(self.soft_targets) > 0
+                                                  and 0 <= float(self.soft_mix) <= 1):
+            raise ValueError(f"soft_targets must be > 0 or None and soft_mix in [0, 1] "
+                             f"(got {self.soft_targets}, {self.soft_mix}).")
         if int(self.epochs) < 1 or int(self.batch_size) < 2:
             raise ValueError(f"epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, "
                              f"{self.batch_size}).")
@@ -276,7 +298,9 @@ def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
         for module in encoder.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = float(config.dropout)
-    model = ContrastiveModel(encoder, projector, ClipLoss(learn_scale=not config.nice_defects))
+    loss = ClipLoss(learn_scale=not config.nice_defects, soft_scale=config.soft_targets,
+                    soft_mix=config.soft_mix)
+    model = ContrastiveModel(encoder, projector, loss)
     if config.init == "normal":
         from .models.modules import init_nice_weights
 
@@ -400,7 +424,9 @@ def run_epoch(model, x, y, batch_size, ctx, rows=None):
 
     The same function runs training and validation, so the two cannot drift.
     ``rows`` (trial indices into ``x`` and ``y``, default all) selects the
-    split, so training and validation share one copy of the data.
+    split, so training and validation share one copy of the data. With a
+    :class:`~eegvision.models._fused.WindowCache` as ``ctx['cache']``, batches
+    come from it instead of ``x``.
     """
     import torch
 
@@ -415,7 +441,9 @@ def run_epoch(model, x, y, batch_size, ctx, rows=None):
         idx = order[start:start + batch_size]
         if len(idx) < 2:  # a contrastive batch needs a negative
             continue
-        total += _step(model, _gather(model, x, idx), y[idx], ctx).float() * len(idx)
+        cache = ctx.get("cache")
+        batch = cache.batch(idx, model) if cache is not None else _gather(model, x, idx)
+        total += _step(model, batch, y[idx], ctx).float() * len(idx)
         count += len(idx)
     return float(total) / max(count, 1)
 
@@ -428,6 +456,18 @@ def _gather(model, x, idx):
 
     out = scratch(model, "batch", (len(idx),) + tuple(x.shape[1:]), x.dtype, x.device)
     return torch.index_select(x, 0, idx, out=out)
+
+
+def _window_cache(model, x, config, amp_dtype):
+    """TSConv's precomputed moving average of ``x`` where it applies (see :func:`~eegvision.models._fused.window_cache`).
+
+    Not with augmentation, which changes the EEG every step.
+    """
+    if config.aug_noise or config.aug_shift:
+        return None
+    from .models._fused import window_cache
+
+    return window_cache(model.encoder, x, amp_dtype)
 
 
 def _non_finite_error(epoch, train_loss, val_loss, config):
@@ -515,12 +555,15 @@ def _fit_torch(data, config, test, progress):
         steps = sum(1 for s in range(0, len(train_rows), config.batch_size)
                     if min(config.batch_size, len(train_rows) - s) >= 2)
         amp_dtype = _amp_dtype(device, config.amp)
-        ctx = dict(config=config, optimizer=optimizer, amp_dtype=amp_dtype,
+        t0 = time.perf_counter()
+        cache = _window_cache(model, x, config, amp_dtype)
+        seconds = time.perf_counter() - t0  # building the cache is part of training time
+        ctx = dict(config=config, optimizer=optimizer, amp_dtype=amp_dtype, cache=cache,
                    scheduler=_make_scheduler(optimizer, config, steps),
                    generator=torch.Generator().manual_seed(int(config.seed)),
                    scaler=torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None)
-        val_ctx = dict(config=config, amp_dtype=amp_dtype, generator=None)
-        rows, best, best_state, waited, seconds = [], math.inf, None, 0, 0.0
+        val_ctx = dict(config=config, amp_dtype=amp_dtype, generator=None, cache=cache)
+        rows, best, best_state, waited = [], math.inf, None, 0
         bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
                    disable=not progress or not sys.stderr.isatty(), leave=False)
         for epoch in bar:
@@ -539,13 +582,17 @@ def _fit_torch(data, config, test, progress):
             bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
             if val_loss < best:
                 best, best_epoch, waited = val_loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                if config.keep == "best":
+                    best_state = copy.deepcopy(model.state_dict())
             else:
                 waited += 1
                 if config.patience is not None and waited >= config.patience:
                     logger.info("Early stop at epoch %d (best %d)", epoch, best_epoch)
                     break
-        model.load_state_dict(best_state)
+        if config.keep == "best":
+            model.load_state_dict(best_state)
+        else:
+            best_epoch = epoch
         model.eval()
         release(model)  # the trained model keeps no training-size scratch buffers
     return FitResult(model, pd.DataFrame(rows), best_epoch, config, seconds, _data_info(data),

@@ -110,11 +110,24 @@ def test_temperature_trained_unless_nice_defects():
     assert torch.equal(res.model.encode_image(x), x)
 
 
-def test_early_stopping_and_best_epoch():
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_early_stopping_and_kept_epoch(keep):
     data = make_subject()
-    res = T.fit(data.train, cfg(epochs=200, patience=2, lr=0.05), progress=False)
-    assert len(res.history) < 200
-    assert len(res.history) - res.best_epoch == 2
+    config = cfg(epochs=200, patience=2, lr=0.05, keep=keep)
+    res = T.fit(data.train, config, progress=False)
+    h = res.history
+    assert len(h) < 200
+    assert res.best_epoch == (int(h.val_loss.idxmin()) + 1 if keep == "best" else len(h))
+    if keep == "best":
+        assert len(h) - res.best_epoch == 2
+    # the returned weights are those of that epoch: its validation loss again
+    prepared = T._prepare(data.train, config)
+    _, val_rows = T.split_rows(prepared, config.val_conditions, config.seed)
+    x, y = (torch.as_tensor(np.ascontiguousarray(a)) for a in (prepared.eeg, prepared.features))
+    ctx = dict(config=config, generator=None,
+               amp_dtype=T._amp_dtype(torch.device("cpu"), config.amp))
+    val = T.run_epoch(res.model, x, y, config.batch_size, ctx, val_rows)
+    assert val == pytest.approx(h.val_loss.iloc[res.best_epoch - 1], rel=1e-5)
 
 
 def test_checkpoint_round_trip_weights_only(tmp_path):

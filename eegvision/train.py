@@ -1,8 +1,8 @@
 """Training: one config, one fit loop, one step for training and validation.
 
-``fit(train, config)`` holds out validation conditions, trains with early
-stopping on the validation loss, restores the best epoch and returns a
-:class:`FitResult`. ``run_training`` adds evaluation and writes the files of
+``fit(train, config)`` holds out validation conditions, trains (with
+optional early stopping on the validation loss), keeps the last or the
+best-validation epoch's weights and returns a :class:`FitResult`. ``run_training`` adds evaluation and writes the files of
 ``eegvision train``; ``train_cli`` is that command.
 """
 
@@ -114,7 +114,7 @@ class TrainConfig:
 
     model: str = "nice"
     recipe: str = "fast"
-    epochs: int = 40
+    epochs: int = 50
     lr: float = 1e-3
     betas: tuple = (0.5, 0.999)
     weight_decay: float = 0.0
@@ -192,8 +192,9 @@ class FitResult:
     ``history`` has one row per epoch: ``epoch, train_loss, val_loss,
     seconds`` (cumulative training time, excluding any test monitoring),
     ``lr``, ``logit_scale`` and, when ``fit`` got ``test``, ``test_top1``.
-    ``precision`` is what training computed in: 'float32' or, under
-    ``amp``, 'bfloat16-mixed' / 'float16-mixed'.
+    ``best_epoch`` is the epoch whose weights ``model`` has (the last one
+    with ``keep='last'``). ``precision`` is what training computed in:
+    'float32' or, under ``amp``, 'bfloat16-mixed' / 'float16-mixed'.
     """
 
     model: object
@@ -493,7 +494,7 @@ def _data_info(data):
                 source=str(data.meta.get("source", "")))
 
 
-def fit(train, config=None, *, test=None, out_dir=None, progress=True):
+def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=None):
     """Train a contrastive EEG encoder (or the ridge baseline) on one container.
 
     Parameters
@@ -510,6 +511,11 @@ def fit(train, config=None, *, test=None, out_dir=None, progress=True):
         If given, ``history.csv`` and ``model.pt`` are written there.
     progress : bool
         Show a progress bar (only when stderr is a terminal).
+    callback : callable | None
+        Called as ``callback(epoch, model)`` after every epoch, outside the
+        timed part (e.g. to keep snapshots of the weights); torch encoders
+        only. The model is in evaluation mode (after the validation pass)
+        and must not be changed.
 
     Returns
     -------
@@ -526,14 +532,14 @@ def fit(train, config=None, *, test=None, out_dir=None, progress=True):
     if config.model == "ridge":
         result = _fit_ridge(data, config, test)
     else:
-        result = _fit_torch(data, config, test, progress)
+        result = _fit_torch(data, config, test, progress, callback)
     if out_dir is not None:
         write_csv(Path(out_dir) / "history.csv", result.history)
         save_checkpoint(Path(out_dir) / "model.pt", result)
     return result
 
 
-def _fit_torch(data, config, test, progress):
+def _fit_torch(data, config, test, progress, callback=None):
     import pandas as pd
     import torch
     from tqdm.auto import tqdm
@@ -578,6 +584,8 @@ def _fit_torch(data, config, test, progress):
                        logit_scale=float(model.loss.scale().detach()))
             if test is not None:
                 row["test_top1"] = _test_top1(model, test)
+            if callback is not None:
+                callback(epoch, model)
             rows.append(row)
             bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
             if val_loss < best:

@@ -15,6 +15,9 @@ from eegvision.data.container import EEGImageData, SubjectData  # noqa: E402
 N_CH, N_T, D = 8, 32, 16
 
 
+REAL_MAKE_ENCODER = T.make_encoder
+
+
 class TinyEncoder(torch.nn.Module):
     """Stand-in encoder: flatten + linear (same contract as the registry's)."""
 
@@ -334,10 +337,49 @@ def test_dropout_setting_overrides_every_encoder_dropout(monkeypatch):
         cfg(dropout=1.0)
 
 
-def test_recipes_precision_and_dropout():
+def test_recipes_precision_dropout_targets_and_kept_weights():
     nice, fast = T.TrainConfig.from_recipe("nice"), T.TrainConfig.from_recipe("fast")
-    assert (nice.amp, nice.dropout) == (False, None)  # the paper: float32, NICE's own dropout
-    assert (fast.amp, fast.dropout) == (True, 0.25)
+    # the paper: float32, NICE's own dropout, one-hot targets, best-validation weights
+    assert (nice.amp, nice.dropout, nice.soft_targets, nice.keep) == (False, None, None, "best")
+    assert (fast.amp, fast.dropout, fast.soft_targets, fast.keep) == (True, 0.25, 20.0, "last")
+    model = T.build_model(T.TrainConfig.from_recipe("fast", model="tiny"), n_chans=N_CH,
+                          n_times=N_T, n_features=D)
+    assert (model.loss.soft_scale, model.loss.soft_mix) == (20.0, 0.5)
+    model = T.build_model(T.TrainConfig.from_recipe("nice", model="tiny"), n_chans=N_CH,
+                          n_times=N_T, n_features=D)
+    assert model.loss.soft_scale is None
+    for bad in (dict(soft_targets=0.0), dict(soft_mix=2.0), dict(keep="first")):
+        with pytest.raises(ValueError):
+            cfg(**bad)
+
+
+def test_fit_callback_sees_every_epoch():
+    seen = []
+    T.fit(make_subject().train, cfg(epochs=3), progress=False,
+          callback=lambda epoch, model: seen.append((epoch, model.training)))
+    assert seen == [(1, False), (2, False), (3, False)]  # after the validation pass
+
+
+def test_fit_with_window_cache_trains_as_without(monkeypatch):
+    """TSConv's precomputed moving average changes the speed, not the training."""
+    from eegvision.models import _fused
+
+    monkeypatch.setattr(T, "make_encoder", REAL_MAKE_ENCODER)
+    built, real = [], _fused.window_cache
+    monkeypatch.setattr(_fused, "window_cache", lambda *a: built.append(real(*a)) or built[-1])
+    data = make_subject()
+    config = cfg(model="nice", epochs=2, amp=False)
+    cached = T.fit(data.train, config, progress=False)
+    assert len(built) == 1 and isinstance(built[0], _fused.WindowCache)
+    T.fit(data.train, cfg(model="nice", epochs=1, aug_noise=0.1), progress=False)
+    assert len(built) == 1  # augmentation changes the EEG every step: no cache
+    monkeypatch.setattr(T, "_window_cache", lambda *a: None)
+    direct = T.fit(data.train, config, progress=False)
+    # float32 rounding differs (the cache sums moments in float64), and Adam turns the
+    # rounding noise of near-zero gradients (the conv bias before BatchNorm) into full
+    # steps, so the runs agree closely, not to the last digit; test_fused checks exactness
+    np.testing.assert_allclose(cached.history.val_loss, direct.history.val_loss, rtol=2e-2)
+    np.testing.assert_allclose(cached.history.train_loss, direct.history.train_loss, rtol=2e-2)
 
 
 def test_train_cli_amp_option_and_precision_used(tmp_path, fake_subjects, monkeypatch):

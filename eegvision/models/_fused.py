@@ -358,8 +358,8 @@ class WindowCache:
     :func:`moving_average` spent about a third of a training step
     recomputing them. :meth:`batch` gathers a batch's averaged signal and
     adds up its trials' sums, so BatchNorm's statistics stay those of the
-    batch, exactly as before. The sums are float64, taken about the data's
-    mean, so offsets do not cancel catastrophically.
+    batch, exactly as before. The sums are float64, taken about the mean of
+    the first trials, so offsets do not cancel catastrophically.
 
     Parameters
     ----------
@@ -378,7 +378,8 @@ class WindowCache:
         self.average = torch.empty(n_trials, n_chans, n_times - width + 1, dtype=dtype)
         self.sums = torch.empty(n_trials, kernel, dtype=torch.float64)
         self.products = torch.empty(n_trials, kernel, kernel, dtype=torch.float64)
-        self.offset = float(x.mean(dtype=torch.float64)) if x.numel() else 0.0
+        # a reference level near the data's (the first trials' mean), without a float64 copy of x
+        self.offset = float(x[:64].to(torch.float64).mean()) if x.numel() else 0.0
         chunk = chunk_trials(self.n_steps, n_chans, tsconv.n_filters)
         for start in range(0, n_trials, chunk):
             part = x[start:start + chunk]

@@ -170,7 +170,11 @@ class TSConv(nn.Module):
         return out.reshape(b, c, -1, self.n_filters).permute(0, 3, 1, 2)
 
     def forward(self, x):
-        """``(batch, n_chans, n_times)`` -> ``(batch, n_filters, 1, n_steps)``."""
+        """``(batch, n_chans, n_times)`` -> ``(batch, n_filters, 1, n_steps)``.
+
+        ``x`` may also be a :class:`~eegvision.models._fused.PooledBatch`
+        (training with a precomputed moving average), which takes the fused path.
+        """
         if isinstance(x, PooledBatch) or (self.layout == "fast" and can_fuse(self, x)):
             h = fused_tsconv(self, x)
         else:

@@ -1,13 +1,14 @@
 """Training: one config, one fit loop, one step for training and validation.
 
 ``fit(train, config)`` holds out validation conditions, trains (with
-optional early stopping on the validation loss), keeps the last or the
-best-validation epoch's weights and returns a :class:`FitResult`. ``run_training`` adds evaluation and writes the files of
+optional early stopping on the validation loss), keeps the best-validation
+epoch's weights, the last epoch's or the average of the last few, and returns a :class:`FitResult`. ``run_training`` adds evaluation and writes the files of
 ``eegvision train``; ``train_cli`` is that command.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -65,11 +66,16 @@ class TrainConfig:
     patience : int | None
         Stop after this many epochs without a lower validation loss; None
         trains all epochs.
-    keep : 'best' | 'last'
+    keep : 'best' | 'last' | 'average'
         The weights returned: those of the epoch with the lowest validation
-        loss (NICE), or of the last epoch. The 'fast' recipe keeps the last:
-        with soft targets, the validation loss of a few hundred conditions
-        bottoms out epochs before retrieval accuracy stops improving.
+        loss (NICE), of the last epoch, or the mean of the last
+        ``average_epochs`` epochs' weights (and BatchNorm statistics). The
+        'fast' recipe averages: with soft targets, the validation loss of a
+        few hundred conditions bottoms out epochs before retrieval accuracy
+        stops improving, and a single epoch's weights are noisier than the
+        mean of the last five.
+    average_epochs : int
+        How many final epochs ``keep='average'`` averages.
     seed : int
         Seeds model initialisation, the split, batch order and augmentation.
     device : 'auto' | 'cpu' | 'cuda'
@@ -124,7 +130,8 @@ class TrainConfig:
     batch_size: int = 256
     val_conditions: float = 0.045
     patience: int | None = None
-    keep: str = "last"
+    keep: str = "average"
+    average_epochs: int = 5
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -146,7 +153,9 @@ class TrainConfig:
         _check_option("schedule", self.schedule, ("constant", "cosine", "onecycle"))
         _check_option("device", self.device, ("auto", "cpu", "cuda"))
         _check_option("init", self.init, ("default", "normal"))
-        _check_option("keep", self.keep, ("best", "last"))
+        _check_option("keep", self.keep, ("best", "last", "average"))
+        if int(self.average_epochs) < 1:
+            raise ValueError(f"average_epochs must be >= 1 (got {self.average_epochs}).")
         self.betas = tuple(float(b) for b in self.betas)
         if self.dropout is not None and not 0 <= float(self.dropout) < 1:
             raise ValueError(f"dropout must be in [0, 1) or None (got {self.dropout}).")
@@ -193,7 +202,7 @@ class FitResult:
     seconds`` (cumulative training time, excluding any test monitoring),
     ``lr``, ``logit_scale`` and, when ``fit`` got ``test``, ``test_top1``.
     ``best_epoch`` is the epoch whose weights ``model`` has (the last one
-    with ``keep='last'``). ``precision`` is what training computed in:
+    with ``keep='last'``, the last one averaged with ``keep='average'``). ``precision`` is what training computed in:
     'float32' or, under ``amp``, 'bfloat16-mixed' / 'float16-mixed'.
     """
 
@@ -459,6 +468,14 @@ def _gather(model, x, idx):
     return torch.index_select(x, 0, idx, out=out)
 
 
+def _mean_state(states):
+    """Element-wise mean of state dicts (integer entries, e.g. BatchNorm counters: the last's)."""
+    import torch
+
+    return {k: torch.stack([s[k] for s in states]).mean(dim=0) if v.is_floating_point() else v
+            for k, v in states[-1].items()}
+
+
 def _window_cache(model, x, config, amp_dtype):
     """TSConv's precomputed moving average of ``x`` where it applies (see :func:`~eegvision.models._fused.window_cache`).
 
@@ -570,12 +587,15 @@ def _fit_torch(data, config, test, progress, callback=None):
                    scaler=torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None)
         val_ctx = dict(config=config, amp_dtype=amp_dtype, generator=None, cache=cache)
         rows, best, best_state, waited = [], math.inf, None, 0
+        recent = collections.deque(maxlen=int(config.average_epochs))
         bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
                    disable=not progress or not sys.stderr.isatty(), leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
             train_loss = run_epoch(model, x, y, config.batch_size, ctx, train_rows)
             val_loss = run_epoch(model, x, y, config.batch_size, val_ctx, val_rows)
+            if config.keep == "average":
+                recent.append({k: v.detach().clone() for k, v in model.state_dict().items()})
             seconds += time.perf_counter() - t0
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise _non_finite_error(epoch, train_loss, val_loss, config)
@@ -601,6 +621,8 @@ def _fit_torch(data, config, test, progress, callback=None):
             model.load_state_dict(best_state)
         else:
             best_epoch = epoch
+            if config.keep == "average":
+                model.load_state_dict(_mean_state(recent))
         model.eval()
         release(model)  # the trained model keeps no training-size scratch buffers
     return FitResult(model, pd.DataFrame(rows), best_epoch, config, seconds, _data_info(data),

@@ -341,16 +341,30 @@ def test_recipes_precision_dropout_targets_and_kept_weights():
     nice, fast = T.TrainConfig.from_recipe("nice"), T.TrainConfig.from_recipe("fast")
     # the paper: float32, NICE's own dropout, one-hot targets, best-validation weights
     assert (nice.amp, nice.dropout, nice.soft_targets, nice.keep) == (False, None, None, "best")
-    assert (fast.amp, fast.dropout, fast.soft_targets, fast.keep) == (True, 0.25, 20.0, "last")
+    assert (fast.amp, fast.dropout, fast.soft_targets, fast.keep) == (True, 0.25, 20.0, "average")
     model = T.build_model(T.TrainConfig.from_recipe("fast", model="tiny"), n_chans=N_CH,
                           n_times=N_T, n_features=D)
     assert (model.loss.soft_scale, model.loss.soft_mix) == (20.0, 0.5)
     model = T.build_model(T.TrainConfig.from_recipe("nice", model="tiny"), n_chans=N_CH,
                           n_times=N_T, n_features=D)
     assert model.loss.soft_scale is None
-    for bad in (dict(soft_targets=0.0), dict(soft_mix=2.0), dict(keep="first")):
+    for bad in (dict(soft_targets=0.0), dict(soft_mix=2.0), dict(keep="first"),
+                dict(average_epochs=0)):
         with pytest.raises(ValueError):
             cfg(**bad)
+
+
+def test_keep_average_is_the_mean_of_the_last_epochs():
+    snaps = []
+    res = T.fit(make_subject().train, cfg(epochs=6, keep="average", average_epochs=3),
+                progress=False, callback=lambda epoch, model: snaps.append(
+                    {k: v.detach().clone() for k, v in model.state_dict().items()}))
+    assert res.best_epoch == 6 and len(snaps) == 6
+    for key, value in res.model.state_dict().items():
+        expect = torch.stack([s[key] for s in snaps[-3:]]).mean(dim=0)
+        assert torch.allclose(value, expect, atol=1e-7), key
+    assert not torch.allclose(res.model.state_dict()["encoder.lin.weight"],
+                              snaps[-1]["encoder.lin.weight"])
 
 
 def test_fit_callback_sees_every_epoch():

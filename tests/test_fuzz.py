@@ -274,7 +274,9 @@ def test_unreadable_stream_does_not_leak(tmp_path):
 
 @pytest.mark.parametrize("blob", [b"\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x01",  # 72 PB frame
                                   b"\x80\x04\x8e" + b"\xff" * 8 + b"x",  # BINBYTES8, huge
-                                  b"\x80\x02B\xff\xff\xff\x7fabc"])  # BINBYTES, 2 GB
+                                  b"\x80\x02B\xff\xff\xff\x7fabc",  # BINBYTES, 2 GB
+                                  # BYTEARRAY8 of 72 PB: allocated before any read
+                                  b"\x80\x04\x96\x00\x00\x00\x00\x00\x00\x00\x01"])
 def test_huge_length_fields_are_corrupt_not_memory_errors(tmp_path, blob):
     """Found by test_random_bytes: a length field larger than the file is a clear error."""
     path = _write(tmp_path, blob, "bytes")

@@ -182,6 +182,14 @@ class _BoundedReader:
         return self._fh.peek(n)
 
 
+def _physical_memory():
+    """Bytes of physical memory (a very large number where unknown)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
 def _unpickle_stream(fh, path):
     """Unpickle one object from an open binary file with the restricted unpickler."""
     try:
@@ -195,6 +203,12 @@ def _unpickle_stream(fh, path):
     except DataError:
         raise
     except MemoryError:
+        # A length field is backed by the file's own bytes, so a file much smaller than
+        # the machine's memory can only run out of it through a corrupt length (e.g. a
+        # BYTEARRAY8 that claims petabytes, allocated before anything is read).
+        if os.fstat(fh.fileno()).st_size * 4 < _physical_memory():
+            raise data_error(path, "truncated or corrupt pickle (a length field asks for more "
+                                   "memory than this machine has).", _CORRUPT_FIX) from None
         raise
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, OverflowError, RecursionError, UnicodeError) as err:

@@ -32,8 +32,7 @@ RECIPES = {
     # NICE (Song et al., ICLR 2024), see PAPER_SETTINGS.md
     "nice": dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), weight_decay=0.0,
                  batch_size=1000, epochs=200, val_conditions=740, patience=None, keep="best",
-                 schedule="constant", warmup_epochs=0, init="normal", dropout=None, amp=False,
-                 soft_targets=None),
+                 schedule="constant", warmup_epochs=0, init="normal", dropout=None, amp=False),
 }
 
 
@@ -110,8 +109,10 @@ class TrainConfig:
         Semantic soft targets for the contrastive loss: the inverse
         temperature of the image-image cosine similarities that spread part
         (``soft_mix``) of each row's target over images like the true one
-        (see :class:`~eegvision.models.loss.ClipLoss`). None: one-hot
-        targets, as CLIP and NICE.
+        (see :class:`~eegvision.models.loss.ClipLoss`). None (both recipes):
+        one-hot targets, as CLIP and NICE. On the built-in simulator, 20
+        helped with its synthetic image features and hurt with the real
+        CLIP features (docs/training.md), so it is opt-in.
     soft_mix : float
         Share of the target given to similar images.
     encoder_kwargs : dict
@@ -143,7 +144,7 @@ class TrainConfig:
     grad_clip: float | None = None
     proj_dropout: float = 0.3
     dropout: float | None = 0.25
-    soft_targets: float | None = 20.0
+    soft_targets: float | None = None
     soft_mix: float = 0.5
     encoder_kwargs: dict = field(default_factory=dict)
 

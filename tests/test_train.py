@@ -341,9 +341,9 @@ def test_recipes_precision_dropout_targets_and_kept_weights():
     nice, fast = T.TrainConfig.from_recipe("nice"), T.TrainConfig.from_recipe("fast")
     # the paper: float32, NICE's own dropout, one-hot targets, best-validation weights
     assert (nice.amp, nice.dropout, nice.soft_targets, nice.keep) == (False, None, None, "best")
-    assert (fast.amp, fast.dropout, fast.soft_targets, fast.keep) == (True, 0.25, 20.0, "average")
-    model = T.build_model(T.TrainConfig.from_recipe("fast", model="tiny"), n_chans=N_CH,
-                          n_times=N_T, n_features=D)
+    assert (fast.amp, fast.dropout, fast.soft_targets, fast.keep) == (True, 0.25, None, "average")
+    model = T.build_model(T.TrainConfig.from_recipe("fast", model="tiny", soft_targets=20.0),
+                          n_chans=N_CH, n_times=N_T, n_features=D)
     assert (model.loss.soft_scale, model.loss.soft_mix) == (20.0, 0.5)
     model = T.build_model(T.TrainConfig.from_recipe("nice", model="tiny"), n_chans=N_CH,
                           n_times=N_T, n_features=D)

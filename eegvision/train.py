@@ -160,8 +160,8 @@ class TrainConfig:
         self.betas = tuple(float(b) for b in self.betas)
         if self.dropout is not None and not 0 <= float(self.dropout) < 1:
             raise ValueError(f"dropout must be in [0, 1) or None (got {self.dropout}).")
-        if self.soft_targets is not None and not (float(self.soft_targets) > 0
-                                                  and 0 <= float(self.soft_mix) <= 1):
+        if ((self.soft_targets is not None and not float(self.soft_targets) > 0)
+                or not 0 <= float(self.soft_mix) <= 1):
             raise ValueError(f"soft_targets must be > 0 or None and soft_mix in [0, 1] "
                              f"(got {self.soft_targets}, {self.soft_mix}).")
         if int(self.epochs) < 1 or int(self.batch_size) < 2:

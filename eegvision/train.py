@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import copy
 import dataclasses
 import difflib
 import functools
@@ -469,6 +468,11 @@ def _gather(model, x, idx):
     return torch.index_select(x, 0, idx, out=out)
 
 
+def _state_copy(model):
+    """A detached copy of ``model``'s state dict."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def _mean_state(states):
     """Element-wise mean of state dicts (integer entries, e.g. BatchNorm counters: the last's)."""
     import torch
@@ -595,8 +599,10 @@ def _fit_torch(data, config, test, progress, callback=None):
             t0 = time.perf_counter()
             train_loss = run_epoch(model, x, y, config.batch_size, ctx, train_rows)
             val_loss = run_epoch(model, x, y, config.batch_size, val_ctx, val_rows)
-            if config.keep == "average":
-                recent.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+            # without early stopping only the final epochs can be among the averaged ones
+            if config.keep == "average" and (config.patience is not None
+                                             or epoch > config.epochs - recent.maxlen):
+                recent.append(_state_copy(model))
             seconds += time.perf_counter() - t0
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise _non_finite_error(epoch, train_loss, val_loss, config)
@@ -612,7 +618,7 @@ def _fit_torch(data, config, test, progress, callback=None):
             if val_loss < best:
                 best, best_epoch, waited = val_loss, epoch, 0
                 if config.keep == "best":
-                    best_state = copy.deepcopy(model.state_dict())
+                    best_state = _state_copy(model)
             else:
                 waited += 1
                 if config.patience is not None and waited >= config.patience:

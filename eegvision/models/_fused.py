@@ -437,7 +437,7 @@ def fused_tsconv(tsconv, x):
     window = (n_steps, kernel, stride) if batch_stats else ()
     low = _compute_dtype(torch.float32 if pooled else x.dtype)
     if pooled:
-        m = x.average if x.average.dtype == (low or w.dtype) else x.average.to(low or w.dtype)
+        m = x.average.to(low or w.dtype)  # no copy when the cache has the compute dtype
         average = (m, x.mean, x.cov) if batch_stats else m
     elif torch.is_grad_enabled() and x.requires_grad:
         average = differentiable_average(x, tsconv.pool_width, *window)

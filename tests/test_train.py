@@ -106,8 +106,8 @@ def test_fit_is_deterministic():
 def test_temperature_trained_unless_nice_defects():
     data = make_subject()
     res = T.fit(data.train, cfg(epochs=3), progress=False)
-    assert float(res.model.loss.logit_scale.detach()) != pytest.approx(np.log(1 / 0.07))
-    res = T.fit(data.train, cfg(epochs=3, nice_defects=True), progress=False)
+    assert float(res.model.loss.logit_scale.detach()) != pytest.approx(np.log(1 / 0.14))
+    res = T.fit(data.train, cfg(epochs=3, nice_defects=True, temperature=0.07), progress=False)
     assert float(res.model.loss.logit_scale.detach()) == pytest.approx(np.log(1 / 0.07))
     x = torch.randn(3, D)
     assert torch.equal(res.model.encode_image(x), x)
@@ -342,6 +342,12 @@ def test_recipes_precision_dropout_targets_and_kept_weights():
     # the paper: float32, NICE's own dropout, one-hot targets, best-validation weights
     assert (nice.amp, nice.dropout, nice.soft_targets, nice.keep) == (False, None, None, "best")
     assert (fast.amp, fast.dropout, fast.soft_targets, fast.keep) == (True, 0.25, None, "average")
+    # the initial temperature: CLIP's and NICE's 0.07 for 'nice', 0.14 for 'fast'
+    assert (nice.temperature, fast.temperature) == (0.07, 0.14)
+    for recipe, temp in (("nice", 0.07), ("fast", 0.14), ("fast", 0.5)):
+        model = T.build_model(T.TrainConfig.from_recipe(recipe, model="tiny", temperature=temp),
+                              n_chans=N_CH, n_times=N_T, n_features=D)
+        assert float(model.loss.scale().detach()) == pytest.approx(1 / temp)
     model = T.build_model(T.TrainConfig.from_recipe("fast", model="tiny", soft_targets=20.0),
                           n_chans=N_CH, n_times=N_T, n_features=D)
     assert (model.loss.soft_scale, model.loss.soft_mix) == (20.0, 0.5)
@@ -349,7 +355,7 @@ def test_recipes_precision_dropout_targets_and_kept_weights():
                           n_times=N_T, n_features=D)
     assert model.loss.soft_scale is None
     for bad in (dict(soft_targets=0.0), dict(soft_mix=2.0), dict(keep="first"),
-                dict(average_epochs=0)):
+                dict(average_epochs=0), dict(temperature=0.0), dict(temperature=0.001)):
         with pytest.raises(ValueError):
             cfg(**bad)
 
@@ -402,3 +408,21 @@ def test_train_cli_amp_option_and_precision_used(tmp_path, fake_subjects, monkey
         T.train_cli(_args(tmp_path / str(amp), amp=amp))
         config = json.loads((tmp_path / str(amp) / "config.json").read_text())
         assert (config["amp"], config["precision_used"]) == (amp, used)
+
+
+def test_optimizer_is_fused_where_torch_can_and_updates_like_adam():
+    config = cfg(weight_decay=1e-3)
+    model = T.build_model(config, n_chans=N_CH, n_times=N_T, n_features=D)
+    reference = T.build_model(config, n_chans=N_CH, n_times=N_T, n_features=D)
+    opt = T._make_optimizer(model, config)
+    ref = torch.optim.Adam(reference.parameters(), lr=config.lr, betas=config.betas,
+                           weight_decay=config.weight_decay)
+    if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4):
+        assert opt.defaults["fused"]  # one kernel on the CPU since torch 2.4
+    for _ in range(3):
+        for net, o in ((model, opt), (reference, ref)):
+            for p in net.parameters():
+                p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()))
+            o.step()
+    for (name, a), b in zip(model.named_parameters(), reference.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), name

@@ -197,7 +197,8 @@ class _ConvEluSpatial(torch.autograd.Function):
     ``(C * F, G)`` the spatial conv as a matrix over (channel, filter);
     the activations kept for the backward pass live in ``owner``'s scratch
     buffer. With ``compute_dtype`` (bfloat16) the windows, activations and
-    products use it; gradients and the output keep the parameters' dtype.
+    products use it (the ELU itself is evaluated in float32); gradients and
+    the output keep the parameters' dtype.
     Returns ``(B * n_steps, G)``, rows ordered (trial, step).
     """
 
@@ -211,12 +212,20 @@ class _ConvEluSpatial(torch.autograd.Function):
         wb = torch.cat([w.T, b[None]]).to(low)  # the bias acts on the windows' column of ones
         v_l, vb_l = v.to(low), v_bias.to(low)
         windows = _Windows(m, kernel, stride, chunk, n_steps, low)
-        tmp = act.new_empty(min(chunk, n_trials) * n_steps * n_chans, n_filters)
+        # under bf16 the ELU runs in float32 and only its result is rounded: torch's bf16
+        # element-wise ops convert every operand, and conv + ELU of a chunk took 0.53 ms in
+        # bf16 against 0.41 ms with the float32 ELU and both conversions (scratch timing)
+        size = (min(chunk, n_trials) * n_steps * n_chans, n_filters)
+        z32 = torch.empty(size) if low in (torch.bfloat16, torch.float16) else None
+        tmp = torch.empty(size, dtype=low if z32 is None else torch.float32)
         for start in range(0, n_trials, chunk):
             stop = min(n_trials, start + chunk)
             a = act[start:stop]
             z = torch.mm(windows(start, stop), wb, out=a.view(-1, n_filters))
-            _elu_(z, tmp[:len(z)])
+            if z32 is None:
+                _elu_(z, tmp[:len(z)])
+            else:
+                z.copy_(_elu_(z32[:len(z)].copy_(z), tmp[:len(z)]))
             rows = out[start * n_steps:stop * n_steps]
             if low == out.dtype:
                 torch.addmm(vb_l, a.view(-1, n_chans * n_filters), v_l, out=rows)
@@ -235,7 +244,7 @@ class _ConvEluSpatial(torch.autograd.Function):
         n_filters, kernel = w.shape
         grad_out = grad_out.contiguous()
         grad_wb = torch.zeros(kernel + 1, n_filters, dtype=w.dtype)
-        grad_v = torch.zeros_like(v)
+        grad_vt = torch.zeros_like(v.T)
         grad_m = torch.zeros_like(m) if ctx.needs_input_grad[0] else None
         vt, w_l = v.T.to(low), w.to(low)
         windows = _Windows(m, kernel, stride, chunk, n_steps, low)
@@ -243,16 +252,21 @@ class _ConvEluSpatial(torch.autograd.Function):
             stop = min(n_trials, start + chunk)
             a = act[start:stop].view(-1, n_filters)
             go = grad_out[start * n_steps:stop * n_steps].to(low)
-            _accumulate(grad_v, a.view(-1, n_chans * n_filters).T, go)
+            _accumulate(grad_vt, go.T, a.view(-1, n_chans * n_filters))
             grad_a = (go @ vt).view(-1, n_filters)
             grad_z = torch.ops.aten.elu_backward(grad_a, 1.0, 1.0, 1.0, True, a)
-            _accumulate(grad_wb, windows(start, stop).T, grad_z)  # last row: the bias gradient
+            win = windows(start, stop)
+            # a product per trial, then their sum: 12 % faster (float32 epoch) than one product
+            # whose inner dimension is the whole chunk. Last row: the bias gradient.
+            part = torch.bmm(win.view(stop - start, -1, kernel + 1).transpose(1, 2),
+                             grad_z.view(stop - start, -1, n_filters))
+            grad_wb += part.sum(dim=0, dtype=grad_wb.dtype)
             if grad_m is not None:  # overlap-add the window gradients back onto the samples
                 grad_win = (grad_z @ w_l).to(m.dtype).view(stop - start, n_steps, n_chans, kernel)
                 cols = grad_win.permute(0, 2, 3, 1).reshape(-1, kernel, n_steps)
                 grad_m[start:stop] = F.fold(cols, (1, m.shape[-1]), (1, kernel),
                                             stride=(1, stride)).view(stop - start, n_chans, -1)
-        return (grad_m, grad_wb[:kernel].T, grad_wb[kernel], grad_v, grad_out.sum(dim=0),
+        return (grad_m, grad_wb[:kernel].T, grad_wb[kernel], grad_vt.T, grad_out.sum(dim=0),
                 None, None, None, None, None)
 
 

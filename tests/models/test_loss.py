@@ -44,7 +44,7 @@ def test_logit_scale_init_and_clamp():
     assert float(loss.logit_scale.detach()) == pytest.approx(math.log(1 / 0.07))
     with torch.no_grad():
         loss.logit_scale.fill_(10.0)
-    assert float(loss.scale()) == pytest.approx(100.0)
+    assert float(loss.scale().detach()) == pytest.approx(100.0)
 
 
 def test_logit_scale_gets_gradient_and_is_optimised():

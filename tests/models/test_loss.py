@@ -51,11 +51,11 @@ def test_logit_scale_gets_gradient_and_is_optimised():
     a, b = _pairs()
     model = ContrastiveModel(torch.nn.Linear(8, 8), ImageProjector(8, dropout=0.0))
     opt = torch.optim.Adam(model.parameters(), lr=0.1)
-    before = float(model.loss.logit_scale)
+    before = float(model.loss.logit_scale.detach())
     model(a, b).backward()
     assert model.loss.logit_scale.grad is not None and model.loss.logit_scale.grad != 0
     opt.step()
-    assert float(model.loss.logit_scale) != before
+    assert float(model.loss.logit_scale.detach()) != before
 
 
 def test_frozen_temperature_and_identity_projector():

@@ -18,6 +18,7 @@ up to a third, so the curves would not show the time a user's run takes. Three r
   (``--skip-nice-amp`` leaves it out).
 
     python benchmarks/bench_time_to_accuracy.py --out bench-out [--seeds 0,1,2]
+    python benchmarks/bench_time_to_accuracy.py --out bench-t007 --fast-settings '{"temperature": 0.07}'
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def run_recipe(args, label, recipe, over, seed):
 def run_seed(args, seed, nice_val):
     """The recipes' curves for one seed, and the ratios."""
     runs = {"nice": ("nice", dict(epochs=args.nice_epochs, val_conditions=nice_val)),
-            "fast": ("fast", dict(epochs=args.fast_epochs))}
+            "fast": ("fast", dict(args.fast_settings, epochs=args.fast_epochs))}
     if not args.skip_nice_amp:
         runs["nice-amp"] = ("nice", dict(epochs=args.nice_epochs, val_conditions=nice_val,
                                          amp=True))
@@ -164,6 +165,7 @@ def run(args):
     table = pd.DataFrame(summary)
     table.to_csv(out / "summary.csv", index=False)
     overall = dict(source=source, model=args.model, seeds=list(args.seeds), nice_val=nice_val,
+                   fast_settings=args.fast_settings,
                    bf16=T.cpu_has_native_bf16(),
                    median_ratio=_median_ratio(table.ratio),
                    seeds_reaching_nice_final=int(table.ratio.notna().sum()),
@@ -183,6 +185,17 @@ def _median_ratio(ratios):
     return value if np.isfinite(value) else None
 
 
+def _settings(text):
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("--fast-settings takes a JSON object")
+    try:  # a misspelled field fails here, before any run
+        T.TrainConfig.from_recipe("fast", **value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
 def _seeds(text):
     return [int(s) for s in str(text).split(",") if s.strip()]
 
@@ -195,6 +208,9 @@ def main(argv=None):
     p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated, e.g. 0,1,2")
     p.add_argument("--nice-epochs", type=int, default=200)
     p.add_argument("--fast-epochs", type=int, default=None)
+    p.add_argument("--fast-settings", type=_settings, default={},
+                   help="TrainConfig fields that change the fast runs, as JSON, "
+                        "e.g. '{\"temperature\": 0.07}' (an ablation)")
     p.add_argument("--skip-nice-amp", action="store_true",
                    help="leave out the NICE recipe in the fast recipe's precision")
     p.add_argument("--paper-val", action="store_true", help="hold out 740 conditions as NICE does")

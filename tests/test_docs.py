@@ -28,7 +28,8 @@ SHELL_BREAKS = {"&&", "||", "|", ";", ">", ">>", "2>", "&"}
 #: Options of other tools that the docs mention in inline code.
 # options of other tools (mkdocs, pip, jupyter) and of the benchmark scripts
 FOREIGN_OPTIONS = {"--strict", "--site-dir", "--index-url", "--clear-output", "--inplace",
-                   "--compile", "--batches", "--batch-size", "--skip-nice-amp"}  # pip, mkdocs, nbconvert, benchmarks
+                   "--compile", "--batches", "--batch-size", "--skip-nice-amp",
+                   "--fast-settings"}  # pip, mkdocs, nbconvert, benchmarks
 
 
 def _doc_files():

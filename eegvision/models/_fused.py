@@ -45,8 +45,10 @@ import torch.nn.functional as F
 from .._workspace import scratch
 
 #: Elements of the ``(chunk, n_steps, n_chans, n_filters)`` block computed at once
-#: (4 MB in float32: fits the L2/L3 cache of current CPUs).
-CHUNK_ELEMENTS = 1 << 20
+#: (8 MB in float32: fits the L3 cache of current CPUs). On the 2-core development
+#: machine, epochs at batch 256 and 1000 were 4-5 % faster than with half of it and
+#: than with twice it (A/B in one process).
+CHUNK_ELEMENTS = 1 << 21
 
 
 _LOG2E = 1.0 / math.log(2.0)

@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 import torch
+from _machine import describe, machine_info  # benchmarks/, beside this script
 
 from eegvision._utils import write_json
 from eegvision.models import create_encoder
@@ -210,9 +211,11 @@ def main(argv=None):
             for k in ("n_trials", "n_chans", "n_times", "n_features", "batch_size")]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         child = json.loads(out.strip().splitlines()[-1])
-    print(markdown(rows, child, args))
+    machine = machine_info()
+    print(markdown(rows, child, args) + "\n" + describe(machine))
     if args.json:
-        write_json(args.json, {"rows": rows, "full_epoch": child, "args": vars(args)})
+        write_json(args.json, {"rows": rows, "full_epoch": child, "args": vars(args),
+                               "machine": machine})
 
 
 if __name__ == "__main__":

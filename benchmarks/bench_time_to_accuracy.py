@@ -1,9 +1,12 @@
 """Time to accuracy: the 'fast' recipe against the NICE recipe.
 
-Trains the same encoder with each recipe on the built-in simulated subject 1,
+Trains the same encoder with each recipe on the built-in simulated subject 1
+(or a subject of ``--data-dir``),
 records test top-1 after every epoch, writes the learning curves to CSV and as a figure (``curves.png``:
 test top-1 against training seconds) and reports, per seed, the wall-time
-ratio fast/nice to reach the NICE recipe's final top-1 (target <= 0.1).
+ratio fast/nice to reach the NICE recipe's final top-1 (target <= 0.1). The
+ratio depends on the machine (bf16 hardware speeds up only ``fast``), so the
+summary records the CPU and torch threads.
 
 Every run trains in its own process, so no allocator or buffer state carries
 over from one run to the next. The weights of every epoch are kept (about
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _machine import describe, machine_info  # benchmarks/, beside this script
 
 from eegvision import train as T
 from eegvision.evaluate import evaluate
@@ -40,14 +44,14 @@ from eegvision.evaluate import evaluate
 COLORS = {"nice": "#0072B2", "fast": "#D55E00", "nice-amp": "#009E73"}
 
 
-def load_data(subject):
-    """The built-in simulated subject."""
+def load_data(subject, data_dir=None):
+    """One subject of ``data_dir`` (a THINGS-EEG2 layout root), or of the built-in simulator."""
     from eegvision.data.builtin import resolve_root
-
-    root, _ = resolve_root(None, subjects=[subject])
     from eegvision.data.things import load_subject
 
-    return load_subject(root, subject, average=True), "built-in simulator"
+    root, builtin = resolve_root(data_dir, subjects=[subject])
+    return load_subject(root, subject, average=True), ("built-in simulator" if builtin
+                                                       else str(root))
 
 
 def time_to(curve, target):
@@ -84,7 +88,7 @@ def plot_curves(df, summary, path):
 
 def train_one(args):
     """Child process: one recipe and seed; writes its curve and final top-1 under ``--child-out``."""
-    data, _ = load_data(args.subject)
+    data, _ = load_data(args.subject, args.data_dir)
     over = json.loads(args.child_settings)
     config = T.TrainConfig.from_recipe(args.child_recipe, model=args.model, device="cpu",
                                        seed=args.child_seed, **over)
@@ -110,6 +114,7 @@ def run_recipe(args, label, recipe, over, seed):
     """Train in a fresh process (no allocator or buffer state carried from the previous run)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, __file__, "--model", args.model, "--subject", str(args.subject),
+               *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
                "--child-recipe", recipe, "--child-seed", str(seed),
                "--child-settings", json.dumps(over), "--child-out", tmp]
         subprocess.run(cmd, check=True)
@@ -146,9 +151,9 @@ def run_seed(args, seed, nice_val):
 
 
 def run(args):
-    data, source = load_data(args.subject)
-    print(f"data: {source}: train {data.train!r}\n      test {data.test!r}")
-    print(f"bf16 mixed precision on this CPU: {T.cpu_has_native_bf16()}")
+    data, source = load_data(args.subject, args.data_dir)
+    machine = machine_info()
+    print(f"data: {source}: train {data.train!r}\n      test {data.test!r}\n{describe(machine)}")
     n_cond = len(np.unique(data.train.conditions))
     # NICE holds out 740 of 16540 conditions; keep that fraction on smaller data
     nice_val = 740 if n_cond >= 16540 or args.paper_val else round(740 / 16540 * n_cond)
@@ -166,7 +171,7 @@ def run(args):
     table.to_csv(out / "summary.csv", index=False)
     overall = dict(source=source, model=args.model, seeds=list(args.seeds), nice_val=nice_val,
                    fast_settings=args.fast_settings,
-                   bf16=T.cpu_has_native_bf16(),
+                   bf16=machine["native_bf16"], machine=machine,
                    median_ratio=_median_ratio(table.ratio),
                    seeds_reaching_nice_final=int(table.ratio.notna().sum()),
                    seeds_meeting_target=int((table.ratio <= 0.1).sum()),
@@ -205,6 +210,8 @@ def main(argv=None):
     p.add_argument("--out", default="bench-out")
     p.add_argument("--model", default="nice")
     p.add_argument("--subject", type=int, default=1)
+    p.add_argument("--data-dir", default=None,
+                   help="a THINGS-EEG2 layout root (default: the built-in simulated subject)")
     p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated, e.g. 0,1,2")
     p.add_argument("--nice-epochs", type=int, default=200)
     p.add_argument("--fast-epochs", type=int, default=None)

@@ -69,10 +69,10 @@ class TrainConfig:
         The weights returned: those of the epoch with the lowest validation
         loss (NICE), of the last epoch, or the mean of the last
         ``average_epochs`` epochs' weights (and BatchNorm statistics). The
-        'fast' recipe averages: with soft targets, the validation loss of a
-        few hundred conditions bottoms out epochs before retrieval accuracy
-        stops improving, and a single epoch's weights are noisier than the
-        mean of the last five.
+        'fast' recipe averages: the validation loss of a few hundred
+        conditions can bottom out epochs before retrieval accuracy stops
+        improving, and a single epoch's weights are noisier than the mean of
+        the last five.
     average_epochs : int
         How many final epochs ``keep='average'`` averages.
     seed : int

@@ -1,0 +1,54 @@
+"""Smoke tests of the benchmark scripts: they run end to end and write what the docs quote.
+
+The numbers they measure are not checked here (timings belong in benchmark runs, not
+in tests); only that the scripts still work with the package as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script, *args):
+    return subprocess.run([sys.executable, str(BENCH / script), *map(str, args)], check=True,
+                          capture_output=True, text=True, timeout=600).stdout
+
+
+def test_time_to_accuracy_writes_curves_and_summary(tiny_root, tmp_path):
+    out = tmp_path / "bench"
+    stdout = _run("bench_time_to_accuracy.py", "--data-dir", tiny_root, "--out", out,
+                  "--seeds", "1", "--nice-epochs", 3, "--fast-epochs", 2, "--skip-nice-amp")
+    assert "machine:" in stdout
+    curves = pd.read_csv(out / "curves.csv")
+    assert curves.groupby(["recipe", "seed"]).size().to_dict() == {("fast", 1): 2, ("nice", 1): 3}
+    assert curves.top1.between(0, 1).all() and (curves.seconds > 0).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["source"] == str(tiny_root) and summary["seeds"] == [1]
+    assert {"cpu", "cores", "flags", "native_bf16", "torch", "torch_threads"} <= set(
+        summary["machine"])
+    for row in summary["per_seed"]:
+        assert row["nice_epochs"] == 3 and row["fast_epochs"] == 2
+        reached = row["fast_seconds_to_nice_final"]
+        # the ratio is fast's time to nice's final over nice's total, or NaN if never reached
+        if reached == reached:
+            assert abs(row["ratio"] - reached / row["nice_seconds_total"]) < 1e-12
+    assert (out / "curves.png").stat().st_size > 0
+
+
+def test_throughput_runs_every_mode(tmp_path):
+    out = tmp_path / "thr.json"
+    stdout = _run("bench_throughput.py", "--n-trials", 48, "--n-chans", 8, "--n-times", 100,
+                  "--n-features", 16, "--batch-size", 16, "--batches", 1, "--json", out)
+    assert "| fast |" in stdout and "machine:" in stdout
+    result = json.loads(out.read_text())
+    modes = {r["mode"] for r in result["rows"]}
+    assert {"reference+DataLoader", "reference", "fast"} <= modes
+    assert all(r["trials_per_s"] > 0 for r in result["rows"])
+    assert result["full_epoch"]["trials_per_s"] > 0 and result["machine"]["cores"] >= 1

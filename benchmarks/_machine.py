@@ -20,7 +20,7 @@ def machine_info(cpuinfo="/proc/cpuinfo"):
     try:
         for line in Path(cpuinfo).read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and not flags:
+            if key.strip() == "model name":
                 model = value.strip()
             elif key.strip() == "flags":
                 flags = set(value.split())

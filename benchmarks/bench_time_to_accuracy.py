@@ -46,12 +46,14 @@ COLORS = {"nice": "#0072B2", "fast": "#D55E00", "nice-amp": "#009E73"}
 
 def load_data(subject, data_dir=None):
     """One subject of ``data_dir`` (a THINGS-EEG2 layout root), or of the built-in simulator."""
-    from eegvision.data.builtin import resolve_root
+    from eegvision.data.builtin import resolve_root, shared_data_dir
     from eegvision.data.things import load_subject
 
     root, builtin = resolve_root(data_dir, subjects=[subject])
-    return load_subject(root, subject, average=True), ("built-in simulator" if builtin
-                                                       else str(root))
+    # the two kinds of features give different curves (docs/training.md), so say which
+    features = "real CLIP features" if shared_data_dir() else "synthetic features"
+    source = f"built-in simulator, {features}" if builtin else str(root)
+    return load_subject(root, subject, average=True), source
 
 
 def time_to(curve, target):

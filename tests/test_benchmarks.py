@@ -7,11 +7,13 @@ in tests); only that the scripts still work with the package as it is.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -37,8 +39,10 @@ def test_time_to_accuracy_writes_curves_and_summary(tiny_root, tmp_path):
         assert row["nice_epochs"] == 3 and row["fast_epochs"] == 2
         reached = row["fast_seconds_to_nice_final"]
         # the ratio is fast's time to nice's final over nice's total, or NaN if never reached
-        if reached == reached:
-            assert abs(row["ratio"] - reached / row["nice_seconds_total"]) < 1e-12
+        if math.isnan(reached):
+            assert math.isnan(row["ratio"])
+        else:
+            assert row["ratio"] == pytest.approx(reached / row["nice_seconds_total"], abs=1e-12)
     assert (out / "curves.png").stat().st_size > 0
 
 

@@ -32,7 +32,7 @@ from .._utils import _check_option, atomic_path, data_error, logger, write_json
 from .montage import OFFICIAL_17_CHANNELS, REGIONS, THINGS_EEG2_CHANNELS, channel_region
 
 #: Bump when the simulated data change, so cached built-in roots are rebuilt.
-SIMULATOR_VERSION = 1
+SIMULATOR_VERSION = 2
 
 #: The planted truth unless told otherwise.
 DEFAULT_REGION = "occipital"
@@ -132,17 +132,22 @@ def _feature_stats(feats, n_pc=64):
 
 @functools.lru_cache(maxsize=4)
 def _synthetic_stats(dim, seed=768):
-    """Feature statistics of the same kind as CLIP's when no real features are at hand.
+    """Feature statistics like CLIP ViT-L/14's when no real features are at hand.
 
-    A mean direction plus a power-law spectrum on 96 random axes and a little
-    isotropic spread, estimated from 400 unit-norm draws. Cached: read-only.
+    A mean direction plus a power-law spectrum on 256 random axes and a little
+    isotropic spread, estimated from 400 unit-norm draws. Calibrated against
+    NICE's real features of the 200 THINGS-EEG2 test images: 200 draws have a
+    mean vector of norm about 0.73 (real: 0.74, i.e. a mean cosine of 0.54
+    between images) and put about 67 % of their variance in the top 32
+    principal components (draws from the real features' statistics: 66 %;
+    :func:`_feature_stats` keeps 64 components of either). Cached: read-only.
     """
     rng = np.random.default_rng(seed)
     mu = rng.standard_normal(dim)
-    mu *= 0.6 / np.linalg.norm(mu)
-    n_ax = min(96, dim)
+    mu *= 0.87 / np.linalg.norm(mu)
+    n_ax = min(256, dim)
     axes = np.linalg.qr(rng.standard_normal((dim, n_ax)))[0]
-    x = (rng.standard_normal((400, n_ax)) * np.arange(1, n_ax + 1) ** -0.6) @ axes.T
+    x = (rng.standard_normal((400, n_ax)) * np.arange(1, n_ax + 1) ** -0.4) @ axes.T
     x += 0.05 * rng.standard_normal((400, dim)) / np.sqrt(dim)
     x = mu + 0.8 * x / np.linalg.norm(x, axis=1).mean()
     return _feature_stats(x / np.linalg.norm(x, axis=1, keepdims=True))

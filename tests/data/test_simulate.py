@@ -119,6 +119,23 @@ def test_real_names_and_features_from_shared_folder(tmp_path, shared_data):
     assert truth["features"] == "real" and truth["concept_names"] == "things_eeg2_concepts.tsv"
 
 
+def _shape_of(stats, n=400, seed=1):
+    """Mean-vector norm and top-32 variance share of ``n`` unit-norm draws from ``stats``."""
+    rng = np.random.default_rng(seed)
+    x = sim._unit(stats["mu"] + sim._draw(stats, n, rng))
+    lam = np.linalg.svd(x - x.mean(0), compute_uv=False) ** 2
+    return np.linalg.norm(x.mean(0)), lam[:32].sum() / lam.sum()
+
+
+def test_synthetic_features_are_shaped_like_real_clip(shared_data):
+    """The fallback without real features must not be an easier (lower-dimensional) world."""
+    real = np.load(shared_data / "clip_feature_maps_test.npy").reshape(200, -1)
+    real_norm, real_share = _shape_of(sim._feature_stats(real))
+    syn_norm, syn_share = _shape_of(sim._synthetic_stats(real.shape[1]))
+    assert abs(syn_norm - real_norm) < 0.03, (syn_norm, real_norm)
+    assert abs(syn_share - real_share) < 0.05, (syn_share, real_share)
+
+
 def _pairwise_id(x_train, y_train, x_test, y_test, alpha=1e3):
     """Pairwise identification accuracy of a ridge decoder (chance 0.5)."""
     from sklearn.linear_model import Ridge

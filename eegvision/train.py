@@ -92,7 +92,7 @@ class TrainConfig:
         'fast': 0.14. The learned scale grows slowly from its start, so the
         start acts as a regulariser: on the built-in simulator, starting at
         0.14 instead of 0.07 raised top-1 after 35 epochs by 4-6 points with
-        synthetic and with real CLIP features (docs/training.md).
+        synthetic (simulator v1) and with real CLIP features (docs/training.md).
     nice_defects : bool
         Reproduce the NICE public code: temperature frozen (at
         ``temperature``), image projector returning its input.

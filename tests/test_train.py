@@ -344,6 +344,7 @@ def test_recipes_precision_dropout_targets_and_kept_weights():
     assert (fast.amp, fast.dropout, fast.soft_targets, fast.keep) == (True, 0.25, None, "average")
     # the initial temperature: CLIP's and NICE's 0.07 for 'nice', 0.14 for 'fast'
     assert (nice.temperature, fast.temperature) == (0.07, 0.14)
+    assert (nice.freeze_temporal, fast.freeze_temporal) == (None, 5)
     for recipe, temp in (("nice", 0.07), ("fast", 0.14), ("fast", 0.5)):
         model = T.build_model(T.TrainConfig.from_recipe(recipe, model="tiny", temperature=temp),
                               n_chans=N_CH, n_times=N_T, n_features=D)
@@ -355,7 +356,8 @@ def test_recipes_precision_dropout_targets_and_kept_weights():
                           n_times=N_T, n_features=D)
     assert model.loss.soft_scale is None
     for bad in (dict(soft_targets=0.0), dict(soft_mix=2.0), dict(keep="first"),
-                dict(average_epochs=0), dict(temperature=0.0), dict(temperature=0.001)):
+                dict(average_epochs=0), dict(temperature=0.0), dict(temperature=0.001),
+                dict(freeze_temporal=-1)):
         with pytest.raises(ValueError):
             cfg(**bad)
 
@@ -378,6 +380,23 @@ def test_fit_callback_sees_every_epoch():
     T.fit(make_subject().train, cfg(epochs=3), progress=False,
           callback=lambda epoch, model: seen.append((epoch, model.training)))
     assert seen == [(1, False), (2, False), (3, False)]  # after the validation pass
+
+
+@pytest.mark.parametrize("model, freeze", [("nice", 1), ("nice", None), ("nice-sa", 1)])
+def test_freeze_temporal_stops_only_the_temporal_conv(model, freeze, monkeypatch):
+    monkeypatch.setattr(T, "make_encoder", REAL_MAKE_ENCODER)
+    snaps = []
+    res = T.fit(make_subject().train, cfg(model=model, epochs=3, amp=False, freeze_temporal=freeze),
+                progress=False, callback=lambda epoch, m: snaps.append(
+                    {k: v.detach().clone() for k, v in m.state_dict().items()}))
+    frozen = freeze is not None and model == "nice"  # attention in front: ignored
+    # (the conv bias before BatchNorm gets no gradient either way: left out)
+    for key in ("temporal_conv.weight", "bn1.weight", "bn1.bias"):
+        key = "encoder.tsconv." + key
+        assert torch.equal(snaps[0][key], snaps[2][key]) == frozen, key
+    key = "encoder.tsconv.spatial_conv.weight"
+    assert not torch.equal(snaps[1][key], snaps[2][key])
+    assert all(p.requires_grad for p in res.model.parameters())
 
 
 def test_fit_with_window_cache_trains_as_without(monkeypatch):

@@ -60,6 +60,26 @@ def test_fused_train_step_equals_reference_float64(n_chans, n_times, small_chunk
         assert torch.allclose(fast.state_dict()[key].double(), value.double(), atol=1e-10), key
 
 
+def test_fused_backward_with_frozen_temporal_conv_equals_reference(small_chunks):
+    """Temporal conv and its BatchNorm frozen: the short backward gives the same gradients."""
+    ref, fast = _pair(9, 100, torch.float64)
+    for m in (ref, fast):
+        for p in list(m.temporal_conv.parameters()) + list(m.bn1.parameters()):
+            p.requires_grad_(False)
+    x = _x(7, 9, 100, seed=2, dtype=torch.float64)
+    with _spy() as spy:
+        out_fast = fast(x)
+    assert spy.call_count == 1
+    out_ref = ref(x)
+    g = torch.randn_like(out_ref)
+    trained = [n for n, p in ref.named_parameters() if p.requires_grad]
+    assert trained and not any(n.startswith(("temporal_conv", "bn1")) for n in trained)
+    grads_ref = torch.autograd.grad((out_ref * g).sum(), [p for p in ref.parameters() if p.requires_grad])
+    grads_fast = torch.autograd.grad((out_fast * g).sum(), [p for p in fast.parameters() if p.requires_grad])
+    for name, a, b in zip(trained, grads_ref, grads_fast, strict=True):
+        assert torch.allclose(a, b, atol=1e-9, rtol=1e-7), name
+
+
 def test_fused_float32_precision_under_large_offset(small_chunks):
     """With a 1000x DC offset, float32 fused is about as close to float64 as float32 reference."""
     ref, fast = _pair(9, 100)

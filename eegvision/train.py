@@ -533,11 +533,10 @@ def _freeze_temporal(model):
     front of it (attention, ATM's transformer) the backward pass must go
     through TSConv anyway, so freezing would save nothing.
     """
-    import torch
+    from .models._fused import plain_tsconv
 
-    encoder = getattr(model, "encoder", None)
-    tsconv = getattr(encoder, "tsconv", None)
-    if tsconv is None or not isinstance(getattr(encoder, "spatial", None), torch.nn.Identity):
+    tsconv = plain_tsconv(getattr(model, "encoder", None))
+    if tsconv is None:
         return {}
     params = list(tsconv.temporal_conv.parameters()) + list(tsconv.bn1.parameters())
     frozen = {p: p.requires_grad for p in params}

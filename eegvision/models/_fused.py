@@ -424,6 +424,14 @@ class WindowCache:
         return PooledBatch(average, shift + self.offset, cov)
 
 
+def plain_tsconv(encoder):
+    """The encoder's TSConv when it sees the input directly (no trained module in front), else None."""
+    tsconv = getattr(encoder, "tsconv", None)
+    if tsconv is None or not isinstance(getattr(encoder, "spatial", None), torch.nn.Identity):
+        return None
+    return tsconv
+
+
 def window_cache(encoder, x, dtype):
     """A :class:`WindowCache` of ``x`` for ``encoder``, or None where it does not apply.
 
@@ -433,9 +441,8 @@ def window_cache(encoder, x, dtype):
     :data:`CACHE_MAX_BYTES`. ``dtype`` is the compute dtype (bfloat16 under
     bf16 training, else the encoder's).
     """
-    tsconv = getattr(encoder, "tsconv", None)
-    if (tsconv is None or not isinstance(getattr(encoder, "spatial", None), torch.nn.Identity)
-            or tsconv.layout != "fast" or x.device.type != "cpu" or x.ndim != 3
+    tsconv = plain_tsconv(encoder)
+    if (tsconv is None or tsconv.layout != "fast" or x.device.type != "cpu" or x.ndim != 3
             or x.shape[1:] != (tsconv.n_chans, tsconv.n_times)):
         return None
     dtype = dtype or tsconv.temporal_conv.weight.dtype

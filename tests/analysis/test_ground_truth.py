@@ -20,8 +20,10 @@ BANDS = "delta=1-4,theta=4-8,alpha=8-12,beta=15-25,gamma=30-45"
 @pytest.fixture(scope="module", params=list(SETTINGS))
 def planted(request, tmp_path_factory):
     truth = SETTINGS[request.param]
+    # snr 1: with simulator v2's CLIP-like features (less of their variance is decodable than
+    # with v1's) a temporal source at 0.5 left 'only-temporal' tied with 'only-frontal'
     root = simulate_root(tmp_path_factory.mktemp(request.param), 1, n_train=400, n_test=100,
-                         n_train_reps=2, n_test_reps=4, snr=0.5, features_dir=False, **truth)
+                         n_train_reps=2, n_test_reps=4, snr=1.0, features_dir=False, **truth)
     return root, truth
 
 

@@ -74,9 +74,9 @@ def test_fused_backward_with_frozen_temporal_conv_equals_reference(small_chunks)
     g = torch.randn_like(out_ref)
     trained = [n for n, p in ref.named_parameters() if p.requires_grad]
     assert trained and not any(n.startswith(("temporal_conv", "bn1")) for n in trained)
-    grads_ref = torch.autograd.grad((out_ref * g).sum(), [p for p in ref.parameters() if p.requires_grad])
-    grads_fast = torch.autograd.grad((out_fast * g).sum(), [p for p in fast.parameters() if p.requires_grad])
-    for name, a, b in zip(trained, grads_ref, grads_fast, strict=True):
+    grads = [torch.autograd.grad((out * g).sum(), [p for p in m.parameters() if p.requires_grad])
+             for m, out in ((ref, out_ref), (fast, out_fast))]
+    for name, a, b in zip(trained, *grads, strict=True):
         assert torch.allclose(a, b, atol=1e-9, rtol=1e-7), name
 
 

@@ -1,11 +1,51 @@
 """eegvision: decode natural images from EEG and find where the information lives.
 
-Importing the package has no side effects: heavy dependencies (torch, mne)
-are imported by the modules that need them.
+The public API is this package's top level::
+
+    import eegvision as ev
+    data = ev.load_subject(root, 1)
+    result = ev.fit(data.train, ev.TrainConfig(model="nice", epochs=20))
+    scores = ev.evaluate(result.model, data.test)
+    df = ev.analyze("temporal", data=data, model="ridge")
+
+Importing the package has no side effects and imports nothing heavy: each
+name below is imported from its module on first use (PEP 562), so torch and
+mne load only when a function that needs them runs.
 """
 
 __version__ = "0.1.0"
 
 from ._utils import DataError, EEGVisionError  # noqa: E402
 
-__all__ = ["__version__", "DataError", "EEGVisionError"]
+#: public name -> module that defines it (imported on first access)
+_LAZY = {
+    "load_subject": "eegvision.data.things",
+    "EEGImageData": "eegvision.data.container",
+    "SubjectData": "eegvision.data.container",
+    "TrainConfig": "eegvision.train",
+    "fit": "eegvision.train",
+    "evaluate": "eegvision.evaluate",
+    "analyze": "eegvision.analysis",
+    "create_encoder": "eegvision.models",
+    "list_encoders": "eegvision.models",
+}
+
+__all__ = ["__version__", "DataError", "EEGVisionError", *_LAZY]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'eegvision' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(_LAZY[name])
+    if name == "evaluate":
+        # The submodule eegvision.evaluate owns this attribute (importing it sets it);
+        # the module is callable as its evaluate() function, so both spellings agree.
+        return module
+    value = globals()[name] = getattr(module, name)
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

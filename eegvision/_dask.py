@@ -1,6 +1,7 @@
 """The Dask backend of :func:`eegvision.runner.run_jobs`: one task per job.
 
-Each job is submitted as ``runner._run_and_store(job, cache_dir)`` under the
+Each job is submitted as ``run(job, cache_dir)`` (the runner passes its
+``_run_and_store``, so this module imports nothing of the runner) under the
 task key ``eegvision-<job hash>``: a worker reads the data root itself and
 writes the result into the shared cache directory, so only the small
 :class:`~eegvision.runner.Job` and its result row travel. Because the key is
@@ -84,7 +85,7 @@ def dask_client(scheduler=None, n_workers=2):
         yield client
 
 
-def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
+def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2):
     """Run ``jobs`` on a Dask cluster, store each result in ``cache_dir``.
 
     Parameters
@@ -94,6 +95,9 @@ def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
     cache_dir : path-like
         The job cache; must be the same path on every worker (a shared
         filesystem on a cluster).
+    run : callable
+        ``run(job, cache_dir)`` executes one job on a worker, stores and
+        returns its result (``runner._run_and_store``); it must be picklable.
     scheduler : str | distributed.Client | cluster | None
         Where to run; see :func:`dask_client`.
     n_workers : int
@@ -104,14 +108,12 @@ def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
     list of dict
         One result per job, in the order of ``jobs``.
     """
-    from .runner import _run_and_store
-
     _, distributed = _import_distributed()
     unique = {job.key: job for job in jobs}
     cache_dir = str(Path(cache_dir).resolve())
     results = {}
     with dask_client(scheduler, n_workers) as client:
-        futures = {client.submit(_run_and_store, job, cache_dir, key=f"eegvision-{key}"): key
+        futures = {client.submit(run, job, cache_dir, key=f"eegvision-{key}"): key
                    for key, job in unique.items()}
         try:
             for future in distributed.as_completed(futures):

@@ -6,6 +6,8 @@ ranked above it, so a model that outputs constants scores chance, not 100 %.
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +250,19 @@ def _check_matches(ckpt, info, test):
                          f"{info['n_times']} samples; the data have {test.n_channels} x {test.n_times}"
                          " (or other channel names).",
                          "evaluate on data preprocessed like the training data (same layout).")
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`evaluate`.
+
+    ``import eegvision as ev; ev.evaluate(model, test)`` must mean the
+    function, but importing the submodule ``eegvision.evaluate`` sets the
+    package attribute ``evaluate`` to the module; a callable module makes both
+    the same object.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -167,7 +167,7 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
         if backend == "dask":
             from ._dask import run_dask
 
-            done = run_dask(todo, cache_dir, scheduler=scheduler, n_workers=n_jobs)
+            done = run_dask(todo, cache_dir, _run_and_store, scheduler=scheduler, n_workers=n_jobs)
         elif n_jobs > 1:
             from joblib import Parallel, delayed
 

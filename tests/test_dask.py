@@ -69,6 +69,7 @@ def test_killed_worker_loses_and_duplicates_nothing(tiny_root, tmp_path):
     from eegvision._dask import run_dask
     from eegvision.analysis import build_jobs
     from eegvision.data.things import load_subject
+    from eegvision.runner import _run_and_store
 
     ref = load_subject(tiny_root, 1).test
     jobs = build_jobs("temporal", [1], ref, root=tiny_root, seeds=[0], model="ridge",
@@ -82,7 +83,7 @@ def test_killed_worker_loses_and_duplicates_nothing(tiny_root, tmp_path):
         victim = next(iter(client.run(os.getpid).values()))
         out = {}
         thread = threading.Thread(target=lambda: out.update(
-            results=run_dask(jobs, cache, scheduler=cluster.scheduler_address)))
+            results=run_dask(jobs, cache, _run_and_store, scheduler=cluster.scheduler_address)))
         thread.start()
         deadline = time.monotonic() + 20
         while not list(starts.glob(f"*-{victim}")):
@@ -108,7 +109,7 @@ def test_unreachable_scheduler_names_option(tmp_path):
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(EEGVisionError, match="--scheduler tcp://127.0.0.1:9"):
-            run_dask([], tmp_path, scheduler="tcp://127.0.0.1:9")
+            run_dask([], tmp_path, None, scheduler="tcp://127.0.0.1:9")
 
 
 def test_slurm_cluster_with_fake_sbatch(tmp_path, monkeypatch):
@@ -165,4 +166,4 @@ def test_missing_distributed_says_how_to_install(monkeypatch, tmp_path):
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(EEGVisionError, match=r"pip install 'dask\[distributed\]'"):
-        _dask.run_dask([], tmp_path)
+        _dask.run_dask([], tmp_path, None)

@@ -1,0 +1,197 @@
+"""The layers of DESIGN.md hold: a lower layer never imports an upper one.
+
+Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
+
+    0 base       eegvision (package: eager imports only), _utils, _workspace
+    1 data       eegvision.data.*          files -> arrays, the container
+    2 images     eegvision.images.*        image sets -> features
+    3 models     eegvision.models.*        encoders, projector, loss, ridge
+    4 train      train, evaluate, decoding fit / score one container (decoding:
+                                           the scikit-learn estimators, which
+                                           call train.fit and evaluate's top-k)
+    5 analysis   eegvision.analysis.<q>    one module per question, + stats
+    6 runner     runner, _dask, _provenance  jobs, caching, backends
+    7 viz        eegvision.viz.*           tables -> figures
+    8 api        eegvision.analysis (the package: analyze, build_jobs,
+                 write_outputs, load_results), viz.figures (rebuilds figures from
+                 result folders on disk)
+    9 cli        cli, __main__
+
+A module may import its own layer or any lower one. Every import counts,
+also those inside functions (the package imports heavy modules lazily, but a
+lazy import is still a dependency), and ``importlib.import_module`` with a
+literal or f-string name (``f"eegvision.analysis.{name}"``) counts as an
+import of every module matching the pattern.
+
+Import cycles between modules are reported too. The few below are known and
+are cut by the planned split of train.py and data/ (issue 17, section 3): the
+list may only shrink; a new cycle, or a known one that no longer exists (then
+delete it here), fails the test.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "eegvision"
+
+#: module-name prefix -> layer; the longest matching prefix wins.
+LAYERS = {
+    "eegvision": 0, "eegvision._utils": 0, "eegvision._workspace": 0,
+    "eegvision.data": 1,
+    "eegvision.images": 2,
+    "eegvision.models": 3,
+    "eegvision.train": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
+    "eegvision.analysis.": 5,
+    "eegvision.runner": 6, "eegvision._dask": 6, "eegvision._provenance": 6,
+    "eegvision.viz": 7,
+    "eegvision.analysis": 8, "eegvision.viz.figures": 8,
+    "eegvision.cli": 9, "eegvision.__main__": 9,
+}
+
+#: Cycles (sets of modules importing each other) that the train.py / data/ split removes.
+KNOWN_CYCLES = [
+    # train.run_training scores with evaluate; evaluate_cli loads checkpoints from train
+    {"eegvision.train", "eegvision.evaluate"},
+    # builtin makes the simulated root with simulate, which reuses raw's writers; raw's
+    # and simulate's command-line bodies resolve the built-in root
+    {"eegvision.data.builtin", "eegvision.data.raw", "eegvision.data.simulate"},
+]
+
+
+def module_name(path):
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def all_modules():
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer_of(name):
+    # "eegvision.analysis." (trailing dot) matches the analysis modules, not the package
+    best = max((p for p in LAYERS if name == p or name.startswith(p.rstrip(".") + ".")),
+               key=len, default=None)
+    assert best is not None, f"{name}: no layer; add it to LAYERS in tests/test_layers.py"
+    return LAYERS[best]
+
+
+def _resolve(module, path, node, modules):
+    """Module names imported by one ``Import`` / ``ImportFrom`` node."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    if node.level:
+        base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+        base = f"{base}.{node.module}" if node.module else base
+    else:
+        base = node.module or ""
+    # ``from . import name`` imports the submodule ``name`` when there is one
+    return [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+
+
+def _dynamic(module, node):
+    """Pattern imported by ``importlib.import_module(<literal or f-string>)``, or None."""
+    if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module"
+            and node.args):
+        return None
+    arg = node.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    if isinstance(arg, ast.JoinedStr):
+        out = ""
+        for part in arg.values:
+            if isinstance(part, ast.Constant):
+                out += part.value
+            elif isinstance(part.value, ast.Name) and part.value.id == "__name__":
+                out += module
+            else:
+                out += "*"
+        return out
+    return None
+
+
+def import_graph():
+    modules = all_modules()
+    graph = {}
+    for module, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                targets.update(_resolve(module, path, node, modules))
+            pattern = _dynamic(module, node)
+            if pattern is not None:
+                prefix = pattern.split("*")[0]
+                targets.update(m for m in modules if m.startswith(prefix) and m != module)
+        graph[module] = {t for t in targets if t.split(".")[0] == "eegvision" and t != module}
+    return graph
+
+
+def test_every_module_has_a_layer():
+    for name in all_modules():
+        layer_of(name)
+
+
+def test_the_graph_sees_lazy_and_dynamic_imports():
+    graph = import_graph()
+    assert "eegvision.viz" in graph["eegvision.analysis"]  # inside write_outputs
+    assert "eegvision.analysis.temporal" in graph["eegvision.runner"]  # importlib f-string
+    assert "eegvision.models.nice" in graph["eegvision.models"]  # f"{__name__}.{module}"
+
+
+def test_lower_layers_never_import_upper_ones():
+    bad = [f"{src} (layer {layer_of(src)}) imports {dst} (layer {layer_of(dst)})"
+           for src, dsts in import_graph().items() for dst in sorted(dsts)
+           if layer_of(dst) > layer_of(src)]
+    assert not bad, "layer violations:\n" + "\n".join(bad)
+
+
+def _cycles(graph):
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.add(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(comp)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_beyond_the_known_ones():
+    found = _cycles(import_graph())
+    new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
+    gone = [sorted(c) for c in KNOWN_CYCLES if c not in found]
+    assert not new, f"new import cycles: {new}"
+    assert not gone, f"cycles no longer present (delete them from KNOWN_CYCLES): {gone}"
+
+
+def test_the_knot_analysis_runner_dask_viz_is_cut():
+    graph = import_graph()
+    for analysis in (m for m in graph if m.startswith("eegvision.analysis.")):
+        assert not {d for d in graph[analysis] if d.startswith(("eegvision.viz", "eegvision.runner",
+                                                                "eegvision._dask"))}, analysis
+    assert "eegvision.runner" not in graph["eegvision._dask"]
+    assert not {d for d in graph["eegvision.runner"] if d.startswith("eegvision.viz")}

@@ -28,6 +28,9 @@ _LAZY = {
     "analyze": "eegvision.analysis",
     "create_encoder": "eegvision.models",
     "list_encoders": "eegvision.models",
+    "RidgeDecoder": "eegvision.decoding",
+    "ContrastiveDecoder": "eegvision.decoding",
+    "retrieval_scorer": "eegvision.decoding",
 }
 
 __all__ = ["__version__", "DataError", "EEGVisionError", *_LAZY]

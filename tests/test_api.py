@@ -10,7 +10,8 @@ import eegvision as ev
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ["load_subject", "EEGImageData", "SubjectData", "TrainConfig", "fit", "evaluate",
-          "analyze", "create_encoder", "list_encoders"]
+          "analyze", "create_encoder", "list_encoders", "RidgeDecoder", "ContrastiveDecoder",
+          "retrieval_scorer"]
 
 
 def _python(code):

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 #: Default grid of ridge penalties.
 DEFAULT_ALPHAS = tuple(np.logspace(-1, 6, 8))
 
 
-class RidgeDecoder:
+class RidgeDecoder(BaseEstimator):
     """Linear map from flattened EEG to image features, penalty chosen by GCV.
 
-    State is real here (training statistics and coefficients), so a class.
+    State is real here (training statistics and coefficients), so a class; a
+    scikit-learn estimator (``get_params``, ``clone``); the fitted attributes
+    end in ``_`` and exist only after :meth:`fit`. The retrieval-scored
+    estimator for pipelines and MNE's ``SlidingEstimator`` is
+    :class:`eegvision.decoding.RidgeDecoder`.
 
     Parameters
     ----------
@@ -22,18 +27,16 @@ class RidgeDecoder:
     name = "ridge"
 
     def __init__(self, alphas=DEFAULT_ALPHAS):
-        self.alphas = tuple(float(a) for a in alphas)
-        self.mean_ = self.std_ = self.coef_ = self.intercept_ = None
-        self.alpha_ = None
-        self.cv_mse_ = None
+        self.alphas = alphas  # as given: scikit-learn's clone() checks identity
 
     def _flat(self, eeg):
         eeg = np.asarray(eeg, dtype=np.float64)
         return eeg.reshape(len(eeg), -1)
 
     def _standardise(self, eeg):
-        if self.mean_ is None:
-            raise RuntimeError("RidgeDecoder is not fitted yet; call fit() first.")
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "coef_")  # NotFittedError
         x = self._flat(eeg)
         if x.shape[1] != self.mean_.shape[0]:
             raise ValueError(f"EEG has {x.shape[1]} channel x time values per trial; the decoder "
@@ -41,7 +44,12 @@ class RidgeDecoder:
         return (x - self.mean_) / self.std_
 
     def fit(self, eeg, features):
-        """Fit on EEG ``(n, n_chans, n_times)`` and features ``(n, d)``; returns self."""
+        """Fit on EEG ``(n, n_chans, n_times)`` (or ``(n, n_values)``) and features ``(n, d)``.
+
+        Returns
+        -------
+        self : RidgeDecoder
+        """
         from sklearn.linear_model import RidgeCV
 
         x = self._flat(eeg)
@@ -52,7 +60,8 @@ class RidgeDecoder:
         # nothing; leaving them out gives the same fit at a fraction of the cost.
         keep = std > 0
         xs = ((x - self.mean_) / self.std_)[:, keep]
-        reg = RidgeCV(alphas=self.alphas).fit(xs, np.asarray(features, np.float64))
+        alphas = tuple(float(a) for a in self.alphas)
+        reg = RidgeCV(alphas=alphas).fit(xs, np.asarray(features, np.float64))
         coef = np.zeros((reg.coef_.shape[0], x.shape[1]))
         coef[:, keep] = reg.coef_
         self.coef_ = coef

@@ -23,6 +23,9 @@ lazy import is still a dependency), and ``importlib.import_module`` with a
 literal or f-string name (``f"eegvision.analysis.{name}"``) counts as an
 import of every module matching the pattern.
 
+``ALLOWED_UPWARD`` lists the designed exceptions (plotting methods of the
+container that call viz, the way MNE's objects do).
+
 Import cycles between modules are reported too. The few below are known and
 are cut by the planned split of train.py and data/ (issue 17, section 3): the
 list may only shrink; a new cycle, or a known one that no longer exists (then
@@ -58,6 +61,13 @@ KNOWN_CYCLES = [
     # and simulate's command-line bodies resolve the built-in root
     {"eegvision.data.builtin", "eegvision.data.raw", "eegvision.data.simulate"},
 ]
+
+
+#: Upward imports by design (not knots): object methods that plot call viz, as MNE's
+#: ``Evoked.plot_topomap`` calls ``mne.viz``; viz.evoked imports nothing of the data layer.
+ALLOWED_UPWARD = {
+    ("eegvision.data.container", "eegvision.viz.evoked"),
+}
 
 
 def module_name(path):
@@ -145,7 +155,7 @@ def test_the_graph_sees_lazy_and_dynamic_imports():
 def test_lower_layers_never_import_upper_ones():
     bad = [f"{src} (layer {layer_of(src)}) imports {dst} (layer {layer_of(dst)})"
            for src, dsts in import_graph().items() for dst in sorted(dsts)
-           if layer_of(dst) > layer_of(src)]
+           if layer_of(dst) > layer_of(src) and (src, dst) not in ALLOWED_UPWARD]
     assert not bad, "layer violations:\n" + "\n".join(bad)
 
 

@@ -150,7 +150,7 @@ def test_wrong_encoder_or_shape_checkpoint(tmp_path):
     with pytest.raises(DataError, match="encoder 'tiny', not 'nice'"):
         T.load_checkpoint(tmp_path / "model.pt", model="nice")
     with pytest.raises(DataError, match="8 channels x 32 samples"):
-        T.load_checkpoint(tmp_path / "model.pt", data=data.test.pick_channels(["E0", "E1"]))
+        T.load_checkpoint(tmp_path / "model.pt", data=data.test.copy().pick_channels(["E0", "E1"]))
     raw = torch.load(tmp_path / "model.pt", weights_only=True)
     raw["encoder"] = raw["config"]["model"] = "tiny2"
     torch.save(raw, tmp_path / "other.pt")
@@ -227,7 +227,7 @@ def test_loso_folds_start_from_the_seed(tmp_path, monkeypatch):
 def test_concat_train_needs_same_channels():
     a = make_container(10, 0)
     with pytest.raises(DataError, match="one data layout"):
-        T.concat_train([a, a.pick_channels(["E0", "E1"])], ["1", "2"])
+        T.concat_train([a, a.copy().pick_channels(["E0", "E1"])], ["1", "2"])
 
 
 def _args(out, **kw):

@@ -19,8 +19,14 @@ from .stats import binomial_pvalue
 
 
 def derive_both(data, fn):
-    """Apply ``fn`` (container -> container) to the train and test sets."""
-    return SubjectData(data.subject, fn(data.train), fn(data.test), dict(data.meta))
+    """Apply ``fn`` (container -> container) to copies of the train and test sets.
+
+    Container methods work in place (as MNE's), so ``fn`` gets a shallow copy
+    (:meth:`~eegvision.data.EEGImageData.copy` ``deep=False``): ``data`` is the
+    runner's shared, cached subject and must stay as loaded.
+    """
+    return SubjectData(data.subject, fn(data.train.copy(deep=False)),
+                       fn(data.test.copy(deep=False)), dict(data.meta))
 
 
 def fit_and_score(data, job):

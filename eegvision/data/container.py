@@ -1,9 +1,17 @@
 """EEGImageData: the one container every layer passes around.
 
 An ``EEGImageData`` pairs EEG epochs with the image features they are aligned
-to. Selection methods (``pick_channels``, ``crop``, ``filter`` ...) return a
-*new* container and never modify the original, so an analysis is always
-"derive a container, fit, evaluate".
+to. It follows MNE's convention: methods that change the data (``crop``,
+``filter``, ``pick``, ``pick_channels``, ``drop_channels``, ``mask_time``)
+modify the container in place and return it, so ``data.crop(0, .5)`` crops
+``data`` and calls chain; ``data.copy()`` first keeps the original. Methods
+that make a different object return a new one: indexing (``data[...]``,
+``subset``), ``average_repetitions``, ``with_features``, ``average``
+(an ``mne.EvokedArray``) and ``to_epochs``.
+
+In-place methods never write into the arrays: they bind new ones. A shallow
+``copy(deep=False)`` therefore shares the arrays safely and is what the
+analyses derive their conditions from (cached data are read-only memory maps).
 """
 
 from __future__ import annotations
@@ -125,6 +133,102 @@ class EEGImageData:
                 f"{self.n_channels} ch, {self.n_times} samples @ {self.sfreq:g} Hz "
                 f"({self.times[0]:.3f}-{self.times[-1]:.3f} s), {self.n_features}-d features>")
 
+    # --------------------------------------------------------------- selection
+    def get_data(self, picks=None, *, tmin=None, tmax=None, copy=True):
+        """The EEG array ``(n_trials, n_channels, n_times)``, as ``mne.Epochs.get_data``.
+
+        Parameters
+        ----------
+        picks : str | int | list | None
+            Channels, as in :meth:`pick`; None: all.
+        tmin, tmax : float | None
+            Time span in seconds (inclusive); None: the whole epoch.
+        copy : bool
+            Return a copy (always, when ``picks`` or a time span select).
+
+        Returns
+        -------
+        eeg : ndarray of float32
+        """
+        if picks is None and tmin is None and tmax is None:
+            return self.eeg.copy() if copy else self.eeg
+        view = self.copy(deep=False)
+        if picks is not None:
+            view.pick(picks)
+        if tmin is not None or tmax is not None:
+            view.crop(tmin, tmax)
+        return view.eeg
+
+    def __getitem__(self, item):
+        """Trials by concept name (``data['00001_aircraft_carrier']``), list of names, or index.
+
+        Parameters
+        ----------
+        item : str | list of str | int | slice | array of int or bool
+            A concept name or a list of them (every trial of those concepts,
+            in data order), else anything numpy indexes trials with.
+
+        Returns
+        -------
+        EEGImageData
+            A new container.
+        """
+        if isinstance(item, str) or (isinstance(item, (list, tuple)) and item
+                                     and all(isinstance(i, str) for i in item)):
+            names = [item] if isinstance(item, str) else list(item)
+            unknown = [n for n in names if n not in set(self.concepts)]
+            if unknown:
+                raise KeyError(f"Concepts not in the data: {', '.join(unknown[:5])} "
+                               f"(e.g. {', '.join(self.concepts[:3])} are).")
+            return self.subset(np.isin(self.concepts, names))
+        if isinstance(item, (int, np.integer)):
+            item = [item]
+        index = np.arange(self.n_trials)[item]
+        return self.subset(index)
+
+    def average(self):
+        """The mean over trials as an ``mne.EvokedArray`` (``nave`` = number of trials).
+
+        Returns
+        -------
+        evoked : mne.EvokedArray
+        """
+        import mne
+
+        return mne.EvokedArray(self.eeg.mean(0, dtype=np.float64), self.info,
+                               tmin=float(self.times[0]), nave=self.n_trials,
+                               comment=str(self.meta.get("split", "EEGImageData")),
+                               verbose="error")
+
+    def plot_topomap(self, times="auto", **kwargs):
+        """Scalp maps of the trial average (see :func:`eegvision.viz.evoked.plot_topomap`).
+
+        Parameters
+        ----------
+        times : float | list of float | 'auto'
+            Time points (s) to map.
+        **kwargs
+            Passed to :func:`eegvision.viz.evoked.plot_topomap` (``axes``, ``show`` ...).
+
+        Returns
+        -------
+        fig : matplotlib.figure.Figure
+        """
+        from ..viz.evoked import plot_topomap
+
+        return plot_topomap(self.average(), times, **kwargs)
+
+    def plot(self, **kwargs):
+        """Butterfly plot of the trial average (see :func:`eegvision.viz.evoked.plot_evoked`).
+
+        Returns
+        -------
+        fig : matplotlib.figure.Figure
+        """
+        from ..viz.evoked import plot_evoked
+
+        return plot_evoked(self.average(), **kwargs)
+
     # -------------------------------------------------------------- derivation
     def _replace(self, **changes):
         """New container with some fields replaced (arrays shared unless replaced)."""
@@ -135,15 +239,29 @@ class EEGImageData:
         fields.update(changes)
         return EEGImageData(validate=False, **fields)
 
-    def copy(self):
-        """Deep copy."""
+    def copy(self, deep=True):
+        """A copy; in-place methods on it leave this container unchanged.
+
+        Parameters
+        ----------
+        deep : bool
+            Copy the arrays too. ``deep=False`` shares them: safe for the
+            container's own methods (they bind new arrays), not for writing
+            into ``copy.eeg`` yourself.
+
+        Returns
+        -------
+        EEGImageData
+        """
+        if not deep:
+            return self._replace()
         cats = None if self.categories is None else self.categories.copy()
         return self._replace(eeg=self.eeg.copy(), features=self.features.copy(),
                              concepts=self.concepts.copy(), conditions=self.conditions.copy(),
                              categories=cats, times=self.times.copy())
 
     def subset(self, index):
-        """Select trials by integer index or boolean mask."""
+        """New container of the trials selected by an integer index or boolean mask."""
         index = np.asarray(index)
         cats = None if self.categories is None else self.categories[index]
         return self._replace(eeg=self.eeg[index], features=self.features[index],
@@ -176,13 +294,42 @@ class EEGImageData:
         return [lower[n.lower()] for n in names]
 
     def pick_channels(self, names=None, *, region=None):
-        """Keep only the given channels (by name) or a region's channels (in data order)."""
+        """Keep only the given channels (by name) or a region's channels, in place.
+
+        Channels keep their order in the data. Returns ``self``.
+        """
         keep = set(self._channel_list(names, region))
         idx = [i for i, c in enumerate(self.ch_names) if c in keep]
         return self._select_channels(idx)
 
+    def pick(self, picks):
+        """Keep channels by name, index or region name (``'occipital'``), in place.
+
+        Parameters
+        ----------
+        picks : str | int | list of str or int
+            Channel names, channel indices or region names (mixed freely).
+
+        Returns
+        -------
+        self : EEGImageData
+        """
+        picks = [picks] if isinstance(picks, (str, int, np.integer)) else list(picks)
+        names = []
+        for p in picks:
+            if isinstance(p, (int, np.integer)):
+                if not -self.n_channels <= p < self.n_channels:
+                    raise ValueError(f"Channel index {p} out of range for {self.n_channels} "
+                                     "channels.")
+                names.append(self.ch_names[p])
+            elif p in REGIONS:
+                names.extend(self._channel_list(region=p))
+            else:
+                names.append(p)
+        return self.pick_channels(names)
+
     def drop_channels(self, names=None, *, region=None):
-        """Remove the given channels or a region's channels."""
+        """Remove the given channels or a region's channels, in place; returns ``self``."""
         drop = set(self._channel_list(names, region))
         idx = [i for i, c in enumerate(self.ch_names) if c not in drop]
         if not idx:
@@ -190,7 +337,10 @@ class EEGImageData:
         return self._select_channels(idx)
 
     def _select_channels(self, idx):
-        return self._replace(eeg=self.eeg[:, idx, :], ch_names=[self.ch_names[i] for i in idx])
+        self.eeg = self.eeg[:, idx, :]
+        self.ch_names = [self.ch_names[i] for i in idx]
+        self._info = None
+        return self
 
     def _time_mask(self, tmin, tmax, include_tmax=True):
         tmin = self.times[0] if tmin is None else tmin
@@ -204,24 +354,27 @@ class EEGImageData:
         return mask
 
     def crop(self, tmin=None, tmax=None):
-        """Keep samples with ``tmin <= t <= tmax`` (seconds, inclusive)."""
+        """Keep samples with ``tmin <= t <= tmax`` (seconds, inclusive), in place; returns ``self``."""
         mask = self._time_mask(tmin, tmax)
-        return self._replace(eeg=np.ascontiguousarray(self.eeg[:, :, mask]), times=self.times[mask])
+        self.eeg = np.ascontiguousarray(self.eeg[:, :, mask])
+        self.times = self.times[mask]
+        return self
 
     def mask_time(self, tmin=None, tmax=None, *, include_tmax=True):
-        """Zero every sample outside ``[tmin, tmax]`` keeping the length (the NICE way).
+        """Zero every sample outside ``[tmin, tmax]`` keeping the length (the NICE way), in place.
 
         With ``include_tmax=False`` the window is half-open, ``[tmin, tmax)``,
-        so adjacent windows share no sample.
+        so adjacent windows share no sample. Returns ``self``.
         """
         mask = self._time_mask(tmin, tmax, include_tmax)
         eeg = np.zeros_like(self.eeg)
         eeg[:, :, mask] = self.eeg[:, :, mask]
-        return self._replace(eeg=eeg)
+        self.eeg = eeg
+        return self
 
     def filter(self, l_freq, h_freq, *, method="iir", iir_params=None, pad=True, chunk=2048,
                **kwargs):
-        """Band-pass (or high/low-pass, or band-stop with ``l_freq > h_freq``) through MNE.
+        """Band-pass (or high/low-pass, or band-stop with ``l_freq > h_freq``) through MNE, in place.
 
         Parameters
         ----------
@@ -238,7 +391,11 @@ class EEGImageData:
         chunk : int
             Trials filtered at a time, to bound memory.
         **kwargs
-            Passed to :func:`mne.filter.filter_data` (e.g. ``pad``).
+            Passed to :func:`mne.filter.filter_data` (e.g. ``phase``).
+
+        Returns
+        -------
+        self : EEGImageData
         """
         import mne
 
@@ -254,7 +411,8 @@ class EEGImageData:
                 block, self.sfreq, l_freq, h_freq, method=method, iir_params=iir_params,
                 verbose="error", **kwargs)
             out[start:start + chunk] = filtered[..., n_pad:n_pad + self.n_times]
-        return self._replace(eeg=out)
+        self.eeg = out
+        return self
 
     def average_repetitions(self):
         """Average trials that share an image condition (one row per condition).

@@ -85,7 +85,7 @@ def dask_client(scheduler=None, n_workers=2):
         yield client
 
 
-def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2):
+def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2, data=None):
     """Run ``jobs`` on a Dask cluster, store each result in ``cache_dir``.
 
     Parameters
@@ -102,6 +102,11 @@ def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2):
         Where to run; see :func:`dask_client`.
     n_workers : int
         Worker processes of the LocalCluster when ``scheduler`` is None.
+    data : callable | None
+        ``data(subject) -> SubjectData``: each subject's data is scattered to
+        the workers once (``client.scatter``, broadcast) and every job of that
+        subject gets it as ``run(job, cache_dir, data)``; None: jobs read
+        their data root on the worker.
 
     Returns
     -------
@@ -110,10 +115,15 @@ def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2):
     """
     _, distributed = _import_distributed()
     unique = {job.key: job for job in jobs}
-    cache_dir = str(Path(cache_dir).resolve())
+    cache_dir = None if cache_dir is None else str(Path(cache_dir).resolve())
     results = {}
     with dask_client(scheduler, n_workers) as client:
-        futures = {client.submit(run, job, cache_dir, key=f"eegvision-{key}"): key
+        scattered = {}
+        if data is not None:
+            for subject in dict.fromkeys(job.subject for job in unique.values()):
+                scattered[subject] = client.scatter(data(subject), broadcast=True)
+        futures = {client.submit(run, job, cache_dir, *([scattered[job.subject]] if scattered
+                                                        else []), key=f"eegvision-{key}"): key
                    for key, job in unique.items()}
         try:
             for future in distributed.as_completed(futures):

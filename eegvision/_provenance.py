@@ -94,8 +94,11 @@ def provenance(job):
         ``data_hash`` (over the subject's files) and ``host``.
     """
     data = job.data
-    prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
-                               data.get("targets", "centers"))
+    if data.get("root") is None:  # data in memory: the content hash the job was built with
+        prints = dict(data["fingerprint"])
+    else:
+        prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
+                                   data.get("targets", "centers"))
     return {"eegvision_version": __version__, "config_hash": job.key, "seed": job.seed,
             "device": resolve_device(job.train.get("device", "auto")),
             "data_hash": data_hash(prints), "host": platform.node() or os.uname().nodename}

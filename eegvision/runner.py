@@ -76,16 +76,24 @@ def _analysis_module(name):
     return importlib.import_module(f"eegvision.analysis.{name}")
 
 
-def execute_job(job):
+def execute_job(job, data=None):
     """Run one job in this process and return its result dict (row + arrays).
 
-    Workers call this: it reads the data root itself, so only the job and the
-    small result travel.
+    Parameters
+    ----------
+    job : Job
+    data : SubjectData | None
+        The subject's data, handed over by :func:`run_jobs`; None reads the
+        job's data root here.
     """
     t0 = time.perf_counter()
     module = _analysis_module(job.analysis)
-    data = _load_subject_cached(str(job.data["root"]), job.subject,
-                                job.data.get("layout", "auto"), job.data.get("targets", "centers"))
+    if data is None:
+        if job.data.get("root") is None:
+            raise ValueError(f"Job {job.key} was built from data in memory: pass its data.")
+        data = _load_subject_cached(str(job.data["root"]), job.subject,
+                                    job.data.get("layout", "auto"),
+                                    job.data.get("targets", "centers"))
     result = module.run_condition(data, job)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
@@ -135,45 +143,68 @@ def store_result(cache_dir, job, result):
                     "has_arrays": bool(result.get("arrays"))})
 
 
-def _run_and_store(job, cache_dir):
-    result = execute_job(job)
-    store_result(cache_dir, job, result)
+def _run_and_store(job, cache_dir, data=None):
+    result = execute_job(job) if data is None else execute_job(job, data)
+    if cache_dir is not None:
+        store_result(cache_dir, job, result)
     return result
 
 
+def _subject_source(data):
+    """``get(subject)`` from a mapping or a loader; a loader's last subject is kept."""
+    if data is None:
+        return lambda subject: None
+    if hasattr(data, "__getitem__") and not callable(data):
+        return lambda subject: data[subject]
+    return functools.lru_cache(maxsize=1)(data)
+
+
 # ------------------------------------------------------------------ running
-def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, progress=True):
+def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, progress=True,
+             data=None):
     """Run every job not yet cached and return all results in job order.
 
     Parameters
     ----------
     jobs : list of Job
-    cache_dir : path-like
-        Where results are cached (one file per job, keyed by its hash).
+    cache_dir : path-like | None
+        Where results are cached (one file per job, keyed by its hash); None
+        caches nothing and writes nothing.
     backend : 'local' | 'dask'
         ``local`` runs in this process (``n_jobs=1``) or in joblib worker
         processes; ``dask`` sends jobs to a Dask cluster (``scheduler`` address,
         or a LocalCluster of ``n_jobs`` workers).
     n_jobs : int
         Local parallel processes, or LocalCluster workers.
+    data : mapping | callable | None
+        Each subject's :class:`~eegvision.data.container.SubjectData`
+        (``data[subject]`` or ``data(subject)``), loaded once per subject in
+        this process and handed to its jobs (scattered once to Dask workers);
+        None: every job reads its data root itself.
     """
     _check_option("backend", backend, BACKENDS)
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    results = {job.key: load_cached(cache_dir, job) for job in jobs}
+    if cache_dir is not None:
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    results = {job.key: load_cached(cache_dir, job) if cache_dir is not None else None
+               for job in jobs}
     todo = list({j.key: j for j in jobs if results[j.key] is None}.values())
     logger.info("%d jobs, %d cached, %d to run", len(jobs), len(jobs) - len(todo), len(todo))
     if todo:
+        source = _subject_source(data)
         if backend == "dask":
             from ._dask import run_dask
 
-            done = run_dask(todo, cache_dir, _run_and_store, scheduler=scheduler, n_workers=n_jobs)
+            done = run_dask(todo, cache_dir, _run_and_store, scheduler=scheduler, n_workers=n_jobs,
+                            data=None if data is None else source)
         elif n_jobs > 1:
             from joblib import Parallel, delayed
 
-            done = Parallel(n_jobs=n_jobs)(delayed(_run_and_store)(j, cache_dir) for j in todo)
+            done = Parallel(n_jobs=n_jobs)(delayed(_run_and_store)(j, cache_dir, source(j.subject))
+                                           for j in todo)
         else:
-            done = [_run_and_store(j, cache_dir) for j in _progress(todo, progress)]
+            done = [_run_and_store(j, cache_dir, source(j.subject))
+                    for j in _progress(todo, progress)]
         for job, res in zip(todo, done, strict=True):
             results[job.key] = res
     return [results[j.key] for j in jobs]

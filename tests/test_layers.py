@@ -205,3 +205,27 @@ def test_the_knot_analysis_runner_dask_viz_is_cut():
                                                                 "eegvision._dask"))}, analysis
     assert "eegvision.runner" not in graph["eegvision._dask"]
     assert not {d for d in graph["eegvision.runner"] if d.startswith("eegvision.viz")}
+
+
+#: What an analysis module may take from the data layer: names, montage, no readers.
+_PURE_DATA = {"eegvision.data.container", "eegvision.data.montage"}
+_READERS = {"open", "load", "read_csv", "read_table", "read_text", "read_bytes", "loadtxt",
+            "load_subject", "read_preprocessed", "read_concept_table", "find_subject_files",
+            "resolve_root", "builtin_root"}
+
+
+def test_analysis_modules_read_no_file():
+    graph = import_graph()
+    for module, path in all_modules().items():
+        if not module.startswith("eegvision.analysis."):
+            continue
+        data_imports = {d for d in graph[module] if d.startswith("eegvision.data")}
+        # data.things.concept_name is a pure string function; nothing else of the readers
+        tree = ast.parse(path.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                 and (n.module or "").endswith("things") for a in n.names}
+        assert names <= {"concept_name"}, (module, names)
+        assert data_imports <= _PURE_DATA | {"eegvision.data.things"}, (module, data_imports)
+        calls = {getattr(n.func, "attr", getattr(n.func, "id", None)) for n in ast.walk(tree)
+                 if isinstance(n, ast.Call)}
+        assert not calls & _READERS, (module, calls & _READERS)

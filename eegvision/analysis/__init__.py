@@ -37,8 +37,13 @@ def get_module(name):
 
 
 def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
-               epochs=None, device="auto", layout="auto", targets="centers", **options):
-    """One :class:`~eegvision.runner.Job` per (subject, condition, seed)."""
+               epochs=None, device="auto", layout="auto", targets="centers", fingerprints=None,
+               **options):
+    """One :class:`~eegvision.runner.Job` per (subject, condition, seed).
+
+    ``fingerprints`` (subject -> dict) replaces the data files' fingerprints in
+    the job hash; data in memory (``root=None``) use their content hash.
+    """
     from .._provenance import data_fingerprints
     from ..runner import Job
 
@@ -49,8 +54,10 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     jobs = []
     for subject in subjects:
         # the data's fingerprint is part of the job hash: changed files are recomputed
-        data = {"root": str(root), "layout": layout, "targets": targets,
-                "fingerprint": data_fingerprints(root, subject, layout, targets)}
+        data = {"root": None if root is None else str(root), "layout": layout,
+                "targets": targets,
+                "fingerprint": (fingerprints[subject] if fingerprints is not None
+                                else data_fingerprints(root, subject, layout, targets))}
         for label, params in conds:
             for seed in seeds:
                 train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device}
@@ -85,22 +92,32 @@ def _warn_unused(module, options):
         logger.warning("%s analysis ignores option(s) %s", module.NAME, ", ".join(unused))
 
 
-def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
-            recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
-            scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
-            **options):
+def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
+            seeds=(0,), model="nice", recipe="fast", epochs=None, device="auto", jobs=1,
+            backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
+            progress=True, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
     ----------
     name : 'temporal' | 'spatial' | 'spectral' | 'semantic' | 'saliency'
-    subjects : int | str | list of int
-        ``3``, ``"1-10"`` or ``[1, 2]``.
+    subjects : int | str | list of int | None
+        ``3``, ``"1-10"`` or ``[1, 2]``; None: subject 1 of a data root, or
+        every subject of ``data``.
+    data : SubjectData | EEGImageData | mne.Epochs | dict | None
+        Data in memory instead of a root: a subject's data, one container
+        (its images split into training and test, see
+        :func:`eegvision.data.inputs.split_images`), epochs with
+        ``features``, or a dict of these by subject. Jobs are cached by the
+        arrays' content hash.
+    features : array | dict | None
+        The image features of ``mne.Epochs`` data (one row per epoch, or a
+        dict concept -> vector).
     data_dir : path-like | None
         THINGS-EEG2 root; None uses ``$EEGVISION_DATA`` or the built-in data.
     out : path-like | None
-        Where to write tables, config and figure (nothing is written if None,
-        and jobs are then not cached).
+        Where to write tables, config and figure; None writes nothing at all
+        (jobs are then not cached).
     seeds : sequence of int
     model, recipe, epochs, device
         Training settings (see :class:`eegvision.train.TrainConfig`).
@@ -116,41 +133,74 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         One row per (subject, condition, seed); ``.attrs['summary']`` holds the
         across-subject summary with intervals and p-values.
     """
-    import tempfile
-
-    from ..data.builtin import resolve_root
-    from ..data.things import load_subject
     from ..runner import results_table, run_jobs
 
     module = get_module(name)
-    subjects = parse_subjects(subjects)
     if out is not None:
         out = check_writable_dir(out)
-    root, builtin = resolve_root(data_dir, subjects=subjects)
-    ref = load_subject(root, subjects[0], layout=layout, targets=targets).test
+    source, subjects, root, builtin, prints = _data_source(module, data, features, data_dir,
+                                                           subjects, layout, targets)
+    ref = source(subjects[0]).test
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
-                          epochs=epochs, device=device, layout=layout, targets=targets, **options)
+                          epochs=epochs, device=device, layout=layout, targets=targets,
+                          fingerprints=prints, **options)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(out) / "jobs" if out is not None else Path(tmp)
-        results = run_jobs(job_list, cache, backend=backend, n_jobs=jobs, scheduler=scheduler,
-                           progress=progress)
-        df = results_table(results)
-        context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
-                   "seeds": list(seeds), "out": out}
-        extras = (module.postprocess(df, results, options, context)
-                  if hasattr(module, "postprocess") else {})
+    results = run_jobs(job_list, Path(out) / "jobs" if out is not None else None,
+                       backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
+                       data=source)
+    df = results_table(results)
+    context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
+               "seeds": list(seeds), "out": out, "data": source}
+    extras = (module.postprocess(df, results, options, context)
+              if hasattr(module, "postprocess") else {})
     df.attrs["summary"] = summarize_results(module, df)
     df.attrs["extras"] = extras
     if out is not None:
         config = {"analysis": name, "eegvision_version": __version__, "subjects": subjects,
                   "seeds": list(seeds), "model": model, "recipe": recipe, "epochs": epochs,
-                  "device": device, "layout": layout, "targets": targets, "data_root": str(root),
-                  "builtin_data": builtin, "options": options, "n_jobs": len(job_list),
+                  "device": device, "layout": layout, "targets": targets, "data_root": None if root is None else str(root),
+                  "builtin_data": builtin,
+                  "data_in_memory": prints, "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list]}
         write_outputs(module, df, extras, config, Path(out), plot=plot)
     return df
+
+
+def _data_source(module, data, features, data_dir, subjects, layout, targets):
+    """``(source, subjects, root, builtin, fingerprints)``: where the jobs' data come from.
+
+    ``source(subject)`` gives a :class:`~eegvision.data.container.SubjectData`:
+    from ``data`` in memory (``fingerprints`` are their content hashes) or read
+    from the root once (``fingerprints`` None: the files' are used).
+    """
+    from ..data.inputs import RootLoader, as_subjects, content_hash
+
+    if data is None:
+        from ..data.builtin import resolve_root
+
+        subjects = parse_subjects(1 if subjects is None else subjects)
+        root, builtin = resolve_root(data_dir, subjects=subjects)
+        needs = set(getattr(module, "NEEDS", ()))
+        loader = RootLoader(root, layout, targets, test_repetitions="test_repetitions" in needs,
+                            categories="categories" in needs)
+        return loader, subjects, root, builtin, None
+    if data_dir is not None:
+        raise ValueError("Give data= (data in memory) or data_dir= (a data root), not both.")
+    given = as_subjects(data, features=features)
+    subjects = sorted(given) if subjects is None else parse_subjects(subjects)
+    missing = sorted(set(subjects) - set(given))
+    if missing:
+        raise ValueError(f"subjects {missing} are not in data= (it holds {sorted(given)}).")
+    if "categories" in getattr(module, "NEEDS", ()):
+        from ..data.container import SubjectData
+        from ..data.inputs import add_table_categories
+
+        # on a shallow copy: the caller's containers stay as they were
+        given = {s: SubjectData(d.subject, d.train, add_table_categories(d.test.copy(deep=False)),
+                                d.meta, d.test_repetitions) for s, d in given.items()}
+    prints = {s: {"content": content_hash(given[s])} for s in subjects}
+    return given.__getitem__, subjects, None, False, prints
 
 
 def summarize_results(module, df):

@@ -5,9 +5,13 @@ An analysis module provides
 - ``conditions(options, data_info) -> list of (label, params)``: its conditions;
 - ``derive(data, params) -> SubjectData``: the data of one condition;
 - optionally ``run_condition(data, job)`` when it needs more than top-k
-  (semantic, saliency); the default below derives, fits and scores.
+  (semantic, saliency); the default below derives, fits and scores;
+- optionally ``postprocess(df, results, options, context)``: tables across
+  jobs; ``context['data'](subject)`` gives a subject's ``SubjectData``;
+- optionally ``NEEDS``: what the entry layer reads besides the containers
+  (``'test_repetitions'``, ``'categories'``; see :mod:`eegvision.data.inputs`).
 
-Nothing here touches files except through the runner's cache.
+Jobs receive their data; no analysis module reads a file or plots.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from .._utils import data_error, logger, rng_from_seed
 from . import rsa
 
 NAME = "semantic"
+#: What the entry layer reads for this analysis besides the containers (see data.inputs).
+NEEDS = ("test_repetitions", "categories")
 REFERENCE = "full"
 DEFAULTS = {"metric": "correlation", "n_permutations": 1000, "n_splits": 10, "text": "auto"}
 
@@ -56,30 +58,18 @@ def semantic_group(categories):
 
 
 def concept_groups(data):
-    """Group of every trial of a container: from ``data.categories`` or the concept table.
+    """Group of every trial of a container, from ``data.categories``.
 
-    Real THINGS-EEG2 metadata carry no categories; then the concepts are
-    looked up in ``things_eeg2_concepts.tsv`` from ``$EEGVISION_SHARED_DATA``.
+    Real THINGS-EEG2 metadata carry no categories: :func:`~eegvision.analysis.analyze`
+    gives the test concepts those of ``things_eeg2_concepts.tsv`` (in
+    ``$EEGVISION_SHARED_DATA``) before the jobs run.
     """
-    if data.categories is not None:
-        return np.array([semantic_group(c) for c in data.categories])
-    from ..data.builtin import shared_data_dir
-    from ..data.things import concept_name, read_concept_table
-
-    folder = shared_data_dir()
-    src = data.meta.get("source", "test data")
-    if folder is None or not (folder / "things_eeg2_concepts.tsv").is_file():
-        raise data_error(src, "the test concepts have no categories and no concept table "
-                         "was found.", "set $EEGVISION_SHARED_DATA to the folder holding "
-                         "things_eeg2_concepts.tsv.")
-    table = read_concept_table(folder / "things_eeg2_concepts.tsv")
-    lookup = dict(zip(table["concept"], table["categories27"], strict=True))
-    names = [concept_name(c) for c in data.concepts]
-    missing = sorted({n for n in names if n not in lookup})
-    if missing:
-        raise data_error(src, f"{len(missing)} concepts are not in the concept table "
-                         f"(e.g. {missing[:3]}).", "give the container categories=.")
-    return np.array([semantic_group(lookup[n]) for n in names])
+    if data.categories is None:
+        raise data_error(data.meta.get("source", "test data"),
+                         "the test concepts have no categories (and no concept table gave them).",
+                         "give the container categories=, or set $EEGVISION_SHARED_DATA to the "
+                         "folder holding things_eeg2_concepts.tsv.")
+    return np.array([semantic_group(c) for c in data.categories])
 
 
 def conditions(options, ref):
@@ -104,14 +94,9 @@ def _test_repetitions(data, job):
         n = int(counts.min())
         keep = np.concatenate([order[test.conditions[order] == i][:n] for i in ids])
         return test.eeg[keep].reshape((len(ids), n) + test.eeg.shape[1:])
-    from ..data.things import find_subject_files, read_preprocessed
-
-    try:
-        files = find_subject_files(job.data["root"], job.subject, job.data.get("layout", "auto"),
-                                   targets=job.data.get("targets", "centers"))
-        eeg = read_preprocessed(files["test_eeg"], average=False)["eeg"]
-    except (OSError, ValueError) as err:
-        logger.warning("semantic: no test repetitions for the noise ceiling (%s)", err)
+    eeg = getattr(data, "test_repetitions", None)  # read by the entry layer
+    if eeg is None:
+        logger.warning("semantic: no test repetitions for the noise ceiling")
         return None
     if eeg.shape[0] != len(ids) or eeg.shape[2:] != test.eeg.shape[1:]:
         logger.warning("semantic: test repetitions %s do not match the test data %s; "
@@ -315,11 +300,8 @@ def postprocess(df, results, options, context):
     """
     import pandas as pd
 
-    from ..data.things import load_subject
-
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-    test = load_subject(context["root"], context["subjects"][0], layout=context["layout"],
-                        targets=context["targets"]).test.average_repetitions()
+    test = context["data"](context["subjects"][0]).test.average_repetitions()
     groups = np.array(GROUPS)[results[0]["arrays"]["group"]]
     words = _words(test.concepts)
     text = None

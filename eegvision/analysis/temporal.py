@@ -157,16 +157,13 @@ def postprocess(df, results, options, context):
     """
     import pandas as pd
 
-    from ..data.things import load_subject
     from .stats import cluster_test
 
     if options.get("timecourse", True) is False:
         return {}
     curves = []
     for subject in context["subjects"]:
-        data = load_subject(context["root"], subject, layout=context["layout"],
-                            targets=context["targets"])
-        curve = time_resolved(data)
+        curve = time_resolved(context["data"](subject))
         curve.insert(0, "subject", subject)
         curves.append(curve)
     tc = pd.concat(curves, ignore_index=True)

@@ -495,9 +495,15 @@ class EEGImageData:
 
 @dataclass
 class SubjectData:
-    """One subject's training and test containers."""
+    """One subject's training and test containers.
+
+    ``test_repetitions`` (optional) is the test EEG per repetition,
+    ``(n_test_conditions, n_repetitions, n_channels, n_times)`` in condition
+    order, for noise ceilings when ``test`` holds averages.
+    """
 
     subject: int
     train: EEGImageData
     test: EEGImageData
     meta: dict = field(default_factory=dict)
+    test_repetitions: np.ndarray | None = None

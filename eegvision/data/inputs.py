@@ -1,0 +1,200 @@
+"""What an analysis is given, turned into one :class:`SubjectData` per subject.
+
+:func:`eegvision.analysis.analyze` takes a data root or data in memory (a
+``SubjectData``, an ``EEGImageData``, an ``mne.Epochs`` with features, or a
+dict of them by subject). This module turns either into a source of
+``SubjectData`` by subject, reads whatever else an analysis needs (the test
+repetitions, the concept table's categories) so that analyses never open a
+file, and hashes in-memory data for the job cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+import numpy as np
+
+from .._utils import logger
+from .container import EEGImageData, SubjectData
+
+
+def split_images(data, test_size=0.2, seed=0, *, subject=1):
+    """Split one container into training and held-out test *images* (zero-shot, as THINGS).
+
+    Parameters
+    ----------
+    data : EEGImageData
+        Trials of every image (repetitions share a condition).
+    test_size : float | int
+        Share (< 1) or number of image conditions held out for the test set.
+    seed : int
+        Seed of the draw.
+    subject : int
+        Subject number of the result.
+
+    Returns
+    -------
+    SubjectData
+        Every trial of a test image is in ``test``, none in ``train``.
+    """
+    from .._utils import rng_from_seed
+
+    ids = np.unique(data.conditions)
+    n_test = int(round(test_size * len(ids))) if test_size < 1 else int(test_size)
+    if not 2 <= n_test <= len(ids) - 2:
+        raise ValueError(f"test_size={test_size} holds out {n_test} of {len(ids)} images; "
+                         "zero-shot retrieval needs at least 2 test and 2 training images.")
+    test_ids = rng_from_seed(seed).choice(ids, n_test, replace=False)
+    is_test = np.isin(data.conditions, test_ids)
+    meta = {"source": data.meta.get("source", "EEGImageData"), "test_size": test_size,
+            "split_seed": int(seed)}
+    return SubjectData(int(subject), data.subset(~is_test), data.subset(is_test), meta)
+
+
+def as_subjects(data, *, features=None, test_size=0.2, seed=0):
+    """``{subject: SubjectData}`` from data in memory.
+
+    Parameters
+    ----------
+    data : SubjectData | EEGImageData | mne.Epochs | list | dict
+        A subject's data; one container (split by :func:`split_images`);
+        epochs (with ``features``, see :meth:`EEGImageData.from_epochs`); or
+        several of these, as a list (of ``SubjectData``) or a dict by subject.
+    features : array | dict | None
+        Image features of ``mne.Epochs`` data.
+    test_size, seed
+        How a single container is split (:func:`split_images`).
+
+    Returns
+    -------
+    dict of int -> SubjectData
+    """
+    if isinstance(data, dict):
+        out = {}
+        for subject, value in data.items():
+            one = _one_subject(value, features, test_size, seed, int(subject))
+            out[int(subject)] = SubjectData(int(subject), one.train, one.test, one.meta,
+                                            one.test_repetitions)
+        return out
+    if isinstance(data, (list, tuple)) and all(isinstance(d, SubjectData) for d in data):
+        return {int(d.subject): d for d in data}
+    one = _one_subject(data, features, test_size, seed, 1)
+    return {int(one.subject): one}
+
+
+def _one_subject(data, features, test_size, seed, subject):
+    if isinstance(data, SubjectData):
+        return data
+    if not isinstance(data, EEGImageData):
+        import mne
+
+        if not isinstance(data, mne.BaseEpochs):
+            raise TypeError(f"data= must be a SubjectData, an EEGImageData, an mne.Epochs (with "
+                            f"features=) or a dict of them by subject, got {type(data).__name__}.")
+        if features is None:
+            raise ValueError("data= is an mne.Epochs: give features= too (one image feature "
+                             "vector per epoch, or a dict concept -> vector).")
+        data = EEGImageData.from_epochs(data, features)
+    elif features is not None:
+        raise ValueError("features= goes with mne.Epochs data; an EEGImageData has its own.")
+    return split_images(data, test_size, seed, subject=subject)
+
+
+def content_hash(subject_data):
+    """``sha256:<16 hex>`` of everything in a subject's containers (the job cache key).
+
+    Parameters
+    ----------
+    subject_data : SubjectData
+
+    Returns
+    -------
+    str
+    """
+    digest = hashlib.sha256()
+    for split in (subject_data.train, subject_data.test):
+        for arr in (split.eeg, split.features, split.times, split.conditions):
+            arr = np.ascontiguousarray(arr)
+            digest.update(f"{arr.dtype}{arr.shape}".encode())
+            digest.update(memoryview(arr).cast("B"))
+        for names in (split.concepts, split.ch_names, split.categories):
+            digest.update(repr(None if names is None else list(names)).encode())
+        digest.update(repr(split.sfreq).encode())
+    if subject_data.test_repetitions is not None:
+        digest.update(memoryview(np.ascontiguousarray(subject_data.test_repetitions)).cast("B"))
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+class RootLoader:
+    """``loader(subject) -> SubjectData`` from a THINGS-EEG2 root (the last two are kept).
+
+    Parameters
+    ----------
+    root : path-like
+    layout, targets
+        As :func:`eegvision.data.things.load_subject`.
+    test_repetitions : bool
+        Also read the test EEG per repetition (``SubjectData.test_repetitions``).
+    categories : bool
+        Give test concepts without categories those of the concept table
+        (``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``), if found.
+    """
+
+    def __init__(self, root, layout="auto", targets="centers", *, test_repetitions=False,
+                 categories=False):
+        self.root, self.layout, self.targets = root, layout, targets
+        self.test_repetitions, self.categories = test_repetitions, categories
+        self._load = functools.lru_cache(maxsize=2)(self._read)
+
+    def __call__(self, subject):
+        return self._load(int(subject))
+
+    def _read(self, subject):
+        from .things import load_subject
+
+        data = load_subject(self.root, subject, layout=self.layout, targets=self.targets)
+        if self.categories:
+            add_table_categories(data.test)
+        if self.test_repetitions:
+            data.test_repetitions = self._repetitions(subject)
+        return data
+
+    def _repetitions(self, subject):
+        from .things import find_subject_files, read_preprocessed
+
+        try:
+            files = find_subject_files(self.root, subject, self.layout, targets=self.targets)
+            return read_preprocessed(files["test_eeg"], average=False)["eeg"]
+        except (OSError, ValueError) as err:
+            logger.warning("no test repetitions for subject %d (%s)", subject, err)
+            return None
+
+
+def add_table_categories(container):
+    """Fill ``container.categories`` from the concept table when it has none and one is found.
+
+    Real THINGS-EEG2 metadata carry no categories; the table
+    (``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``) maps concept
+    names to their THINGS categories. Leaves the container as is when there
+    is no table or a concept is not in it.
+    """
+    from .builtin import shared_data_dir
+    from .things import concept_name, read_concept_table
+
+    folder = shared_data_dir()
+    if container.categories is not None or folder is None:
+        return container
+    path = folder / "things_eeg2_concepts.tsv"
+    if not path.is_file():
+        return container
+    table = read_concept_table(path)
+    lookup = dict(zip(table["concept"], table["categories27"], strict=True))
+    names = [concept_name(c) for c in container.concepts]
+    missing = sorted({n for n in names if n not in lookup})
+    if missing:
+        logger.warning("%d test concepts are not in %s (e.g. %s): no categories", len(missing),
+                       path, missing[:3])
+        return container
+    container.categories = np.array([lookup[n] for n in names])
+    return container

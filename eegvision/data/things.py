@@ -117,15 +117,37 @@ def _check_contents(path, d):
         raise data_error(path, f"{len(times)} time points for {n_t} samples in the data.",
                          "the file's times must give one time per sample.")
     if len(times) > n_t:
-        logger.warning("%s: 'times' has %d values for %d samples; aligning the times to the "
-                       "end of the data (times[-%d:], %.3f to %.3f s), as NICE's 250-Hz files "
-                       "store uncropped times.", path, len(times), n_t, n_t,
-                       times[-n_t], times[-1])
+        _note_uncropped_times(path, len(times), n_t, times[-n_t], times[-1])
         times = times[-n_t:]
     if n_t > 1 and not (np.isfinite(times).all() and (np.diff(times) > 0).all()):
         raise data_error(path, "times are not finite and strictly increasing.",
                          "the file's times must be the sample times in seconds.")
     return eeg, ch_names, times
+
+
+#: Subject folders whose uncropped ``times`` were already reported (once each).
+_UNCROPPED_NOTED = set()
+
+
+def _note_uncropped_times(path, n_file, n_t, first, last):
+    """Say once per subject folder that ``times`` are NICE's uncropped ones (aligned to the end).
+
+    The simulator writes the quirk on purpose into its roots (they hold
+    ``simulation_truth.json``): those files are the package's own, so only
+    the debug log hears about them.
+    """
+    path = Path(path)
+    message = ("%s: 'times' has %d values for %d samples; aligning the times to the end of the "
+               "data (times[-%d:], %.3f to %.3f s), as NICE's 250-Hz files store uncropped "
+               "times (said once per subject folder).")
+    args = (path, n_file, n_t, n_t, first, last)
+    simulated = len(path.parents) > 2 and (path.parents[2] / "simulation_truth.json").is_file()
+    folder = path.parent.resolve()
+    if simulated or folder in _UNCROPPED_NOTED:
+        logger.debug(message, *args)
+        return
+    _UNCROPPED_NOTED.add(folder)
+    logger.warning(message, *args)
 
 
 def _averaged(path, eeg, average):

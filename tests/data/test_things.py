@@ -217,3 +217,25 @@ def test_concept_table(shared_data):
     df = read_concept_table(shared_data / "things_eeg2_concepts.tsv")
     assert (df["split"] == "test").sum() == 200 and (df["split"] == "training").sum() == 1654
     assert df.loc[0, "concept"] == "aircraft_carrier"
+
+
+def test_uncropped_times_warn_once_per_subject_folder(tmp_path, caplog):
+    sub = tmp_path / "real" / "Preprocessed_data_250Hz" / "sub-01"
+    sub.mkdir(parents=True)
+    paths = [_file(sub, n_t=20, n_times=30, name=n)[0] for n in ("a.npy", "b.npy")]
+    with caplog.at_level(logging.WARNING, logger="eegvision"):
+        for path in paths:
+            read_preprocessed(path, cache=False)
+    assert sum("aligning the times" in r.message for r in caplog.records) == 1
+
+
+def test_simulated_roots_do_not_warn_about_their_own_times(tmp_path, caplog):
+    from eegvision.data.simulate import simulate_root
+    from eegvision.data.things import load_subject
+
+    simulate_root(tmp_path, 1, seed=0, n_train=8, n_test=4, n_train_reps=1, n_test_reps=2,
+                  layouts=("250hz",))
+    with caplog.at_level(logging.WARNING, logger="eegvision"):
+        data = load_subject(tmp_path, 1, layout="250hz", cache=False)
+    assert data.train.times[0] == pytest.approx(0.0)  # still aligned to the end
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

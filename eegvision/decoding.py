@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ._docs import fill_doc
 from .models import ridge as _ridge
 
 
@@ -156,6 +157,7 @@ class RidgeDecoder(_RetrievalMixin, _ridge.RidgeDecoder):
         return self.predict(X), self.encode_image(candidates)
 
 
+@fill_doc
 class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
     """A contrastive EEG encoder (any registered one) trained by :func:`eegvision.train.fit`.
 
@@ -163,14 +165,11 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
     ----------
     encoder : str
         Encoder name (:func:`eegvision.models.list_encoders`).
-    recipe : 'fast' | 'nice'
-        Training recipe (:meth:`eegvision.train.TrainConfig.from_recipe`).
-    epochs : int | None
-        Epochs; None keeps the recipe's.
+    %(recipe)s
+    %(epochs)s
     seed : int
         Training seed.
-    device : 'auto' | 'cpu' | 'cuda'
-        Where to train.
+    %(device)s
     sfreq : float
         Sampling frequency of ``X`` (Hz), passed to the encoder.
     config : dict | None

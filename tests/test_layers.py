@@ -2,7 +2,7 @@
 
 Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
 
-    0 base       eegvision (package: eager imports only), _utils, _workspace
+    0 base       eegvision (package: eager imports only), _utils, _workspace, _docs
     1 data       eegvision.data.*          files -> arrays, the container
     2 images     eegvision.images.*        image sets -> features
     3 models     eegvision.models.*        encoders, projector, loss, ridge
@@ -41,7 +41,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eegvision"
 
 #: module-name prefix -> layer; the longest matching prefix wins.
 LAYERS = {
-    "eegvision": 0, "eegvision._utils": 0, "eegvision._workspace": 0,
+    "eegvision": 0, "eegvision._utils": 0, "eegvision._workspace": 0, "eegvision._docs": 0,
     "eegvision.data": 1,
     "eegvision.images": 2,
     "eegvision.models": 3,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._docs import fill_doc
 from .._utils import (
     _check_option,
     atomic_path,
@@ -36,13 +37,38 @@ def get_module(name):
     return importlib.import_module(f"{__name__}.{name}")
 
 
+@fill_doc
 def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
                epochs=None, device="auto", layout="auto", targets="centers", fingerprints=None,
                **options):
     """One :class:`~eegvision.runner.Job` per (subject, condition, seed).
 
-    ``fingerprints`` (subject -> dict) replaces the data files' fingerprints in
-    the job hash; data in memory (``root=None``) use their content hash.
+    Parameters
+    ----------
+    name : str
+        The analysis.
+    subjects : list of int
+        Subject numbers.
+    ref : EEGImageData
+        A test container the conditions are derived from (times, channels, sfreq).
+    root : path-like | None
+        The data root; None for data in memory.
+    %(seeds)s
+    %(model)s
+    %(recipe)s
+    %(epochs)s
+    %(device)s
+    %(layout)s
+    %(targets)s
+    fingerprints : dict of int -> dict | None
+        Replaces the data files' fingerprints in the job hash (data in memory
+        give their content hash).
+    **options
+        The analysis' own options.
+
+    Returns
+    -------
+    list of Job
     """
     from .._provenance import data_fingerprints
     from ..runner import Job
@@ -92,6 +118,7 @@ def _warn_unused(module, options):
         logger.warning("%s analysis ignores option(s) %s", module.NAME, ", ".join(unused))
 
 
+@fill_doc
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
             seeds=(0,), model="nice", recipe="fast", epochs=None, device="auto", jobs=1,
             backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
@@ -101,28 +128,24 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     Parameters
     ----------
     name : 'temporal' | 'spatial' | 'spectral' | 'semantic' | 'saliency'
-    subjects : int | str | list of int | None
-        ``3``, ``"1-10"`` or ``[1, 2]``; None: subject 1 of a data root, or
-        every subject of ``data``.
-    data : SubjectData | EEGImageData | mne.Epochs | dict | None
-        Data in memory instead of a root: a subject's data, one container
-        (its images split into training and test, see
-        :func:`eegvision.data.inputs.split_images`), epochs with
-        ``features``, or a dict of these by subject. Jobs are cached by the
-        arrays' content hash.
-    features : array | dict | None
-        The image features of ``mne.Epochs`` data (one row per epoch, or a
-        dict concept -> vector).
-    data_dir : path-like | None
-        THINGS-EEG2 root; None uses ``$EEGVISION_DATA`` or the built-in data.
-    out : path-like | None
-        Where to write tables, config and figure; None writes nothing at all
-        (jobs are then not cached).
-    seeds : sequence of int
-    model, recipe, epochs, device
-        Training settings (see :class:`eegvision.train.TrainConfig`).
-    jobs, backend, scheduler
-        How to run (see :func:`eegvision.runner.run_jobs`).
+        The analysis (:data:`ANALYSES`).
+    %(subjects)s
+    %(data)s
+    %(features)s
+    %(data_dir)s
+    %(out)s
+    %(seeds)s
+    %(model)s
+    %(recipe)s
+    %(epochs)s
+    %(device)s
+    %(jobs_backend)s
+    %(layout)s
+    %(targets)s
+    plot : bool
+        With ``out``, also write the analysis' figure (PNG + PDF).
+    progress : bool
+        Show a progress bar over the jobs.
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).

@@ -497,9 +497,17 @@ class EEGImageData:
 class SubjectData:
     """One subject's training and test containers.
 
-    ``test_repetitions`` (optional) is the test EEG per repetition,
-    ``(n_test_conditions, n_repetitions, n_channels, n_times)`` in condition
-    order, for noise ceilings when ``test`` holds averages.
+    Parameters
+    ----------
+    subject : int
+        Subject number.
+    train, test : EEGImageData
+        Training data and zero-shot test data (images not in ``train``).
+    meta : dict
+        Free provenance (root, layout, targets ...).
+    test_repetitions : array, shape (n_test_conditions, n_repetitions, n_channels, n_times) | None
+        The test EEG per repetition, in condition order, for noise ceilings
+        when ``test`` holds averages.
     """
 
     subject: int

@@ -15,6 +15,7 @@ import hashlib
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import logger
 from .container import EEGImageData, SubjectData
 
@@ -52,17 +53,15 @@ def split_images(data, test_size=0.2, seed=0, *, subject=1):
     return SubjectData(int(subject), data.subset(~is_test), data.subset(is_test), meta)
 
 
+@fill_doc
 def as_subjects(data, *, features=None, test_size=0.2, seed=0):
     """``{subject: SubjectData}`` from data in memory.
 
     Parameters
     ----------
-    data : SubjectData | EEGImageData | mne.Epochs | list | dict
-        A subject's data; one container (split by :func:`split_images`);
-        epochs (with ``features``, see :meth:`EEGImageData.from_epochs`); or
-        several of these, as a list (of ``SubjectData``) or a dict by subject.
-    features : array | dict | None
-        Image features of ``mne.Epochs`` data.
+    %(data)s
+        A list of ``SubjectData`` works too.
+    %(features)s
     test_size, seed
         How a single container is split (:func:`split_images`).
 
@@ -126,14 +125,15 @@ def content_hash(subject_data):
     return "sha256:" + digest.hexdigest()[:16]
 
 
+@fill_doc
 class RootLoader:
     """``loader(subject) -> SubjectData`` from a THINGS-EEG2 root (the last two are kept).
 
     Parameters
     ----------
-    root : path-like
-    layout, targets
-        As :func:`eegvision.data.things.load_subject`.
+    %(root)s
+    %(layout)s
+    %(targets)s
     test_repetitions : bool
         Also read the test EEG per repetition (``SubjectData.test_repetitions``).
     categories : bool
@@ -178,6 +178,15 @@ def add_table_categories(container):
     (``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``) maps concept
     names to their THINGS categories. Leaves the container as is when there
     is no table or a concept is not in it.
+
+    Parameters
+    ----------
+    container : EEGImageData
+        Modified in place.
+
+    Returns
+    -------
+    container : EEGImageData
     """
     from .builtin import shared_data_dir
     from .things import concept_name, read_concept_table

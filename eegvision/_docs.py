@@ -1,0 +1,128 @@
+"""Shared parameter docs, written once (as ``mne/utils/docs.py``).
+
+A docstring names a shared parameter as ``%(name)s`` on its own line in the
+Parameters section and :func:`fill_doc` puts the entry of :data:`docdict`
+there, indented to match::
+
+    @fill_doc
+    def analyze(name, subjects=None, *, seeds=(0,)):
+        \"\"\"Run an analysis.
+
+        Parameters
+        ----------
+        %(subjects)s
+        %(seeds)s
+        \"\"\"
+
+A literal percent sign in a filled docstring is written ``%%``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+#: parameter name -> numpydoc entry (name : type, then the indented description)
+docdict = {}
+
+docdict["subjects"] = """
+subjects : int | str | list of int | None
+    ``3``, ``"1-10"`` or ``[1, 2]``; None: subject 1 of a data root, or
+    every subject of ``data``."""
+
+docdict["subject"] = """
+subject : int
+    Subject number (from 1)."""
+
+docdict["seeds"] = """
+seeds : sequence of int
+    Training seeds; each (subject, condition) is trained once per seed."""
+
+docdict["model"] = """
+model : str
+    Encoder name (:func:`eegvision.models.list_encoders`: ``'nice'``,
+    ``'nice-sa'``, ``'nice-ga'``, ``'atm'``) or ``'ridge'``."""
+
+docdict["recipe"] = """
+recipe : 'fast' | 'nice'
+    Training recipe (:meth:`eegvision.train.TrainConfig.from_recipe`): the
+    package's fast defaults, or the NICE paper's settings."""
+
+docdict["epochs"] = """
+epochs : int | None
+    Maximum training epochs; None keeps the recipe's."""
+
+docdict["device"] = """
+device : 'auto' | 'cpu' | 'cuda'
+    Where to train (``auto``: CUDA when torch sees a GPU)."""
+
+docdict["out"] = """
+out : path-like | None
+    Folder for tables, ``config.json`` and figures (job results are cached
+    under ``out/jobs``); None writes nothing at all."""
+
+docdict["data_dir"] = """
+data_dir : path-like | None
+    THINGS-EEG2 data root; None uses ``$EEGVISION_DATA``, else the built-in
+    simulated dataset."""
+
+docdict["root"] = """
+root : path-like
+    A THINGS-EEG2 data root (see ``docs/data.md`` for the layout)."""
+
+docdict["layout"] = """
+layout : 'auto' | '250hz' | 'official'
+    Which preprocessed layout to read (``auto``: the 250-Hz NICE layout if
+    present, else the official 100-Hz one)."""
+
+docdict["targets"] = """
+targets : 'centers' | 'images'
+    Test retrieval targets: concept-centre features (NICE) or each test
+    image's own features."""
+
+docdict["data"] = """
+data : SubjectData | EEGImageData | mne.Epochs | dict | None
+    Data in memory instead of a root: a subject's data, one container (its
+    images split into training and test, see
+    :func:`eegvision.data.inputs.split_images`), epochs with ``features``,
+    or a dict of these by subject. Jobs are cached by the arrays' content
+    hash."""
+
+docdict["features"] = """
+features : array | dict | None
+    The image features of ``mne.Epochs`` data: one row per epoch, or a dict
+    concept name -> vector."""
+
+docdict["jobs_backend"] = """
+jobs, backend, scheduler
+    How to run the jobs (see :func:`eegvision.runner.run_jobs`): ``jobs``
+    local processes or Dask workers, ``backend`` ``'local'`` or ``'dask'``,
+    ``scheduler`` a Dask scheduler address, Client or cluster."""
+
+docdict = {k: v.strip("\n") for k, v in docdict.items()}
+
+
+def fill_doc(obj):
+    """Fill the ``%(name)s`` placeholders of ``obj.__doc__`` from :data:`docdict`.
+
+    Parameters
+    ----------
+    obj : function | class
+        Decorated object; its docstring is replaced.
+
+    Returns
+    -------
+    obj
+        The same object.
+    """
+    doc = obj.__doc__
+    if not doc:
+        return obj
+    lines = doc.splitlines()
+    indent = min((len(ln) - len(ln.lstrip()) for ln in lines[1:] if ln.strip()), default=0)
+    filled = {k: textwrap.indent(v, " " * indent).lstrip() for k, v in docdict.items()}
+    try:
+        obj.__doc__ = doc % filled
+    except (KeyError, TypeError, ValueError) as err:
+        raise RuntimeError(f"fill_doc: cannot fill the docstring of {obj.__qualname__} "
+                           f"({err!r}); unknown %(name)s, or a lone % not written %%.") from None
+    return obj

@@ -31,6 +31,7 @@ _LAZY = {
     "RidgeDecoder": "eegvision.decoding",
     "ContrastiveDecoder": "eegvision.decoding",
     "retrieval_scorer": "eegvision.decoding",
+    "slurm_cluster": "eegvision._dask",
 }
 
 __all__ = ["__version__", "DataError", "EEGVisionError", *_LAZY]

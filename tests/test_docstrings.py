@@ -49,3 +49,15 @@ def test_fill_doc_indents_and_reports_unknown_keys():
 
     with pytest.raises(RuntimeError, match="cannot fill"):
         _docs.fill_doc(g)
+
+
+def test_docs_import_no_private_module():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"(from|import)\s+eegvision(\.\w+)*\._\w+")
+    pages = [*root.glob("docs/**/*.md"), *root.glob("docs/**/*.ipynb"), root / "README.md"]
+    bad = [f"{p.relative_to(root)}: {m.group(0)}" for p in pages
+           for m in pattern.finditer(p.read_text())]
+    assert not bad, bad

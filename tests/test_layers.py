@@ -214,7 +214,7 @@ _READERS = {"open", "load", "read_csv", "read_table", "read_text", "read_bytes",
             "resolve_root", "builtin_root"}
 
 
-def test_analysis_modules_read_no_file():
+def test_analysis_modules_read_no_file_and_plot_nothing():
     graph = import_graph()
     for module, path in all_modules().items():
         if not module.startswith("eegvision.analysis."):
@@ -229,3 +229,7 @@ def test_analysis_modules_read_no_file():
         calls = {getattr(n.func, "attr", getattr(n.func, "id", None)) for n in ast.walk(tree)
                  if isinstance(n, ast.Call)}
         assert not calls & _READERS, (module, calls & _READERS)
+        # and no plotting: viz/ plots their tables
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not {m for m in imported if m.split(".")[0] == "matplotlib"}, module

@@ -86,6 +86,9 @@ class _RetrievalMixin:
                                  f"has {len(table)} rows.")
             candidates = table[ids]
         elif Y.ndim == 2:
+            if self.features is not None:  # a setting that would go unused is an error
+                raise ValueError("Y holds features (2-D) but the decoder has features=: give "
+                                 "Y as image indices into features=, or drop features=.")
             candidates, image = np.unique(Y.astype(np.float32), axis=0, return_inverse=True)
         else:
             raise ValueError(f"Y must be (n_trials, d) features or (n_trials,) image indices, "

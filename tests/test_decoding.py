@@ -61,6 +61,8 @@ def test_ridge_fit_transform_score_match_the_package_ridge_and_top_k():
     assert retrieval_scorer(5)(est, X, feats[image]) >= est.score(X, feats[image])
     with pytest.raises(ValueError, match="features="):
         RidgeDecoder().fit(X, image)
+    with pytest.raises(ValueError, match="drop features="):
+        RidgeDecoder(features=feats).fit(X, feats[image])
 
 
 def test_sliding_and_generalizing_estimators_find_the_informative_samples():

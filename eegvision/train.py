@@ -738,6 +738,9 @@ def _read_checkpoint(path):
     if not path.is_file():
         raise data_error(path, "no such checkpoint file.",
                          "give the model.pt that `eegvision train` wrote.")
+    from .data._pickle import scan_torch_checkpoint
+
+    scan_torch_checkpoint(path)  # depth and size checks before torch unpickles anything
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
@@ -746,6 +749,9 @@ def _read_checkpoint(path):
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise data_error(path, "is not an eegvision checkpoint.",
                          "give a model.pt written by `eegvision train`.")
+    from ._checkpoint_checks import check_checkpoint_fields
+
+    check_checkpoint_fields(path, ckpt)
     return ckpt
 
 
@@ -793,7 +799,12 @@ def _rebuild(path, ckpt):
 
     if ckpt["encoder"] == "ridge":
         return RidgeDecoder().load_state_dict(ckpt["state_dict"])
+    from ._checkpoint_checks import check_shapes_before_building
+
     config = TrainConfig.from_dict(ckpt["config"])
+    check_shapes_before_building(path, ckpt, lambda: build_model(
+        config, n_chans=ckpt["n_chans"], n_times=ckpt["n_times"],
+        n_features=ckpt["n_features"], sfreq=ckpt["sfreq"]))
     net = build_model(config, n_chans=ckpt["n_chans"], n_times=ckpt["n_times"],
                       n_features=ckpt["n_features"], sfreq=ckpt["sfreq"])
     try:

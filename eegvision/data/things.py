@@ -18,11 +18,13 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, data_error, logger, write_json
+from .._utils import _check_option, data_error, logger, write_json
 from ._pickle import load_dict_file
 
 LAYOUTS = {"250hz": "Preprocessed_data_250Hz", "official": "Preprocessed_data"}
@@ -69,17 +71,37 @@ def _read_cache(path):
 
 
 def _write_cache(path, out):
+    """Write one cache entry as a whole: a temporary folder renamed into place.
+
+    Called only after a read has fully succeeded. A failure half-way (disk
+    full, a kill) leaves no entry and no stray temporary folder.
+    """
     folder = _cache_dir(path)
+    tmp = None
     try:
-        with atomic_path(folder / "eeg.npy") as tmp, open(tmp, "wb") as fh:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder.parent).free
+        if free < out["eeg"].nbytes + (64 << 20):
+            logger.warning("Not caching %s: %d MB free in %s, the entry needs %d MB.", path,
+                           free >> 20, folder.parent, out["eeg"].nbytes >> 20)
+            return
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+        with open(tmp / "eeg.npy", "wb") as fh:
             np.save(fh, out["eeg"], allow_pickle=False)
-        write_json(folder / "info.json", dict(
+        write_json(tmp / "info.json", dict(
             source=str(Path(path).resolve()), ch_names=out["ch_names"],
             times=out["times"].tolist(), sfreq=out["sfreq"],
             n_repetitions=out["n_repetitions"]))
-    except OSError as err:
+        if folder.exists():  # a stale or partial entry from an older version
+            shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+        tmp = None
+    except (OSError, TypeError, ValueError) as err:
         logger.warning("Could not write the reading cache in %s (%s); continuing without it.",
                        folder, err)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------ EEG files

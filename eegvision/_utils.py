@@ -27,6 +27,15 @@ class DataError(EEGVisionError, ValueError):
     """Bad or missing input data: names the file, the problem and the fix."""
 
 
+class OptionError(EEGVisionError, ValueError):
+    """A malformed command-line option or setting: names the option, the value and the fix."""
+
+
+def option_error(option, value, problem, fix):
+    """Build an :class:`OptionError` reading ``OPTION VALUE: problem`` plus ``Fix: ...``."""
+    return OptionError(f"{option} {value!r}: {problem}\n  Fix: {fix}")
+
+
 def data_error(path, problem, fix=None):
     """Build a :class:`DataError` that names ``path``, ``problem`` and ``fix``."""
     msg = f"{path}: {problem}" if path is not None else str(problem)

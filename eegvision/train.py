@@ -787,6 +787,12 @@ def load_checkpoint(path, *, model=None, data=None, device="cpu", return_info=Fa
         raise data_error(path, f"was trained on {ckpt['n_chans']} channels x {ckpt['n_times']} "
                          f"samples; the data have {data.n_channels} x {data.n_times} (or other "
                          "channel names).", "use data preprocessed like the training data.")
+    if data is not None:  # same names and order; now the rate and sample times too
+        from .data.align import align_channels
+
+        align_channels(data, (ckpt["ch_names"], np.asarray(ckpt["times"]), ckpt["sfreq"]),
+                       reference_name=f"the checkpoint {path}", reorder=False,
+                       fix="use data preprocessed like the training data.")
     net = _rebuild(path, ckpt)
     if name != "ridge":
         net = net.to(resolve_device(device)).eval()
@@ -863,7 +869,13 @@ def concat_train(containers, names=None):
     from .data.container import EEGImageData
 
     names = names or [str(i) for i in range(len(containers))]
+    from .data.align import align_channels
+
     first = containers[0]
+    containers = [align_channels(c, first, reference_name=f"subject {names[0]}",
+                                 fix="use one data layout for every subject.")
+                  if c.n_times == first.n_times and set(c.ch_names) == set(first.ch_names)
+                  else c for c in containers]
     for name, c in zip(names, containers, strict=True):
         if c.ch_names != first.ch_names or c.n_times != first.n_times:
             raise data_error(f"subject {name}", f"has {c.n_channels} channels x {c.n_times} samples"

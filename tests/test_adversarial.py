@@ -156,3 +156,197 @@ def test_failed_read_writes_no_cache_entry(tmp_path, monkeypatch):
     things.read_preprocessed(good)
     hit = things._read_cache(good)
     assert hit is not None and np.array_equal(hit["eeg"], out["eeg"])
+
+
+# ------------------------------------------------------------- 2. silent wrong answers
+def _copy_root(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _rewrite_test_file(root, change):
+    """Load sub-01's test file, apply ``change(dict)``, save it back with np.save."""
+    from eegvision.data._pickle import load_dict_file
+
+    path = root / "Preprocessed_data" / "sub-01" / "preprocessed_eeg_test.npy"
+    d = load_dict_file(path)
+    d = {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in d.items()}
+    change(d)
+    np.save(path, np.array(d, dtype=object), allow_pickle=True)
+    return path
+
+
+def _reverse_channels(d):
+    d["preprocessed_eeg_data"] = d["preprocessed_eeg_data"][:, :, ::-1]
+    d["ch_names"] = list(d["ch_names"])[::-1]
+
+
+@pytest.fixture(scope="module")
+def ridge_run(tiny_root, tmp_path_factory):
+    """A ridge checkpoint trained on the tiny root, and its evaluation ranks."""
+    import pandas as pd
+
+    from eegvision.cli import main
+
+    out = tmp_path_factory.mktemp("ridge")
+    assert main(["train", "--data-dir", str(tiny_root), "--model", "ridge", "--out",
+                 str(out / "train")]) == 0
+    assert main(["evaluate", str(out / "train" / "model.pt"), "--data-dir", str(tiny_root),
+                 "--out", str(out / "eval")]) == 0
+    return out / "train" / "model.pt", pd.read_csv(out / "eval" / "ranks.csv")
+
+
+def test_test_file_with_reordered_channels_is_aligned_by_name(tiny_root, tmp_path, ridge_run):
+    """Data and names reordered together: the same ranks as the original order, not chance."""
+    import pandas as pd
+
+    from eegvision.cli import main
+    from eegvision.data.things import load_subject
+
+    root = _copy_root(tiny_root, tmp_path / "root")
+    _rewrite_test_file(root, _reverse_channels)
+    ref = load_subject(tiny_root, 1, cache=False)
+    data = load_subject(root, 1, cache=False)
+    assert data.test.ch_names == data.train.ch_names == ref.test.ch_names
+    np.testing.assert_array_equal(data.test.eeg, ref.test.eeg)
+    ckpt, ranks = ridge_run
+    assert main(["evaluate", str(ckpt), "--data-dir", str(root), "--out",
+                 str(tmp_path / "ev")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "ev" / "ranks.csv"), ranks)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda d: d.update(ch_names=["X" + c for c in d["ch_names"]]), "channels do not match"),
+    (lambda d: d.update(times=np.asarray(d["times"]) + 0.05), "samples"),
+    (lambda d: d.update(times=np.asarray(d["times"]) * 2), "Hz"),
+])
+def test_test_file_that_cannot_be_aligned_is_refused(tiny_root, tmp_path, capsys, ridge_run,
+                                                     change, match):
+    from eegvision.cli import main
+    from eegvision.data.things import load_subject
+
+    root = _copy_root(tiny_root, tmp_path / "root")
+    path = _rewrite_test_file(root, change)
+    with pytest.raises(DataError, match=match) as err:
+        load_subject(root, 1, cache=False)
+    assert str(path) in str(err.value)
+    ckpt, _ = ridge_run
+    assert main(["evaluate", str(ckpt), "--data-dir", str(root), "--out",
+                 str(tmp_path / "ev")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert not (tmp_path / "ev" / "metrics.json").exists()
+
+
+def test_checkpoint_vs_data_channel_order(ridge_run, tiny_root):
+    """load_checkpoint(data=...) refuses other rates/times; evaluate aligns by name."""
+    from eegvision.evaluate import _check_matches
+    from eegvision.train import load_checkpoint
+
+    ckpt, _ = ridge_run
+    data = __import__("eegvision.data.things", fromlist=["x"]).load_subject(tiny_root, 1)
+    _, info = load_checkpoint(ckpt, return_info=True)
+    flipped = data.test._select_channels(list(range(data.test.n_channels))[::-1])
+    aligned = _check_matches(ckpt, info, flipped)
+    assert aligned.ch_names == info["ch_names"]
+    np.testing.assert_array_equal(aligned.eeg, data.test.eeg)
+    shifted = data.test._replace(times=data.test.times + 0.5)
+    with pytest.raises(DataError, match="samples"):
+        load_checkpoint(ckpt, data=shifted)
+
+
+def test_nan_weight_checkpoint_is_refused_not_perfect(ridge_run, tmp_path):
+    import torch
+
+    from eegvision.train import load_checkpoint
+
+    ckpt, _ = ridge_run
+    raw = torch.load(ckpt, weights_only=True)
+    raw["state_dict"]["coef_"] = torch.full_like(raw["state_dict"]["coef_"], float("nan"))
+    torch.save(raw, tmp_path / "nan.pt")
+    with pytest.raises(DataError, match="NaN"):
+        load_checkpoint(tmp_path / "nan.pt")
+
+
+def test_non_finite_embeddings_are_an_error_and_ties_never_hit():
+    from eegvision.evaluate import concept_ranks, k_way_accuracy, zero_shot_scores
+
+    feats = np.eye(5, dtype=np.float32)
+    with pytest.raises(DataError, match="NaN"):
+        zero_shot_scores(np.full((5, 5), np.nan), feats)
+    with pytest.raises(DataError, match="NaN"):
+        concept_ranks(np.full((5, 5), np.nan))
+    with pytest.raises(DataError, match="NaN"):
+        k_way_accuracy(np.where(np.eye(5) > 0, np.inf, 0.0), 2)
+    # a constant model ties every candidate with the true one: rank last, never a hit
+    const = np.ones((5, 5))
+    assert concept_ranks(const).tolist() == [5] * 5
+    assert zero_shot_scores(np.ones((5, 5)), feats)["top1"] == 0.0
+    assert k_way_accuracy(const, 2) == 0.0
+
+
+def test_evaluate_refuses_a_model_that_outputs_nan(tiny_root):
+    from eegvision.data.things import load_subject
+    from eegvision.evaluate import evaluate
+    from eegvision.models.ridge import RidgeDecoder
+
+    data = load_subject(tiny_root, 1)
+    model = RidgeDecoder().fit(data.train.eeg, data.train.features)
+    model.coef_ = np.full_like(model.coef_, np.nan)
+    with pytest.raises(DataError, match="NaN or infinite EEG embeddings"):
+        evaluate(model, data.test)
+
+
+BAD_BANDS = ["x=12-8", "x=8-8", "x=-1-4", "x=0-4", "x=a-b", "x=1-2-3", "x=inf-5", "x=nan-5",
+             "=1-4", "alpha,alpha", "alpha,", "broadband=1-4", "x=1e400-1e401", "x=", "x"]
+
+
+@pytest.mark.parametrize("spec", BAD_BANDS)
+def test_malformed_bands_are_one_option_error(spec):
+    from eegvision._utils import OptionError
+    from eegvision.analysis.spectral import parse_bands
+
+    with pytest.raises(OptionError, match="--bands") as err:
+        parse_bands(spec)
+    assert "Fix:" in str(err.value)
+
+
+def test_valid_bands_keep_their_edges():
+    from eegvision.analysis.spectral import parse_bands
+
+    assert parse_bands("alpha,mu=8-13,high-gamma") == {
+        "alpha": (8.0, 12.0), "mu": (8.0, 13.0), "high-gamma": (55.0, 95.0)}
+
+
+BAD_TEMPORAL = [({"windows": "100-50"}, "--windows"), ({"windows": "a-b"}, "--windows"),
+                ({"windows": "0-100,"}, "--windows"), ({"windows": "1-2-3"}, "--windows"),
+                ({"windows": "nan-5"}, "--windows"), ({"windows": "1000-2000"}, "--windows"),
+                ({"windows": "1-3"}, "--windows"),  # between two samples at 100 Hz
+                ({"width": 1e-9, "step": 1e-9}, "--step"), ({"width": float("nan")}, "--width"),
+                ({"width": float("inf")}, "--width"), ({"step": -1}, "--step"),
+                ({"width": 1e6}, "--width"), ({"mode": "zigzag"}, "--mode")]
+
+
+@pytest.mark.parametrize("options,option", BAD_TEMPORAL, ids=str)
+def test_malformed_windows_width_step_are_one_option_error(tiny_root, options, option):
+    from eegvision._utils import OptionError
+    from eegvision.analysis.temporal import conditions
+    from eegvision.data.things import load_subject
+
+    ref = load_subject(tiny_root, 1).train
+    with pytest.raises(OptionError, match=option) as err:
+        conditions(options, ref)
+    assert "Fix:" in str(err.value)
+
+
+def test_pre_stimulus_windows_are_valid(tiny_root):
+    from eegvision.analysis.temporal import conditions, parse_windows
+    from eegvision.data.things import load_subject
+
+    assert parse_windows("-100-0,-200--100, 0-100") == [(-100.0, 0.0), (-200.0, -100.0),
+                                                         (0.0, 100.0)]
+    ref = load_subject(tiny_root, 1).train
+    assert ref.times[0] * 1000 < -100  # the tiny root starts before onset
+    labels = [label for label, _ in conditions({"windows": "-100-0"}, ref)]
+    assert labels == ["full", "-100-0ms"]

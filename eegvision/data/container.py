@@ -343,3 +343,9 @@ class SubjectData:
     train: EEGImageData
     test: EEGImageData
     meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # a model trained on one channel order and scored on another is silently wrong
+        from .align import align_channels
+
+        self.test = align_channels(self.test, self.train)

@@ -224,7 +224,11 @@ def _cmd_figures(args):
 
 def main(argv=None):
     """Entry point of the ``eegvision`` command; returns the exit status."""
+    from ._provenance import set_command
+
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    set_command(argv)  # every result row records the command that made it
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -831,19 +831,26 @@ def run_training(data, config, out_dir, *, targets=None, progress=True):
     Writes ``metrics.json``, ``history.csv``, ``config.json``, ``model.pt`` and
     ``ranks.csv`` under ``out_dir`` and returns the metrics dict.
     """
-    import torch
-
-    from ._utils import check_writable_dir
-    from .evaluate import evaluate, public_metrics, ranks_table
+    from ._provenance import training_provenance
+    from ._utils import check_writable_dir, staged_outputs
 
     out_dir = check_writable_dir(out_dir)
+    with staged_outputs(out_dir) as stage:  # all files committed together at the end
+        return _run_training(data, config, stage, targets, progress, training_provenance)
+
+
+def _run_training(data, config, out_dir, targets, progress, training_provenance):
+    import torch
+
+    from .evaluate import evaluate, public_metrics, ranks_table
+
     targets = targets or data.meta.get("targets") or data.test.meta.get("targets", "centers")
     result = fit(data.train, config, out_dir=out_dir, progress=progress)
     scores = evaluate(result.model, data.test, targets=targets, seed=config.seed)
     metrics = dict(public_metrics(scores), epochs=int(len(result.history)),
                    best_epoch=int(result.best_epoch), train_seconds=float(result.train_seconds),
                    model=config.model, recipe=config.recipe, seed=int(config.seed),
-                   subject=data.subject)
+                   subject=data.subject, **training_provenance(config, data))
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "ranks.csv", ranks_table(scores))
     device = "cpu" if config.model == "ridge" else str(resolve_device(config.device))
@@ -921,11 +928,17 @@ def run_loso(datasets, config, out_dir, *, targets=None, progress=True):
     return _write_results(out_dir, rows)
 
 
+#: Provenance carried by every training row (see :func:`_provenance.training_provenance`).
+PROVENANCE_COLUMNS = ("eegvision_version", "torch_version", "code_hash", "train_config_hash",
+                      "data_hash", "command")
+
+
 def _result_row(metrics, condition, config):
     return dict(analysis="train", subject=metrics["subject"], condition=condition,
                 seed=config.seed, model=config.model, recipe=config.recipe,
                 **{k: metrics[k] for k in ("top1", "top3", "top5", "n_way", "epochs",
-                                           "train_seconds", "targets")})
+                                           "train_seconds", "targets")},
+                **{k: metrics[k] for k in PROVENANCE_COLUMNS if k in metrics})
 
 
 def _write_results(out_dir, rows):

@@ -350,3 +350,120 @@ def test_pre_stimulus_windows_are_valid(tiny_root):
     assert ref.times[0] * 1000 < -100  # the tiny root starts before onset
     labels = [label for label, _ in conditions({"windows": "-100-0"}, ref)]
     assert labels == ["full", "-100-0ms"]
+
+
+# ------------------------------------------------------------------ 3. stale results
+def test_job_key_hashes_resolved_settings_code_and_data_not_device(monkeypatch):
+    from eegvision import _provenance, train
+    from eegvision.runner import Job
+
+    def job(**train_cfg):
+        data = {"root": "/data/a", "layout": "auto", "targets": "centers",
+                "fingerprint": {"train_eeg": "sha256:1"}}
+        return Job("temporal", 1, "0-100ms", 0, {"tmin_ms": 0.0, "tmax_ms": 100.0}, data,
+                   {"recipe": "fast", "model": "nice", "seed": 0, **train_cfg})
+
+    base = job().key
+    assert job(device="cpu").key == base == job(device="cuda").key  # where it ran
+    moved = Job(**{**job().__dict__, "data": {**job().data, "root": "/elsewhere"}})
+    assert moved.key == base  # same files (fingerprint), other mount point
+    assert job(epochs=3).key != base
+    other_params = Job(**{**job().__dict__, "params": {"tmin_ms": 0.0, "tmax_ms": 120.0}})
+    assert other_params.key != base
+    other_data = Job(**{**job().__dict__, "data": {**job().data, "fingerprint": {"x": "2"}}})
+    assert other_data.key != base
+    # a recipe value changed in the code, same recipe name and version string
+    monkeypatch.setitem(train.RECIPES, "fast", {**train.RECIPES["fast"], "lr": 1.234e-4})
+    assert job().key != base
+    monkeypatch.undo()
+    assert job().key == base
+    # any change of the package's sources
+    monkeypatch.setattr(_provenance, "code_fingerprint", lambda: "sha256:other")
+    assert job().key != base
+
+
+def test_data_fingerprint_sees_the_middle_and_is_cached_on_disk(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from eegvision import _provenance
+
+    path = tmp_path / "eeg.npy"
+    blob = bytearray(b"x" * (5 << 20))
+    path.write_bytes(blob)
+    first = _provenance.file_fingerprint(path)
+    blob[len(blob) // 2] = ord("y")  # the middle: not in the first or last MiB
+    path.write_bytes(blob)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    second = _provenance.file_fingerprint(path)
+    assert second != first
+    # a new process (empty memory cache) reads the digest from disk, not the file
+    _provenance._fingerprint.cache_clear()
+    monkeypatch.setattr(hashlib, "file_digest", lambda *a: (_ for _ in ()).throw(
+        AssertionError("re-hashed an unchanged file")))
+    assert _provenance.file_fingerprint(path) == second
+
+
+PROVENANCE = ("eegvision_version", "torch_version", "code_hash", "train_config_hash",
+              "data_hash", "command")
+
+
+def test_train_results_carry_provenance(ridge_run):
+    import pandas as pd
+
+    ckpt, _ = ridge_run
+    metrics = json.loads((ckpt.parent / "metrics.json").read_text())
+    for key in PROVENANCE:
+        assert metrics[key], key
+    assert metrics["train_config"]["model"] == "ridge" and "device" not in metrics["train_config"]
+    assert metrics["command"].startswith("eegvision train ")
+    assert set(metrics["data_files"]) >= {"sub-01/train_eeg", "sub-01/test_eeg"}
+    row = pd.read_csv(ckpt.parent / "results.csv").iloc[0]
+    for key in PROVENANCE:
+        assert isinstance(row[key], str) and row[key], key
+
+
+def _analyze(root, out, windows, **kw):
+    from eegvision.analysis import analyze
+
+    return analyze("temporal", 1, data_dir=root, out=out, model="ridge", windows=windows,
+                   timecourse=False, progress=False, **kw)
+
+
+def test_analysis_rows_carry_provenance_and_outputs_commit_together(tiny_root, tmp_path,
+                                                                   monkeypatch):
+    import os
+
+    import pandas as pd
+
+    from eegvision import viz
+
+    out = tmp_path / "out"
+    df = _analyze(tiny_root, out, "0-100")
+    for key in PROVENANCE + ("train_config", "config_hash"):
+        assert df[key].notna().all() and (df[key].astype(str) != "").all(), key
+    assert json.loads(df["train_config"].iloc[0])["model"] == "ridge"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert {"results.csv", "config.json", "temporal.png"} <= set(before)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(viz, "save_figure", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _analyze(tiny_root, out, "0-100,100-200")
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before, "a kill in the figure step changed the committed outputs"
+    leftovers = [p for p in out.rglob("*") if p.name.startswith(".staging-")
+                 or p.name.endswith(".tmp")]
+    assert not leftovers, leftovers
+    monkeypatch.undo()
+    _analyze(tiny_root, out, "0-100,100-200", plot=False)
+    # no figure of the earlier run stays beside the new tables
+    assert not (out / "temporal.png").exists()
+    assert len(pd.read_csv(out / "results.csv")) == 3
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("results.csv", "config.json"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name

@@ -163,7 +163,19 @@ def summarize_results(module, df):
 
 
 def write_outputs(module, df, extras, config, out, *, plot=True):
-    """Write results.csv, summary.csv, extra tables, config.json and the figure."""
+    """Write results.csv, summary.csv, extra tables, config.json and the figure.
+
+    All are written into a staging folder and committed together at the end
+    (:func:`~eegvision._utils.staged_outputs`): a kill during the figure step
+    never leaves new tables beside an old figure.
+    """
+    from .._utils import staged_outputs
+
+    with staged_outputs(out) as stage:
+        _write_outputs(module, df, extras, config, stage, plot=plot)
+
+
+def _write_outputs(module, df, extras, config, out, *, plot=True):
     write_csv(out / "results.csv", df)
     if df.attrs.get("summary") is not None:
         write_csv(out / "summary.csv", df.attrs["summary"])

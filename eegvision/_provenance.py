@@ -104,14 +104,18 @@ def config_hash(config):
 
 
 def set_command(argv):
-    """Record the command line of this run (called by ``eegvision``'s ``main``)."""
+    """Record the command line of this run (``eegvision``'s ``main``; None when it returns)."""
     global _COMMAND
-    _COMMAND = "eegvision " + shlex.join(str(a) for a in argv)
+    _COMMAND = None if argv is None else "eegvision " + shlex.join(str(a) for a in argv)
 
 
 def command_line():
-    """The command that produced a result: the ``eegvision`` one, else this process's argv."""
-    return _COMMAND or shlex.join([Path(sys.executable).name] + sys.argv)
+    """The command that produced a result: the ``eegvision`` one, else this process's argv.
+
+    On one line (a newline inside an argument is written ``\\n``), so a CSV row stays a line.
+    """
+    text = _COMMAND or shlex.join([Path(sys.executable).name] + sys.argv)
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def software_versions():

@@ -38,6 +38,25 @@ def option_error(option, value, problem, fix):
     return OptionError(f"{option} {value!r}: {problem}\n  Fix: {fix}")
 
 
+class WriteError(EEGVisionError, OSError):
+    """An output could not be written (disk full, permission denied ...): names the file."""
+
+
+def os_error_fix(err):
+    """The fix for an ``OSError`` by its errno (permission, disk space, missing folder ...)."""
+    import errno
+
+    fixes = {errno.EACCES: "check the permissions (ls -l; chmod u+rw), or use a path you own",
+             errno.EPERM: "check the permissions (ls -l; chmod u+rw), or use a path you own",
+             errno.ENOSPC: "free disk space (or choose another --out / $EEGVISION_CACHE) and "
+                           "rerun: finished results are kept",
+             errno.EDQUOT: "free space in your quota (or choose another --out) and rerun",
+             errno.EROFS: "the file system is read-only: choose another --out",
+             errno.ENOENT: "check the path",
+             errno.EISDIR: "give a file, not a folder"}
+    return fixes.get(err.errno, "check the path, its permissions and the free disk space")
+
+
 def data_error(path, problem, fix=None):
     """Build a :class:`DataError` that names ``path``, ``problem`` and ``fix``."""
     msg = f"{path}: {problem}" if path is not None else str(problem)
@@ -108,6 +127,17 @@ def atomic_path(path):
         yield Path(tmp)
         _user_mode(tmp)
         os.replace(tmp, path)
+    except WriteError:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    except OSError as err:  # disk full, permission ...: one error naming the file
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        error = WriteError(f"{path}: could not write it ({err.strerror or err}); nothing was "
+                           f"half-written.\n  Fix: {os_error_fix(err)}.")
+        error.errno = err.errno
+        raise error from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -154,7 +184,12 @@ def staged_outputs(out):
     _remove_dead_stagings(out)
     stage = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out))
     try:
-        yield stage
+        try:
+            yield stage
+        except WriteError as err:  # name the output the user asked for, not the staging copy
+            error = WriteError(str(err).replace(str(stage), str(out)))
+            error.errno = err.errno
+            raise error from None
         new = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
         try:
             old = json.loads((out / _MANIFEST).read_text())

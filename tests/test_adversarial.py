@@ -467,3 +467,211 @@ def test_analysis_rows_carry_provenance_and_outputs_commit_together(tiny_root, t
     os.umask(mask)
     for name in ("results.csv", "config.json"):
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+# ------------------------------------------------------------------ 4. clear messages
+def _cli(argv, capsys):
+    from eegvision.cli import main
+
+    status = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    return status, err
+
+
+def _train_argv(root, out):
+    return ["train", "--data-dir", root, "--model", "ridge", "--out", out]
+
+
+def test_permission_denied_data_file(tiny_root, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from eegvision.data import _pickle
+
+    root = _copy_root(tiny_root, tmp_path / "root")
+    real_open = open
+
+    def denied(path, *args, **kwargs):
+        if str(path).endswith("preprocessed_eeg_training.npy"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_pickle, "open", denied, raising=False)
+    status, err = _cli(_train_argv(root, tmp_path / "out"), capsys)
+    assert status == 2
+    assert "preprocessed_eeg_training.npy" in err and "Permission denied" in err
+    assert "chmod" in err
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_checkpoint_missing_keys_and_absurd_sizes(ridge_run, tiny_root, tmp_path, capsys):
+    import torch
+
+    from eegvision.train import TrainConfig, build_model, load_checkpoint
+
+    ckpt, _ = ridge_run
+    raw = torch.load(ckpt, weights_only=True)
+    del raw["n_times"]
+    torch.save(raw, tmp_path / "nokey.pt")
+    status, err = _cli(["evaluate", tmp_path / "nokey.pt", "--data-dir", tiny_root, "--out",
+                        tmp_path / "ev"], capsys)
+    assert status == 2 and "lacks the keys ['n_times']" in err and "nokey.pt" in err
+    # a NICE checkpoint whose metadata asks for a 10**6-d projector (4 TB of weights)
+    config = TrainConfig.from_recipe("fast", model="nice")
+    net = build_model(config, n_chans=17, n_times=100, n_features=8, sfreq=100.0)
+    huge = dict(format="eegvision-checkpoint-v1", encoder="nice", config=config.to_dict(),
+                n_outputs=8, best_epoch=1, state_dict=net.state_dict(), n_chans=17,
+                n_times=100, n_features=10**6, sfreq=100.0,
+                ch_names=[f"E{i}" for i in range(17)], times=[i / 100 for i in range(100)])
+    torch.save(huge, tmp_path / "huge.pt")
+    with pytest.raises(DataError, match="do not fit encoder 'nice'"):
+        load_checkpoint(tmp_path / "huge.pt")
+
+
+def _rewrite_both(root, change):
+    from eegvision.data._pickle import load_dict_file
+
+    for split in ("training", "test"):
+        path = root / "Preprocessed_data" / "sub-01" / f"preprocessed_eeg_{split}.npy"
+        d = {k: np.array(v) if isinstance(v, np.ndarray) else v
+             for k, v in load_dict_file(path).items()}
+        change(d)
+        np.save(path, np.array(d, dtype=object), allow_pickle=True)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda d: d.update(preprocessed_eeg_data=d["preprocessed_eeg_data"][..., :1],
+                        times=d["times"][:1]), "epochs of 1 sample"),
+    (lambda d: d.update(preprocessed_eeg_data=d["preprocessed_eeg_data"][:1]),
+     "one image condition"),
+], ids=["one-sample", "one-condition"])
+def test_degenerate_epochs_are_refused(tiny_root, tmp_path, capsys, change, match):
+    root = _copy_root(tiny_root, tmp_path / "root")
+    _rewrite_both(root, change)
+    status, err = _cli(_train_argv(root, tmp_path / "out"), capsys)
+    assert status == 2 and match in err and "preprocessed_eeg_" in err and "Fix:" in err
+
+
+def test_nested_concept_lists_are_refused(tiny_root, tmp_path):
+    from eegvision.data.things import read_image_metadata
+
+    root = tmp_path / "root"
+    (root / "image_set").mkdir(parents=True)
+    meta = {"train_img_concepts": [["00001_a", "00002_b"], ["00003_c"]],
+            "test_img_concepts": ["00001_a"]}
+    np.save(root / "image_set" / "image_metadata.npy", np.array(meta, dtype=object),
+            allow_pickle=True)
+    with pytest.raises(DataError, match="flat list of names"):
+        read_image_metadata(root)
+
+
+def test_channels_without_position_spatial_and_topomap(tiny_root, tmp_path, capsys):
+    import pandas as pd
+
+    from eegvision._utils import EEGVisionError
+    from eegvision.viz.topomap import plot_saliency
+
+    root = _copy_root(tiny_root, tmp_path / "root")
+    _rewrite_both(root, lambda d: d.update(ch_names=[f"X{i}" for i in range(len(d["ch_names"]))]))
+    status, err = _cli(["analyze", "spatial", "--data-dir", root, "--model", "ridge", "--out",
+                        tmp_path / "sp"], capsys)
+    assert status == 2 and "only the all-channel reference" in err and "10-10" in err
+    assert not (tmp_path / "sp" / "results.csv").exists()
+
+    def table(names):
+        return pd.DataFrame({"channel": names * 2, "map": "cam", "bin_start_ms": 0.0,
+                             "bin_stop_ms": 100.0, "value": np.arange(2 * len(names), dtype=float),
+                             "method": "gradcam"})
+
+    with pytest.raises(EEGVisionError, match="scalp position"):
+        plot_saliency(table=table(["X1", "X2", "X3", "X4"]))
+    fig = plot_saliency(table=table(["Oz", "P3", "C4", "T7", "Fz", "X1"]))  # X1 left out
+    assert fig is not None
+
+
+def test_one_channel_spatial(tiny_root, tmp_path, capsys):
+    root = _copy_root(tiny_root, tmp_path / "root")
+    _rewrite_both(root, lambda d: d.update(
+        preprocessed_eeg_data=d["preprocessed_eeg_data"][:, :, :1], ch_names=d["ch_names"][:1]))
+    status, err = _cli(["analyze", "spatial", "--data-dir", root, "--model", "ridge", "--out",
+                        tmp_path / "sp"], capsys)
+    assert status == 2 and "1 channel" in err
+
+
+def _no_partial_files(out):
+    return [p for p in Path(out).rglob("*") if p.name.endswith(".tmp")
+            or p.name.startswith(".staging-") or (p.is_file() and p.stat().st_size == 0)]
+
+
+def test_disk_full_is_one_error_and_nothing_half_written(tiny_root, tmp_path, capsys,
+                                                         monkeypatch):
+    import errno
+
+    import pandas as pd
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    out = tmp_path / "out"
+    status, err = _cli(["analyze", "temporal", "--data-dir", tiny_root, "--model", "ridge",
+                        "--windows", "0-100", "--out", out], capsys)
+    assert status == 2 and "No space left on device" in err and "results.csv" in err
+    assert "free disk space" in err
+    assert not (out / "results.csv").exists()
+    assert not _no_partial_files(out), _no_partial_files(out)
+
+
+def test_ctrl_c_is_one_line_exit_130(tiny_root, tmp_path, capsys, monkeypatch):
+    import eegvision.analysis
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(eegvision.analysis, "analyze_cli", interrupted)
+    status, err = _cli(["analyze", "temporal", "--data-dir", tiny_root, "--out",
+                        tmp_path / "o"], capsys)
+    assert status == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err
+
+
+def test_sigterm_is_one_line_exit_143_and_leaves_no_partial_files(tiny_root, tmp_path):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    windows = ",".join(f"{lo}-{lo + 50}" for lo in range(0, 700, 50))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eegvision", "analyze", "temporal", "--data-dir", str(tiny_root),
+         "--model", "ridge", "--windows", windows, "--out", str(out)], cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg",
+             "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "jobs").glob("*.json")) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    if proc.returncode == 0:
+        pytest.fail("the sweep finished before SIGTERM arrived; use more windows")
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "terminated (SIGTERM)" in err
+    assert len([line for line in err.splitlines() if "eegvision analyze" in line]) == 1
+    assert not _no_partial_files(out), _no_partial_files(out)
+    assert not (out / "results.csv").exists()
+
+
+def test_write_error_names_the_final_output(tmp_path, monkeypatch):
+    import errno
+
+    from eegvision._utils import WriteError, staged_outputs, write_json
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(WriteError) as err, staged_outputs(tmp_path / "out") as stage:
+        write_json(stage / "config.json", {"a": 1})
+    assert f"{tmp_path / 'out' / 'config.json'}: could not write it" in str(err.value)
+    assert isinstance(err.value, OSError) and err.value.errno == errno.ENOSPC
+    assert not list((tmp_path / "out").iterdir())

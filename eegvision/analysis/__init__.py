@@ -136,6 +136,10 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         results = run_jobs(job_list, cache, backend=backend, n_jobs=jobs, scheduler=scheduler,
                            progress=progress)
         df = results_table(results)
+        if len(df):  # workers (joblib, dask) do not know this process's command line
+            from .._provenance import command_line
+
+            df["command"] = command_line()
         context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
                    "seeds": list(seeds), "out": out}
         extras = (module.postprocess(df, results, options, context)

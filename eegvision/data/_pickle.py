@@ -617,13 +617,19 @@ def load_dict_file(path):
     path = Path(path)
     if not path.is_file():
         raise data_error(path, "file not found.", "check the path and the data root.")
-    with open(path, "rb") as fh:
-        head = fh.read(6)
-    if head == _NPY_MAGIC:
-        obj = load_npy_object(path)
-    elif head[:1] == b"\x80":
-        obj = load_pickle(path)
-    else:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+        if head == _NPY_MAGIC:
+            obj = load_npy_object(path)
+        elif head[:1] == b"\x80":
+            obj = load_pickle(path)
+    except OSError as err:  # permission denied, I/O error ...
+        from .._utils import os_error_fix
+
+        raise data_error(path, f"cannot read it ({err.strerror or err}).",
+                         os_error_fix(err)) from None
+    if head != _NPY_MAGIC and head[:1] != b"\x80":
         raise data_error(path, "neither a .npy file nor a pickle (unknown first bytes "
                                f"{head!r}).", _CORRUPT_FIX)
     if not isinstance(obj, dict):

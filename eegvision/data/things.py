@@ -124,7 +124,15 @@ def _check_contents(path, d):
         raise data_error(path, f"preprocessed_eeg_data is empty: shape {eeg.shape} "
                                "(conditions, repetitions, channels, times).",
                          "re-run the preprocessing that wrote this file.")
-    n_ch, n_t = eeg.shape[2:]
+    n_cond, _, n_ch, n_t = eeg.shape
+    if n_t < 2:
+        raise data_error(path, f"epochs of {n_t} sample: no sampling rate and nothing to "
+                               "decode over time.",
+                         "save epochs of several samples (THINGS-EEG2: 100 or 250).")
+    if n_cond < 2:
+        raise data_error(path, "one image condition: zero-shot retrieval needs at least 2 "
+                               "images to choose between.",
+                         "use the full preprocessed file (1654 training / 200 test conditions).")
     ch_names = [str(c) for c in np.asarray(d["ch_names"]).ravel()]
     if len(ch_names) != n_ch:
         raise data_error(path, f"{len(ch_names)} channel names for {n_ch} channels in the data.",
@@ -222,6 +230,9 @@ def read_features(path, n_expected=None):
         raise data_error(path, "file not found.", _WHERE)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except PermissionError as err:
+        raise data_error(path, f"cannot read it ({err.strerror}).",
+                         "check the permissions (ls -l; chmod u+r).") from None
     except (ValueError, OSError, EOFError) as err:
         raise data_error(path, f"not a plain numeric .npy array ({err}).",
                          "save features with np.save(path, array) as float32.") from None
@@ -266,11 +277,31 @@ def read_image_metadata(root):
     if missing:
         raise data_error(path, f"missing keys {missing}; found {sorted(map(str, raw))}.",
                          "use the image_metadata.npy published with THINGS-EEG2.")
-    meta = {str(k): np.asarray(v) for k, v in raw.items()}
+    meta = {}
+    for key, value in raw.items():
+        flat = _flat_names(path, key, value)
+        meta[str(key)] = flat if flat is not None else np.asarray(value)
     for split in ("train", "test"):
         meta[f"{split}_concepts"] = np.array([concept_name(c) for c in
                                               meta[f"{split}_img_concepts"].ravel()])
     return meta
+
+
+def _flat_names(path, key, value):
+    """A name column (``*_img_*``, ``*_concepts*``) as a flat str array; nested lists refused."""
+    if not (str(key).endswith(("concepts", "files", "categories", "THINGS"))):
+        return None
+    if isinstance(value, np.ndarray) and value.dtype.kind in "US":
+        return value.ravel().astype(str)
+    items = value.tolist() if isinstance(value, np.ndarray) else value
+    if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)) or not all(
+            isinstance(v, (str, np.str_)) for v in items):
+        kinds = sorted({type(v).__name__ for v in items}) if isinstance(items, (list, tuple)) \
+            else [type(items).__name__]
+        raise data_error(path, f"{key!r} must be a flat list of names, found items of type "
+                               f"{', '.join(kinds)} (a nested list?).",
+                         "use the image_metadata.npy published with THINGS-EEG2.")
+    return np.array([str(v) for v in items])
 
 
 def read_concept_table(path):

@@ -675,3 +675,15 @@ def test_write_error_names_the_final_output(tmp_path, monkeypatch):
     assert f"{tmp_path / 'out' / 'config.json'}: could not write it" in str(err.value)
     assert isinstance(err.value, OSError) and err.value.errno == errno.ENOSPC
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_declared_size_beyond_the_machine_is_refused_before_allocating(tmp_path, monkeypatch):
+    from eegvision.data import things
+
+    path = tmp_path / "int8.npy"
+    np.save(path, np.array({"preprocessed_eeg_data": np.ones((4, 2, 3, 5), np.int8),
+                            "ch_names": ["a", "b", "c"], "times": np.arange(5) / 100},
+                           dtype=object), allow_pickle=True)
+    monkeypatch.setattr(things, "_physical_memory", lambda: 100)  # a 100-byte machine
+    with pytest.raises(DataError, match="more than this machine"):
+        things.read_preprocessed(path, average=False, cache=False)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import _check_option, data_error, logger, write_json
-from ._pickle import load_dict_file
+from ._pickle import _physical_memory, load_dict_file
 
 LAYOUTS = {"250hz": "Preprocessed_data_250Hz", "official": "Preprocessed_data"}
 TARGETS = ("centers", "images")
@@ -161,6 +161,11 @@ def _check_contents(path, d):
 def _averaged(path, eeg, average):
     """Float32 copy of ``eeg`` (averaged over repetitions), chunk by chunk, checking finiteness."""
     shape = eeg.shape[:1] + eeg.shape[2:] if average else eeg.shape
+    need = int(np.prod(shape, dtype=np.float64)) * 4
+    if need > _physical_memory():  # e.g. an int8 file read without averaging: 4x its size
+        raise data_error(path, f"the float32 EEG would take {need / 2**30:.1f} GiB, more than "
+                               f"this machine's {_physical_memory() / 2**30:.1f} GiB.",
+                         "average the repetitions (the default) or use a larger machine.")
     out = np.empty(shape, dtype=np.float32)
     for start in range(0, eeg.shape[0], _CHUNK):
         block = eeg[start:start + _CHUNK]

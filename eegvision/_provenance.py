@@ -1,26 +1,33 @@
-"""Provenance of a result row: package version, config hash, data fingerprints, seed, device.
+"""Provenance of a result: what decided it (settings, data, code) and how to redo it.
 
-File fingerprints are fast enough for 4 GB EEG files: sha256 of the size, the
-first and the last MiB, cached per (path, size, mtime) in this process. They
-detect a replaced or re-preprocessed file, not a single flipped byte in the
-middle; that is what the size + mtime key of the reading cache is for.
+A file's fingerprint is the sha256 of its whole content, streamed once and
+kept in a small on-disk cache keyed by the file's path, size and mtime (and
+in memory for this process), so a rewritten middle of a 4 GB file is seen
+while unchanged files are never read twice. The code fingerprint hashes the
+eegvision package's own ``.py`` sources: a changed recipe value or algorithm
+gives new job keys, so cached results are reused only if nothing that
+decides them changed.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import platform
+import shlex
+import sys
 from pathlib import Path
 
 from . import __version__
 
 _BLOCK = 1 << 20
+_COMMAND = None
 
 
 def file_fingerprint(path):
-    """``sha256:<16 hex>`` of a file's size, first MiB and last MiB (cached).
+    """``sha256:<16 hex>`` of a file's whole content (cached by path, size and mtime).
 
     Parameters
     ----------
@@ -36,15 +43,91 @@ def file_fingerprint(path):
     return _fingerprint(str(path), st.st_size, st.st_mtime_ns)
 
 
+def _digest_cache_file(path, size, mtime_ns):
+    from .data.things import _cache_root
+
+    key = hashlib.sha256(f"{path}|{size}|{mtime_ns}".encode()).hexdigest()[:24]
+    return _cache_root().parent / "fingerprints" / f"{key}.txt"
+
+
 @functools.lru_cache(maxsize=256)
 def _fingerprint(path, size, mtime_ns):
-    digest = hashlib.sha256(str(size).encode())
+    cached = _digest_cache_file(path, size, mtime_ns)
+    try:
+        text = cached.read_text().strip()
+        if text.startswith("sha256:") and len(text) == 23:
+            return text
+    except OSError:
+        pass
     with open(path, "rb") as fh:
-        digest.update(fh.read(_BLOCK))
-        if size > _BLOCK:
-            fh.seek(max(_BLOCK, size - _BLOCK))
-            digest.update(fh.read(_BLOCK))
+        digest = hashlib.file_digest(fh, "sha256")
+    text = "sha256:" + digest.hexdigest()[:16]
+    try:
+        from ._utils import atomic_path
+
+        with atomic_path(cached) as tmp:
+            tmp.write_text(text + "\n")
+    except OSError:  # a read-only cache only costs the re-hash
+        pass
+    return text
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint():
+    """``sha256:<16 hex>`` of every ``.py`` file of the eegvision package (path and content)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for source in sorted(package.rglob("*.py")):
+        digest.update(str(source.relative_to(package)).encode() + b"\0")
+        digest.update(source.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def resolved_train_config(train):
+    """The full :class:`~eegvision.train.TrainConfig` dict a job's ``train`` settings give.
+
+    The recipe is applied, so a changed recipe value changes the result; the
+    device is left out (where a job runs does not decide what it computes).
+    """
+    from .train import TrainConfig
+
+    settings = dict(train)
+    config = TrainConfig.from_recipe(settings.pop("recipe", "fast"), **settings).to_dict()
+    config.pop("device", None)
+    return config
+
+
+def config_hash(config):
+    """Short sha256 of a JSON-able dict (sorted keys)."""
+    blob = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def set_command(argv):
+    """Record the command line of this run (``eegvision``'s ``main``; None when it returns)."""
+    global _COMMAND
+    _COMMAND = None if argv is None else "eegvision " + shlex.join(str(a) for a in argv)
+
+
+def command_line():
+    """The command that produced a result: the ``eegvision`` one, else this process's argv.
+
+    On one line (a newline inside an argument is written ``\\n``), so a CSV row stays a line.
+    """
+    text = _COMMAND or shlex.join([Path(sys.executable).name] + sys.argv)
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def software_versions():
+    """``eegvision_version``, ``torch_version``, ``code_hash``."""
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch_version = "absent"
+    return {"eegvision_version": __version__, "torch_version": torch_version,
+            "code_hash": code_fingerprint()}
 
 
 def data_fingerprints(root, subject, layout="auto", targets="centers"):
@@ -90,8 +173,10 @@ def provenance(job):
     Returns
     -------
     dict
-        ``eegvision_version``, ``config_hash``, ``seed``, ``device``,
-        ``data_hash`` (over the subject's files) and ``host``.
+        ``eegvision_version``, ``torch_version``, ``code_hash``, ``config_hash``
+        (the job key), ``seed``, ``train_config`` (the resolved settings, JSON)
+        and its hash, ``device``, ``data_hash`` (over the subject's files),
+        ``command`` and ``host``.
     """
     data = job.data
     if data.get("root") is None:  # data in memory: the content hash the job was built with
@@ -99,6 +184,47 @@ def provenance(job):
     else:
         prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
                                    data.get("targets", "centers"))
-    return {"eegvision_version": __version__, "config_hash": job.key, "seed": job.seed,
+    train = resolved_train_config(job.train)
+    return {**software_versions(), "config_hash": job.key, "seed": job.seed,
+            "train_config_hash": config_hash(train),
+            "train_config": json.dumps(train, sort_keys=True, default=str),
             "device": resolve_device(job.train.get("device", "auto")),
-            "data_hash": data_hash(prints), "host": platform.node() or os.uname().nodename}
+            "data_hash": data_hash(prints), "command": command_line(),
+            "host": platform.node() or os.uname().nodename}
+
+
+def training_provenance(config, data):
+    """Provenance of one ``eegvision train`` result (metrics.json and results.csv rows).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The resolved training config.
+    data : SubjectData
+        The data trained and tested on; with ``meta['root']`` its files are
+        fingerprinted (held-out subject and, for LOSO, the training subjects).
+
+    Returns
+    -------
+    dict
+        :func:`software_versions`, ``train_config`` (dict, without the device)
+        and ``train_config_hash``, ``data_hash``, ``data_files`` and ``command``.
+    """
+    settings = config.to_dict()
+    settings.pop("device", None)
+    meta = data.meta
+    prints = {}
+    if meta.get("root"):
+        for subject in [data.subject, *meta.get("train_subjects", [])]:
+            for role, value in data_fingerprints(meta["root"], subject, meta.get("layout", "auto"),
+                                                 meta.get("targets", "centers")).items():
+                prints[f"sub-{int(subject):02d}/{role}"] = value
+    else:
+        for split in ("train", "test"):
+            source = getattr(data, split).meta.get("source", "")
+            if source and Path(source).is_file():
+                prints[split] = file_fingerprint(source)
+    return {**software_versions(), "train_config": settings,
+            "train_config_hash": config_hash(settings),
+            "data_hash": data_hash(prints) if prints else "unknown (data not from files)",
+            "data_files": prints, "command": command_line()}

@@ -8,10 +8,12 @@ option, what was expected, what was found, and how to fix it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,34 @@ class EEGVisionError(Exception):
 
 class DataError(EEGVisionError, ValueError):
     """Bad or missing input data: names the file, the problem and the fix."""
+
+
+class OptionError(EEGVisionError, ValueError):
+    """A malformed command-line option or setting: names the option, the value and the fix."""
+
+
+def option_error(option, value, problem, fix):
+    """Build an :class:`OptionError` reading ``OPTION VALUE: problem`` plus ``Fix: ...``."""
+    return OptionError(f"{option} {value!r}: {problem}\n  Fix: {fix}")
+
+
+class WriteError(EEGVisionError, OSError):
+    """An output could not be written (disk full, permission denied ...): names the file."""
+
+
+def os_error_fix(err):
+    """The fix for an ``OSError`` by its errno (permission, disk space, missing folder ...)."""
+    import errno
+
+    fixes = {errno.EACCES: "check the permissions (ls -l; chmod u+rw), or use a path you own",
+             errno.EPERM: "check the permissions (ls -l; chmod u+rw), or use a path you own",
+             errno.ENOSPC: "free disk space (or choose another --out / $EEGVISION_CACHE) and "
+                           "rerun: finished results are kept",
+             errno.EDQUOT: "free space in your quota (or choose another --out) and rerun",
+             errno.EROFS: "the file system is read-only: choose another --out",
+             errno.ENOENT: "check the path",
+             errno.EISDIR: "give a file, not a folder"}
+    return fixes.get(err.errno, "check the path, its permissions and the free disk space")
 
 
 def data_error(path, problem, fix=None):
@@ -66,11 +96,28 @@ def rng_from_seed(seed):
     return np.random.default_rng(int(seed))
 
 
+@functools.lru_cache(maxsize=1)
+def _umask():
+    """This process's umask (read once: setting it is the only portable way to read it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _user_mode(path, directory=False):
+    """Give ``path`` the mode a plain ``open()``/``mkdir()`` would have (mkstemp makes 0600)."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; move it into place only on success.
 
-    Readers never see a half-written file: the rename is atomic on POSIX.
+    Readers never see a half-written file: the rename is atomic on POSIX. The
+    file gets the user's umask (not mkstemp's 0600); on any failure, including
+    KeyboardInterrupt and the SIGTERM the CLI turns into an exception, the
+    temporary file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,11 +125,88 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        _user_mode(tmp)
         os.replace(tmp, path)
+    except WriteError:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    except OSError as err:  # disk full, permission ...: one error naming the file
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        error = WriteError(f"{path}: could not write it ({err.strerror or err}); nothing was "
+                           f"half-written.\n  Fix: {os_error_fix(err)}.")
+        error.errno = err.errno
+        raise error from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_STAGING = ".staging-"
+_MANIFEST = ".eegvision-outputs.json"
+
+
+def _remove_dead_stagings(out):
+    """Remove staging folders (and stray temporaries) left by processes that no longer run."""
+    import shutil
+
+    for stale in out.glob(f"{_STAGING}*"):
+        try:
+            pid = int(stale.name[len(_STAGING):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+    for tmp in out.glob(".*.tmp"):  # atomic_path temporaries of a SIGKILLed writer
+        with contextlib.suppress(OSError):
+            if tmp.is_file() and time.time() - tmp.stat().st_mtime > 3600:
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def staged_outputs(out):
+    """Yield a staging folder inside ``out``; on success, commit its files into ``out`` together.
+
+    A run's outputs (tables, config, figures) are written into the staging
+    folder and only then renamed into place, ``config.json`` last, so a kill
+    while the figure renders leaves the previous run's files untouched and
+    consistent. Files the previous commit wrote but this one does not (a
+    figure of an earlier ``plot=True`` run) are removed, so no old output
+    stays beside new ones. On failure the staging folder is removed.
+    """
+    import shutil
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_dead_stagings(out)
+    stage = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out))
+    try:
+        try:
+            yield stage
+        except WriteError as err:  # name the output the user asked for, not the staging copy
+            error = WriteError(str(err).replace(str(stage), str(out)))
+            error.errno = err.errno
+            raise error from None
+        new = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+        try:
+            old = json.loads((out / _MANIFEST).read_text())
+        except (OSError, ValueError):
+            old = []
+        for name in old if isinstance(old, list) else []:
+            if isinstance(name, str) and Path(name) not in new and ".." not in Path(name).parts:
+                with contextlib.suppress(OSError):
+                    (out / name).unlink()
+        for rel in sorted(new, key=lambda r: r.name == "config.json"):
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            _user_mode(stage / rel)
+            os.replace(stage / rel, out / rel)
+        with atomic_path(out / _MANIFEST) as tmp:
+            tmp.write_text(json.dumps([str(r) for r in new]) + "\n")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_json(path, obj):

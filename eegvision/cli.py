@@ -224,10 +224,15 @@ def _cmd_figures(args):
 
 def main(argv=None):
     """Entry point of the ``eegvision`` command; returns the exit status."""
+    from ._provenance import set_command
+
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    set_command(argv)  # every result row records the command that made it
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    previous = _on_sigterm()
     try:
         args.func(args)
     except EEGVisionError as err:
@@ -236,7 +241,49 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as err:
         print(f"eegvision {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # permission denied, disk full ... outside eegvision's own checks
+        from ._utils import os_error_fix
+
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"eegvision {args.command}: error: {where}{err.strerror or err}\n  Fix: "
+              f"{os_error_fix(err)}.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"eegvision {args.command}: interrupted (Ctrl-C); nothing half-written is left "
+              "and finished jobs are kept: rerun the same command to resume.", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print(f"eegvision {args.command}: terminated (SIGTERM); nothing half-written is left "
+              "and finished jobs are kept: rerun the same command to resume.", file=sys.stderr)
+        return 143
+    finally:
+        _restore_sigterm(previous)
+        set_command(None)  # a later API call in this process must not inherit this command
     return 0
+
+
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler so that cleanup (temporaries, staging) runs."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
+def _on_sigterm():
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _restore_sigterm(previous):
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,9 +55,20 @@ def concept_ranks(sim, true_index=None):
         ``1 +`` the number of *other* candidates at least as similar.
     """
     sim = np.asarray(sim, dtype=np.float64)
+    _check_finite(sim, "similarities")
     true_index = _true_index(sim, true_index)
     true_sim = sim[np.arange(len(sim)), true_index][:, None]
     return (sim >= true_sim).sum(1)  # counts the true one itself: that is the +1
+
+
+def _check_finite(arr, what, source=None):
+    """NaN compares false with everything, so it would rank first: refuse it instead."""
+    if not np.isfinite(arr).all():
+        bad = int(arr.size - np.isfinite(arr).sum())
+        raise data_error(source or "evaluation", f"{bad} NaN or infinite {what}: a diverged or "
+                         "corrupt model cannot be scored (NaN would tie with, and rank "
+                         "above, every candidate).",
+                         "retrain the model (e.g. with a lower --lr) or use another checkpoint.")
 
 
 def topk_from_ranks(ranks, ks=(1, 3, 5)):
@@ -89,6 +100,8 @@ def zero_shot_scores(eeg_emb, candidate_feats, true_index=None, ks=(1, 3, 5)):
     if eeg_emb.shape[1] != candidate_feats.shape[1]:
         raise ValueError(f"EEG embeddings are {eeg_emb.shape[1]}-d but candidates are "
                          f"{candidate_feats.shape[1]}-d.")
+    _check_finite(eeg_emb, "EEG embeddings")
+    _check_finite(candidate_feats, "candidate embeddings")
     sim = cosine_similarity(eeg_emb, candidate_feats)
     return topk_from_ranks(concept_ranks(sim, true_index), ks)
 
@@ -117,6 +130,7 @@ def k_way_accuracy(sim, k, n_draws=100, seed=0, true_index=None):
     from ._utils import rng_from_seed
 
     sim = np.asarray(sim, dtype=np.float64)
+    _check_finite(sim, "similarities")
     n_q, n_c = sim.shape
     if not 2 <= k <= n_c:
         raise ValueError(f"k must be between 2 and the number of candidates ({n_c}), got {k}.")
@@ -185,6 +199,8 @@ def evaluate(model, test, *, targets="centers", ks=(1, 3, 5), n_draws=100, seed=
                          f"{n_feat}-d features.",
                          "use the same image features (e.g. CLIP ViT-L/14, 768-d) for training and test.")
     eeg_emb, img_emb = embed(model, test.eeg, test.features)
+    _check_finite(eeg_emb, "EEG embeddings")
+    _check_finite(img_emb, "image embeddings")
     sim = cosine_similarity(eeg_emb, img_emb)
     ranks = concept_ranks(sim)
     out = topk_from_ranks(ranks, ks)
@@ -232,8 +248,8 @@ def evaluate_cli(args):
     root, _ = resolve_root(args.data_dir, subjects=[args.subject])
     data = load_subject(root, args.subject, layout=info.get("layout", "auto"),
                         targets=args.targets, average=True, cache=True)
-    _check_matches(ckpt, info, data.test)
-    scores = evaluate(model, data.test, targets=args.targets)
+    test = _check_matches(ckpt, info, data.test)
+    scores = evaluate(model, test, targets=args.targets)
     metrics = dict(public_metrics(scores), model=info["encoder"], subject=args.subject,
                    checkpoint=str(ckpt))
     write_json(out / "metrics.json", metrics)
@@ -245,11 +261,13 @@ def evaluate_cli(args):
 
 
 def _check_matches(ckpt, info, test):
-    if list(info["ch_names"]) != list(test.ch_names) or int(info["n_times"]) != test.n_times:
-        raise data_error(ckpt, f"the checkpoint was trained on {info['n_chans']} channels x "
-                         f"{info['n_times']} samples; the data have {test.n_channels} x {test.n_times}"
-                         " (or other channel names).",
-                         "evaluate on data preprocessed like the training data (same layout).")
+    """The test data aligned (by channel name) to the checkpoint's channels, rate and times."""
+    from .data.align import align_channels
+
+    return align_channels(test, (list(info["ch_names"]), np.asarray(info["times"], float),
+                                 float(info["sfreq"])), reference_name=f"the checkpoint {ckpt}",
+                          fix="evaluate on data preprocessed like the training data (same "
+                              "layout).")
 
 
 class _CallableModule(types.ModuleType):

@@ -55,10 +55,23 @@ class Job:
     data: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def key(self):
-        """Hash of everything that determines the result (not of where it runs)."""
-        blob = json.dumps({"version": __version__, **asdict(self)}, sort_keys=True, default=str)
+        """Hash of everything that determines the result (not of where it runs).
+
+        The full training config after the recipe is applied, the condition
+        parameters, the data's fingerprint and the code's fingerprint; not the
+        device, nor the data root's path when the files' fingerprint is known.
+        """
+        from ._provenance import code_fingerprint, resolved_train_config
+
+        data = dict(self.data)
+        if data.get("fingerprint"):
+            data.pop("root", None)
+        blob = json.dumps({"version": __version__, "code": code_fingerprint(),
+                           **asdict(self), "data": data,
+                           "train": resolved_train_config(self.train)},
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -738,6 +738,9 @@ def _read_checkpoint(path):
     if not path.is_file():
         raise data_error(path, "no such checkpoint file.",
                          "give the model.pt that `eegvision train` wrote.")
+    from .data._pickle import scan_torch_checkpoint
+
+    scan_torch_checkpoint(path)  # depth and size checks before torch unpickles anything
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
@@ -746,6 +749,9 @@ def _read_checkpoint(path):
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise data_error(path, "is not an eegvision checkpoint.",
                          "give a model.pt written by `eegvision train`.")
+    from ._checkpoint_checks import check_checkpoint_fields
+
+    check_checkpoint_fields(path, ckpt)
     return ckpt
 
 
@@ -781,6 +787,12 @@ def load_checkpoint(path, *, model=None, data=None, device="cpu", return_info=Fa
         raise data_error(path, f"was trained on {ckpt['n_chans']} channels x {ckpt['n_times']} "
                          f"samples; the data have {data.n_channels} x {data.n_times} (or other "
                          "channel names).", "use data preprocessed like the training data.")
+    if data is not None:  # same names and order; now the rate and sample times too
+        from .data.align import align_channels
+
+        align_channels(data, (ckpt["ch_names"], np.asarray(ckpt["times"]), ckpt["sfreq"]),
+                       reference_name=f"the checkpoint {path}", reorder=False,
+                       fix="use data preprocessed like the training data.")
     net = _rebuild(path, ckpt)
     if name != "ridge":
         net = net.to(resolve_device(device)).eval()
@@ -793,7 +805,12 @@ def _rebuild(path, ckpt):
 
     if ckpt["encoder"] == "ridge":
         return RidgeDecoder().load_state_dict(ckpt["state_dict"])
+    from ._checkpoint_checks import check_shapes_before_building
+
     config = TrainConfig.from_dict(ckpt["config"])
+    check_shapes_before_building(path, ckpt, lambda: build_model(
+        config, n_chans=ckpt["n_chans"], n_times=ckpt["n_times"],
+        n_features=ckpt["n_features"], sfreq=ckpt["sfreq"]))
     net = build_model(config, n_chans=ckpt["n_chans"], n_times=ckpt["n_times"],
                       n_features=ckpt["n_features"], sfreq=ckpt["sfreq"])
     try:
@@ -814,19 +831,26 @@ def run_training(data, config, out_dir, *, targets=None, progress=True):
     Writes ``metrics.json``, ``history.csv``, ``config.json``, ``model.pt`` and
     ``ranks.csv`` under ``out_dir`` and returns the metrics dict.
     """
-    import torch
-
-    from ._utils import check_writable_dir
-    from .evaluate import evaluate, public_metrics, ranks_table
+    from ._provenance import training_provenance
+    from ._utils import check_writable_dir, staged_outputs
 
     out_dir = check_writable_dir(out_dir)
+    with staged_outputs(out_dir) as stage:  # all files committed together at the end
+        return _run_training(data, config, stage, targets, progress, training_provenance)
+
+
+def _run_training(data, config, out_dir, targets, progress, training_provenance):
+    import torch
+
+    from .evaluate import evaluate, public_metrics, ranks_table
+
     targets = targets or data.meta.get("targets") or data.test.meta.get("targets", "centers")
     result = fit(data.train, config, out_dir=out_dir, progress=progress)
     scores = evaluate(result.model, data.test, targets=targets, seed=config.seed)
     metrics = dict(public_metrics(scores), epochs=int(len(result.history)),
                    best_epoch=int(result.best_epoch), train_seconds=float(result.train_seconds),
                    model=config.model, recipe=config.recipe, seed=int(config.seed),
-                   subject=data.subject)
+                   subject=data.subject, **training_provenance(config, data))
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "ranks.csv", ranks_table(scores))
     device = "cpu" if config.model == "ridge" else str(resolve_device(config.device))
@@ -852,7 +876,13 @@ def concat_train(containers, names=None):
     from .data.container import EEGImageData
 
     names = names or [str(i) for i in range(len(containers))]
+    from .data.align import align_channels
+
     first = containers[0]
+    containers = [align_channels(c, first, reference_name=f"subject {names[0]}",
+                                 fix="use one data layout for every subject.")
+                  if c.n_times == first.n_times and set(c.ch_names) == set(first.ch_names)
+                  else c for c in containers]
     for name, c in zip(names, containers, strict=True):
         if c.ch_names != first.ch_names or c.n_times != first.n_times:
             raise data_error(f"subject {name}", f"has {c.n_channels} channels x {c.n_times} samples"
@@ -898,11 +928,17 @@ def run_loso(datasets, config, out_dir, *, targets=None, progress=True):
     return _write_results(out_dir, rows)
 
 
+#: Provenance carried by every training row (see :func:`_provenance.training_provenance`).
+PROVENANCE_COLUMNS = ("eegvision_version", "torch_version", "code_hash", "train_config_hash",
+                      "data_hash", "command")
+
+
 def _result_row(metrics, condition, config):
     return dict(analysis="train", subject=metrics["subject"], condition=condition,
                 seed=config.seed, model=config.model, recipe=config.recipe,
                 **{k: metrics[k] for k in ("top1", "top3", "top5", "n_way", "epochs",
-                                           "train_seconds", "targets")})
+                                           "train_seconds", "targets")},
+                **{k: metrics[k] for k in PROVENANCE_COLUMNS if k in metrics})
 
 
 def _write_results(out_dir, rows):

@@ -282,3 +282,64 @@ def test_huge_length_fields_are_corrupt_not_memory_errors(tmp_path, blob):
     path = _write(tmp_path, blob, "bytes")
     with pytest.raises(DataError, match="truncated or corrupt"):
         read_preprocessed(path, cache=False)
+
+
+# ------------------------------------------- pickle streams from admitted globals
+# Issue 15: the fuzzing above pickles real Python objects, so it never calls an
+# admitted constructor with arguments a real object would not produce. These
+# strategies assemble opcode streams that call every admitted global with
+# hostile arguments (object and structured dtypes, huge or negative sizes,
+# zero strides, nested calls, BUILD states on anything).
+from tests import _hostile as H  # noqa: E402
+
+ADMITTED = [("numpy", "ndarray"), ("numpy", "dtype"),
+            ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
+            ("numpy._core.numeric", "_frombuffer"), ("collections", "OrderedDict"),
+            ("_codecs", "encode")] + [("builtins", n) for n in (
+                "dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int",
+                "float", "complex", "bool", "slice", "range")]
+DTYPE_SPECS = ["f4", "<f8", ">i2", "u1", "b1", "?", "c8", "U3", "S2", "O8", "O", "V8", "V0",
+               "U0", "U2000000000", "f3", "M8", "(2,)f4", "i8,i8", "object", "", "S0"]
+leaf_ops = st.one_of(
+    st.integers(-2**70, 2**70).map(H.integer),
+    st.sampled_from([0, 1, -1, 2**31 - 1, 2**40, 10**12]).map(H.integer),
+    st.sampled_from(DTYPE_SPECS + ["C", "F", "K", "latin1", "utf-8", "rot13", "x" * 5000])
+    .map(H.text),
+    st.text(max_size=4).map(H.text),
+    st.binary(max_size=24).map(H.raw_bytes),
+    st.sampled_from([H.NONE, H.TRUE, H.FALSE, H.EMPTY_DICT, H.EMPTY_LIST]),
+    st.sampled_from(DTYPE_SPECS).map(H.dtype),
+)
+
+
+def _stream_children(children):
+    globals_ = st.sampled_from(ADMITTED).map(lambda mn: H.glob(*mn))
+    return st.one_of(
+        st.lists(children, max_size=5).map(lambda xs: H.tup(*xs)),
+        st.lists(children, max_size=4).map(
+            lambda xs: H.EMPTY_LIST + b"".join(x + H.APPEND for x in xs)),
+        st.tuples(globals_, st.lists(children, max_size=5)).map(
+            lambda t: H.call(t[0], *t[1])),
+        st.tuples(children, children).map(lambda t: t[0] + t[1] + H.BUILD),
+        st.tuples(st.sampled_from(DTYPE_SPECS), children).map(
+            lambda t: H.dtype(t[0], t[1])),
+        st.tuples(children, children, st.lists(st.integers(-1, 8), max_size=4)).map(
+            lambda t: H.reconstruct(t[0], t[1], dims=tuple(t[2]))),
+    )
+
+
+pickle_streams = st.recursive(leaf_ops, _stream_children, max_leaves=12)
+
+
+@settings(max_examples=150, deadline=timedelta(seconds=5),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(value=pickle_streams, how=st.sampled_from(["pickle", "npy"]),
+       key=st.sampled_from(["preprocessed_eeg_data", "ch_names", "times", "extra"]))
+def test_admitted_constructors_with_hostile_arguments(tmp_path, value, how, key):
+    """Whatever the admitted globals are called with: a valid result or one DataError."""
+    path = H.write(tmp_path / "preprocessed_eeg_test.npy", H.eeg_dict(value, key=key), how)
+    out = _expect_clear_error(lambda: read_preprocessed(path, cache=False), path)
+    if out is not None:
+        _check_reader_output(out)
+    obj = _expect_clear_error(lambda: load_dict_file(path), path)
+    assert obj is None or isinstance(obj, dict)

@@ -15,7 +15,7 @@ import pandas as pd
 
 WINDOWS = ",".join(f"{lo}-{lo + 140}" for lo in range(0, 700, 140))  # 5 windows + full
 N_JOBS = 6
-TIMING = ["train_seconds", "job_seconds"]
+TIMING = ["train_seconds", "job_seconds", "command"]  # command: --out differs
 
 
 def _cmd(root, out):

@@ -172,6 +172,10 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
                        data=source)
     df = results_table(results)
+    if len(df):  # workers (joblib, dask) do not know this process's command line
+        from .._provenance import command_line
+
+        df["command"] = command_line()
     context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
                "seeds": list(seeds), "out": out, "data": source}
     extras = (module.postprocess(df, results, options, context)
@@ -236,7 +240,19 @@ def summarize_results(module, df):
 
 
 def write_outputs(module, df, extras, config, out, *, plot=True):
-    """Write results.csv, summary.csv, extra tables, config.json and the figure."""
+    """Write results.csv, summary.csv, extra tables, config.json and the figure.
+
+    All are written into a staging folder and committed together at the end
+    (:func:`~eegvision._utils.staged_outputs`): a kill during the figure step
+    never leaves new tables beside an old figure.
+    """
+    from .._utils import staged_outputs
+
+    with staged_outputs(out) as stage:
+        _write_outputs(module, df, extras, config, stage, plot=plot)
+
+
+def _write_outputs(module, df, extras, config, out, *, plot=True):
     write_csv(out / "results.csv", df)
     if df.attrs.get("summary") is not None:
         write_csv(out / "summary.csv", df.attrs["summary"])

@@ -6,8 +6,12 @@ its length, so every window trains the same architecture.
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 
+from .._utils import data_error, option_error
 from ._base import derive_both
 from ._base import run_condition as _run_condition
 
@@ -17,20 +21,77 @@ DEFAULTS = {"mode": "sliding", "width": 100.0, "step": 100.0, "windows": None,
             "tmin_ms": 0.0, "tmax_ms": None}
 
 
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_WINDOW = re.compile(rf"^\s*({_NUM})\s*-\s*({_NUM})\s*$")
+_WINDOWS_FIX = ("give windows as start-end in ms, e.g. --windows 0-100,100-200; "
+                "pre-stimulus windows are negative: --windows -100-0")
+_MAX_WINDOWS = 2000
+
+
 def parse_windows(spec):
-    """``"0-100,100-200"`` -> [(0.0, 100.0), (100.0, 200.0)] (milliseconds)."""
+    """``"0-100,100-200"`` -> [(0.0, 100.0), (100.0, 200.0)] (milliseconds).
+
+    Starts and ends may be negative (``-100-0``, ``-200--100``: before image onset).
+
+    Raises
+    ------
+    OptionError
+        Naming ``--windows``, the offending window and the fix.
+    """
     if isinstance(spec, (list, tuple)):
-        return [(float(a), float(b)) for a, b in spec]
-    out = []
-    for part in str(spec).split(","):
         try:
-            lo, hi = (float(x) for x in part.strip().split("-"))
-        except ValueError:
-            raise ValueError(f"--windows: cannot parse {part!r}; use e.g. 0-100,100-200 (ms).") from None
+            parts = [(f"{a}-{b}", float(a), float(b)) for a, b in spec]
+        except (TypeError, ValueError):
+            raise option_error("--windows", spec, "expected pairs of numbers (ms).",
+                               _WINDOWS_FIX) from None
+    else:
+        parts = []
+        for part in str(spec).split(","):
+            match = _WINDOW.match(part)
+            if not match:
+                raise option_error("--windows", part.strip(), "cannot read it as start-end "
+                                   "(ms).", _WINDOWS_FIX)
+            parts.append((part.strip(), float(match[1]), float(match[2])))
+    out = []
+    for text, lo, hi in parts:
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise option_error("--windows", text, "window edges must be finite.", _WINDOWS_FIX)
         if hi <= lo:
-            raise ValueError(f"--windows: window {part!r} ends before it starts.")
+            raise option_error("--windows", text, "the window ends before (or where) it "
+                               "starts.", _WINDOWS_FIX)
         out.append((lo, hi))
+    if not out or len(out) > _MAX_WINDOWS:
+        raise option_error("--windows", spec, f"give 1 to {_MAX_WINDOWS} windows.",
+                           _WINDOWS_FIX)
     return out
+
+
+def _grid(opts, start_ms, end_ms):
+    """Windows from ``--mode``, ``--width`` and ``--step``, checked before any array is made."""
+    width, step = opts["width"], opts["step"]
+    for option, value in (("--width", width), ("--step", step)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise option_error(option, value, "must be a positive number of ms.",
+                               "e.g. --width 100 --step 50")
+    width, step, span = float(width), float(step), end_ms - start_ms
+    if opts["mode"] == "sliding" and width > span:
+        raise option_error("--width", width, f"is longer than the epoch ({start_ms:g} to "
+                           f"{end_ms:g} ms).", f"use a width up to {span:g} ms")
+    if span / step > _MAX_WINDOWS:
+        raise option_error("--step", step, f"makes {span / step:.0f} windows over "
+                           f"{span:g} ms (at most {_MAX_WINDOWS}).",
+                           f"use --step {span / _MAX_WINDOWS:g} or more")
+    if opts["mode"] == "cumulative":
+        ends = np.arange(start_ms + step, end_ms + 1e-6, step)
+        return [(start_ms, float(e)) for e in ends]
+    if opts["mode"] == "tail":
+        starts = np.arange(start_ms, end_ms - step + 1e-6, step)
+        return [(float(s), float(end_ms)) for s in starts]
+    if opts["mode"] == "sliding":
+        starts = np.arange(start_ms, end_ms - width + 1e-6, step)
+        return [(float(s), float(s + width)) for s in starts]
+    raise option_error("--mode", opts["mode"], "temporal takes sliding, cumulative or tail.",
+                       "use --mode sliding (default), cumulative or tail")
 
 
 def conditions(options, ref):
@@ -38,32 +99,23 @@ def conditions(options, ref):
     ([t, end]) or an explicit ``windows`` list; plus the whole-epoch reference."""
     times = ref.times
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    if len(times) < 2:
+        raise data_error(ref.meta.get("source", "data"), f"epochs of {len(times)} sample: "
+                         "no time windows to compare.", "use epochs of several samples.")
     end_ms = opts["tmax_ms"] if opts["tmax_ms"] is not None else (times[-1] * 1000 + 1e3 / _sfreq(times))
     start_ms = opts["tmin_ms"]
-    if opts["windows"]:
-        wins = parse_windows(opts["windows"])
-    else:
-        width, step = float(opts["width"]), float(opts["step"])
-        if width <= 0 or step <= 0:
-            raise ValueError("--width and --step must be positive (ms).")
-        if opts["mode"] == "cumulative":
-            ends = np.arange(start_ms + step, end_ms + 1e-6, step)
-            wins = [(start_ms, float(e)) for e in ends]
-        elif opts["mode"] == "tail":
-            starts = np.arange(start_ms, end_ms - step + 1e-6, step)
-            wins = [(float(s), float(end_ms)) for s in starts]
-        elif opts["mode"] == "sliding":
-            starts = np.arange(start_ms, end_ms - width + 1e-6, step)
-            wins = [(float(s), float(s + width)) for s in starts]
-        else:
-            raise ValueError(f"--mode {opts['mode']!r}: temporal takes sliding, cumulative or tail.")
+    wins = parse_windows(opts["windows"]) if opts["windows"] else _grid(opts, start_ms, end_ms)
     if not wins:
-        raise ValueError(f"No window of {opts['width']} ms fits in {start_ms}-{end_ms:.0f} ms.")
-    first_ms = times[0] * 1000
-    outside = [f"{lo:g}-{hi:g}" for lo, hi in wins if hi <= first_ms or lo >= end_ms]
-    if outside:
-        raise ValueError(f"--windows {', '.join(outside)} ms lie outside the data "
-                         f"({first_ms:.0f}-{end_ms:.0f} ms). Fix: choose windows inside it.")
+        raise option_error("--width", opts["width"], f"no window fits in {start_ms:g}-"
+                           f"{end_ms:.0f} ms.", "use a smaller --width")
+    times_ms = times * 1000
+    empty = [f"{lo:g}-{hi:g}" for lo, hi in wins
+             if not ((times_ms >= lo) & (times_ms < hi)).any()]
+    if empty:
+        raise option_error("--windows", ",".join(empty), f"no sample of the data "
+                           f"({times_ms[0]:.0f} to {end_ms:.0f} ms, every "
+                           f"{1e3 / _sfreq(times):g} ms) falls in these windows.",
+                           "choose windows inside the data's time range")
     full = (REFERENCE, {"tmin_ms": float(times[0] * 1000), "tmax_ms": float(end_ms)})
     return [full] + [(f"{lo:g}-{hi:g}ms", {"tmin_ms": lo, "tmax_ms": hi}) for lo, hi in wins]
 

@@ -515,3 +515,9 @@ class SubjectData:
     test: EEGImageData
     meta: dict = field(default_factory=dict)
     test_repetitions: np.ndarray | None = None
+
+    def __post_init__(self):
+        # a model trained on one channel order and scored on another is silently wrong
+        from .align import align_channels
+
+        self.test = align_channels(self.test, self.train)

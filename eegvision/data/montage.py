@@ -106,3 +106,12 @@ def make_info(ch_names, sfreq, montage="easycap-M1"):
         logger.warning("Montage %s has no position for %s", montage, ", ".join(missing))
     info.set_montage(mont, on_missing="ignore", match_case=False, verbose="error")
     return info
+
+
+def positioned_channels(ch_names, montage="easycap-M1"):
+    """``(known, missing)``: the channels the montage has a scalp position for, and the rest."""
+    import mne
+
+    known = {n.lower() for n in mne.channels.make_standard_montage(montage).ch_names}
+    return ([c for c in ch_names if c.lower() in known],
+            [c for c in ch_names if c.lower() not in known])

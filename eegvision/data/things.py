@@ -18,12 +18,14 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, data_error, logger, write_json
-from ._pickle import load_dict_file
+from .._utils import _check_option, data_error, logger, write_json
+from ._pickle import _physical_memory, load_dict_file
 
 LAYOUTS = {"250hz": "Preprocessed_data_250Hz", "official": "Preprocessed_data"}
 TARGETS = ("centers", "images")
@@ -69,17 +71,37 @@ def _read_cache(path):
 
 
 def _write_cache(path, out):
+    """Write one cache entry as a whole: a temporary folder renamed into place.
+
+    Called only after a read has fully succeeded. A failure half-way (disk
+    full, a kill) leaves no entry and no stray temporary folder.
+    """
     folder = _cache_dir(path)
+    tmp = None
     try:
-        with atomic_path(folder / "eeg.npy") as tmp, open(tmp, "wb") as fh:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder.parent).free
+        if free < out["eeg"].nbytes + (64 << 20):
+            logger.warning("Not caching %s: %d MB free in %s, the entry needs %d MB.", path,
+                           free >> 20, folder.parent, out["eeg"].nbytes >> 20)
+            return
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+        with open(tmp / "eeg.npy", "wb") as fh:
             np.save(fh, out["eeg"], allow_pickle=False)
-        write_json(folder / "info.json", dict(
+        write_json(tmp / "info.json", dict(
             source=str(Path(path).resolve()), ch_names=out["ch_names"],
             times=out["times"].tolist(), sfreq=out["sfreq"],
             n_repetitions=out["n_repetitions"]))
-    except OSError as err:
+        if folder.exists():  # a stale or partial entry from an older version
+            shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+        tmp = None
+    except (OSError, TypeError, ValueError) as err:
         logger.warning("Could not write the reading cache in %s (%s); continuing without it.",
                        folder, err)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------ EEG files
@@ -102,7 +124,15 @@ def _check_contents(path, d):
         raise data_error(path, f"preprocessed_eeg_data is empty: shape {eeg.shape} "
                                "(conditions, repetitions, channels, times).",
                          "re-run the preprocessing that wrote this file.")
-    n_ch, n_t = eeg.shape[2:]
+    n_cond, _, n_ch, n_t = eeg.shape
+    if n_t < 2:
+        raise data_error(path, f"epochs of {n_t} sample: no sampling rate and nothing to "
+                               "decode over time.",
+                         "save epochs of several samples (THINGS-EEG2: 100 or 250).")
+    if n_cond < 2:
+        raise data_error(path, "one image condition: zero-shot retrieval needs at least 2 "
+                               "images to choose between.",
+                         "use the full preprocessed file (1654 training / 200 test conditions).")
     ch_names = [str(c) for c in np.asarray(d["ch_names"]).ravel()]
     if len(ch_names) != n_ch:
         raise data_error(path, f"{len(ch_names)} channel names for {n_ch} channels in the data.",
@@ -153,6 +183,11 @@ def _note_uncropped_times(path, n_file, n_t, first, last):
 def _averaged(path, eeg, average):
     """Float32 copy of ``eeg`` (averaged over repetitions), chunk by chunk, checking finiteness."""
     shape = eeg.shape[:1] + eeg.shape[2:] if average else eeg.shape
+    need = int(np.prod(shape, dtype=np.float64)) * 4
+    if need > _physical_memory():  # e.g. an int8 file read without averaging: 4x its size
+        raise data_error(path, f"the float32 EEG would take {need / 2**30:.1f} GiB, more than "
+                               f"this machine's {_physical_memory() / 2**30:.1f} GiB.",
+                         "average the repetitions (the default) or use a larger machine.")
     out = np.empty(shape, dtype=np.float32)
     for start in range(0, eeg.shape[0], _CHUNK):
         block = eeg[start:start + _CHUNK]
@@ -222,6 +257,9 @@ def read_features(path, n_expected=None):
         raise data_error(path, "file not found.", _WHERE)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except PermissionError as err:
+        raise data_error(path, f"cannot read it ({err.strerror}).",
+                         "check the permissions (ls -l; chmod u+r).") from None
     except (ValueError, OSError, EOFError) as err:
         raise data_error(path, f"not a plain numeric .npy array ({err}).",
                          "save features with np.save(path, array) as float32.") from None
@@ -266,11 +304,31 @@ def read_image_metadata(root):
     if missing:
         raise data_error(path, f"missing keys {missing}; found {sorted(map(str, raw))}.",
                          "use the image_metadata.npy published with THINGS-EEG2.")
-    meta = {str(k): np.asarray(v) for k, v in raw.items()}
+    meta = {}
+    for key, value in raw.items():
+        flat = _flat_names(path, key, value)
+        meta[str(key)] = flat if flat is not None else np.asarray(value)
     for split in ("train", "test"):
         meta[f"{split}_concepts"] = np.array([concept_name(c) for c in
                                               meta[f"{split}_img_concepts"].ravel()])
     return meta
+
+
+def _flat_names(path, key, value):
+    """A name column (``*_img_*``, ``*_concepts*``) as a flat str array; nested lists refused."""
+    if not (str(key).endswith(("concepts", "files", "categories", "THINGS"))):
+        return None
+    if isinstance(value, np.ndarray) and value.dtype.kind in "US":
+        return value.ravel().astype(str)
+    items = value.tolist() if isinstance(value, np.ndarray) else value
+    if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)) or not all(
+            isinstance(v, (str, np.str_)) for v in items):
+        kinds = sorted({type(v).__name__ for v in items}) if isinstance(items, (list, tuple)) \
+            else [type(items).__name__]
+        raise data_error(path, f"{key!r} must be a flat list of names, found items of type "
+                               f"{', '.join(kinds)} (a nested list?).",
+                         "use the image_metadata.npy published with THINGS-EEG2.")
+    return np.array([str(v) for v in items])
 
 
 def read_concept_table(path):

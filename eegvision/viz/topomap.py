@@ -73,7 +73,9 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, vlim=(-1, 1), 
     if table is None or len(table) == 0:
         raise ValueError("plot_saliency needs the 'saliency' table (run the saliency analysis).")
     maps, bins, ch_names, method = saliency_grid(table)
-    info = make_info(ch_names, 1000.0) if info is None else info
+    if info is None:
+        maps, ch_names = _only_positioned(maps, ch_names)
+        info = make_info(ch_names, 1000.0)
     rows = [k for k in ROW_ORDER if k in maps]
     n_cols = len(bins)
     labels = ROW_LABELS.get(method, ROW_LABELS["gradcam"])
@@ -98,6 +100,24 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, vlim=(-1, 1), 
         cbar.ax.tick_params(labelsize=6)
         fig.suptitle(title or _title(df, method), fontsize=8)
     return fig
+
+
+def _only_positioned(maps, ch_names):
+    """Drop channels without a scalp position (MNE cannot draw them); refuse if < 3 remain."""
+    from .._utils import EEGVisionError, logger
+    from ..data.montage import positioned_channels
+
+    known, missing = positioned_channels(ch_names)
+    if len(known) < 3:
+        raise EEGVisionError(
+            f"topomap: only {len(known)} of {len(ch_names)} channels have a scalp position in "
+            f"the easycap-M1 montage (none for {', '.join(missing[:6])}).\n  Fix: name the "
+            "channels by the 10-10 system (e.g. Oz, Pz, C3) to draw scalp maps.")
+    if missing:
+        logger.warning("topomap: no scalp position for %s; drawn without them.",
+                       ", ".join(missing))
+    keep = [i for i, c in enumerate(ch_names) if c in set(known)]
+    return {k: np.asarray(v)[:, keep] for k, v in maps.items()}, known
 
 
 def _bin_title(bins, c, kind):

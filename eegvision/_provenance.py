@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import platform
 import shlex
 import sys
 from pathlib import Path
@@ -83,20 +81,6 @@ def code_fingerprint():
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def resolved_train_config(train):
-    """The full :class:`~eegvision.train.TrainConfig` dict a job's ``train`` settings give.
-
-    The recipe is applied, so a changed recipe value changes the result; the
-    device is left out (where a job runs does not decide what it computes).
-    """
-    from .train import TrainConfig
-
-    settings = dict(train)
-    config = TrainConfig.from_recipe(settings.pop("recipe", "fast"), **settings).to_dict()
-    config.pop("device", None)
-    return config
-
-
 def config_hash(config):
     """Short sha256 of a JSON-able dict (sorted keys)."""
     blob = json.dumps(config, sort_keys=True, default=str)
@@ -161,36 +145,6 @@ def resolve_device(device):
     except ImportError:
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def provenance(job):
-    """Provenance columns for ``job``'s result row.
-
-    Parameters
-    ----------
-    job : eegvision.runner.Job
-
-    Returns
-    -------
-    dict
-        ``eegvision_version``, ``torch_version``, ``code_hash``, ``config_hash``
-        (the job key), ``seed``, ``train_config`` (the resolved settings, JSON)
-        and its hash, ``device``, ``data_hash`` (over the subject's files),
-        ``command`` and ``host``.
-    """
-    data = job.data
-    if data.get("root") is None:  # data in memory: the content hash the job was built with
-        prints = dict(data["fingerprint"])
-    else:
-        prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
-                                   data.get("targets", "centers"))
-    train = resolved_train_config(job.train)
-    return {**software_versions(), "config_hash": job.key, "seed": job.seed,
-            "train_config_hash": config_hash(train),
-            "train_config": json.dumps(train, sort_keys=True, default=str),
-            "device": resolve_device(job.train.get("device", "auto")),
-            "data_hash": data_hash(prints), "command": command_line(),
-            "host": platform.node() or os.uname().nodename}
 
 
 def training_provenance(config, data):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,7 +65,8 @@ class Job:
         parameters, the data's fingerprint and the code's fingerprint; not the
         device, nor the data root's path when the files' fingerprint is known.
         """
-        from ._provenance import code_fingerprint, resolved_train_config
+        from ._provenance import code_fingerprint
+        from .train import resolved_train_config
 
         data = dict(self.data)
         if data.get("fingerprint"):
@@ -74,6 +77,46 @@ class Job:
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
+
+
+def provenance(job):
+    """Provenance columns for ``job``'s result row.
+
+    Parameters
+    ----------
+    job : eegvision.runner.Job
+
+    Returns
+    -------
+    dict
+        ``eegvision_version``, ``torch_version``, ``code_hash``, ``config_hash``
+        (the job key), ``seed``, ``train_config`` (the resolved settings, JSON)
+        and its hash, ``device``, ``data_hash`` (over the subject's files),
+        ``command`` and ``host``.
+    """
+    from ._provenance import (
+        command_line,
+        config_hash,
+        data_fingerprints,
+        data_hash,
+        resolve_device,
+        software_versions,
+    )
+    from .train import resolved_train_config
+
+    data = job.data
+    if data.get("root") is None:  # data in memory: the content hash the job was built with
+        prints = dict(data["fingerprint"])
+    else:
+        prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
+                                   data.get("targets", "centers"))
+    train = resolved_train_config(job.train)
+    return {**software_versions(), "config_hash": job.key, "seed": job.seed,
+            "train_config_hash": config_hash(train),
+            "train_config": json.dumps(train, sort_keys=True, default=str),
+            "device": resolve_device(job.train.get("device", "auto")),
+            "data_hash": data_hash(prints), "command": command_line(),
+            "host": platform.node() or os.uname().nodename}
 
 # ------------------------------------------------------------------ executing
 @functools.lru_cache(maxsize=4)
@@ -112,7 +155,6 @@ def execute_job(job, data=None):
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
     row["job_seconds"] = round(time.perf_counter() - t0, 3)
     row["config_hash"] = job.key
-    from ._provenance import provenance
 
     row.update(provenance(job))  # version, data file hashes, device, host
     return {"row": row, "arrays": result.get("arrays", {})}

@@ -220,6 +220,18 @@ class TrainConfig:
         return cls.from_recipe(recipe, **d)
 
 
+def resolved_train_config(train):
+    """The full :class:`~eegvision.train.TrainConfig` dict a job's ``train`` settings give.
+
+    The recipe is applied, so a changed recipe value changes the result; the
+    device is left out (where a job runs does not decide what it computes).
+    """
+    settings = dict(train)
+    config = TrainConfig.from_recipe(settings.pop("recipe", "fast"), **settings).to_dict()
+    config.pop("device", None)
+    return config
+
+
 @dataclass
 class FitResult:
     """What :func:`fit` returns.

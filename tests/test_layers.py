@@ -7,10 +7,12 @@ Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
     2 images     eegvision.images.*        image sets -> features
     3 models     eegvision.models.*        encoders, projector, loss, ridge
     4 train      train, evaluate, decoding fit / score one container (decoding:
-                                           the scikit-learn estimators, which
-                                           call train.fit and evaluate's top-k)
+                 _provenance               the scikit-learn estimators, which
+                                           call train.fit and evaluate's top-k;
+                                           _provenance: fingerprints of data,
+                                           code and software)
     5 analysis   eegvision.analysis.<q>    one module per question, + stats
-    6 runner     runner, _dask, _provenance  jobs, caching, backends
+    6 runner     runner, _dask              jobs, caching, backends
     7 viz        eegvision.viz.*           tables -> figures
     8 api        eegvision.analysis (the package: analyze, build_jobs,
                  write_outputs, load_results), viz.figures (rebuilds figures from
@@ -46,8 +48,9 @@ LAYERS = {
     "eegvision.images": 2,
     "eegvision.models": 3,
     "eegvision.train": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
+    "eegvision._provenance": 4,
     "eegvision.analysis.": 5,
-    "eegvision.runner": 6, "eegvision._dask": 6, "eegvision._provenance": 6,
+    "eegvision.runner": 6, "eegvision._dask": 6,
     "eegvision.viz": 7,
     "eegvision.analysis": 8, "eegvision.viz.figures": 8,
     "eegvision.cli": 9, "eegvision.__main__": 9,

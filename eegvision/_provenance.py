@@ -47,7 +47,8 @@ def _fingerprint(path, size, mtime_ns):
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def data_fingerprints(root, subject, layout="auto", targets="centers"):
+def data_fingerprints(root, subject, layout="auto", targets="centers", features=None,
+                      bank=False):
     """Fingerprints of the files one subject's data are read from, by role.
 
     Returns
@@ -58,7 +59,8 @@ def data_fingerprints(root, subject, layout="auto", targets="centers"):
     """
     from .data.things import find_subject_files
 
-    files = find_subject_files(root, subject, layout, targets=targets)
+    files = find_subject_files(root, subject, layout, targets=targets, features=features,
+                               bank=bank)
     return {role: file_fingerprint(p) for role, p in files.items()
             if role != "layout" and p is not None}
 
@@ -95,7 +97,8 @@ def provenance(job):
     """
     data = job.data
     prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
-                               data.get("targets", "centers"))
+                               data.get("targets", "centers"), data.get("features"),
+                               bool(data.get("bank", False)))
     return {"eegvision_version": __version__, "config_hash": job.key, "seed": job.seed,
             "device": resolve_device(job.train.get("device", "auto")),
             "data_hash": data_hash(prints), "host": platform.node() or os.uname().nodename}

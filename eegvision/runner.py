@@ -64,10 +64,13 @@ class Job:
 
 # ------------------------------------------------------------------ executing
 @functools.lru_cache(maxsize=4)
-def _load_subject_cached(root, subject, layout, targets):
+def _load_subject_cached(root, subject, layout, targets, features=None, channels=None,
+                         bank=False):
+    from .data.channels import pick
     from .data.things import load_subject
 
-    return load_subject(root, subject, layout=layout, targets=targets)
+    return pick(load_subject(root, subject, layout=layout, targets=targets, features=features,
+                             bank=bank), channels)
 
 
 def _analysis_module(name):
@@ -85,7 +88,9 @@ def execute_job(job):
     t0 = time.perf_counter()
     module = _analysis_module(job.analysis)
     data = _load_subject_cached(str(job.data["root"]), job.subject,
-                                job.data.get("layout", "auto"), job.data.get("targets", "centers"))
+                                job.data.get("layout", "auto"), job.data.get("targets", "centers"),
+                                job.data.get("features"), job.data.get("channels"),
+                                bool(job.data.get("bank", False)))
     result = module.run_condition(data, job)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}

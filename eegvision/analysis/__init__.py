@@ -37,7 +37,8 @@ def get_module(name):
 
 
 def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
-               epochs=None, device="auto", layout="auto", targets="centers", **options):
+               epochs=None, device="auto", layout="auto", targets="centers", features=None,
+               channels=None, **options):
     """One :class:`~eegvision.runner.Job` per (subject, condition, seed)."""
     from .._provenance import data_fingerprints
     from ..runner import Job
@@ -49,8 +50,12 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     jobs = []
     for subject in subjects:
         # the data's fingerprint is part of the job hash: changed files are recomputed
-        data = {"root": str(root), "layout": layout, "targets": targets,
-                "fingerprint": data_fingerprints(root, subject, layout, targets)}
+        # features / channels / bank only when set, so existing job hashes stay valid
+        extra = {k: v for k, v in (("features", features), ("channels", channels),
+                                   ("bank", uses_bank(recipe) or None)) if v is not None}
+        data = {"root": str(root), "layout": layout, "targets": targets, **extra,
+                "fingerprint": data_fingerprints(root, subject, layout, targets, features,
+                                                 bool(extra.get("bank")))}
         for label, params in conds:
             for seed in seeds:
                 train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device}
@@ -68,6 +73,13 @@ OPTIONS = {
     "semantic": {"metric", "n_permutations", "n_splits", "text"},
     "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
 }
+
+
+def uses_bank(recipe):
+    """Whether training recipe ``recipe`` reads the blur bank (``ubp``, ``blur-bank``)."""
+    from ..train import BLUR_RECIPES
+
+    return recipe in BLUR_RECIPES
 
 
 def check_model_name(model):
@@ -88,7 +100,7 @@ def _warn_unused(module, options):
 def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
             recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
             scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
-            **options):
+            features=None, channels=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -106,6 +118,11 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         Training settings (see :class:`eegvision.train.TrainConfig`).
     jobs, backend, scheduler
         How to run (see :func:`eegvision.runner.run_jobs`).
+    features : str | None
+        Named feature set (``dnn_feature/<features>/``); None: NICE's files.
+    channels : str | None
+        Channel selection (``'posterior17'``, a list, a glob or ``re:...``;
+        see :func:`eegvision.data.channels.select_channels`).
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -121,15 +138,22 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     from ..data.builtin import resolve_root
     from ..data.things import load_subject
     from ..runner import results_table, run_jobs
+    from ..train import BLUR_FEATURES, RECIPE_CHANNELS
 
     module = get_module(name)
     subjects = parse_subjects(subjects)
+    channels = channels or RECIPE_CHANNELS.get(recipe)
+    features = features or (BLUR_FEATURES if uses_bank(recipe) else None)
     if out is not None:
         out = check_writable_dir(out)
     root, builtin = resolve_root(data_dir, subjects=subjects)
-    ref = load_subject(root, subjects[0], layout=layout, targets=targets).test
+    from ..data.channels import pick
+
+    ref = pick(load_subject(root, subjects[0], layout=layout, targets=targets, features=features,
+                            bank=uses_bank(recipe)), channels).test
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
-                          epochs=epochs, device=device, layout=layout, targets=targets, **options)
+                          epochs=epochs, device=device, layout=layout, targets=targets,
+                          features=features, channels=channels, **options)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(out) / "jobs" if out is not None else Path(tmp)
@@ -137,7 +161,7 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
                            progress=progress)
         df = results_table(results)
         context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
-                   "seeds": list(seeds), "out": out}
+                   "seeds": list(seeds), "out": out, "features": features, "channels": channels}
         extras = (module.postprocess(df, results, options, context)
                   if hasattr(module, "postprocess") else {})
     df.attrs["summary"] = summarize_results(module, df)
@@ -146,6 +170,7 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         config = {"analysis": name, "eegvision_version": __version__, "subjects": subjects,
                   "seeds": list(seeds), "model": model, "recipe": recipe, "epochs": epochs,
                   "device": device, "layout": layout, "targets": targets, "data_root": str(root),
+                  "features": features, "channels": channels,
                   "builtin_data": builtin, "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list]}
@@ -232,17 +257,24 @@ def analyze_cli(args):
                 "subjects": args.subjects if args.subjects is not None else args.subject,
                 "seeds": parse_seeds(args.seeds) if args.seeds else
                          ([args.seed] if args.seed is not None else None)}
-    settings = {"model": "nice", "recipe": "fast", "epochs": None, "subjects": 1, "seeds": [0]}
+    settings = {"model": None, "recipe": "fast", "epochs": None, "subjects": 1, "seeds": [0]}
     if getattr(args, "config", None):
         recipe, recipe_options = read_recipe_file(args.config)
         settings.update(recipe)
         options = {**recipe_options, **options}
     settings.update({k: v for k, v in explicit.items() if v is not None})
+    if settings["model"] is None:  # the recipe's encoder: nice, or mlp for ubp / blur-bank
+        from ..train import RECIPES
+
+        settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
     if getattr(args, "quick", False):
         settings["subjects"] = parse_subjects(settings["subjects"])[:1]
         settings["seeds"] = list(settings["seeds"])[:1]
         settings["epochs"] = min(int(settings["epochs"] or 20), 20)
     out = Path(args.out or Path("eegvision-out") / args.analysis)
+    for key in ("features", "channels"):
+        if getattr(args, key, None) is not None:
+            settings[key] = getattr(args, key)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None), **settings, **options)

@@ -18,6 +18,16 @@ from ..data.container import SubjectData
 from .stats import binomial_pvalue
 
 
+def load_context_subject(context, subject):
+    """One subject's data as the analysis' jobs see it (feature set and channel selection)."""
+    from ..data.channels import pick
+    from ..data.things import load_subject
+
+    data = load_subject(context["root"], subject, layout=context["layout"],
+                        targets=context["targets"], features=context.get("features"))
+    return pick(data, context.get("channels"))
+
+
 def derive_both(data, fn):
     """Apply ``fn`` (container -> container) to the train and test sets."""
     return SubjectData(data.subject, fn(data.train), fn(data.test), dict(data.meta))

@@ -415,15 +415,14 @@ def postprocess(df, results, options, context):
     """Tables ``saliency`` (per channel) and ``saliency_regions`` (per region)."""
     import pandas as pd
 
-    from ..data.things import load_subject
+    from ._base import load_context_subject
 
     tables = []
     for (_, row), res in zip(df.iterrows(), results, strict=True):
         arrays = res.get("arrays") or {}
         if "cam" not in arrays:
             continue
-        ch_names = load_subject(context["root"], int(row["subject"]), layout=context["layout"],
-                                targets=context["targets"]).test.ch_names
+        ch_names = load_context_subject(context, int(row["subject"])).test.ch_names
         tables.append(saliency_table(arrays, ch_names, subject=int(row["subject"]),
                                      seed=int(row["seed"]), method=row.get("method", "gradcam")))
     if not tables:

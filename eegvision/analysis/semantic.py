@@ -315,11 +315,10 @@ def postprocess(df, results, options, context):
     """
     import pandas as pd
 
-    from ..data.things import load_subject
+    from ._base import load_context_subject
 
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-    test = load_subject(context["root"], context["subjects"][0], layout=context["layout"],
-                        targets=context["targets"]).test.average_repetitions()
+    test = load_context_subject(context, context["subjects"][0]).test.average_repetitions()
     groups = np.array(GROUPS)[results[0]["arrays"]["group"]]
     words = _words(test.concepts)
     text = None

@@ -128,15 +128,14 @@ def postprocess(df, results, options, context):
     """
     import pandas as pd
 
-    from ..data.things import load_subject
+    from ._base import load_context_subject
     from .stats import cluster_test
 
     if options.get("timecourse", True) is False:
         return {}
     curves = []
     for subject in context["subjects"]:
-        data = load_subject(context["root"], subject, layout=context["layout"],
-                            targets=context["targets"])
+        data = load_context_subject(context, subject)
         curve = time_resolved(data)
         curve.insert(0, "subject", subject)
         curves.append(curve)

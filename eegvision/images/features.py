@@ -123,6 +123,14 @@ def _centers(encoder, groups, folder, batch, bar):
 
 
 def _settings(encoder, levels, output, chunk, things_images, splits):
+    """What decides the features, as it reads back from JSON (so runs compare equal)."""
+    from .._utils import _json_default
+
+    return json.loads(json.dumps(_settings_raw(encoder, levels, output, chunk, things_images,
+                                               splits), default=_json_default))
+
+
+def _settings_raw(encoder, levels, output, chunk, things_images, splits):
     return dict(format=FORMAT, model=encoder.model_id, revision=encoder.revision,
                 output=output, dim=encoder.dim, dtype="float32",
                 normalisation="L2 per image (CLIPModel image_embeds)" if output == "image_embeds"

@@ -867,6 +867,7 @@ def run_training(data, config, out_dir, *, targets=None, progress=True):
     out_dir = check_writable_dir(out_dir)
     targets = targets or data.meta.get("targets") or data.test.meta.get("targets", "centers")
     result = fit(data.train, config, out_dir=out_dir, progress=progress)
+    config = result.config  # as trained (the blur recipes add the bank's level count)
     scores = evaluate(result.model, data.test, targets=targets, seed=config.seed)
     metrics = dict(public_metrics(scores), epochs=int(len(result.history)),
                    best_epoch=int(result.best_epoch), train_seconds=float(result.train_seconds),

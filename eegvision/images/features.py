@@ -31,6 +31,7 @@ BANK_FILES = {"training": "blur_bank_training.npy", "test": "blur_bank_test.npy"
 CENTER_FILE = "center_clip.npy"
 MANIFEST = "manifest.json"
 FORMAT = "eegvision-feature-set-v1"
+OPEN_CLIP = "open_clip:"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -169,7 +170,9 @@ def extract_features(root, name, model, *, blur_sigmas=(), things_images=None,
         Feature-set name (``--features NAME`` of every command).
     model : str
         Hugging Face CLIP model: a local folder, or a hub id already in the
-        local cache (e.g. ``openai/clip-vit-large-patch14``, NICE's).
+        local cache (e.g. ``openai/clip-vit-large-patch14``, NICE's); or
+        ``open_clip:ARCH:PRETRAINED`` (needs open_clip, see
+        :mod:`eegvision.images.openclip`).
     blur_sigmas : sequence of float
         Extra Gaussian blur levels in pixels; with any, ``blur_bank_*.npy``
         holds every image at ``[0, *blur_sigmas]``.
@@ -201,7 +204,11 @@ def extract_features(root, name, model, *, blur_sigmas=(), things_images=None,
     levels = _levels(blur_sigmas)
     paths = {s: image_paths(root, s) for s in splits}
     groups = center_image_paths(things_images, root) if things_images else None
-    encoder = CLIPImageEncoder(model, resolve_device(device), output)
+    if str(model).startswith(OPEN_CLIP):
+        from .openclip import OpenCLIPImageEncoder as encoder_class
+    else:
+        encoder_class = CLIPImageEncoder
+    encoder = encoder_class(model, resolve_device(device), output)
     settings = _settings(encoder, levels, output, chunk_size, things_images, splits)
     old = read_manifest(root, name)
     if old is not None:

@@ -155,3 +155,39 @@ def test_clear_errors(image_root, clip_dir, tmp_path):
             extract_features(root, "y", clip_dir, splits=("test",), progress=False)
     finally:
         victim.write_bytes(data)
+
+
+def test_open_clip_adapter_with_a_stand_in_module(image_root, monkeypatch):
+    """open_clip itself needs torchvision (not installable beside the CPU torch here)."""
+    import sys
+    import types
+
+    class Visual:
+        output_dim = 5
+
+    class Net(torch.nn.Module):
+        visual = Visual()
+
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3 * 8 * 8, 5)
+
+        def encode_image(self, x):
+            return self.lin(x.flatten(1))
+
+    def transform(im):
+        arr = np.asarray(im.convert("RGB").resize((8, 8)), dtype=np.float32) / 255
+        return torch.from_numpy(arr).permute(2, 0, 1)
+
+    def create(arch, pretrained, device):
+        assert (arch, pretrained) == ("RN50", "openai")
+        torch.manual_seed(0)
+        return Net(), None, transform
+
+    fake = types.SimpleNamespace(create_model_and_transforms=create, __version__="0.0-test")
+    monkeypatch.setitem(sys.modules, "open_clip", fake)
+    root, _ = image_root
+    man = extract_features(root, "oc", "open_clip:RN50:openai", splits=("test",), progress=False)
+    feats = np.load(feature_set_dir(root, "oc") / "clip_feature_maps_test.npy")
+    assert feats.shape == (10, 5) and np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
+    assert man["settings"]["revision"] == "open_clip 0.0-test tag openai"

@@ -60,8 +60,8 @@ def test_throughput_runs_every_mode(tmp_path):
 
 def test_bench_encoders_compares_every_method(tmp_path):
     out = tmp_path / "enc"
-    stdout = _run("bench_encoders.py", "--subjects", 1, "--seeds", "0", "--epochs", 2,
-                  "--sim-size", "60,10", "--out", out)
+    stdout = _run("bench_encoders.py", "--subjects", 1, "--seeds", "0", "--epochs", 1,
+                  "--sim-size", "40,8", "--out", out)
     assert "machine:" in stdout and "| ubp | ubp | mlp | 17 |" in stdout
     df = pd.read_csv(out / "results.csv")
     assert set(df["method"]) == {"nice", "eegnet", "mlp", "mlp-17ch", "ubp", "blur-bank"}

@@ -97,3 +97,15 @@ def test_blur_recipe_without_bank_is_a_clear_error(tiny_root, tmp_path, capsys):
     assert main(["train", "--data-dir", str(tiny_root), "--recipe", "ubp", "--epochs", "1",
                  "--out", str(tmp_path)]) == 2
     assert "no feature set 'blur'" in capsys.readouterr().err
+
+
+def test_analysis_with_a_blur_recipe(blur_root, tmp_path):
+    from eegvision.analysis import analyze
+    from eegvision.data.things import describe_root
+
+    df = analyze("temporal", 1, data_dir=blur_root, out=tmp_path / "t", recipe="ubp", epochs=1,
+                 windows="0-300", plot=False, progress=False, timecourse=False)
+    assert set(df["model"]) == {"mlp"} and set(df["n_channels"]) == {17}
+    cfg = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert (cfg["features"], cfg["channels"]) == ("blur", "posterior17")
+    assert "Feature sets (--features): blur" in describe_root(blur_root)

@@ -97,7 +97,7 @@ def _warn_unused(module, options):
         logger.warning("%s analysis ignores option(s) %s", module.NAME, ", ".join(unused))
 
 
-def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
+def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model=None,
             recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
             scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
             features=None, channels=None, **options):
@@ -115,7 +115,8 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         and jobs are then not cached).
     seeds : sequence of int
     model, recipe, epochs, device
-        Training settings (see :class:`eegvision.train.TrainConfig`).
+        Training settings (see :class:`eegvision.train.TrainConfig`); ``model``
+        None is the recipe's encoder (``nice``; ``mlp`` for ``ubp`` and ``blur-bank``).
     jobs, backend, scheduler
         How to run (see :func:`eegvision.runner.run_jobs`).
     features : str | None
@@ -138,11 +139,12 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     from ..data.builtin import resolve_root
     from ..data.things import load_subject
     from ..runner import results_table, run_jobs
-    from ..train import BLUR_FEATURES, RECIPE_CHANNELS
+    from ..train import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
     subjects = parse_subjects(subjects)
     channels = channels or RECIPE_CHANNELS.get(recipe)
+    model = model or RECIPES.get(recipe, {}).get("model", "nice")
     features = features or (BLUR_FEATURES if uses_bank(recipe) else None)
     if out is not None:
         out = check_writable_dir(out)

@@ -488,6 +488,8 @@ def describe_root(data_dir, subject=1):
     lines = [f"Data root: {root}" + (" (built-in simulated dataset)" if builtin else "")]
     found = [f"{k} ({v}/)" for k, v in LAYOUTS.items() if (Path(root) / v).is_dir()]
     lines.append(f"Layouts found: {', '.join(found) if found else 'none'}")
+    sets = sorted(p.parent.name for p in (Path(root) / "dnn_feature").glob("*/manifest.json"))
+    lines.append(f"Feature sets (--features): {', '.join(sets) if sets else 'none'}")
     data = load_subject(root, subject)
     lines.append(f"Subject {subject} ({data.meta['layout']} layout):")
     for split in ("train", "test"):

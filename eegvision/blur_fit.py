@@ -35,7 +35,20 @@ def _bank_config(data, config):
                          "compute a feature set with blur levels (`eegvision features --blur "
                          "1,2,4,8 --name NAME ...`; the simulator writes one named 'blur') and "
                          "pass --features NAME.")
+    unused = {name: getattr(config, name) for name, plain in _NOT_USED.items()
+              if getattr(config, name) != plain}
+    if unused:
+        raise ValueError(f"recipe {config.recipe!r} (image_prior {config.image_prior!r}) does "
+                         f"not use {', '.join(f'{k}={v!r}' for k, v in unused.items())}: it "
+                         f"keeps the best-validation epoch, trains at a constant learning rate "
+                         f"in float32, without EEG augmentation or soft targets. Leave them at "
+                         f"{_NOT_USED}.")
     return dataclasses.replace(config, blur_levels=int(k))
+
+
+#: Settings the blur loop does not implement, with the only value it accepts.
+_NOT_USED = dict(keep="best", patience=None, schedule="constant", aug_noise=0.0, aug_shift=0,
+                 soft_targets=None, amp=False, nice_defects=False)
 
 
 def _batch_loss(model, x, bank, idx, state):

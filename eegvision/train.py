@@ -909,7 +909,9 @@ def concat_train(containers, names=None):
                         np.concatenate([p.features for p in parts]),
                         np.concatenate([p.concepts for p in parts]), first.ch_names, first.times,
                         first.sfreq, conditions=np.concatenate([p.conditions for p in parts]),
-                        meta=dict(source=f"subjects {', '.join(names)}", averaged_per_subject=True),
+                        meta=dict(source=f"subjects {', '.join(names)}", averaged_per_subject=True,
+                                  **{k: first.meta[k] for k in ("blur_levels",)
+                                     if k in first.meta}),
                         validate=False)
 
 

@@ -109,3 +109,15 @@ def test_analysis_with_a_blur_recipe(blur_root, tmp_path):
     cfg = json.loads((tmp_path / "t" / "config.json").read_text())
     assert (cfg["features"], cfg["channels"]) == ("blur", "posterior17")
     assert "Feature sets (--features): blur" in describe_root(blur_root)
+
+
+def test_blur_loop_refuses_settings_it_does_not_use(blur_root):
+    from eegvision.data.things import load_subject
+    from eegvision.train import TrainConfig, fit
+
+    data = load_subject(blur_root, 1, targets="images", features="blur", bank=True)
+    with pytest.raises(ValueError, match="does not use aug_noise=0.1"):
+        fit(data.train, TrainConfig.from_recipe("ubp", aug_noise=0.1, epochs=1), progress=False)
+    plain = load_subject(blur_root, 1, targets="images")
+    with pytest.raises(ValueError, match="needs a blur bank"):
+        fit(plain.train, TrainConfig.from_recipe("blur-bank", epochs=1), progress=False)

@@ -257,10 +257,17 @@ def _floats(text, option):
 
 def features_cli(args):
     """``eegvision features``: compute a feature set and print where it went."""
-    from .._utils import _check_option
-    from ..data.builtin import resolve_root
+    import os
 
-    root, _ = resolve_root(args.data_dir, announce=True)
+    from .._utils import _check_option
+    from ..data.builtin import DATA_ENV, resolve_root
+
+    if args.data_dir is None and not os.environ.get(DATA_ENV):
+        raise data_error("--data-dir", f"not given (and ${DATA_ENV} is not set); the built-in "
+                         "simulated dataset has no images.",
+                         "pass the data root that holds image_set/ (training_images/, "
+                         "test_images/, image_metadata.npy).")
+    root, _ = resolve_root(args.data_dir)
     name = args.name or re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(args.model)).name).strip("-.")
     sigmas = _floats(args.blur, "--blur") if args.blur else ()
     splits = tuple(s.strip() for s in args.splits.split(","))

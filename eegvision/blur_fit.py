@@ -7,9 +7,9 @@ validation loss on held-out *training* conditions (never the test set).
 
 - ``ubp``: each training pair is compared with its image at the blur level
   :class:`~eegvision.models.blur.UBPBlurState` chose from the pair's
-  running EEG-image agreement (sharp when the agreement is unusually high,
-  most blurred when unusually low, the middle level otherwise); validation
-  and test pairs use the middle level.
+  running EEG-image agreement (one level less blur than the middle one when
+  the agreement is unusually high, one level more when unusually low, the
+  middle level otherwise); validation and test pairs use the middle level.
 - ``blur-bank``: every pair sees all levels through the learned level
   weights and the adapter of :class:`~eegvision.models.blur.BlurBankProjector`.
 """

@@ -22,8 +22,10 @@ def test_ubp_state_blurs_by_agreement():
     diag[3], diag[7] = 20.0, -20.0  # far above / below the batch's 95 % interval
     state.update(idx, diag)
     levels = state.level(idx)
-    assert levels[3] == 0 and levels[7] == 5
+    assert levels[3] == 2 and levels[7] == 4  # one level less / more blur than the middle
     assert (levels[[i for i in range(50) if i not in (3, 7)]] == 3).all()
+    with pytest.raises(ValueError, match="at least 3 levels"):
+        ubp_levels(2)
     assert state.counts() == {"low": 1, "medium": 48, "high": 1}
     assert torch.isclose(state.sim[0], torch.tensor(0.7, dtype=torch.float64))  # 0.3 * 0 + 0.7 * 1
 

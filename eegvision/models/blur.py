@@ -21,8 +21,16 @@ from torch import nn
 
 
 def ubp_levels(n_levels):
-    """Bank levels for UBP's (low, medium, high) blur: sharp, middle, most blurred."""
-    return 0, n_levels // 2, n_levels - 1
+    """Bank levels for UBP's (low, medium, high) blur: the middle level and its two neighbours.
+
+    UBP (``base/data_eeg.py``) precomputes three foveated blurs of kernel
+    size ``k - c, k, k + c`` (51 and 6 in its configs): three neighbouring
+    strengths around a medium blur, the medium one for validation and test.
+    """
+    if n_levels < 3:
+        raise ValueError(f"UBP's blur prior needs a bank of at least 3 levels (got {n_levels}).")
+    mid = n_levels // 2
+    return mid - 1, mid, mid + 1
 
 
 class UBPImageSide(nn.Module):

@@ -11,7 +11,12 @@ middle blur level, as UBP) and ``blur-bank`` (its learned mix of levels).
 
 Usage::
 
-    python benchmarks/bench_encoders.py [--subjects 2] [--seeds 0-2] [--epochs 30] [--out DIR]
+    python benchmarks/bench_encoders.py [--subjects 2] [--seeds 0-2] [--epochs 30]
+        [--batch-size 64] [--methods ubp,ubp-sharp,...] [--out DIR]
+
+``ubp-sharp`` and ``blur-bank-sharp`` are ablations: the same recipe with
+every bank level replaced by the sharp features, so the difference to
+``ubp`` / ``blur-bank`` is what the blur prior itself adds.
 """
 
 from __future__ import annotations
@@ -30,11 +35,25 @@ METHODS = {
     "mlp-17ch": ("fast", "mlp", "posterior17"),
     "ubp": ("ubp", "mlp", "posterior17"),
     "blur-bank": ("blur-bank", "mlp", "posterior17"),
+    # ablations: the same recipe with every bank level replaced by the sharp features
+    "ubp-sharp": ("ubp", "mlp", "posterior17"),
+    "blur-bank-sharp": ("blur-bank", "mlp", "posterior17"),
 }
 
 
-def run_one(root, subject, method, seed, epochs):
-    """Train and score one (subject, method, seed); returns a result row."""
+def _sharp(part, k):
+    """The container with every one of its ``k`` bank levels set to level 0 (sharp)."""
+    import numpy as np
+
+    bank = part.features.reshape(len(part.features), k, -1)
+    return part.with_features(np.tile(bank[:, 0], (1, k)))
+
+
+def run_one(root, subject, method, seed, epochs=None, batch_size=None):
+    """Train and score one (subject, method, seed); returns a result row.
+
+    ``epochs`` / ``batch_size`` None keep the recipe's.
+    """
     from eegvision.data.channels import pick
     from eegvision.data.things import load_subject
     from eegvision.evaluate import evaluate
@@ -44,12 +63,20 @@ def run_one(root, subject, method, seed, epochs):
     bank = recipe in BLUR_RECIPES
     data = pick(load_subject(root, subject, targets="images", features=BLUR_FEATURES,
                              bank=bank), channels)
-    config = TrainConfig.from_recipe(recipe, model=model, epochs=epochs, seed=seed)
+    if method.endswith("-sharp"):
+        from eegvision.data.container import SubjectData
+
+        k = data.train.meta["blur_levels"]
+        data = SubjectData(data.subject, _sharp(data.train, k), _sharp(data.test, k), data.meta)
+    overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size))
+                 if v is not None}
+    config = TrainConfig.from_recipe(recipe, model=model, seed=seed, **overrides)
     result = fit(data.train, config, progress=False)
     scores = evaluate(result.model, data.test, targets="images")
     return dict(method=method, recipe=recipe, encoder=model, channels=data.train.n_channels,
                 subject=subject, seed=seed, top1=scores["top1"], top5=scores["top5"],
                 n_way=scores["n_way"], best_epoch=int(result.best_epoch),
+                epochs=len(result.history), batch_size=config.batch_size,
                 s_per_epoch=result.train_seconds / len(result.history))
 
 
@@ -59,15 +86,17 @@ def summarize(df):
     out = g.agg(recipe=("recipe", "first"), encoder=("encoder", "first"),
                 channels=("channels", "first"), top1=("top1", "mean"), top1_sd=("top1", "std"),
                 top5=("top5", "mean"), top5_sd=("top5", "std"),
+                epochs=("epochs", "first"), batch=("batch_size", "first"),
                 s_per_epoch=("s_per_epoch", "mean"), runs=("top1", "size"))
     return out.reset_index()
 
 
 def markdown(summary, n_way):
-    lines = [f"| method | recipe | encoder | channels | top-1 % ({n_way}-way, test images) "
-             "| top-5 % | s/epoch | runs |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| method | recipe | encoder | channels | epochs | batch | top-1 % ({n_way}-way, "
+             "test images) | top-5 % | s/epoch | runs |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary.itertuples():
-        lines.append(f"| {r.method} | {r.recipe} | {r.encoder} | {r.channels} | "
+        lines.append(f"| {r.method} | {r.recipe} | {r.encoder} | {r.channels} | {r.epochs} | "
+                     f"{r.batch} | "
                      f"{100 * r.top1:.1f} ± {100 * r.top1_sd:.1f} | "
                      f"{100 * r.top5:.1f} ± {100 * r.top5_sd:.1f} | {r.s_per_epoch:.2f} | "
                      f"{r.runs} |")
@@ -88,9 +117,12 @@ def main(argv=None):
     p.add_argument("--subjects", default="2", help="simulated subjects (count), or 1,2 with "
                                                     "--data-dir")
     p.add_argument("--seeds", default="0-2")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs of every method (default: each recipe's own)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="batch size of every method (default: each recipe's own)")
     p.add_argument("--eeg-detail", type=float, default=0.2)
-    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--methods", default="nice,eegnet,mlp,mlp-17ch,ubp,blur-bank")
     p.add_argument("--sim-size", default=None, help="n_train,n_test for a smaller simulation")
     p.add_argument("--out", default="bench-encoders")
     args = p.parse_args(argv)
@@ -117,7 +149,8 @@ def main(argv=None):
         for subject in subjects:
             for method in methods:
                 for seed in seeds:
-                    rows.append(run_one(root, subject, method, seed, args.epochs))
+                    rows.append(run_one(root, subject, method, seed, args.epochs,
+                                        args.batch_size))
                     print(f"sub-{subject:02d} {method} seed {seed}: top-1 "
                           f"{rows[-1]['top1']:.1%}", flush=True)
     df = pd.DataFrame(rows)
@@ -127,8 +160,8 @@ def main(argv=None):
     info = describe(machine_info())
     source = args.data_dir or (f"simulated, {len(subjects)} subjects, eeg_detail "
                                f"{args.eeg_detail}, 6 blur levels")
-    text = (f"{table}\n\n{len(subjects)} subjects x {len(seeds)} seeds, {args.epochs} epochs "
-            f"each; data: {source}; {time.perf_counter() - t0:.0f} s in all\n{info}\n")
+    text = (f"{table}\n\n{len(subjects)} subjects x {len(seeds)} seeds; data: {source}; "
+            f"{time.perf_counter() - t0:.0f} s in all\n{info}\n")
     (out / "summary.md").write_text(text)
     print(text)
     return df

@@ -114,7 +114,8 @@ def software_versions():
             "code_hash": code_fingerprint()}
 
 
-def data_fingerprints(root, subject, layout="auto", targets="centers"):
+def data_fingerprints(root, subject, layout="auto", targets="centers", features=None,
+                      bank=False):
     """Fingerprints of the files one subject's data are read from, by role.
 
     Returns
@@ -125,7 +126,8 @@ def data_fingerprints(root, subject, layout="auto", targets="centers"):
     """
     from .data.things import find_subject_files
 
-    files = find_subject_files(root, subject, layout, targets=targets)
+    files = find_subject_files(root, subject, layout, targets=targets, features=features,
+                               bank=bank)
     return {role: file_fingerprint(p) for role, p in files.items()
             if role != "layout" and p is not None}
 

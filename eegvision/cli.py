@@ -17,6 +17,13 @@ from ._utils import EEGVisionError
 ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency")
 
 
+def _recipes():
+    """--recipe choices: the recipes of :mod:`eegvision.train` (which imports no torch at import)."""
+    from .train import RECIPES
+
+    return tuple(RECIPES)
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -62,6 +69,16 @@ def _add_compute_options(p, default_model="nice", unset_defaults=False):
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
+def _add_feature_options(p, channels=True):
+    p.add_argument("--features", default=None, metavar="NAME",
+                   help="named feature set dnn_feature/NAME/ from `eegvision features` "
+                        "(default: NICE's files in dnn_feature/)")
+    if channels:
+        p.add_argument("--channels", default=None,
+                       help="channel selection: posterior17, a comma list (O1,Oz,O2), a glob "
+                            "(P*,O*) or re:REGEX (default: all channels)")
+
+
 def _add_bin_option(p):
     p.add_argument("--bin-ms", type=float, default=None,
                    help="saliency: width of the topomap time bins in ms (default 100)")
@@ -69,7 +86,7 @@ def _add_bin_option(p):
 
 def _add_run_options(p):
     p.add_argument("--seeds", default=None, help="several seeds: 0-4 or 0,1,2")
-    p.add_argument("--recipe", default=None, choices=("fast", "nice"),
+    p.add_argument("--recipe", default=None, choices=_recipes(),
                    help="training recipe (default fast)")
     p.add_argument("--config", default=None,
                    help="TOML recipe from analyses/ (paper settings; explicit options win)")
@@ -107,6 +124,11 @@ def build_parser():
     p.add_argument("--band", default=None, help="planted band in Hz, e.g. 4-8")
     p.add_argument("--features", default=None, help="CLIP test features .npy (default: from "
                    "$EEGVISION_SHARED_DATA or ../shared/data when present)")
+    p.add_argument("--eeg-detail", type=float, default=None,
+                   help="the EEG carries only this fraction (0-1) of the features' fine detail "
+                        "(what blur priors exploit; default: all of it)")
+    p.add_argument("--blur-levels", type=_positive_int, default=None,
+                   help="also write the feature set dnn_feature/blur/ with this many blur levels")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("preprocess", help="raw THINGS-EEG2 recordings -> preprocessed layout (MNE)")
@@ -119,13 +141,16 @@ def build_parser():
     p = sub.add_parser("train", help="train one encoder and score zero-shot retrieval")
     _add_data_options(p, subjects=True)
     _add_compute_options(p)
-    p.add_argument("--recipe", default="fast", choices=("fast", "nice"))
+    p.add_argument("--recipe", default="fast", choices=_recipes())
+    p.set_defaults(model=None)  # the recipe's encoder (nice; mlp for ubp and blur-bank)
+    _add_feature_options(p)
     p.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction,
                    help="mixed precision: bf16 on CUDA and on CPUs with native bf16 "
                         "(default: the recipe's, on for fast, off for nice)")
     p.add_argument("--loso", action="store_true", help="leave-one-subject-out over --subjects")
-    p.add_argument("--targets", default="centers", choices=("centers", "images"),
-                   help="test candidates: concept centres (NICE) or the test images")
+    p.add_argument("--targets", default=None, choices=("centers", "images"),
+                   help="test candidates: concept centres (NICE) or the test images "
+                        "(default: centers; images for ubp and blur-bank, as their papers)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="score a saved checkpoint on the test set")
@@ -134,6 +159,7 @@ def build_parser():
     p.add_argument("--out", default=None)
     p.add_argument("--targets", default="centers", choices=("centers", "images"))
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    _add_feature_options(p, channels=False)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("analyze", help="run one analysis (temporal, spatial, spectral, semantic, saliency)")
@@ -141,6 +167,7 @@ def build_parser():
     _add_data_options(p, subjects=True)
     _add_compute_options(p, unset_defaults=True)
     _add_run_options(p)
+    _add_feature_options(p)
     p.add_argument("--windows", default=None, help="temporal: explicit windows in ms, 0-100,100-200")
     p.add_argument("--width", type=float, default=None, help="temporal: window width in ms (100)")
     p.add_argument("--step", type=float, default=None, help="temporal: window step in ms (100)")
@@ -160,8 +187,33 @@ def build_parser():
     _add_data_options(p, subjects=True)
     _add_compute_options(p, unset_defaults=True)
     _add_run_options(p)
+    _add_feature_options(p)
     _add_bin_option(p)
     p.set_defaults(func=_cmd_topomap)
+
+    p = sub.add_parser("features", help="image set -> named CLIP feature set (+ blur bank, "
+                                         "concept centres)")
+    p.add_argument("--data-dir", default=None,
+                   help="data root holding image_set/ (default: $EEGVISION_DATA)")
+    p.add_argument("--model", required=True,
+                   help="Hugging Face CLIP model: local folder, or hub id in the local cache "
+                        "(NICE: openai/clip-vit-large-patch14)")
+    p.add_argument("--name", default=None,
+                   help="feature-set name, written to dnn_feature/NAME/ (default: from --model)")
+    p.add_argument("--blur", default=None,
+                   help="blur bank: Gaussian sigmas in image pixels, e.g. 1,2,4,8 (sharp "
+                        "level 0 always included)")
+    p.add_argument("--things-images", default=None,
+                   help="THINGS image folder (one sub-folder per concept): also write the "
+                        "concept-centre targets center_clip.npy")
+    p.add_argument("--splits", default="training,test", help="training,test (default both)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="images per pass (32)")
+    p.add_argument("--chunk-size", type=_positive_int, default=256,
+                   help="images per saved partial chunk, the unit of resuming (256)")
+    p.add_argument("--output", default="image_embeds", choices=("image_embeds", "projected"),
+                   help="image_embeds (L2-normalised, as NICE) or the unnormalised projection")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.set_defaults(func=_cmd_features)
 
     p = sub.add_parser("figures", help="rebuild publication figures and tables from saved results")
     p.add_argument("--results", required=True, help="folder holding analysis / training outputs")
@@ -214,6 +266,12 @@ def _cmd_topomap(args):
 
     args.analysis = "saliency"
     analyze_cli(args)
+
+
+def _cmd_features(args):
+    from .images.features import features_cli
+
+    features_cli(args)
 
 
 def _cmd_figures(args):

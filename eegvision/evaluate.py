@@ -246,8 +246,17 @@ def evaluate_cli(args):
     out = check_writable_dir(Path(args.out) if args.out else default)
     model, info = load_checkpoint(ckpt, device=getattr(args, "device", "auto"), return_info=True)
     root, _ = resolve_root(args.data_dir, subjects=[args.subject])
+    from .data.channels import pick
+    from .train import BLUR_FEATURES
+
+    bank = bool(info.get("config", {}).get("image_prior"))
+    features = getattr(args, "features", None) or (BLUR_FEATURES if bank else None)
     data = load_subject(root, args.subject, layout=info.get("layout", "auto"),
-                        targets=args.targets, average=True, cache=True)
+                        targets=args.targets, average=True, cache=True, features=features,
+                        bank=bank)
+    # the checkpoint's channels, by name (e.g. the 17 posterior ones of ubp)
+    data = pick(data, list(info["ch_names"])) if len(info["ch_names"]) != \
+        data.test.n_channels else data
     test = _check_matches(ckpt, info, data.test)
     scores = evaluate(model, test, targets=args.targets)
     metrics = dict(public_metrics(scores), model=info["encoder"], subject=args.subject,

@@ -109,7 +109,8 @@ def provenance(job):
         prints = dict(data["fingerprint"])
     else:
         prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
-                                   data.get("targets", "centers"))
+                                   data.get("targets", "centers"), data.get("features"),
+                                   bool(data.get("bank", False)))
     train = resolved_train_config(job.train)
     return {**software_versions(), "config_hash": job.key, "seed": job.seed,
             "train_config_hash": config_hash(train),
@@ -120,10 +121,13 @@ def provenance(job):
 
 # ------------------------------------------------------------------ executing
 @functools.lru_cache(maxsize=4)
-def _load_subject_cached(root, subject, layout, targets):
+def _load_subject_cached(root, subject, layout, targets, features=None, channels=None,
+                         bank=False):
+    from .data.channels import pick
     from .data.things import load_subject
 
-    return load_subject(root, subject, layout=layout, targets=targets)
+    return pick(load_subject(root, subject, layout=layout, targets=targets, features=features,
+                             bank=bank), channels)
 
 
 def _analysis_module(name):
@@ -149,7 +153,8 @@ def execute_job(job, data=None):
             raise ValueError(f"Job {job.key} was built from data in memory: pass its data.")
         data = _load_subject_cached(str(job.data["root"]), job.subject,
                                     job.data.get("layout", "auto"),
-                                    job.data.get("targets", "centers"))
+                                    job.data.get("targets", "centers"), job.data.get("features"),
+                                    job.data.get("channels"), bool(job.data.get("bank", False)))
     result = module.run_condition(data, job)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}

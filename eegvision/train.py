@@ -33,7 +33,26 @@ RECIPES = {
                  batch_size=1000, epochs=200, val_conditions=740, patience=None, keep="best",
                  schedule="constant", warmup_epochs=0, init="normal", dropout=None, amp=False,
                  temperature=0.07, freeze_temporal=None),
+    # UBP (Wu et al., CVPR 2025; HaitaoWuTJU/Uncertainty-aware-Blur-Prior): MLP encoder on the
+    # 17 posterior channels, AdamW lr 1e-4 / wd 1e-4, batch 1024, 50 epochs, scale softplus(
+    # log(1/0.07)) = 2.73 at the start (temperature 0.366), the uncertainty-aware blur prior
+    "ubp": dict(model="mlp", optimizer="adamw", lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-4,
+                batch_size=1024, epochs=50, keep="best", patience=None, init="default",
+                dropout=None, amp=False, temperature=0.366, freeze_temporal=None,
+                image_prior="ubp"),
+    # the 2026 blur-bank method (makeitperfect/VisualEEGDecoding): learned weights over the
+    # blur levels + a trainable image adapter, logit scale fixed at 1, 150 epochs
+    "blur-bank": dict(model="mlp", optimizer="adamw", lr=1e-4, betas=(0.9, 0.999),
+                      weight_decay=0.01, batch_size=1024, epochs=150, keep="best", patience=None,
+                      init="default", dropout=None, amp=False, temperature=1.0,
+                      learn_temperature=False, freeze_temporal=None, image_prior="bank"),
 }
+#: Recipes whose image side reads a blur bank (a feature set written with --blur).
+BLUR_RECIPES = ("ubp", "blur-bank")
+#: The feature set a blur recipe reads unless --features names another (the simulator's).
+BLUR_FEATURES = "blur"
+#: The channels a recipe trains on unless --channels says otherwise.
+RECIPE_CHANNELS = {"ubp": "posterior17", "blur-bank": "posterior17"}
 
 
 @dataclass
@@ -136,6 +155,16 @@ class TrainConfig:
         parameters are trainable again.
     encoder_kwargs : dict
         Extra keyword arguments of the encoder.
+    learn_temperature : bool
+        Train the logit scale (False: fixed at ``1 / temperature``, as the
+        2026 blur-bank code's scale of 1).
+    image_prior : None | 'ubp' | 'bank'
+        The image side reads a blur bank: UBP's uncertainty-aware choice of
+        one level per training pair, or learned weights over all levels plus
+        an adapter (see :mod:`eegvision.models.blur`). None: one feature per
+        image and :class:`~eegvision.models.projector.ImageProjector`.
+    blur_levels : int | None
+        Levels K of the bank (set by :func:`fit` from the data).
     """
 
     model: str = "nice"
@@ -168,6 +197,9 @@ class TrainConfig:
     soft_mix: float = 0.5
     freeze_temporal: int | None = 5
     encoder_kwargs: dict = field(default_factory=dict)
+    learn_temperature: bool = True
+    image_prior: str | None = None
+    blur_levels: int | None = None
 
     def __post_init__(self):
         _check_option("recipe", self.recipe, tuple(RECIPES))
@@ -176,6 +208,7 @@ class TrainConfig:
         _check_option("device", self.device, ("auto", "cpu", "cuda"))
         _check_option("init", self.init, ("default", "normal"))
         _check_option("keep", self.keep, ("best", "last", "average"))
+        _check_option("image_prior", self.image_prior, (None, "ubp", "bank"))
         if int(self.average_epochs) < 1:
             raise ValueError(f"average_epochs must be >= 1 (got {self.average_epochs}).")
         self.betas = tuple(float(b) for b in self.betas)
@@ -338,16 +371,24 @@ def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
     from .models.projector import ContrastiveModel, ImageProjector
 
     torch.manual_seed(int(config.seed))
-    encoder = make_encoder(config.model, n_chans=n_chans, n_times=n_times, n_outputs=n_features,
+    n_out = n_features // int(config.blur_levels) if config.image_prior else n_features
+    encoder = make_encoder(config.model, n_chans=n_chans, n_times=n_times, n_outputs=n_out,
                            sfreq=sfreq, **config.encoder_kwargs)
-    projector = ImageProjector(n_features, dropout=config.proj_dropout,
-                               identity=config.nice_defects)
+    if config.image_prior:
+        from .models.blur import BlurBankProjector, UBPImageSide
+
+        side = UBPImageSide if config.image_prior == "ubp" else BlurBankProjector
+        projector = side(int(config.blur_levels), n_out)
+    else:
+        projector = ImageProjector(n_features, dropout=config.proj_dropout,
+                                   identity=config.nice_defects)
     if config.dropout is not None:
         for module in encoder.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = float(config.dropout)
     loss = ClipLoss(init=math.log(1 / float(config.temperature)),
-                    learn_scale=not config.nice_defects, soft_scale=config.soft_targets,
+                    learn_scale=not config.nice_defects and config.learn_temperature,
+                    soft_scale=config.soft_targets,
                     soft_mix=config.soft_mix)
     model = ContrastiveModel(encoder, projector, loss)
     if config.init == "normal":
@@ -617,6 +658,10 @@ def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=
                              f"{data.n_features}-d.", "use the same image model for both.")
     if config.model == "ridge":
         result = _fit_ridge(data, config, test)
+    elif config.image_prior is not None:
+        from .blur_fit import fit_blur
+
+        result = fit_blur(data, config, test, progress, callback)
     else:
         result = _fit_torch(data, config, test, progress, callback)
     if out_dir is not None:
@@ -858,6 +903,7 @@ def _run_training(data, config, out_dir, targets, progress, training_provenance)
 
     targets = targets or data.meta.get("targets") or data.test.meta.get("targets", "centers")
     result = fit(data.train, config, out_dir=out_dir, progress=progress)
+    config = result.config  # as trained (the blur recipes add the bank's level count)
     scores = evaluate(result.model, data.test, targets=targets, seed=config.seed)
     metrics = dict(public_metrics(scores), epochs=int(len(result.history)),
                    best_epoch=int(result.best_epoch), train_seconds=float(result.train_seconds),
@@ -905,7 +951,9 @@ def concat_train(containers, names=None):
                         np.concatenate([p.features for p in parts]),
                         np.concatenate([p.concepts for p in parts]), first.ch_names, first.times,
                         first.sfreq, conditions=np.concatenate([p.conditions for p in parts]),
-                        meta=dict(source=f"subjects {', '.join(names)}", averaged_per_subject=True),
+                        meta=dict(source=f"subjects {', '.join(names)}", averaged_per_subject=True,
+                                  **{k: first.meta[k] for k in ("blur_levels",)
+                                     if k in first.meta}),
                         validate=False)
 
 
@@ -970,7 +1018,9 @@ def train_cli(args):
         [args.subject or 1]
     if args.loso and len(subjects) < 2:
         raise EEGVisionError("--loso needs at least two subjects.\n  Fix: e.g. --subjects 1-10 --loso")
-    overrides = dict(model=args.model, seed=args.seed, device=args.device)
+    overrides = dict(seed=args.seed, device=args.device)
+    if args.model is not None:
+        overrides["model"] = args.model
     if args.epochs:
         overrides["epochs"] = args.epochs
     if getattr(args, "amp", None) is not None:
@@ -979,10 +1029,17 @@ def train_cli(args):
     if config.model != "ridge":
         resolve_device(config.device)  # fail before loading any data
     from .data.builtin import resolve_root
+    from .data.channels import pick
     from .data.things import load_subject
 
     root, _ = resolve_root(args.data_dir, subjects=subjects)
-    datasets = {s: load_subject(root, s, targets=args.targets, average=True) for s in subjects}
+    args.targets = args.targets or ("images" if args.recipe in BLUR_RECIPES else "centers")
+    channels = getattr(args, "channels", None) or RECIPE_CHANNELS.get(args.recipe)
+    datasets = {s: pick(load_subject(root, s, targets=args.targets, average=True,
+                                     features=getattr(args, "features", None) or (
+                                         BLUR_FEATURES if args.recipe in BLUR_RECIPES else None),
+                                     bank=args.recipe in BLUR_RECIPES), channels)
+                for s in subjects}
     if args.loso:
         df = run_loso(datasets, config, out, targets=args.targets)
         for row in df.itertuples():

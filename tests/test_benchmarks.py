@@ -56,3 +56,16 @@ def test_throughput_runs_every_mode(tmp_path):
     assert {"reference+DataLoader", "reference", "fast"} <= modes
     assert all(r["trials_per_s"] > 0 for r in result["rows"])
     assert result["full_epoch"]["trials_per_s"] > 0 and result["machine"]["cores"] >= 1
+
+
+def test_bench_encoders_compares_every_method(tmp_path):
+    out = tmp_path / "enc"
+    stdout = _run("bench_encoders.py", "--subjects", 1, "--seeds", "0", "--epochs", 1,
+                  "--sim-size", "40,8", "--batch-size", 16, "--out", out, "--methods",
+                  "nice,eegnet,mlp,mlp-17ch,ubp,blur-bank,ubp-sharp,blur-bank-sharp")
+    assert "machine:" in stdout and "| ubp | ubp | mlp | 17 | 1 | 16 |" in stdout
+    df = pd.read_csv(out / "results.csv")
+    assert set(df["method"]) == {"nice", "eegnet", "mlp", "mlp-17ch", "ubp", "blur-bank",
+                                 "ubp-sharp", "blur-bank-sharp"}
+    assert df["top1"].between(0, 1).all() and (df["s_per_epoch"] > 0).all()
+    assert set(df.loc[df["method"] == "ubp", "channels"]) == {17}

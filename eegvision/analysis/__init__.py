@@ -40,7 +40,7 @@ def get_module(name):
 @fill_doc
 def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
                epochs=None, device="auto", layout="auto", targets="centers", fingerprints=None,
-               **options):
+               features=None, channels=None, **options):
     """One :class:`~eegvision.runner.Job` per (subject, condition, seed).
 
     Parameters
@@ -63,6 +63,10 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     fingerprints : dict of int -> dict | None
         Replaces the data files' fingerprints in the job hash (data in memory
         give their content hash).
+    features : str | None
+        Named feature set (``dnn_feature/<features>/``); None: NICE's files.
+    channels : str | list of str | None
+        Channel selection (see :func:`eegvision.data.channels.select_channels`).
     **options
         The analysis' own options.
 
@@ -80,10 +84,14 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     jobs = []
     for subject in subjects:
         # the data's fingerprint is part of the job hash: changed files are recomputed
+        # features / channels / bank only when set, so existing job hashes stay valid
+        extra = {k: v for k, v in (("features", features), ("channels", channels),
+                                   ("bank", uses_bank(recipe) or None)) if v is not None}
         data = {"root": None if root is None else str(root), "layout": layout,
-                "targets": targets,
+                "targets": targets, **extra,
                 "fingerprint": (fingerprints[subject] if fingerprints is not None
-                                else data_fingerprints(root, subject, layout, targets))}
+                                else data_fingerprints(root, subject, layout, targets, features,
+                                                       bool(extra.get("bank"))))}
         for label, params in conds:
             for seed in seeds:
                 train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device}
@@ -103,6 +111,13 @@ OPTIONS = {
 }
 
 
+def uses_bank(recipe):
+    """Whether training recipe ``recipe`` reads the blur bank (``ubp``, ``blur-bank``)."""
+    from ..train import BLUR_RECIPES
+
+    return recipe in BLUR_RECIPES
+
+
 def check_model_name(model):
     """Raise a ValueError naming ``--model`` unless it is an encoder or ``ridge``."""
     from ..models import list_encoders
@@ -120,9 +135,9 @@ def _warn_unused(module, options):
 
 @fill_doc
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
-            seeds=(0,), model="nice", recipe="fast", epochs=None, device="auto", jobs=1,
+            seeds=(0,), model=None, recipe="fast", epochs=None, device="auto", jobs=1,
             backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
-            progress=True, **options):
+            progress=True, channels=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -131,11 +146,16 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         The analysis (:data:`ANALYSES`).
     %(subjects)s
     %(data)s
-    %(features)s
+    features : str | array, shape (n_trials, n_features) | None
+        With a data root: a named feature set (``dnn_feature/<features>/``, as
+        ``--features``; None reads NICE's files). With ``data`` an
+        ``mne.Epochs``: the image features of its trials.
     %(data_dir)s
     %(out)s
     %(seeds)s
-    %(model)s
+    model : str | None
+        Encoder name (``eegvision.list_encoders()``) or ``ridge``; None is the
+        recipe's encoder (``nice``; ``mlp`` for ``ubp`` and ``blur-bank``).
     %(recipe)s
     %(epochs)s
     %(device)s
@@ -146,6 +166,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         With ``out``, also write the analysis' figure (PNG + PDF).
     progress : bool
         Show a progress bar over the jobs.
+    channels : str | list of str | None
+        Channel selection (``'posterior17'``, a list, a glob or ``re:...``;
+        see :func:`eegvision.data.channels.select_channels`).
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -157,16 +180,30 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         across-subject summary with intervals and p-values.
     """
     from ..runner import results_table, run_jobs
+    from ..train import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
+    bank = uses_bank(recipe)
+    channels = channels or RECIPE_CHANNELS.get(recipe)
+    model = model or RECIPES.get(recipe, {}).get("model", "nice")
+    feature_set = features if isinstance(features, str) else None
+    if data is None and features is not None and feature_set is None:
+        raise ValueError("features= is an array: that is for data= in memory (an mne.Epochs); "
+                         "with a data root give the name of a feature set (--features NAME).")
+    if data is not None and feature_set is not None:
+        raise ValueError(f"features={feature_set!r} names a feature set on disk; with data= in "
+                         "memory give the image features as an array.")
+    feature_set = feature_set or (BLUR_FEATURES if bank else None)
     if out is not None:
         out = check_writable_dir(out)
-    source, subjects, root, builtin, prints = _data_source(module, data, features, data_dir,
-                                                           subjects, layout, targets)
+    source, subjects, root, builtin, prints = _data_source(
+        module, data, None if feature_set else features, data_dir, subjects, layout, targets,
+        feature_set=feature_set, channels=channels, bank=bank)
     ref = source(subjects[0]).test
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets,
-                          fingerprints=prints, **options)
+                          fingerprints=prints, features=feature_set, channels=channels,
+                          **options)
     t0 = time.perf_counter()
     results = run_jobs(job_list, Path(out) / "jobs" if out is not None else None,
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
@@ -177,7 +214,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
 
         df["command"] = command_line()
     context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
-               "seeds": list(seeds), "out": out, "data": source}
+               "seeds": list(seeds), "out": out, "data": source, "features": feature_set,
+               "channels": channels}
     extras = (module.postprocess(df, results, options, context)
               if hasattr(module, "postprocess") else {})
     df.attrs["summary"] = summarize_results(module, df)
@@ -185,8 +223,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     if out is not None:
         config = {"analysis": name, "eegvision_version": __version__, "subjects": subjects,
                   "seeds": list(seeds), "model": model, "recipe": recipe, "epochs": epochs,
-                  "device": device, "layout": layout, "targets": targets, "data_root": None if root is None else str(root),
-                  "builtin_data": builtin,
+                  "device": device, "layout": layout, "targets": targets,
+                  "data_root": None if root is None else str(root),
+                  "features": feature_set, "channels": channels, "builtin_data": builtin,
                   "data_in_memory": prints, "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list]}
@@ -194,7 +233,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     return df
 
 
-def _data_source(module, data, features, data_dir, subjects, layout, targets):
+def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
+                 feature_set=None, channels=None, bank=False):
     """``(source, subjects, root, builtin, fingerprints)``: where the jobs' data come from.
 
     ``source(subject)`` gives a :class:`~eegvision.data.container.SubjectData`:
@@ -210,11 +250,16 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets):
         root, builtin = resolve_root(data_dir, subjects=subjects)
         needs = set(getattr(module, "NEEDS", ()))
         loader = RootLoader(root, layout, targets, test_repetitions="test_repetitions" in needs,
-                            categories="categories" in needs)
+                            categories="categories" in needs, features=feature_set,
+                            channels=channels, bank=bank)
         return loader, subjects, root, builtin, None
     if data_dir is not None:
         raise ValueError("Give data= (data in memory) or data_dir= (a data root), not both.")
     given = as_subjects(data, features=features)
+    if channels is not None:
+        from ..data.channels import pick
+
+        given = {s: pick(d, channels) for s, d in given.items()}
     subjects = sorted(given) if subjects is None else parse_subjects(subjects)
     missing = sorted(set(subjects) - set(given))
     if missing:
@@ -321,17 +366,24 @@ def analyze_cli(args):
                 "subjects": args.subjects if args.subjects is not None else args.subject,
                 "seeds": parse_seeds(args.seeds) if args.seeds else
                          ([args.seed] if args.seed is not None else None)}
-    settings = {"model": "nice", "recipe": "fast", "epochs": None, "subjects": 1, "seeds": [0]}
+    settings = {"model": None, "recipe": "fast", "epochs": None, "subjects": 1, "seeds": [0]}
     if getattr(args, "config", None):
         recipe, recipe_options = read_recipe_file(args.config)
         settings.update(recipe)
         options = {**recipe_options, **options}
     settings.update({k: v for k, v in explicit.items() if v is not None})
+    if settings["model"] is None:  # the recipe's encoder: nice, or mlp for ubp / blur-bank
+        from ..train import RECIPES
+
+        settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
     if getattr(args, "quick", False):
         settings["subjects"] = parse_subjects(settings["subjects"])[:1]
         settings["seeds"] = list(settings["seeds"])[:1]
         settings["epochs"] = min(int(settings["epochs"] or 20), 20)
     out = Path(args.out or Path("eegvision-out") / args.analysis)
+    for key in ("features", "channels"):
+        if getattr(args, key, None) is not None:
+            settings[key] = getattr(args, key)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None), **settings, **options)

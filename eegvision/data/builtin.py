@@ -49,6 +49,10 @@ def builtin_root(subjects=(1,)):
                                subjects=[1])
     for subject in subjects:
         _ensure_builtin_subject(root, int(subject))
+    if not (root / "dnn_feature" / "blur" / "manifest.json").is_file():
+        from .simulate import write_blur_bank
+
+        write_blur_bank(root, n_levels=6)  # the feature set the blur recipes read by default
     return root
 
 

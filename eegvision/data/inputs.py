@@ -139,26 +139,35 @@ class RootLoader:
     categories : bool
         Give test concepts without categories those of the concept table
         (``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``), if found.
+    features : str | None
+        Named feature set (``dnn_feature/<features>/``); None: NICE's files.
+    channels : str | list of str | None
+        Channel selection (:func:`eegvision.data.channels.select_channels`).
+    bank : bool
+        Read the feature set's blur bank too (the ``ubp`` and ``blur-bank`` recipes).
     """
 
     def __init__(self, root, layout="auto", targets="centers", *, test_repetitions=False,
-                 categories=False):
+                 categories=False, features=None, channels=None, bank=False):
         self.root, self.layout, self.targets = root, layout, targets
         self.test_repetitions, self.categories = test_repetitions, categories
+        self.features, self.channels, self.bank = features, channels, bank
         self._load = functools.lru_cache(maxsize=2)(self._read)
 
     def __call__(self, subject):
         return self._load(int(subject))
 
     def _read(self, subject):
+        from .channels import pick
         from .things import load_subject
 
-        data = load_subject(self.root, subject, layout=self.layout, targets=self.targets)
+        data = load_subject(self.root, subject, layout=self.layout, targets=self.targets,
+                            features=self.features, bank=self.bank)
         if self.categories:
             add_table_categories(data.test)
         if self.test_repetitions:
             data.test_repetitions = self._repetitions(subject)
-        return data
+        return pick(data, self.channels)
 
     def _repetitions(self, subject):
         from .things import find_subject_files, read_preprocessed

@@ -506,7 +506,8 @@ def _feature_source(features_dir):
 def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz",),
                   region=DEFAULT_REGION, window_ms=DEFAULT_WINDOW_MS, band_hz=DEFAULT_BAND_HZ,
                   n_train=None, n_test=None, n_train_reps=None, n_test_reps=None,
-                  snr=DEFAULT_SNR, raw=False, features_dir=None, dtype=None):
+                  snr=DEFAULT_SNR, raw=False, features_dir=None, dtype=None, eeg_detail=None,
+                  blur_levels=None):
     """Write a simulated THINGS-EEG2 data root with planted, recorded ground truth.
 
     Parameters
@@ -537,6 +538,15 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
         when present; False forces synthetic features.
     dtype : str or None
         Override the EEG dtype.
+    eeg_detail : float or None
+        What makes blur priors matter: the EEG carries the features' coarse
+        part (their top principal components, see :func:`blur_bank`) but
+        only this fraction of their fine detail (0: none, 1: all), while the
+        feature files keep the sharp features. None (default): the EEG
+        carries the features as they are (outputs unchanged).
+    blur_levels : int or None
+        Also write the feature set ``dnn_feature/blur/`` with a blur bank of
+        this many levels (:func:`write_blur_bank`).
 
     Returns
     -------
@@ -562,7 +572,15 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
     _write_features(root, train, test, centre, _metadata(table, concept_idx, size["n_test"]))
     planted = _planted(stats, region, band_hz, seed)
     jitters, models = {}, {}
-    splits = (("training", train, size["n_train_reps"]), ("test", test, size["n_test_reps"]))
+    seen_train, seen_test = train, test
+    if eeg_detail is not None:
+        if not 0 <= float(eeg_detail) <= 1:
+            raise ValueError(f"eeg_detail must be in [0, 1] (got {eeg_detail}).")
+        mean, basis = coarse_basis(train)
+        seen_train, seen_test = (_detail(f, mean, basis, float(eeg_detail)).astype(np.float32)
+                                 for f in (train, test))
+    splits = (("training", seen_train, size["n_train_reps"]),
+              ("test", seen_test, size["n_test_reps"]))
     for sub in _subject_ids(subjects):
         model = models[sub] = _subject_model(planted, window_ms, snr, seed, sub)
         jitters[f"sub-{sub:02d}"] = model["jitter_ms"]
@@ -574,9 +592,75 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
                    names_from)
     if raw:
         truth["raw"] = _write_raw(root, models, splits, seed)
+    if eeg_detail is not None:
+        truth["eeg_detail"] = float(eeg_detail)
+    if blur_levels:
+        write_blur_bank(root, n_levels=int(blur_levels))
+        truth["blur_bank"] = {"name": "blur", "n_levels": int(blur_levels)}
     truth["generation_seconds"] = round(time.perf_counter() - t_start, 2)
     write_json(root / "simulation_truth.json", truth)
     return root
+
+
+#: Principal components of the training features that make their "coarse" part.
+N_COARSE = 16
+
+
+def coarse_basis(train, n_coarse=N_COARSE):
+    """Mean and top principal directions ``(m, D)`` of the training features (deterministic)."""
+    train = np.asarray(train, dtype=np.float64)
+    mean = train.mean(0)
+    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
+    m = max(1, min(int(n_coarse), len(train) - 1))
+    vt = vt[:m] * np.sign(vt[:m, :1] + 1e-30)  # a fixed sign per direction
+    return mean, vt
+
+
+def _detail(feats, mean, basis, weight):
+    """Features with their fine part (outside the coarse basis) scaled by ``weight``."""
+    centred = np.asarray(feats, dtype=np.float64) - mean
+    coarse = centred @ basis.T @ basis
+    return mean + coarse + weight * (centred - coarse)
+
+
+def blur_bank(feats, mean, basis, n_levels):
+    """A simulated blur bank ``(N, K, D)``: level k keeps ``1 - k / (K - 1)`` of the fine detail.
+
+    Level 0 is the sharp feature; the last level keeps only the coarse part
+    (the top principal components of the training features), the feature-
+    space analogue of a blurred image losing its fine detail.
+    """
+    weights = np.linspace(1.0, 0.0, int(n_levels)) if n_levels > 1 else np.ones(1)
+    return np.stack([_detail(feats, mean, basis, w) for w in weights], 1).astype(np.float32)
+
+
+def write_blur_bank(root, name="blur", n_levels=6):
+    """Write the simulated feature set ``dnn_feature/<name>/`` with a blur bank of ``n_levels``.
+
+    Computed from the root's ``dnn_feature/`` files (so any simulated root
+    can gain one later); holds the sharp features, the centres and
+    ``blur_bank_{training,test}.npy``, as ``eegvision features --blur`` writes them.
+    """
+    from ..images.features import BANK_FILES, CENTER_FILE, FEATURE_FILES, MANIFEST
+    from .things import read_features
+
+    src, out = Path(root) / "dnn_feature", Path(root) / "dnn_feature" / name
+    feats = {s: read_features(src / f) for s, f in FEATURE_FILES.items()}
+    mean, basis = coarse_basis(feats["training"])
+    files = {}
+    for split, f in feats.items():
+        for fname, arr in ((FEATURE_FILES[split], f),
+                           (BANK_FILES[split], blur_bank(f, mean, basis, n_levels))):
+            with atomic_path(out / fname) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+            files[fname] = list(arr.shape)
+    shutil.copyfile(src / "center_clip.npy", out / CENTER_FILE)
+    write_json(out / MANIFEST, dict(settings=dict(model="simulated", n_levels=int(n_levels),
+                                                  blur="feature space: fine detail outside the "
+                                                       f"top {len(basis)} principal components "
+                                                       "scaled by 1 - k / (K - 1)"),
+                                    files=files))
+    return out
 
 
 def _truth(planted, region, window_ms, band_hz, seed, snr, size, subjects, layouts, jitters,
@@ -677,7 +761,9 @@ def simulate_cli(args):
     """``eegvision simulate DIR``: write a simulated root and print what was planted."""
     layouts = tuple(x.strip().lower() for x in str(args.layouts or "250hz").split(",") if x.strip())
     kwargs = dict(subjects=args.subjects, seed=args.seed, full=args.full, layouts=layouts,
-                  raw=args.raw, features_dir=args.features)
+                  raw=args.raw, features_dir=args.features,
+                  eeg_detail=getattr(args, "eeg_detail", None),
+                  blur_levels=getattr(args, "blur_levels", None))
     if args.region:
         kwargs["region"] = args.region
     if args.window:

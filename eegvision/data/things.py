@@ -362,7 +362,25 @@ def _pick_layout(root, subject, layout):
     return "250hz"
 
 
-def find_subject_files(root, subject, layout="auto", *, targets="centers"):
+def _feature_dir(root, features):
+    """``dnn_feature/`` (NICE's files) or the named feature set ``dnn_feature/<features>/``."""
+    if features is None:
+        return Path(root) / "dnn_feature"
+    from ..images.features import feature_set_dir
+
+    folder = feature_set_dir(root, features)
+    if not folder.is_dir():
+        sets = sorted(p.name for p in (Path(root) / "dnn_feature").glob("*/")
+                      if p.is_dir() and not p.name.startswith("."))
+        raise data_error(folder, f"no feature set {features!r}; found: "
+                         f"{', '.join(sets) if sets else 'none'}.",
+                         "compute it with `eegvision features --name NAME --model ...`, or "
+                         "leave out --features to read NICE's dnn_feature/ files.")
+    return folder
+
+
+def find_subject_files(root, subject, layout="auto", *, targets="centers", features=None,
+                       bank=False):
     """Paths of one subject's EEG, feature and metadata files; every missing one is listed.
 
     Parameters
@@ -375,6 +393,12 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers"):
         ``auto`` prefers ``Preprocessed_data_250Hz`` when the subject is there.
     targets : 'centers' | 'images'
         Test retrieval targets: ``center_clip.npy`` or ``clip_feature_maps_test.npy``.
+    features : str | None
+        A named feature set ``dnn_feature/<features>/`` (``eegvision
+        features``); None reads NICE's files in ``dnn_feature/``.
+    bank : bool
+        Also require the set's blur bank (``blur_bank_{training,test}.npy``),
+        as ``train_bank`` / ``test_bank``.
 
     Returns
     -------
@@ -386,16 +410,19 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers"):
     _check_option("targets", targets, TARGETS)
     layout = _pick_layout(root, subject, layout)
     sub = _subject_dir(root, layout, subject)
-    feat = root / "dnn_feature"
+    feat = _feature_dir(root, features)
     files = dict(layout=layout, train_eeg=sub / "preprocessed_eeg_training.npy",
                  test_eeg=sub / "preprocessed_eeg_test.npy",
                  train_features=feat / "clip_feature_maps_training.npy")
     if targets == "images":
         files["test_features"] = feat / "clip_feature_maps_test.npy"
     else:
-        files["test_features"] = next((p for p in (feat / "center_clip.npy",
-                                                   root / "center_clip.npy") if p.is_file()),
-                                      feat / "center_clip.npy")
+        near = (feat / "center_clip.npy",) + ((root / "center_clip.npy",) if features is None
+                                               else ())
+        files["test_features"] = next((p for p in near if p.is_file()), feat / "center_clip.npy")
+    if bank:
+        files["train_bank"] = feat / "blur_bank_training.npy"
+        files["test_bank"] = feat / "blur_bank_test.npy"
     missing = [str(p) for k, p in files.items() if k != "layout" and not p.is_file()]
     if missing:
         raise data_error(root, f"subject {subject} ({layout} layout): {len(missing)} missing "
@@ -421,7 +448,10 @@ def _split_data(files, split, meta, *, average, cache, targets, subject):
 
     rec = read_preprocessed(files[f"{split}_eeg"], average=average, cache=cache)
     n_cond = rec["eeg"].shape[0]
-    feats = read_features(files[f"{split}_features"], n_expected=n_cond)
+    if f"{split}_bank" in files and (split == "train" or targets == "images"):
+        feats = read_bank(files[f"{split}_bank"], n_expected=n_cond)
+    else:
+        feats = read_features(files[f"{split}_features"], n_expected=n_cond)
     key = "train" if split == "train" else "test"
     concepts = _names(meta, split, f"{key}_concepts", n_cond, files["metadata"])
     if concepts is None:
@@ -443,7 +473,32 @@ def _split_data(files, split, meta, *, average, cache, targets, subject):
                                   n_repetitions=rec["n_repetitions"], averaged=average))
 
 
-def load_subject(root, subject, *, layout="auto", targets="centers", average=True, cache=True):
+def read_bank(path, n_expected=None):
+    """Read a blur bank ``(N, K, D)`` as float32 ``(N, K * D)`` (levels side by side).
+
+    The blur recipes' image side (:mod:`eegvision.models.blur`) splits each
+    row back into its ``K`` levels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise data_error(path, "file not found.", "compute the feature set with blur levels: "
+                         "`eegvision features --blur 1,2,4,8 ...`.")
+    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    if arr.ndim != 3 or 0 in arr.shape or not np.issubdtype(arr.dtype, np.floating):
+        raise data_error(path, f"a blur bank must be float (N, K, D), found {arr.dtype} "
+                         f"{arr.shape}.", "re-run `eegvision features --blur ...`.")
+    if n_expected is not None and arr.shape[0] != n_expected:
+        raise data_error(path, f"{arr.shape[0]} rows, but the EEG has {n_expected} image "
+                         "conditions.", "use the feature set made for these images.")
+    out = np.array(arr, dtype=np.float32).reshape(arr.shape[0], -1)
+    if not np.isfinite(out).all():
+        raise data_error(path, "the blur bank holds NaN or infinite values.",
+                         "re-run the feature extraction.")
+    return out
+
+
+def load_subject(root, subject, *, layout="auto", targets="centers", average=True, cache=True,
+                 features=None, bank=False):
     """Load one subject's training and test data from a THINGS-EEG2 root.
 
     Parameters
@@ -460,6 +515,11 @@ def load_subject(root, subject, *, layout="auto", targets="centers", average=Tru
         Average repetitions (one trial per image condition).
     cache : bool
         Use the reading cache for averaged EEG.
+    features : str | None
+        Named feature set (see :func:`find_subject_files`).
+    bank : bool
+        Features are the set's blur bank, flattened to ``(N, K * D)`` (the
+        test side too with ``targets='images'``); ``meta['blur_levels']`` is K.
 
     Returns
     -------
@@ -468,13 +528,22 @@ def load_subject(root, subject, *, layout="auto", targets="centers", average=Tru
     """
     from .container import SubjectData
 
-    files = find_subject_files(root, subject, layout, targets=targets)
+    files = find_subject_files(root, subject, layout, targets=targets, features=features,
+                               bank=bank)
     meta = read_image_metadata(root) if files["metadata"] is not None else None
     kw = dict(average=average, cache=cache, targets=targets, subject=subject)
     train = _split_data(files, "train", meta, **kw)
     test = _split_data(files, "test", meta, **kw)
+    extra = {} if features is None else {"features": features}
+    if bank:
+        extra["blur_levels"] = int(np.load(files["train_bank"], mmap_mode="r").shape[1])
+        if targets == "centers":  # a centre is one (sharp) feature: the same at every level
+            test = test.with_features(np.tile(test.features, (1, extra["blur_levels"])))
+        for part in (train, test):
+            part.meta.update(extra)
     return SubjectData(subject=int(subject), train=train, test=test,
-                       meta=dict(root=str(root), layout=files["layout"], targets=targets))
+                       meta=dict(root=str(root), layout=files["layout"], targets=targets,
+                                 **extra))
 
 
 def _abbrev(items, n=6):
@@ -499,6 +568,8 @@ def describe_root(data_dir, subject=1):
     lines = [f"Data root: {root}" + (" (built-in simulated dataset)" if builtin else "")]
     found = [f"{k} ({v}/)" for k, v in LAYOUTS.items() if (Path(root) / v).is_dir()]
     lines.append(f"Layouts found: {', '.join(found) if found else 'none'}")
+    sets = sorted(p.parent.name for p in (Path(root) / "dnn_feature").glob("*/manifest.json"))
+    lines.append(f"Feature sets (--features): {', '.join(sets) if sets else 'none'}")
     data = load_subject(root, subject)
     lines.append(f"Subject {subject} ({data.meta['layout']} layout):")
     for split in ("train", "test"):

@@ -6,7 +6,13 @@ embeddings and are built by name::
     from eegvision.models import create_encoder, list_encoders
     enc = create_encoder("nice", n_chans=63, n_times=250, n_outputs=768)
 
-Torch is imported only when an encoder is built.
+Torch is imported only when an encoder is built. Bring your own encoder with
+:func:`register_encoder`, or from an installed package through the entry-point
+group ``eegvision.encoders`` (each entry point names a factory)::
+
+    # pyproject.toml of your package
+    [project.entry-points."eegvision.encoders"]
+    my-net = "my_package.models:build_my_net"
 """
 
 from __future__ import annotations
@@ -19,7 +25,68 @@ _ENCODERS = {
     "nice-sa": ("nice", "NICE", {"spatial": "sa"}),
     "nice-ga": ("nice", "NICE", {"spatial": "ga"}),
     "atm": ("atm", "ATMS", {}),
+    "mlp": ("mlp", "MLPEncoder", {}),
+    "eegnet": ("eegnet", "EEGNet", {}),
 }
+#: Entry-point group of plugin encoders.
+ENTRY_POINT_GROUP = "eegvision.encoders"
+#: name -> factory, from register_encoder (and, once loaded, the entry points)
+_USER = {}
+_PLUGINS_LOADED = []
+
+
+def register_encoder(name, factory, *, overwrite=False):
+    """Make ``factory`` an encoder called ``name`` for training, every analysis and the CLI.
+
+    Parameters
+    ----------
+    name : str
+        The ``--model`` name; a built-in name cannot be taken.
+    factory : callable
+        Called as ``factory(n_chans, n_times, n_outputs, sfreq, **kwargs)``;
+        returns a ``torch.nn.Module`` mapping ``(batch, n_chans, n_times)``
+        to ``(batch, n_outputs)``. A module with a ``spatial_conv`` Conv2d
+        across channels also gets Grad-CAM.
+    overwrite : bool
+        Replace an earlier registration of ``name``.
+
+    Notes
+    -----
+    Registration lives in this process: with ``jobs > 1`` or Dask workers,
+    install the encoder as an entry point so that workers find it too.
+    """
+    if not callable(factory):
+        raise TypeError(f"factory of encoder {name!r} must be callable, got {type(factory).__name__}.")
+    if not isinstance(name, str) or not name or name == "ridge" or name in _ENCODERS:
+        raise ValueError(f"Encoder name {name!r} is taken by a built-in model (or empty); "
+                         "choose another name.")
+    if name in _USER and not overwrite and _USER[name] is not factory:
+        raise ValueError(f"Encoder {name!r} is already registered; pass overwrite=True.")
+    _USER[name] = factory
+
+
+def unregister_encoder(name):
+    """Remove a user encoder registered with :func:`register_encoder` (no error if absent)."""
+    _USER.pop(name, None)
+
+
+def _load_plugins():
+    """Register the entry points of group ``eegvision.encoders`` once (lazily, on first use)."""
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED.append(True)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _ENCODERS or ep.name in _USER:
+            continue
+        try:
+            _USER[ep.name] = ep.load()
+        except Exception as err:  # noqa: BLE001 - a broken plugin must not break the package
+            import logging
+
+            logging.getLogger("eegvision").warning(
+                "Encoder plugin %r (%s) could not be loaded: %s", ep.name, ep.value, err)
 
 
 def list_encoders():
@@ -29,7 +96,8 @@ def list_encoders():
     -------
     names : list of str
     """
-    return sorted(_ENCODERS)
+    _load_plugins()
+    return sorted(set(_ENCODERS) | set(_USER))
 
 
 def create_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
@@ -40,7 +108,9 @@ def create_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
     name : str
         One of :func:`list_encoders`: ``'nice'`` (TSConv + projection),
         ``'nice-sa'`` / ``'nice-ga'`` (channel self-attention / graph
-        attention in front), ``'atm'`` (ATM-S style channel transformer).
+        attention in front), ``'atm'`` (ATM-S style channel transformer),
+        ``'mlp'`` (UBP's flatten-and-project), ``'eegnet'`` (EEGNet v4), or
+        a user encoder (:func:`register_encoder`, entry points).
     n_chans, n_times : int
         Input size; any ``n_chans >= 1`` and ``n_times >= 1`` (inputs shorter
         than 75 samples shrink TSConv's pool, then its kernel).
@@ -62,6 +132,8 @@ def create_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
         ``(batch, n_chans, n_chans)`` after a forward.
     """
     if name not in _ENCODERS:
+        if name in list_encoders():
+            return _USER[name](int(n_chans), int(n_times), int(n_outputs), sfreq, **kwargs)
         raise ValueError(f"Unknown encoder name {name!r}. Available: {', '.join(list_encoders())}.")
     module, cls, fixed = _ENCODERS[name]
     clash = sorted(set(fixed) & set(kwargs))
@@ -71,4 +143,4 @@ def create_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
     return klass(int(n_chans), int(n_times), int(n_outputs), sfreq, **fixed, **kwargs)
 
 
-__all__ = ["create_encoder", "list_encoders"]
+__all__ = ["create_encoder", "list_encoders", "register_encoder", "unregister_encoder"]

@@ -11,6 +11,9 @@ from eegvision.models.modules import TSConv, tsconv_sizes  # noqa: E402
 
 SHAPES = [(17, 100), (63, 250), (8, 25), (55, 250), (2, 20)]
 ATTENTION = ["nice-sa", "nice-ga"]
+#: Encoders built on TSConv (layouts, the 40-filter feature map); the others are checked
+#: by the generic registry tests below and in test_registry.py.
+TSCONV = [n for n in list_encoders() if n.startswith("nice") or n == "atm"]
 
 
 def _x(n_chans, n_times, batch=3, seed=0):
@@ -20,8 +23,8 @@ def _x(n_chans, n_times, batch=3, seed=0):
 def test_registry_names_and_unknown():
     names = list_encoders()
     assert names == sorted(names)
-    assert {"nice", "nice-sa", "nice-ga", "atm"} <= set(names)
-    with pytest.raises(ValueError, match="Unknown encoder name 'nicee'. Available: atm, nice"):
+    assert {"nice", "nice-sa", "nice-ga", "atm", "mlp", "eegnet"} <= set(names)
+    with pytest.raises(ValueError, match="Unknown encoder name 'nicee'. Available: atm, eegnet, mlp, nice"):
         create_encoder("nicee", n_chans=4, n_times=50, n_outputs=8)
     with pytest.raises(ValueError, match="fixes spatial"):
         create_encoder("nice-sa", n_chans=4, n_times=50, n_outputs=8, spatial="ga")
@@ -45,9 +48,11 @@ def test_output_shape_and_gradients(name, n_chans, n_times):
     # gets 0.0; the reference layout only rounding noise)
     assert set(no_grad) <= {"tsconv.temporal_conv.bias"}
     assert all(p.grad is not None for p in enc.parameters())
+    if name == "mlp":
+        return  # no convolution: nothing spatial to check
     assert isinstance(enc.spatial_conv, torch.nn.Conv2d)
     assert enc.spatial_conv.kernel_size == (n_chans, 1)
-    assert enc.features(x).shape[:3] == (3, 40, 1)
+    assert enc.features(x).shape[:3] == ((3, 16, 1) if name == "eegnet" else (3, 40, 1))
 
 
 @pytest.mark.parametrize("name", list_encoders())
@@ -109,7 +114,7 @@ def _grads(model):
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("name", list_encoders())
+@pytest.mark.parametrize("name", TSCONV)
 @pytest.mark.parametrize("n_chans, n_times",
                          [(63, 250), (17, 100), (8, 75), (5, 60), (3, 27), (4, 20)])
 def test_fast_layout_equals_reference(name, n_chans, n_times):

@@ -1,0 +1,108 @@
+"""Where the images of a THINGS-EEG2 image set are, in the EEG's condition order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._utils import data_error
+
+#: split -> (folder under image_set/, metadata key prefix)
+SPLITS = {"training": ("training_images", "train"), "test": ("test_images", "test")}
+_EXTENSIONS = (".jpg", ".jpeg", ".png")
+_WHERE = ("the THINGS-EEG2 image set is published on OSF (https://osf.io/y63gw/): unpack it "
+          "so that image_set/ holds image_metadata.npy, training_images/ and test_images/.")
+
+
+def image_set_dir(root):
+    """``root/image_set`` if it exists, else ``root`` when it is the image set itself."""
+    root = Path(root)
+    if (root / "image_set" / "image_metadata.npy").is_file():
+        return root / "image_set"
+    if (root / "image_metadata.npy").is_file():
+        return root
+    raise data_error(root, "no image_set/image_metadata.npy here.", _WHERE)
+
+
+def image_paths(root, split):
+    """Image files of one split, one per EEG condition, in the metadata's order.
+
+    Parameters
+    ----------
+    root : path-like
+        The data root (holding ``image_set/``) or the ``image_set`` folder.
+    split : 'training' | 'test'
+
+    Returns
+    -------
+    paths : list of Path
+        ``image_set/<split>_images/<concept folder>/<file>``; every missing
+        file is listed in one error.
+    """
+    from ..data._pickle import load_dict_file
+
+    folder, key = SPLITS[split]
+    base = image_set_dir(root)
+    meta = load_dict_file(base / "image_metadata.npy")
+    need = [f"{key}_img_concepts", f"{key}_img_files"]
+    if any(k not in meta for k in need):
+        raise data_error(base / "image_metadata.npy", f"missing keys {need}; found "
+                         f"{sorted(map(str, meta))}.",
+                         "use the image_metadata.npy published with THINGS-EEG2.")
+    concepts = [str(c) for c in list(meta[need[0]])]
+    files = [str(f) for f in list(meta[need[1]])]
+    if len(concepts) != len(files):
+        raise data_error(base / "image_metadata.npy", f"{len(concepts)} {need[0]} but "
+                         f"{len(files)} {need[1]}.", "use the published image_metadata.npy.")
+    paths = [base / folder / c / f for c, f in zip(concepts, files, strict=True)]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        shown = "\n    ".join(missing[:5]) + (f"\n    ... and {len(missing) - 5} more"
+                                               if len(missing) > 5 else "")
+        raise data_error(base / folder, f"{len(missing)} of {len(paths)} {split} images named "
+                         f"in image_metadata.npy are missing:\n    {shown}", _WHERE)
+    return paths
+
+
+def center_image_paths(things_dir, root):
+    """Each test concept's other THINGS images, for NICE's concept-centre targets.
+
+    Parameters
+    ----------
+    things_dir : path-like
+        A THINGS image folder with one sub-folder per concept, named like the
+        test concept folders (``00001_aircraft_carrier``) or by the concept
+        alone (``aircraft_carrier``, as THINGS' ``object_images``); NICE's
+        ``image_set/center_images`` has the first form.
+    root : path-like
+        The data root or image set (for the test concepts and files).
+
+    Returns
+    -------
+    groups : list of list of Path
+        One sorted list per test condition; the test image itself is left out.
+    """
+    from ..data._pickle import load_dict_file
+    from ..data.things import concept_name
+
+    things_dir = Path(things_dir)
+    if not things_dir.is_dir():
+        raise data_error(things_dir, "not a folder.", "pass the THINGS image folder "
+                         "(one sub-folder per concept) with --things-images.")
+    meta = load_dict_file(image_set_dir(root) / "image_metadata.npy")
+    groups, missing = [], []
+    for concept, test_file in zip(list(meta["test_img_concepts"]), list(meta["test_img_files"]),
+                                  strict=True):
+        folder = next((things_dir / n for n in (str(concept), concept_name(concept))
+                       if (things_dir / n).is_dir()), None)
+        files = [] if folder is None else sorted(
+            p for p in folder.iterdir()
+            if p.suffix.lower() in _EXTENSIONS and p.name != str(test_file))
+        if not files:
+            missing.append(str(concept))
+        groups.append(files)
+    if missing:
+        raise data_error(things_dir, f"no images (other than the test image) for "
+                         f"{len(missing)} test concept(s): {', '.join(missing[:5])}"
+                         + (" ..." if len(missing) > 5 else ""),
+                         "give the THINGS image folder with one sub-folder per concept.")
+    return groups

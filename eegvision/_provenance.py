@@ -138,17 +138,6 @@ def data_hash(fingerprints):
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def resolve_device(device):
-    """The device ``auto`` means here (``cuda`` when torch sees a GPU, else ``cpu``)."""
-    if device not in (None, "auto"):
-        return str(device)
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def training_provenance(config, data):
     """Provenance of one ``eegvision train`` result (metrics.json and results.csv rows).
 

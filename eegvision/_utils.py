@@ -87,6 +87,20 @@ def _validate_type(value, types, name):
     return value
 
 
+def resolve_device(device="auto"):
+    """``torch.device`` for 'auto' | 'cpu' | 'cuda'; 'cuda' without CUDA is an error."""
+    import torch
+
+    _check_option("device", device, ("auto", "cpu", "cuda"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise EEGVisionError(
+            f"--device cuda: CUDA is not available (torch {torch.__version__}).\n"
+            "  Fix: use --device cpu (or auto), or install a CUDA build of PyTorch on a GPU machine.")
+    return torch.device(device)
+
+
 def rng_from_seed(seed):
     """Return a ``np.random.Generator``; ``seed`` must be explicit (int or Generator)."""
     if isinstance(seed, np.random.Generator):

@@ -99,9 +99,9 @@ def provenance(job):
         config_hash,
         data_fingerprints,
         data_hash,
-        resolve_device,
         software_versions,
     )
+    from ._utils import resolve_device
     from .train import resolved_train_config
 
     data = job.data
@@ -115,7 +115,7 @@ def provenance(job):
     return {**software_versions(), "config_hash": job.key, "seed": job.seed,
             "train_config_hash": config_hash(train),
             "train_config": json.dumps(train, sort_keys=True, default=str),
-            "device": resolve_device(job.train.get("device", "auto")),
+            "device": str(resolve_device(job.train.get("device", "auto"))),
             "data_hash": data_hash(prints), "command": command_line(),
             "host": platform.node() or os.uname().nodename}
 

@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._utils import EEGVisionError, _check_option, data_error, logger, write_csv, write_json
+from ._utils import (  # noqa: F401  (resolve_device: train's public name too)
+    EEGVisionError,
+    _check_option,
+    data_error,
+    logger,
+    resolve_device,
+    write_csv,
+    write_json,
+)
 
 #: Settings of each recipe that differ from the dataclass defaults (= 'fast').
 RECIPES = {
@@ -287,20 +295,6 @@ class FitResult:
 
 
 # ------------------------------------------------------------------ device
-def resolve_device(device="auto"):
-    """``torch.device`` for 'auto' | 'cpu' | 'cuda'; 'cuda' without CUDA is an error."""
-    import torch
-
-    _check_option("device", device, ("auto", "cpu", "cuda"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise EEGVisionError(
-            f"--device cuda: CUDA is not available (torch {torch.__version__}).\n"
-            "  Fix: use --device cpu (or auto), or install a CUDA build of PyTorch on a GPU machine.")
-    return torch.device(device)
-
-
 @functools.lru_cache(maxsize=None)
 def cpu_has_native_bf16(cpuinfo="/proc/cpuinfo"):
     """Whether this CPU does bfloat16 arithmetic in hardware (x86 AVX512-BF16 or AMX-BF16).

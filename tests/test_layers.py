@@ -7,10 +7,11 @@ Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
     2 images     eegvision.images.*        image sets -> features
     3 models     eegvision.models.*        encoders, projector, loss, ridge
     4 train      train, evaluate, decoding fit / score one container (decoding:
-                 _provenance               the scikit-learn estimators, which
+                 _provenance, blur_fit     the scikit-learn estimators, which
                                            call train.fit and evaluate's top-k;
                                            _provenance: fingerprints of data,
-                                           code and software)
+                                           code and software; blur_fit: the
+                                           blur-bank training loop)
     5 analysis   eegvision.analysis.<q>    one module per question, + stats
     6 runner     runner, _dask              jobs, caching, backends
     7 viz        eegvision.viz.*           tables -> figures
@@ -48,7 +49,7 @@ LAYERS = {
     "eegvision.images": 2,
     "eegvision.models": 3,
     "eegvision.train": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
-    "eegvision._provenance": 4,
+    "eegvision._provenance": 4, "eegvision.blur_fit": 4,
     "eegvision.analysis.": 5,
     "eegvision.runner": 6, "eegvision._dask": 6,
     "eegvision.viz": 7,
@@ -58,11 +59,15 @@ LAYERS = {
 
 #: Cycles (sets of modules importing each other) that the train.py / data/ split removes.
 KNOWN_CYCLES = [
-    # train.run_training scores with evaluate; evaluate_cli loads checkpoints from train
-    {"eegvision.train", "eegvision.evaluate"},
+    # train.run_training scores with evaluate; evaluate_cli loads checkpoints from train;
+    # train.fit hands the blur recipes to blur_fit, which reuses train's step helpers
+    {"eegvision.train", "eegvision.evaluate", "eegvision.blur_fit"},
     # builtin makes the simulated root with simulate, which reuses raw's writers; raw's
     # and simulate's command-line bodies resolve the built-in root
-    {"eegvision.data.builtin", "eegvision.data.raw", "eegvision.data.simulate"},
+    # raw's and simulate's command-line bodies and things.describe_root resolve the
+    # built-in root; simulate's blur bank reads features with things' reader
+    {"eegvision.data.builtin", "eegvision.data.raw", "eegvision.data.simulate",
+     "eegvision.data.things"},
 ]
 
 

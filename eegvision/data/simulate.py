@@ -641,7 +641,7 @@ def write_blur_bank(root, name="blur", n_levels=6):
     can gain one later); holds the sharp features, the centres and
     ``blur_bank_{training,test}.npy``, as ``eegvision features --blur`` writes them.
     """
-    from ..images.features import BANK_FILES, CENTER_FILE, FEATURE_FILES, MANIFEST
+    from .featureset import BANK_FILES, CENTER_FILE, FEATURE_FILES, MANIFEST
     from .things import read_features
 
     src, out = Path(root) / "dnn_feature", Path(root) / "dnn_feature" / name

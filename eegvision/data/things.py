@@ -366,7 +366,7 @@ def _feature_dir(root, features):
     """``dnn_feature/`` (NICE's files) or the named feature set ``dnn_feature/<features>/``."""
     if features is None:
         return Path(root) / "dnn_feature"
-    from ..images.features import feature_set_dir
+    from .featureset import feature_set_dir
 
     folder = feature_set_dir(root, features)
     if not folder.is_dir():

@@ -24,34 +24,18 @@ import numpy as np
 
 from .. import __version__
 from .._utils import atomic_path, data_error, logger, write_json
+from ..data.featureset import (  # noqa: F401  (the layout, re-exported)
+    BANK_FILES,
+    CENTER_FILE,
+    FEATURE_FILES,
+    MANIFEST,
+    check_name,
+    feature_set_dir,
+    read_manifest,
+)
 
-FEATURE_FILES = {"training": "clip_feature_maps_training.npy",
-                 "test": "clip_feature_maps_test.npy"}
-BANK_FILES = {"training": "blur_bank_training.npy", "test": "blur_bank_test.npy"}
-CENTER_FILE = "center_clip.npy"
-MANIFEST = "manifest.json"
 FORMAT = "eegvision-feature-set-v1"
 OPEN_CLIP = "open_clip:"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def check_name(name, option="--features"):
-    """A feature-set name is one plain folder name (letters, digits, ``.``, ``_``, ``-``)."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise data_error(f"{option} {name!r}", "not a valid feature-set name.",
-                         "use letters, digits, '.', '_' and '-' (e.g. clip-vit-l14).")
-    return name
-
-
-def feature_set_dir(root, name):
-    """``root/dnn_feature/<name>``."""
-    return Path(root) / "dnn_feature" / check_name(name)
-
-
-def read_manifest(root, name):
-    """The ``manifest.json`` of a feature set, or None when it has none."""
-    path = feature_set_dir(root, name) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _save(path, arr):
@@ -196,7 +180,7 @@ def extract_features(root, name, model, *, blur_sigmas=(), things_images=None,
     import torch
     from tqdm.auto import tqdm
 
-    from ..train import resolve_device
+    from .._utils import resolve_device
     from .clip import CLIPImageEncoder
     from .imageset import center_image_paths, image_paths
 

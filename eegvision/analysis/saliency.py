@@ -25,10 +25,10 @@ torch encoders, ``haufe`` for ridge):
   its top region next to the planted one: the pooled weight multiplies every
   activation alike, and the ReLU turns every activation that varies, the
   large evoked one included, into positive saliency.
-  Each of the ``T'`` positions is placed at the centre of its receptive field
-  in the input; the time resolution is that receptive field (75 samples,
-  300 ms, for NICE at 250 Hz), so the map blurs the planted window by about
-  +-150 ms.
+  Each of the ``T'`` positions' values is divided among the input samples
+  of its receptive field; the time resolution is that receptive field (75
+  samples, 300 ms, for NICE at 250 Hz), so the map blurs the planted window
+  by up to +-150 ms; ``gradient`` has the samples' own resolution.
 - ``occlusion`` (any model, ridge and user encoders included, no
   gradients): each channel in each time bin is replaced by its test-set mean
   (again the evoked response: the input stays on the data's distribution
@@ -295,6 +295,32 @@ def receptive_centres(encoder, n_chans, n_times):
     is the midpoint of the samples with a non-zero gradient. This holds for
     any kernel, stride or pooling.
     """
+    first, last = _receptive_spans(encoder, n_chans, n_times)
+    centres = (first + last) / 2
+    if len(centres) > 1 and not np.all(np.diff(centres) > 0):
+        # a dead position: fall back to spreading the positions evenly over the input
+        centres = np.linspace(0, n_times - 1, len(centres))
+    return centres
+
+
+def receptive_fields(encoder, n_chans, n_times):
+    """Share of each input sample in each ``spatial_conv`` input position, ``(T', n_times)``.
+
+    Row ``j`` is uniform over the samples of position ``j``'s receptive field
+    (:func:`receptive_centres` finds them) and sums to one, so
+    ``cam @ fields`` divides each position's CAM among the samples it saw:
+    the total is kept, and samples near the epoch's edges, seen by fewer
+    positions, are not given the edge positions' whole value.
+    """
+    first, last = _receptive_spans(encoder, n_chans, n_times)
+    grid = np.arange(n_times)
+    fields = ((grid >= np.floor(first)[:, None]) & (grid <= np.ceil(last)[:, None])).astype(float)
+    fields[~np.isfinite(first)] = 0.0
+    return fields / np.maximum(fields.sum(1, keepdims=True), 1.0)
+
+
+def _receptive_spans(encoder, n_chans, n_times):
+    """First and last input sample (fractional, on the ``n_times`` grid) of each position."""
     import torch
 
     layer = find_spatial_conv(encoder)
@@ -314,15 +340,13 @@ def receptive_centres(encoder, n_chans, n_times):
         block_handle.remove()
     weight = grad.abs().reshape(n_pos, -1, grad.shape[-1]).sum(1).double().numpy()
     n_in = weight.shape[-1]
-    centres = np.empty(n_pos)
+    first, last = np.full(n_pos, np.nan), np.full(n_pos, np.nan)
     for j, w in enumerate(weight):
         nz = np.flatnonzero(w > 1e-12 * max(w.max(), 1e-300))
-        centres[j] = (nz[0] + nz[-1]) / 2 if len(nz) else np.nan
-    centres *= (n_times - 1) / max(n_in - 1, 1)  # the block may see another length
-    if n_pos > 1 and not np.all(np.diff(centres) > 0):
-        # a dead position: fall back to spreading the positions evenly over the input
-        centres = np.linspace(0, n_times - 1, n_pos)
-    return centres
+        if len(nz):
+            first[j], last[j] = nz[0], nz[-1]
+    scale = (n_times - 1) / max(n_in - 1, 1)  # the block may see another length
+    return first * scale, last * scale
 
 
 def retrieval_margin(eeg_emb, img_emb, index):
@@ -407,7 +431,8 @@ def grad_cam(model, eeg, features, *, batch_size=100):
     Returns
     -------
     cam : array, shape (n_trials, n_chans, n_times)
-        Signed CAM interpolated onto the samples.
+        Signed CAM, each position's value divided among the samples of its
+        receptive field (:func:`receptive_fields`).
     attention : array, shape (n_trials, n_chans) | None
         Attention received per channel, for encoders that expose
         ``attention_weights``.
@@ -418,7 +443,7 @@ def grad_cam(model, eeg, features, *, batch_size=100):
     n_trials, n_chans, n_times = eeg.shape
     was_training = model.training
     model.eval()
-    centres = receptive_centres(encoder, n_chans, n_times)
+    fields = receptive_fields(encoder, n_chans, n_times)
     img = _image_embeddings(model, features)
     store, handle = _capture_input(find_spatial_conv(encoder))
     cams, attn = [], []
@@ -437,7 +462,7 @@ def grad_cam(model, eeg, features, *, batch_size=100):
             # element-wise weights: a gradient pooled over channels and time (classic
             # Grad-CAM) weights every activation alike, uninformative ones included
             cam = (grad * (act - mean_act)).sum(1).detach().double().numpy()  # (B, C, T')
-            cams.append(_to_samples(cam, centres, n_times))
+            cams.append(cam @ fields)  # each position's share to the samples it saw
             a = _attention_received(encoder)
             if a is not None:
                 attn.append(a)
@@ -450,16 +475,6 @@ def grad_cam(model, eeg, features, *, batch_size=100):
 def _act_sum(model, store, x):
     model.encode_eeg(x)
     return store["act"].sum(0, keepdim=True)
-
-
-def _to_samples(cam, centres, n_times):
-    """Interpolate ``(B, C, T')`` at sample positions ``centres`` onto every sample."""
-    if cam.shape[-1] == 1:
-        return np.repeat(cam, n_times, axis=-1)
-    grid = np.arange(n_times)
-    flat = cam.reshape(-1, cam.shape[-1])
-    out = np.stack([np.interp(grid, centres, row) for row in flat])
-    return out.reshape(cam.shape[:-1] + (n_times,))
 
 
 def _attention_received(encoder):

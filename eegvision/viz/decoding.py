@@ -359,6 +359,12 @@ def plot_spatial(df, summary=None, *, ax=None, mark="reference"):
     plot_conditions(df, summary, ax=ax, reference="all", order=order, labels=labels,
                     xlabel=xlabel.get(frozenset(modes), "channel region"),
                     title="Channel regions", mark=mark)
+    from .spatial_map import CRITERION
+
+    # the caption's first line under the x label: which criterion finds the source (and why)
+    ax.annotate(CRITERION.replace(": ", ":\n", 1), xy=(0.5, 0), xycoords=ax.xaxis.label,
+                xytext=(0, -3), textcoords="offset points", ha="center", va="top",
+                fontsize=4.5, color="0.35")
     return ax.figure
 
 

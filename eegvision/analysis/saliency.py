@@ -586,10 +586,11 @@ def region_summary(table):
 def postprocess(df, results, options, context):
     """Tables ``saliency`` (per channel), ``saliency_regions`` (per region), ``occlusion``.
 
-    With two or more subjects the ``cam`` map's ``p_cluster`` is the group
+    With five or more subjects the ``cam`` map's ``p_cluster`` is the group
     test (sign flips of the subjects' maps, each averaged over seeds) and
-    column ``test`` says ``subjects``; with one subject it is the test over
-    its test trials (``trials``).
+    column ``test`` says ``subjects``; otherwise it is each result's test
+    over its test trials (``trials``), and the figure marks a sensor only
+    where every result is significant.
     """
     import pandas as pd
 
@@ -614,7 +615,8 @@ def postprocess(df, results, options, context):
     table = pd.concat(tables, ignore_index=True)
     table["test"] = np.where(table["p_cluster"].notna(), "trials", "")
     cam = table[table["map"] == "cam"]
-    if cam["subject"].nunique() >= 2 and len(set(map(tuple, names.values()))) == 1:
+    # five subjects at least: with n, the smallest sign-flip p is 2 ** -n (1/16 for four)
+    if cam["subject"].nunique() >= 5 and len(set(map(tuple, names.values()))) == 1:
         wide = cam.groupby(["subject", "bin_start_ms", "channel"], sort=False)["value"].mean()
         ch_names = list(next(iter(names.values())))
         subjects = sorted(cam["subject"].unique())

@@ -71,7 +71,8 @@ def saliency_grid(table, scale="absolute"):
         if kind != "attention":
             bins = [(float(a), float(b)) for a, b in wide.index]
         if kind == "cam" and "p_cluster" in sub and sub["p_cluster"].notna().any():
-            pvals = (sub.groupby(["bin_start_ms", "bin_stop_ms", "channel"])["p_cluster"].min()
+            # the largest p over results: marked only where every subject / seed is significant
+            pvals = (sub.groupby(["bin_start_ms", "bin_stop_ms", "channel"])["p_cluster"].max()
                      .unstack("channel").reindex(columns=ch_names).to_numpy(dtype=float))
     return maps, bins, ch_names, method, pvals
 

@@ -14,17 +14,17 @@ torch encoders, ``haufe`` for ridge):
   image information, and the margin (not the matched similarity alone) makes
   the part of the gradient shared by all images cancel. Without both, the
   map follows where the evoked response is large (measured in
-  ``benchmarks/saliency_ground_truth.py``).
+  docs/analyses.md, "Why not the classic Grad-CAM").
 - ``gradcam`` (TSConv encoders ``nice``, ``nice-sa``, ``nice-ga``): a
   class-activation map at the input of ``spatial_conv`` with the same
   target, on activations relative to their trial mean, signed and with
   element-wise gradient weights:
   ``CAM_i = sum_F dMargin_i/dA_{i,F} * (A_{i,F} - mean_j A_{j,F})``. Classic
   Grad-CAM (one gradient weight per feature map, pooled over channels and
-  time, then a ReLU per trial) put its peak before the planted window and
-  its top region next to the planted one: the pooled weight multiplies every
-  activation alike, and the ReLU turns every activation that varies, the
-  large evoked one included, into positive saliency.
+  time, then a ReLU per trial) was nearly flat over time on planted data
+  and its top region was where the evoked response is: the pooled weight
+  multiplies every activation alike, and the ReLU turns every activation
+  that varies, the large evoked one included, into positive saliency.
   Each of the ``T'`` positions' values is divided among the input samples
   of its receptive field; the time resolution is that receptive field (75
   samples, 300 ms, for NICE at 250 Hz), so the map blurs the planted window
@@ -104,7 +104,7 @@ def run_condition(data, job):
 
     Methods with per-trial maps also get a within-subject cluster test
     (``p_cluster``, sign-flips across test trials); :func:`postprocess`
-    replaces it by the test across subjects when there are two or more.
+    replaces it by the test across subjects when there are five or more.
     """
     from ._saliency_stats import cluster_test
 

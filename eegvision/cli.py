@@ -82,6 +82,9 @@ def _add_feature_options(p, channels=True):
 def _add_bin_option(p):
     p.add_argument("--bin-ms", type=float, default=None,
                    help="saliency: width of the topomap time bins in ms (default 100)")
+    p.add_argument("--method", default=None,
+                   choices=("auto", "gradient", "gradcam", "occlusion", "haufe"),
+                   help="saliency: map (default auto: gradient for torch models, haufe for ridge)")
 
 
 def _add_run_options(p):
@@ -177,7 +180,8 @@ def build_parser():
     p.add_argument("--regions", default=None, type=lambda s: s.split(","),
                    help="spatial: comma list of regions (default all five)")
     p.add_argument("--n-permutations", type=_positive_int, default=None,
-                   help="semantic: Mantel permutations (default 1000)")
+                   help="semantic: Mantel permutations; saliency: cluster-test sign flips "
+                        "(default 1000)")
     p.add_argument("--text", action="store_true", default=None,
                    help="semantic: add a text-embedding RDM (needs eegvision[text])")
     _add_bin_option(p)
@@ -189,6 +193,8 @@ def build_parser():
     _add_run_options(p)
     _add_feature_options(p)
     _add_bin_option(p)
+    p.add_argument("--n-permutations", type=_positive_int, default=None,
+                   help="sign flips of the cluster test of the map (default 1000)")
     p.set_defaults(func=_cmd_topomap)
 
     p = sub.add_parser("features", help="image set -> named CLIP feature set (+ blur bank, "

@@ -1,4 +1,4 @@
-"""Figure: scalp maps over time (mean EEG, Grad-CAM or pattern, their product).
+"""Figure: scalp maps over time (mean EEG, saliency or pattern, their product).
 
 Usage: ``python figures/fig_topomap.py RESULTS_DIR OUT_DIR``
 (from ``eegvision topomap --out ...`` / ``eegvision analyze saliency``).
@@ -12,7 +12,7 @@ from eegvision.viz.topomap import plot_saliency
 
 def plot(df, extras):
     """The figure from the analysis' tables; edit here to restyle it."""
-    return plot_saliency(df, extras, vlim=(-1, 1), cmap="coolwarm")
+    return plot_saliency(df, extras, cmap="RdBu_r")
 
 
 def main(results_dir, out_dir):

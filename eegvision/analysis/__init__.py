@@ -107,7 +107,7 @@ OPTIONS = {
     "spatial": {"mode", "regions"},
     "spectral": {"mode", "bands"},
     "semantic": {"metric", "n_permutations", "n_splits", "text"},
-    "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
+    "saliency": {"bin_ms", "tmin_ms", "tmax_ms", "method", "n_permutations"},
 }
 
 
@@ -358,7 +358,7 @@ def analyze_cli(args):
 
     options = {}
     for key in ("windows", "width", "step", "mode", "bands", "regions", "bin_ms",
-                "n_permutations", "text"):
+                "n_permutations", "text", "method"):
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value

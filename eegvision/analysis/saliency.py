@@ -1,26 +1,53 @@
-"""Where on the scalp, when: Grad-CAM, attention and linear activation patterns.
+"""Where on the scalp, when: gradients, Grad-CAM, occlusion, attention, linear patterns.
 
 One condition (``full``): train on all channels and samples, score, then ask
-the trained model which channels and times drive it on the test set.
+the trained model which channels and times carry the *image information* it
+uses on the test set. ``method`` picks the map (``auto``: ``gradient`` for
+torch encoders, ``haufe`` for ridge):
 
-- TSConv encoders (``nice``, ``nice-sa``, ``nice-ga``): Grad-CAM at the input
-  of ``spatial_conv`` (activations ``(B, F, n_chans, T')`` after the temporal
-  block). The target of each test trial is the cosine similarity of its EEG
-  embedding with its own image embedding (projected as the model does).
-  ``CAM = ReLU(sum_F mean(dTarget/dA_F) * A_F)``; each of the ``T'`` positions
-  is placed at the centre of its receptive field in the input and the CAM is
-  interpolated onto the sample times.
-- ``nice-sa`` / ``nice-ga``: also the attention each channel receives (the
-  column mean of the channel-attention matrix), averaged over test trials.
-- ``ridge``: the activation pattern of Haufe et al. (2014),
+- ``gradient`` (any torch encoder): gradient x input relative to the trial
+  mean. The target of trial ``i`` is its retrieval margin, the cosine
+  similarity of its EEG embedding with its own image minus the mean
+  similarity with the other test images; the map is
+  ``mean_i dMargin_i/dx_i * (x_i - mean_j x_j)``. Subtracting the trial mean
+  removes the evoked response, identical for every image and so carrying no
+  image information, and the margin (not the matched similarity alone) makes
+  the part of the gradient shared by all images cancel. Without both, the
+  map follows where the evoked response is large (measured in
+  docs/analyses.md, "Why not the classic Grad-CAM").
+- ``gradcam`` (TSConv encoders ``nice``, ``nice-sa``, ``nice-ga``): a
+  class-activation map at the input of ``spatial_conv`` with the same
+  target, on activations relative to their trial mean, signed and with
+  element-wise gradient weights:
+  ``CAM_i = sum_F dMargin_i/dA_{i,F} * (A_{i,F} - mean_j A_{j,F})``. Classic
+  Grad-CAM (one gradient weight per feature map, pooled over channels and
+  time, then a ReLU per trial) was nearly flat over time on planted data
+  and its top region was where the evoked response is: the pooled weight
+  multiplies every activation alike, and the ReLU turns every activation
+  that varies, the large evoked one included, into positive saliency.
+  Each of the ``T'`` positions' values is divided among the input samples
+  of its receptive field; the time resolution is that receptive field (75
+  samples, 300 ms, for NICE at 250 Hz), so the map blurs the planted window
+  by up to +-150 ms; ``gradient`` has the samples' own resolution.
+- ``occlusion`` (any model, ridge and user encoders included, no
+  gradients): each channel in each time bin is replaced by its test-set mean
+  (again the evoked response: the input stays on the data's distribution
+  while the trial's own information goes) and the drop of the retrieval
+  margin is the map; see :mod:`eegvision.analysis._occlusion`.
+- ``haufe`` (``ridge``): the activation pattern of Haufe et al. (2014),
   ``A = cov(X) W^T = X_c^T Y_hat / (n - 1)`` on the training EEG, reduced to
   one non-negative value per channel and sample by the norm over the feature
   dimensions (the ``cov(Y_hat)^-1`` factor is left out: with hundreds of
   outputs it is ill-conditioned and it only mixes output dimensions).
+- ``nice-sa`` / ``nice-ga``: also the attention each channel receives (the
+  column mean of the channel-attention matrix), averaged over test trials.
 
 Maps are averaged in time bins (default 100 ms from 0 ms) and returned as
 ``(n_bins, n_chans)`` arrays: the mean EEG, the saliency (``cam``), and their
-product (``eeg_x_cam``), as the NICE paper shows them.
+product (``eeg_x_cam``), as the NICE paper shows them. Methods with one map
+per test trial (``gradient``, ``gradcam``, ``occlusion``) are also tested
+against zero, channel by channel and bin by bin, with spatio-temporal cluster
+correction (:mod:`eegvision.analysis._saliency_stats`).
 """
 
 from __future__ import annotations
@@ -32,24 +59,39 @@ from ._base import fit_and_score
 
 NAME = "saliency"
 REFERENCE = None
-DEFAULTS = {"bin_ms": 100.0, "tmin_ms": 0.0, "tmax_ms": None}
+DEFAULTS = {"bin_ms": 100.0, "tmin_ms": 0.0, "tmax_ms": None, "method": "auto",
+            "n_permutations": 1000}
+#: Saliency methods (``auto``: ``gradient`` for torch models, ``haufe`` for ridge).
+METHODS = ("auto", "gradient", "gradcam", "occlusion", "haufe")
 #: Names of the maps, in figure row order.
 MAPS = ("eeg", "cam", "eeg_x_cam", "attention")
 MAP_LABELS = {
     "gradcam": {"eeg": "mean EEG", "cam": "Grad-CAM", "eeg_x_cam": "EEG \u00d7 CAM",
                 "attention": "attention"},
+    "gradient": {"eeg": "mean EEG", "cam": "gradient \u00d7 input", "eeg_x_cam": "EEG \u00d7 map",
+                 "attention": "attention"},
+    "occlusion": {"eeg": "mean EEG", "cam": "occlusion", "eeg_x_cam": "EEG \u00d7 map",
+                  "attention": "attention"},
     "haufe": {"eeg": "mean EEG", "cam": "pattern", "eeg_x_cam": "EEG \u00d7 pattern"},
 }
 
 
 # ------------------------------------------------------------------ protocol
 def conditions(options, ref):
-    """One condition, ``full``, carrying the binning options."""
+    """One condition, ``full``, carrying the binning, method and test options."""
+    from .._utils import _check_option
+
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if k in DEFAULTS and v is not None}}
     if float(opts["bin_ms"]) <= 0:
         raise ValueError(f"bin_ms={opts['bin_ms']}: the time bins must be positive (ms).")
+    _check_option("--method", opts["method"], METHODS)
+    if int(opts["n_permutations"]) < 1:
+        raise ValueError(f"--n-permutations {opts['n_permutations']}: need at least 1.")
     time_bins(ref.times, ref.sfreq, opts["bin_ms"], opts["tmin_ms"], opts["tmax_ms"])  # check early
-    return [("full", {k: (None if v is None else float(v)) for k, v in opts.items()})]
+    params = {k: (None if opts[k] is None else float(opts[k])) for k in ("bin_ms", "tmin_ms",
+                                                                         "tmax_ms")}
+    params.update(method=str(opts["method"]), n_permutations=int(opts["n_permutations"]))
+    return [("full", params)]
 
 
 def derive(data, params):
@@ -58,14 +100,27 @@ def derive(data, params):
 
 
 def run_condition(data, job):
-    """Fit and score on all data, then compute the saliency maps on the test set."""
+    """Fit and score on all data, then compute the saliency maps on the test set.
+
+    Methods with per-trial maps also get a within-subject cluster test
+    (``p_cluster``, sign-flips across test trials); :func:`postprocess`
+    replaces it by the test across subjects when there are five or more.
+    """
+    from ._saliency_stats import cluster_test
+
     derived = derive(data, job.params)
     row, result = fit_and_score(derived, job)
+    p = job.params
     maps = compute_saliency(result.model, derived.test, train=derived.train,
-                            bin_ms=job.params["bin_ms"], tmin_ms=job.params["tmin_ms"],
-                            tmax_ms=job.params["tmax_ms"])
+                            method=p.get("method", "auto"), bin_ms=p["bin_ms"],
+                            tmin_ms=p["tmin_ms"], tmax_ms=p["tmax_ms"])
+    trials = maps.pop("per_trial", None)
+    if trials is not None:
+        maps["p_cluster"] = cluster_test(trials, derived.test.ch_names,
+                                         n_permutations=p.get("n_permutations", 1000),
+                                         seed=job.seed)
     row.update(method=maps.pop("method"), n_bins=int(len(maps["bin_edges_ms"]) - 1),
-               bin_ms=job.params["bin_ms"])
+               bin_ms=p["bin_ms"])
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in maps.items()}
     return {"row": row, "arrays": arrays}
 
@@ -103,19 +158,22 @@ def zscore_bins(maps, axis=-1):
 
 
 # ------------------------------------------------------------------ computing
-def compute_saliency(model, test, *, train=None, bin_ms=100.0, tmin_ms=0.0, tmax_ms=None,
-                     batch_size=100):
+def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tmin_ms=0.0,
+                     tmax_ms=None, batch_size=100):
     """Saliency maps of a trained model on test data, in time bins.
 
     Parameters
     ----------
-    model : ContrastiveModel | RidgeDecoder
-        From :func:`eegvision.train.fit`. Torch models need an encoder with a
-        ``spatial_conv`` layer (the TSConv family).
+    model : ContrastiveModel | RidgeDecoder | object
+        From :func:`eegvision.train.fit`, or anything with ``encode_eeg`` and
+        ``encode_image`` (``occlusion``). ``gradcam`` needs an encoder with a
+        ``spatial_conv`` layer (the TSConv family); ``gradient`` any torch model.
     test : EEGImageData
         Test data (averaged over repetitions here).
     train : EEGImageData | None
-        Training data; required for a ridge model (the pattern is computed on it).
+        Training data; required for ``haufe`` (the pattern is computed on it).
+    method : 'auto' | 'gradient' | 'gradcam' | 'occlusion' | 'haufe'
+        ``auto``: ``haufe`` for a RidgeDecoder, else ``gradient``.
     bin_ms, tmin_ms, tmax_ms : float
         Time bins (ms): ``bin_ms`` wide from ``tmin_ms`` to ``tmax_ms`` (end of data).
     batch_size : int
@@ -124,29 +182,53 @@ def compute_saliency(model, test, *, train=None, bin_ms=100.0, tmin_ms=0.0, tmax
     Returns
     -------
     dict
-        ``method`` ('gradcam' or 'haufe'); ``eeg``, ``cam``, ``eeg_x_cam`` of
-        shape ``(n_bins, n_chans)``; ``cam_time`` ``(n_chans, n_times)``;
-        ``bin_edges_ms`` ``(n_bins + 1,)``; and for attention encoders
-        ``attention`` ``(n_chans,)``.
+        ``method``; ``eeg``, ``cam``, ``eeg_x_cam`` of shape ``(n_bins, n_chans)``;
+        ``cam_time`` ``(n_chans, n_times)`` (binned for occlusion);
+        ``bin_edges_ms`` ``(n_bins + 1,)``; ``per_trial``
+        ``(n_trials, n_bins, n_chans)`` for the methods with one map per
+        trial (not ``haufe``); for attention encoders ``attention`` ``(n_chans,)``;
+        for occlusion ``occlusion_time`` / ``occlusion_channel`` (see
+        :func:`eegvision.analysis._occlusion.occlusion_maps`).
     """
+    from .._utils import _check_option
     from ..models.ridge import RidgeDecoder
 
+    _check_option("--method", method, METHODS)
+    is_ridge = isinstance(model, RidgeDecoder)
+    if method == "auto":
+        method = "haufe" if is_ridge else "gradient"
+    if method in ("gradient", "gradcam") and is_ridge:
+        raise ValueError(f"--method {method} needs a torch model; a ridge model has linear "
+                         "patterns: use --method haufe or occlusion.")
+    if method == "haufe" and not is_ridge:
+        raise ValueError("--method haufe is the activation pattern of a linear (ridge) model: "
+                         "use --model ridge, or --method gradient / gradcam / occlusion.")
     test = test.average_repetitions()
     edges = time_bins(test.times, test.sfreq, bin_ms, tmin_ms, tmax_ms)
-    if isinstance(model, RidgeDecoder):
+    mean_eeg = bin_average(test.eeg.mean(0), test.times, edges)
+    if method == "occlusion":
+        from ._occlusion import occlusion_maps
+
+        occ = occlusion_maps(model, test, edges)
+        cam = occ.pop("map")
+        return {"method": method, "eeg": mean_eeg, "cam": cam, "eeg_x_cam": mean_eeg * cam,
+                "cam_time": cam.T, "bin_edges_ms": edges, **occ}
+    extra, trials = {}, None
+    if method == "haufe":
         if train is None:
             raise ValueError("A ridge model's pattern is computed on its training data: pass train=.")
-        cam, prod, extra = _haufe(model, train, test), None, {}
-        method = "haufe"
-    else:
-        cam, prod, extra = _gradcam(model, test, batch_size)
-        method = "gradcam"
-    if prod is None:
+        cam = _haufe(model, train, test)
         prod = test.eeg.mean(0) * cam
-    out = {"method": method, "eeg": bin_average(test.eeg.mean(0), test.times, edges),
-           "cam": bin_average(cam, test.times, edges),
+    else:
+        fn = gradient_x_input if method == "gradient" else grad_cam
+        per, attn = fn(model, test.eeg, test.features, batch_size=batch_size)
+        cam, prod = per.mean(0), (test.eeg * per).mean(0)
+        trials = np.moveaxis(bin_average(per, test.times, edges), 0, 1)  # (n, bins, chans)
+        if attn is not None:
+            extra["attention"] = attn.mean(0)
+    out = {"method": method, "eeg": mean_eeg, "cam": bin_average(cam, test.times, edges),
            "eeg_x_cam": bin_average(prod, test.times, edges),
-           "cam_time": cam, "bin_edges_ms": edges}
+           "cam_time": cam, "bin_edges_ms": edges, "per_trial": trials}
     out.update(extra)
     return out
 
@@ -213,6 +295,32 @@ def receptive_centres(encoder, n_chans, n_times):
     is the midpoint of the samples with a non-zero gradient. This holds for
     any kernel, stride or pooling.
     """
+    first, last = _receptive_spans(encoder, n_chans, n_times)
+    centres = (first + last) / 2
+    if len(centres) > 1 and not np.all(np.diff(centres) > 0):
+        # a dead position: fall back to spreading the positions evenly over the input
+        centres = np.linspace(0, n_times - 1, len(centres))
+    return centres
+
+
+def receptive_fields(encoder, n_chans, n_times):
+    """Share of each input sample in each ``spatial_conv`` input position, ``(T', n_times)``.
+
+    Row ``j`` is uniform over the samples of position ``j``'s receptive field
+    (:func:`receptive_centres` finds them) and sums to one, so
+    ``cam @ fields`` divides each position's CAM among the samples it saw:
+    the total is kept, and samples near the epoch's edges, seen by fewer
+    positions, are not given the edge positions' whole value.
+    """
+    first, last = _receptive_spans(encoder, n_chans, n_times)
+    grid = np.arange(n_times)
+    fields = ((grid >= np.floor(first)[:, None]) & (grid <= np.ceil(last)[:, None])).astype(float)
+    fields[~np.isfinite(first)] = 0.0
+    return fields / np.maximum(fields.sum(1, keepdims=True), 1.0)
+
+
+def _receptive_spans(encoder, n_chans, n_times):
+    """First and last input sample (fractional, on the ``n_times`` grid) of each position."""
     import torch
 
     layer = find_spatial_conv(encoder)
@@ -232,19 +340,85 @@ def receptive_centres(encoder, n_chans, n_times):
         block_handle.remove()
     weight = grad.abs().reshape(n_pos, -1, grad.shape[-1]).sum(1).double().numpy()
     n_in = weight.shape[-1]
-    centres = np.empty(n_pos)
+    first, last = np.full(n_pos, np.nan), np.full(n_pos, np.nan)
     for j, w in enumerate(weight):
         nz = np.flatnonzero(w > 1e-12 * max(w.max(), 1e-300))
-        centres[j] = (nz[0] + nz[-1]) / 2 if len(nz) else np.nan
-    centres *= (n_times - 1) / max(n_in - 1, 1)  # the block may see another length
-    if n_pos > 1 and not np.all(np.diff(centres) > 0):
-        # a dead position: fall back to spreading the positions evenly over the input
-        centres = np.linspace(0, n_times - 1, n_pos)
-    return centres
+        if len(nz):
+            first[j], last[j] = nz[0], nz[-1]
+    scale = (n_times - 1) / max(n_in - 1, 1)  # the block may see another length
+    return first * scale, last * scale
+
+
+def retrieval_margin(eeg_emb, img_emb, index):
+    """Cosine similarity of each trial with its own image minus the mean over the others.
+
+    ``eeg_emb`` ``(B, d)`` embeddings of trials ``index`` (positions in
+    ``img_emb`` ``(n, d)``, the embeddings of all test images).
+    """
+    import torch
+
+    sim = torch.nn.functional.normalize(eeg_emb.float(), dim=-1) @ img_emb.T
+    own = sim[torch.arange(len(index)), index]
+    return own - (sim.sum(1) - own) / max(img_emb.shape[0] - 1, 1)
+
+
+def _image_embeddings(model, features):
+    import torch
+
+    with torch.no_grad():
+        img = model.encode_image(torch.as_tensor(np.asarray(features, dtype=np.float32)))
+    return torch.nn.functional.normalize(img.float(), dim=-1)
+
+
+def gradient_x_input(model, eeg, features, *, batch_size=100):
+    """Per-trial gradient of the retrieval margin times the input relative to the trial mean.
+
+    Works for any torch model with ``encode_eeg`` / ``encode_image``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    eeg : array, shape (n_trials, n_chans, n_times)
+    features : array, shape (n_trials, d)
+        Each trial's own image feature.
+
+    Returns
+    -------
+    maps : array, shape (n_trials, n_chans, n_times)
+        ``dMargin_i/dx_i * (x_i - mean_j x_j)`` (signed).
+    attention : array, shape (n_trials, n_chans) | None
+        Attention received per channel, for encoders that expose ``attention_weights``.
+    """
+    import torch
+
+    was_training = model.training
+    model.eval()
+    img = _image_embeddings(model, features)
+    eeg = np.asarray(eeg, dtype=np.float32)
+    centre = eeg.mean(0)
+    maps, attn = [], []
+    try:
+        for start in range(0, len(eeg), batch_size):
+            x = torch.tensor(eeg[start:start + batch_size], requires_grad=True)
+            index = torch.arange(start, start + len(x))
+            margin = retrieval_margin(model.encode_eeg(x), img, index)
+            (grad,) = torch.autograd.grad(margin.sum(), x)
+            maps.append(grad.double().numpy() * (eeg[start:start + len(x)] - centre))
+            a = _attention_received(model.encoder) if hasattr(model, "encoder") else None
+            if a is not None:
+                attn.append(a)
+    finally:
+        model.train(was_training)
+    return np.concatenate(maps), (np.concatenate(attn) if attn else None)
 
 
 def grad_cam(model, eeg, features, *, batch_size=100):
     """Per-trial Grad-CAM of a TSConv contrastive model at the input of ``spatial_conv``.
+
+    The target is each trial's retrieval margin (:func:`retrieval_margin`);
+    the activations are taken relative to their mean over the test trials,
+    weighted element-wise by the gradient, summed over feature maps, and the
+    map is signed (see the module docstring for why).
 
     Parameters
     ----------
@@ -252,12 +426,13 @@ def grad_cam(model, eeg, features, *, batch_size=100):
         ``encode_eeg`` / ``encode_image`` and an encoder with ``spatial_conv``.
     eeg : array, shape (n_trials, n_chans, n_times)
     features : array, shape (n_trials, d)
-        Each trial's own image feature (the target is the cosine similarity).
+        Each trial's own image feature.
 
     Returns
     -------
     cam : array, shape (n_trials, n_chans, n_times)
-        Non-negative CAM interpolated onto the samples.
+        Signed CAM, each position's value divided among the samples of its
+        receptive field (:func:`receptive_fields`).
     attention : array, shape (n_trials, n_chans) | None
         Attention received per channel, for encoders that expose
         ``attention_weights``.
@@ -268,22 +443,26 @@ def grad_cam(model, eeg, features, *, batch_size=100):
     n_trials, n_chans, n_times = eeg.shape
     was_training = model.training
     model.eval()
-    centres = receptive_centres(encoder, n_chans, n_times)
+    fields = receptive_fields(encoder, n_chans, n_times)
+    img = _image_embeddings(model, features)
     store, handle = _capture_input(find_spatial_conv(encoder))
     cams, attn = [], []
     try:
-        for start in range(0, n_trials, batch_size):
-            x = torch.as_tensor(eeg[start:start + batch_size], dtype=torch.float32)
-            with torch.no_grad():
-                img = torch.nn.functional.normalize(
-                    model.encode_image(torch.as_tensor(features[start:start + batch_size])).float(),
-                    dim=-1)
-            emb = torch.nn.functional.normalize(model.encode_eeg(x).float(), dim=-1)
+        batches = [torch.as_tensor(eeg[s:s + batch_size], dtype=torch.float32)
+                   for s in range(0, n_trials, batch_size)]
+        with torch.no_grad():  # the trial-mean activation, the reference of every trial
+            mean_act = sum(_act_sum(model, store, x) for x in batches) / n_trials
+        start = 0
+        for x in batches:
+            index = torch.arange(start, start + len(x))
+            start += len(x)
+            margin = retrieval_margin(model.encode_eeg(x), img, index)
             act = store["act"]
-            (grad,) = torch.autograd.grad((emb * img).sum(), act)
-            weights = grad.mean(dim=(2, 3), keepdim=True)  # one weight per feature map
-            cam = torch.relu((weights * act).sum(1)).detach().double().numpy()  # (B, C, T')
-            cams.append(_to_samples(cam, centres, n_times))
+            (grad,) = torch.autograd.grad(margin.sum(), act)
+            # element-wise weights: a gradient pooled over channels and time (classic
+            # Grad-CAM) weights every activation alike, uninformative ones included
+            cam = (grad * (act - mean_act)).sum(1).detach().double().numpy()  # (B, C, T')
+            cams.append(cam @ fields)  # each position's share to the samples it saw
             a = _attention_received(encoder)
             if a is not None:
                 attn.append(a)
@@ -293,14 +472,9 @@ def grad_cam(model, eeg, features, *, batch_size=100):
     return np.concatenate(cams), (np.concatenate(attn) if attn else None)
 
 
-def _to_samples(cam, centres, n_times):
-    """Interpolate ``(B, C, T')`` at sample positions ``centres`` onto every sample."""
-    if cam.shape[-1] == 1:
-        return np.repeat(cam, n_times, axis=-1)
-    grid = np.arange(n_times)
-    flat = cam.reshape(-1, cam.shape[-1])
-    out = np.stack([np.interp(grid, centres, row) for row in flat])
-    return out.reshape(cam.shape[:-1] + (n_times,))
+def _act_sum(model, store, x):
+    model.encode_eeg(x)
+    return store["act"].sum(0, keepdim=True)
 
 
 def _attention_received(encoder):
@@ -315,12 +489,6 @@ def _attention_received(encoder):
     if w.ndim == 4:  # (B, heads, C, C): average the heads
         w = w.mean(1)
     return w.mean(axis=-2)
-
-
-def _gradcam(model, test, batch_size):
-    cam, attn = grad_cam(model, test.eeg, test.features, batch_size=batch_size)
-    extra = {} if attn is None else {"attention": attn.mean(0)}
-    return cam.mean(0), (test.eeg * cam).mean(0), extra
 
 
 # ------------------------------------------------------------------ outputs
@@ -377,7 +545,9 @@ def saliency_table(arrays, ch_names, *, subject=None, seed=None, method="gradcam
     """Tidy table of one result's maps: one row per (map, bin, channel).
 
     Columns: ``subject, seed, method, map, bin_start_ms, bin_stop_ms, channel,
-    region, value, value_z`` (``value_z``: z-scored across channels per bin).
+    region, value, value_z`` (``value_z``: z-scored across channels per bin)
+    and ``p_cluster`` (the ``cam`` map's cluster-corrected p-value, from
+    ``arrays['p_cluster']``; NaN for other maps or when not tested).
     Attention has one bin spanning all the binned time.
     """
     import pandas as pd
@@ -401,29 +571,83 @@ def saliency_table(arrays, ch_names, *, subject=None, seed=None, method="gradcam
             "subject": subject, "seed": seed, "method": method, "map": kind,
             "bin_start_ms": np.repeat(lo, n_c), "bin_stop_ms": np.repeat(hi, n_c),
             "channel": np.tile(ch_names, n_b), "region": np.tile(regions, n_b),
-            "value": values.ravel(), "value_z": z.ravel()}))
+            "value": values.ravel(), "value_z": z.ravel(),
+            "p_cluster": (np.asarray(arrays["p_cluster"], dtype=np.float64).ravel()
+                          if kind == "cam" and "p_cluster" in arrays else np.nan)}))
     return pd.concat(frames, ignore_index=True)
 
 
 def region_summary(table):
-    """Mean ``value_z`` per (map, bin, region), averaged over subjects and seeds."""
+    """Mean ``value`` and ``value_z`` per (map, bin, region), over subjects and seeds."""
     keys = ["map", "bin_start_ms", "bin_stop_ms", "region"]
-    return table.groupby(keys, sort=False)["value_z"].mean().reset_index()
+    return table.groupby(keys, sort=False)[["value", "value_z"]].mean().reset_index()
 
 
 def postprocess(df, results, options, context):
-    """Tables ``saliency`` (per channel) and ``saliency_regions`` (per region)."""
+    """Tables ``saliency`` (per channel), ``saliency_regions`` (per region), ``occlusion``.
+
+    With five or more subjects the ``cam`` map's ``p_cluster`` is the group
+    test (sign flips of the subjects' maps, each averaged over seeds) and
+    column ``test`` says ``subjects``; otherwise it is each result's test
+    over its test trials (``trials``), and the figure marks a sensor only
+    where every result is significant.
+    """
     import pandas as pd
 
-    tables = []
+    from ._saliency_stats import cluster_test
+
+    tables, occlusion, names = [], [], {}
     for (_, row), res in zip(df.iterrows(), results, strict=True):
         arrays = res.get("arrays") or {}
         if "cam" not in arrays:
             continue
-        ch_names = context["data"](int(row["subject"])).test.ch_names
-        tables.append(saliency_table(arrays, ch_names, subject=int(row["subject"]),
+        subject = int(row["subject"])
+        if subject not in names:
+            names[subject] = context["data"](subject).test.ch_names
+        tables.append(saliency_table(arrays, names[subject], subject=subject,
                                      seed=int(row["seed"]), method=row.get("method", "gradcam")))
+        if "occlusion_time" in arrays:
+            occlusion.append(occlusion_table(arrays, names[subject], subject, int(row["seed"])))
     if not tables:
         return {}
     table = pd.concat(tables, ignore_index=True)
-    return {"saliency": table, "saliency_regions": region_summary(table)}
+    table["test"] = np.where(table["p_cluster"].notna(), "trials", "")
+    cam = table[table["map"] == "cam"]
+    # five subjects at least: with n, the smallest sign-flip p is 2 ** -n (1/16 for four)
+    if cam["subject"].nunique() >= 5 and len(set(map(tuple, names.values()))) == 1:
+        wide = cam.groupby(["subject", "bin_start_ms", "channel"], sort=False)["value"].mean()
+        ch_names = list(next(iter(names.values())))
+        subjects = sorted(cam["subject"].unique())
+        maps = np.stack([wide.loc[s].unstack("channel").reindex(columns=ch_names).to_numpy()
+                         for s in subjects])
+        p = cluster_test(maps, ch_names, n_permutations=int(options.get("n_permutations") or 1000),
+                         seed=0)
+        bins = sorted(cam["bin_start_ms"].unique())
+        lookup = {(b, c): p[i, j] for i, b in enumerate(bins) for j, c in enumerate(ch_names)}
+        idx = cam.index
+        table.loc[idx, "p_cluster"] = [lookup[(b, c)] for b, c in
+                                       zip(cam["bin_start_ms"], cam["channel"], strict=True)]
+        table.loc[idx, "test"] = "subjects"
+    out = {"saliency": table, "saliency_regions": region_summary(table)}
+    if occlusion:
+        out["occlusion"] = pd.concat(occlusion, ignore_index=True)
+    return out
+
+
+def occlusion_table(arrays, ch_names, subject, seed):
+    """Tidy table of the bin-only and channel-only occlusions of one result.
+
+    Columns ``subject, seed, occluded ('bin' or 'channel'), bin_start_ms,
+    bin_stop_ms, channel, margin_drop, top1_drop, mean_rank_rise``.
+    """
+    import pandas as pd
+
+    edges = np.asarray(arrays["bin_edges_ms"])
+    t, c = np.asarray(arrays["occlusion_time"]), np.asarray(arrays["occlusion_channel"])
+    cols = ["margin_drop", "top1_drop", "mean_rank_rise"]
+    by_bin = pd.DataFrame(t, columns=cols).assign(occluded="bin", bin_start_ms=edges[:-1],
+                                                  bin_stop_ms=edges[1:], channel="all")
+    by_ch = pd.DataFrame(c, columns=cols).assign(occluded="channel", bin_start_ms=edges[0],
+                                                 bin_stop_ms=edges[-1], channel=list(ch_names))
+    out = pd.concat([by_bin, by_ch], ignore_index=True).assign(subject=subject, seed=seed)
+    return out[["subject", "seed", "occluded", "bin_start_ms", "bin_stop_ms", "channel", *cols]]

@@ -1,8 +1,20 @@
-"""Where on the scalp: drop or keep one region's channels and retrain.
+"""Where on the scalp: drop or keep one region's channels, or a searchlight, and retrain.
 
 The regions are the NICE paper's (frontal, central, parietal, temporal,
 occipital); ``drop`` deletes the region's channels, so the spatial kernel
 shrinks to the remaining channels, and ``only`` keeps just them.
+``searchlight`` trains one model per channel on that channel and its
+neighbours in the montage (:func:`channel_neighbours`, MNE's adjacency).
+
+Which criterion finds the source region: ``only`` (and the searchlight,
+its finer version), not ``drop``. Through volume conduction every source
+reaches many electrodes, so after a region is dropped its neighbours still
+carry attenuated copies of its signal and the model loses little: the drop
+of a region is small even when the information originates there, and
+dropping a region next to the source can cost as much. A region (or
+neighbourhood) alone answers the direct question, "how much does it carry",
+and the source is where that is highest. ``drop`` says what is *unique* to
+a region, which is a different question.
 """
 
 from __future__ import annotations
@@ -15,17 +27,39 @@ from ._base import run_condition as _run_condition
 NAME = "spatial"
 DEFAULTS = {"mode": "drop", "regions": REGIONS}
 REFERENCE = "all"
+#: Modes ``--mode`` takes (comma lists too); ``both`` is ``drop,only``.
+MODES = ("drop", "only", "searchlight")
+
+
+def parse_modes(mode):
+    """``'both'`` -> ``('drop', 'only')``; ``'drop,searchlight'`` -> both of those."""
+    text = mode or DEFAULTS["mode"]
+    modes = []
+    for m in str(text).split(","):
+        m = m.strip()
+        for part in (("drop", "only") if m == "both" else (m,)):
+            if part not in MODES:
+                raise option_error("--mode", text, "spatial takes drop, only, both or "
+                                   "searchlight.", "use --mode drop (default), only, both, "
+                                   "searchlight or a comma list of them")
+            if part not in modes:
+                modes.append(part)
+    return tuple(modes)
+
+
+def channel_neighbours(ch_names):
+    """``{channel: [its neighbours]}`` from the montage adjacency (MNE, easycap-M1)."""
+    from ._saliency_stats import channel_adjacency
+
+    adj = channel_adjacency(ch_names).tocsr()
+    return {c: [ch_names[j] for j in adj.indices[adj.indptr[i]:adj.indptr[i + 1]] if j != i]
+            for i, c in enumerate(ch_names)}
 
 
 def conditions(options, ref):
-    """The all-channel reference plus each non-empty region in ``drop`` / ``only`` mode."""
+    """The all-channel reference plus each region (``drop`` / ``only``) or channel (searchlight)."""
     ch_names = ref.ch_names
-    mode = options.get("mode") or DEFAULTS["mode"]
-    modes = ("drop", "only") if mode == "both" else (mode,)
-    for m in modes:
-        if m not in ("drop", "only"):
-            raise option_error("--mode", m, "spatial takes drop, only or both.",
-                               "use --mode drop (default), only or both")
+    modes = parse_modes(options.get("mode"))
     present = channel_regions(ch_names)
     regions = options.get("regions") or DEFAULTS["regions"]
     unknown = sorted(set(regions) - set(REGIONS))
@@ -35,6 +69,9 @@ def conditions(options, ref):
     _check_scalp(ref, ch_names, present, regions)
     out = [(REFERENCE, {"region": "none", "mode": "all"})]
     for m in modes:
+        if m == "searchlight":
+            out.extend(_searchlight_conditions(ch_names))
+            continue
         for region in regions:
             if not present.get(region):
                 continue  # e.g. no frontal channels in the 17-channel layout
@@ -63,12 +100,25 @@ def _check_scalp(ref, ch_names, present, regions):
                        "condition.", ", ".join(missing))
 
 
+def _searchlight_conditions(ch_names):
+    out = []
+    for centre, near in channel_neighbours(list(ch_names)).items():
+        out.append((f"searchlight-{centre}",
+                    {"region": channel_region(centre) or "other", "mode": "searchlight",
+                     "channel": centre, "neighbours": ",".join(near),
+                     "n_neighbours": len(near)}))
+    return out
+
+
 def derive(data, params):
-    """All channels, or the data without / with only ``params['region']``."""
+    """All channels, or the data without / with only ``params['region']``, or one searchlight."""
     if params["mode"] == "all":
         return data
     if params["mode"] == "drop":
         return derive_both(data, lambda d: d.drop_channels(region=params["region"]))
+    if params["mode"] == "searchlight":
+        names = [params["channel"], *filter(None, params["neighbours"].split(","))]
+        return derive_both(data, lambda d: d.pick_channels(names))
     return derive_both(data, lambda d: d.pick_channels(region=params["region"]))
 
 
@@ -76,3 +126,17 @@ def run_condition(data, job):
     import sys
 
     return _run_condition(sys.modules[__name__], data, job)
+
+
+def searchlight_table(df):
+    """Mean top-1 / top-5 per searchlight centre channel (over subjects and seeds)."""
+    sl = df[df["mode"] == "searchlight"] if "mode" in df else df.iloc[:0]
+    cols = [c for c in ("top1", "top5") if c in sl]
+    return (sl.groupby(["channel", "region"], sort=False)[cols].mean().reset_index()
+            if len(sl) else None)
+
+
+def postprocess(df, results, options, context):
+    """Table ``searchlight`` (one row per centre channel) when the searchlight ran."""
+    table = searchlight_table(df)
+    return {} if table is None else {"searchlight": table}

@@ -19,6 +19,10 @@ def plot_analysis(name, df, summary=None, extras=None):
         return plot_temporal(df, summary, timecourse=extras.get("timecourse"),
                              clusters=extras.get("clusters"))
     if name == "spatial":
+        if "mode" in df and (df["mode"] == "searchlight").any():
+            from .spatial_map import plot_searchlight
+
+            return plot_searchlight(df, summary)
         return plot_spatial(df, summary)
     if name == "spectral":
         return plot_spectral(df, summary)

@@ -13,6 +13,10 @@ import numpy as np
 
 from ._style import CHANCE_COLOR, PALETTE, new_figure, panel_label, percent_axis, style
 
+#: What identifies a source region (the spatial figures' caption).
+CRITERION = ("source = highest accuracy alone ('only', searchlight); 'drop' can mislead: "
+             "volume conduction leaves copies on the neighbours")
+
 
 def _stars(p):
     if p is None or not np.isfinite(p):
@@ -359,6 +363,10 @@ def plot_spatial(df, summary=None, *, ax=None, mark="reference"):
     plot_conditions(df, summary, ax=ax, reference="all", order=order, labels=labels,
                     xlabel=xlabel.get(frozenset(modes), "channel region"),
                     title="Channel regions", mark=mark)
+    # the caption's first line under the x label: which criterion finds the source (and why)
+    ax.annotate(CRITERION.replace(": ", ":\n", 1), xy=(0.5, 0), xycoords=ax.xaxis.label,
+                xytext=(0, -3), textcoords="offset points", ha="center", va="top",
+                fontsize=4.5, color="0.35")
     return ax.figure
 
 

@@ -1,4 +1,4 @@
-"""Scalp maps over time: Grad-CAM, activation patterns and attention (NICE Fig. 5 style)."""
+"""Scalp maps over time: saliency maps, activation patterns and attention (NICE Fig. 5 style)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,23 @@ ROW_ORDER = ("eeg", "cam", "eeg_x_cam", "attention")
 ROW_LABELS = {
     "gradcam": {"eeg": "mean EEG", "cam": "Grad-CAM", "eeg_x_cam": "EEG \u00d7 CAM",
                 "attention": "attention\nreceived"},
+    "gradient": {"eeg": "mean EEG", "cam": "gradient \u00d7\ninput", "eeg_x_cam": "EEG \u00d7\nmap",
+                 "attention": "attention\nreceived"},
+    "occlusion": {"eeg": "mean EEG", "cam": "occlusion", "eeg_x_cam": "EEG \u00d7\nmap"},
     "haufe": {"eeg": "mean EEG", "cam": "activation\npattern", "eeg_x_cam": "EEG \u00d7\npattern"},
 }
+#: What the colour scale of each row measures (absolute maps).
+UNITS = {
+    "eeg": "EEG (data units)",
+    "gradient": "margin attribution (cosine)",
+    "gradcam": "margin attribution (cosine)",
+    "occlusion": "margin drop (cosine)",
+    "haufe": "pattern norm (a.u.)",
+    "eeg_x_cam": "EEG \u00d7 map (a.u.)",
+    "attention": "attention weight",
+}
+#: Cluster-corrected p below which a sensor is marked significant.
+ALPHA = 0.05
 
 
 def _zscore(values):
@@ -20,32 +35,56 @@ def _zscore(values):
     return (values - values.mean()) / (sd if sd > 0 else 1.0)
 
 
-def saliency_grid(table):
+def saliency_grid(table, scale="absolute"):
     """Average a tidy saliency table over subjects and seeds.
 
-    Returns ``(maps, bins, ch_names, method)``: ``maps[kind]`` is an array
-    ``(n_bins_of_kind, n_chans)`` z-scored per bin across channels, ``bins``
-    the ``(start, stop)`` ms pairs of the time-binned maps.
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`eegvision.analysis.saliency.saliency_table`.
+    scale : 'absolute' | 'z'
+        ``absolute``: the maps' own values; ``z``: z-scored per bin across
+        channels (shape only: bins without information look as structured
+        as bins with it).
+
+    Returns
+    -------
+    tuple
+        ``(maps, bins, ch_names, method, pvals)``: ``maps[kind]`` is an array
+        ``(n_bins_of_kind, n_chans)``, ``bins`` the ``(start, stop)`` ms pairs
+        of the time-binned maps, ``pvals`` the cam map's cluster-corrected
+        p-values ``(n_bins, n_chans)`` or None when untested.
     """
-    value = "value_z" if "value_z" in table else "value"
+    if scale not in ("absolute", "z"):
+        raise ValueError(f"scale={scale!r}: use 'absolute' or 'z'.")
     ch_names = list(dict.fromkeys(table["channel"]))
     method = str(table["method"].iloc[0]) if "method" in table else "gradcam"
-    maps, bins = {}, None
+    maps, bins, pvals = {}, None, None
     for kind in ROW_ORDER:
         sub = table[table["map"] == kind]
         if sub.empty:
             continue
-        wide = (sub.groupby(["bin_start_ms", "bin_stop_ms", "channel"])[value].mean()
+        wide = (sub.groupby(["bin_start_ms", "bin_stop_ms", "channel"])["value"].mean()
                 .unstack("channel").reindex(columns=ch_names))
-        maps[kind] = np.stack([_zscore(row) for row in wide.to_numpy(dtype=float)])
+        values = wide.to_numpy(dtype=float)
+        maps[kind] = np.stack([_zscore(row) for row in values]) if scale == "z" else values
         if kind != "attention":
             bins = [(float(a), float(b)) for a, b in wide.index]
-    return maps, bins, ch_names, method
+        if kind == "cam" and "p_cluster" in sub and sub["p_cluster"].notna().any():
+            # the largest p over results: marked only where every subject / seed is significant
+            pvals = (sub.groupby(["bin_start_ms", "bin_stop_ms", "channel"])["p_cluster"].max()
+                     .unstack("channel").reindex(columns=ch_names).to_numpy(dtype=float))
+    return maps, bins, ch_names, method, pvals
 
 
-def plot_saliency(df=None, extras=None, *, table=None, info=None, vlim=(-1, 1), cmap="coolwarm",
-                  title=None):
+def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolute", vlim=None,
+                  cmap="RdBu_r", title=None):
     """Rows of scalp maps (mean EEG, saliency, EEG x saliency, [attention]) over time bins.
+
+    Each row has one colour scale shared by its bins and drawn with its
+    units, so a bin without information looks flat. Where the saliency map
+    was tested (``p_cluster``), sensors in a significant cluster
+    (cluster-corrected p < 0.05) are marked and the others are masked.
 
     Parameters
     ----------
@@ -58,8 +97,11 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, vlim=(-1, 1), 
         The saliency table directly (instead of ``extras``).
     info : mne.Info | None
         Channel positions; built from the channel names (easycap-M1) if None.
-    vlim, cmap
-        Colour limits of the per-bin z-scores and the colour map.
+    scale : 'absolute' | 'z'
+        The maps' own values (default) or per-bin z-scores across channels.
+    vlim : (float, float) | None
+        Colour limits for every row (default: per row, symmetric for signed maps).
+    cmap : str
 
     Returns
     -------
@@ -72,38 +114,47 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, vlim=(-1, 1), 
     table = table if table is not None else (extras or {}).get("saliency")
     if table is None or len(table) == 0:
         raise ValueError("plot_saliency needs the 'saliency' table (run the saliency analysis).")
-    maps, bins, ch_names, method = saliency_grid(table)
+    maps, bins, ch_names, method, pvals = saliency_grid(table, scale)
     if info is None:
-        maps, ch_names = _only_positioned(maps, ch_names)
+        keep, ch_names = _only_positioned(ch_names)
+        maps = {k: np.asarray(v)[:, keep] for k, v in maps.items()}
+        pvals = None if pvals is None else np.asarray(pvals)[:, keep]
         info = make_info(ch_names, 1000.0)
     rows = [k for k in ROW_ORDER if k in maps]
     n_cols = len(bins)
     labels = ROW_LABELS.get(method, ROW_LABELS["gradcam"])
-    fig, axes = new_figure("double", height=0.3 + 0.78 * len(rows) * min(1.0, 10 / n_cols),
+    fig, axes = new_figure("double", height=0.45 + 0.78 * len(rows) * min(1.0, 10 / n_cols),
                            nrows=len(rows), ncols=n_cols, squeeze=False)
     with style():
-        im = None
         for r, kind in enumerate(rows):
+            lim = vlim if vlim is not None else _row_limits(maps[kind])
+            im = None
             for c in range(n_cols):
                 ax = axes[r, c]
                 if c >= len(maps[kind]):
                     ax.set_axis_off()
                     continue
-                im, _ = mne.viz.plot_topomap(maps[kind][c], info, axes=ax, cmap=cmap,
-                                             sensors=False, vlim=vlim, show=False, contours=4)
+                mask = None if kind != "cam" or pvals is None else pvals[c] < ALPHA
+                im, _ = mne.viz.plot_topomap(
+                    maps[kind][c], info, axes=ax, cmap=cmap, sensors=False, vlim=lim, show=False,
+                    contours=4, mask=mask,
+                    mask_params=dict(marker="o", markerfacecolor="k", markeredgecolor="w",
+                                     markersize=2.5, linewidth=0))
                 if r == 0 or kind == "attention":
                     ax.set_title(_bin_title(bins, c, kind), fontsize=6, pad=2)
             axes[r, 0].text(-0.12, 0.5, labels.get(kind, kind), transform=axes[r, 0].transAxes,
                             rotation=90, ha="right", va="center", fontsize=7)
-        cbar = fig.colorbar(im, ax=axes, shrink=0.7, aspect=25, pad=0.01)
-        cbar.set_label("z-score across channels (per bin)", fontsize=6)
-        cbar.ax.tick_params(labelsize=6)
-        fig.suptitle(title or _title(df, method), fontsize=8)
+            cbar = fig.colorbar(im, ax=axes[r, :], shrink=0.8, aspect=8, pad=0.01)
+            unit = "z-score across channels" if scale == "z" else UNITS.get(
+                kind if kind != "cam" else method, "a.u.")
+            cbar.set_label(unit, fontsize=5)
+            cbar.ax.tick_params(labelsize=5)
+        fig.suptitle(title or _title(df, method, pvals, table), fontsize=8)
     return fig
 
 
-def _only_positioned(maps, ch_names):
-    """Drop channels without a scalp position (MNE cannot draw them); refuse if < 3 remain."""
+def _only_positioned(ch_names):
+    """``(indices, names)`` of the channels with a scalp position; refuse if < 3 have one."""
     from .._utils import EEGVisionError, logger
     from ..data.montage import positioned_channels
 
@@ -117,7 +168,16 @@ def _only_positioned(maps, ch_names):
         logger.warning("topomap: no scalp position for %s; drawn without them.",
                        ", ".join(missing))
     keep = [i for i, c in enumerate(ch_names) if c in set(known)]
-    return {k: np.asarray(v)[:, keep] for k, v in maps.items()}, known
+    return keep, [ch_names[i] for i in keep]
+
+
+def _row_limits(values):
+    """Symmetric limits for signed maps, ``(0, max)`` for non-negative ones."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (None, None)
+    top = float(np.abs(finite).max()) or 1.0
+    return (0.0, top) if finite.min() >= 0 else (-top, top)
 
 
 def _bin_title(bins, c, kind):
@@ -127,8 +187,13 @@ def _bin_title(bins, c, kind):
     return f"{lo:g}-{hi:g} ms"
 
 
-def _title(df, method):
-    what = "Grad-CAM" if method == "gradcam" else "activation pattern (Haufe)"
+def _title(df, method, pvals=None, table=None):
+    what = {"gradcam": "Grad-CAM", "gradient": "gradient \u00d7 input",
+            "occlusion": "occlusion", "haufe": "activation pattern (Haufe)"}.get(method, method)
+    if pvals is not None:
+        test = "subjects" if table is not None and "test" in table and (
+            table["test"] == "subjects").any() else "test trials"
+        what += f" (\u25cf: cluster p < {ALPHA:g}, sign flips across {test})"
     if df is None or len(df) == 0 or "top1" not in df:
         return what
     model = df["model"].iloc[0] if "model" in df else ""

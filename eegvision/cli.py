@@ -112,8 +112,15 @@ def build_parser():
     p = sub.add_parser("preprocess", help="raw THINGS-EEG2 recordings -> preprocessed layout (MNE)")
     _add_data_options(p)
     p.add_argument("--out", default=None, help="output data root (default: the data root)")
-    p.add_argument("--sfreq", type=float, default=250.0, help="target sampling rate (default 250)")
+    p.add_argument("--sfreq", type=float, default=None, help="target sampling rate (default 250)")
     p.add_argument("--no-mvnn", action="store_true", help="skip multivariate noise normalisation")
+    p.add_argument("--preset", default=None, choices=("official", "nice"),
+                   help="reproduce a published preprocessing exactly: official (17 posterior "
+                        "channels, 100 Hz, eeg_dataset/preprocessed_data/) or nice (63 channels, "
+                        "250 Hz, Preprocessed_data_250Hz/)")
+    p.add_argument("--seed", type=_nonneg_int, default=None,
+                   help="with --preset: repetition selection and shuffling (default 20200220, "
+                        "as both public codes)")
     p.set_defaults(func=_cmd_preprocess)
 
     p = sub.add_parser("train", help="train one encoder and score zero-shot retrieval")

@@ -1,0 +1,201 @@
+"""Load a pickled dict of arrays with the large arrays memory-mapped, not read.
+
+THINGS-EEG2's preprocessed files are pickled dicts (``pickle.dump`` protocol 4
+by NICE, ``np.save`` of a dict, i.e. a pickle behind a ``.npy`` header, by the
+official code) whose EEG is float64: NICE's 250-Hz training file is 8.3 GB.
+Unpickling it reads all 8.3 GB into memory before anything can be averaged or
+converted. Here the pickle is parsed with the same allow-list as
+:mod:`eegvision.data._pickle` (its ``find_class``), but a byte string longer
+than :data:`MAP_THRESHOLD` is not read: the parser skips it and the array built
+on it becomes a read-only :class:`numpy.memmap` of the file's bytes. Readers
+then convert chunk by chunk (see :func:`release_pages`).
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import DataError, data_error
+from . import _pickle
+
+#: Byte strings at least this long are memory-mapped instead of read.
+MAP_THRESHOLD = 1 << 20
+
+
+class _Span:
+    """A byte string of the file left unread: ``n`` bytes from ``offset``."""
+
+    __slots__ = ("offset", "n")
+
+    def __init__(self, offset, n):
+        self.offset, self.n = offset, n
+
+    def __len__(self):
+        return self.n
+
+
+class _SkippingReader:
+    """A binary file whose long reads return a :class:`_Span` and seek past the bytes."""
+
+    def __init__(self, fh, size):
+        self._fh, self._size = fh, size
+
+    def read(self, n=-1):
+        if n is not None and n >= MAP_THRESHOLD:
+            offset = self._fh.tell()
+            if offset + n > self._size:
+                raise EOFError(f"a length field asks for {n} bytes, but only "
+                               f"{self._size - offset} remain")
+            self._fh.seek(n, 1)
+            return _Span(offset, n)
+        return self._fh.read(n)
+
+    def readinto(self, buf):
+        return self._fh.readinto(buf)
+
+    def readline(self, size=-1):
+        return self._fh.readline(size)
+
+    def peek(self, n=0):
+        return self._fh.peek(n)
+
+
+class _MappingUnpickler(pickle._Unpickler):  # the pure-Python parser calls read() per opcode
+    """Restricted unpickler (the allow-list of :mod:`._pickle`) that maps long byte strings."""
+
+    def __init__(self, fh, **kwargs):
+        super().__init__(fh, **kwargs)
+        # the allow-list is whatever _pickle's unpickler admits: ask an instance of it
+        self._gate = _pickle._RestrictedUnpickler(io.BytesIO(b""), **kwargs)
+
+    def find_class(self, module, name):
+        return self._gate.find_class(module, name)
+
+
+def _build(stub, path, resolve):
+    """An :class:`_pickle._ArrayStub` whose bytes are a :class:`_Span` -> memmap; else as usual."""
+    state = stub.state
+    if state is not None and len(state) in (4, 5) and isinstance(state[-1], _Span):
+        shape, dtype, fortran, span = state[-4:]
+        if not isinstance(dtype, np.dtype) or dtype.hasobject:
+            raise ValueError("bad dtype for mapped array data")
+        shape = tuple(int(s) for s in shape)
+        if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != span.n:
+            raise ValueError("array data of the wrong size")
+        return np.memmap(path, dtype=dtype, mode="r", offset=span.offset, shape=shape,
+                         order="F" if fortran else "C")
+    return stub.build(resolve)
+
+
+def _resolve(obj, path, seen):
+    """:func:`_pickle._resolve` with mapped arrays (dicts, lists, tuples, object arrays)."""
+    key = id(obj)
+    if key in seen:
+        return seen[key]
+    if isinstance(obj, _pickle._ArrayStub):
+        seen[key] = out = _build(obj, path, lambda item: _resolve(item, path, seen))
+        return out
+    if isinstance(obj, _Span):
+        raise ValueError("a long byte string outside an array")
+    if isinstance(obj, dict):
+        seen[key] = obj
+        for k in list(obj):
+            obj[k] = _resolve(obj[k], path, seen)
+        return obj
+    if isinstance(obj, (list, tuple)):
+        out = [_resolve(item, path, seen) for item in obj]
+        seen[key] = out = out if isinstance(obj, list) else tuple(out)
+        return out
+    if isinstance(obj, np.ndarray) and obj.dtype.hasobject:
+        seen[key] = obj
+        flat = obj.reshape(-1) if obj.ndim else obj.reshape(1)
+        for i, item in enumerate(flat):
+            flat[i] = _resolve(item, path, seen)
+        return obj
+    return obj
+
+
+def load_dict_mapped(path):
+    """Load a dict saved by ``pickle.dump`` or ``np.save``, its large arrays memory-mapped.
+
+    Parameters
+    ----------
+    path : str | Path
+        The file (format sniffed from its first bytes).
+
+    Returns
+    -------
+    obj : dict
+        As :func:`eegvision.data._pickle.load_dict_file` returns it, except
+        that arrays of at least :data:`MAP_THRESHOLD` bytes are read-only
+        :class:`numpy.memmap` views of the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise data_error(path, "file not found.", "check the path and the data root.")
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(0)
+        head = fh.read(6)
+        fh.seek(0)
+        if head == _pickle._NPY_MAGIC:
+            shape, _, dtype = _pickle._read_npy_header(fh, path)
+            if not dtype.hasobject:
+                raise data_error(path, f"expected a saved dict (object array), found a {dtype} "
+                                       f"array of shape {shape}.",
+                                 "point eegvision at the file written with np.save(path, dict).")
+        elif head[:1] != b"\x80":
+            raise data_error(path, "neither a .npy file nor a pickle (unknown first bytes "
+                                   f"{head!r}).", _pickle._CORRUPT_FIX)
+        obj = _unpickle(fh, size, path)
+    if isinstance(obj, np.ndarray) and obj.dtype.hasobject and obj.ndim == 0:
+        obj = obj.item()
+    if not isinstance(obj, dict):
+        raise data_error(path, f"expected a dict, found {type(obj).__name__}.",
+                         "point eegvision at a THINGS-EEG2 file (a saved dict).")
+    return obj
+
+
+def _unpickle(fh, size, path):
+    try:
+        raw = _MappingUnpickler(_SkippingReader(fh, size), encoding="latin1").load()
+        return _resolve(raw, path, {})
+    except _pickle._Refused as err:
+        raise data_error(path, f"refused to load {err}: the pickle asks for code outside "
+                               "numpy arrays and builtin containers.",
+                         "only load files from a trusted source; eegvision never runs code "
+                         "from a data file.") from None
+    except DataError:
+        raise
+    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, OverflowError, RecursionError, UnicodeError,
+            MemoryError) as err:
+        raise data_error(path, f"truncated or corrupt pickle ({type(err).__name__}: {err}).",
+                         _pickle._CORRUPT_FIX) from None
+
+
+def release_pages(arr, start, stop):
+    """Drop the resident pages of rows ``start:stop`` of a C-ordered memmap (no-op otherwise).
+
+    Reading a memmap keeps the pages it touched resident (and counted in the
+    process's memory) until the kernel needs them; a reader that converts a
+    file chunk by chunk calls this after each chunk, so the file's pages never
+    accumulate.
+    """
+    base = getattr(arr, "_mmap", None)
+    if base is None or not hasattr(base, "madvise") or not arr.flags.c_contiguous:
+        return
+    row = arr.strides[0]
+    # numpy maps from the allocation-granularity boundary below the array's offset
+    lo = arr.offset % mmap.ALLOCATIONGRANULARITY + start * row
+    hi = lo + (stop - start) * row
+    lo = (lo // mmap.PAGESIZE) * mmap.PAGESIZE
+    try:
+        base.madvise(mmap.MADV_DONTNEED, lo, max(0, min(hi, len(base)) - lo))
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -43,7 +43,6 @@ would select other repetitions than the published files hold.
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 
@@ -125,7 +124,7 @@ def epoch_preset(path, split, preset, seed=OFFICIAL_SEED):
             out[i] = data[_shuffle_take(idx, seed, n_rep)]
         except ValueError as err:
             raise data_error(path, f"condition {c}: {err} (the {split} partition keeps "
-                                   f"{n_rep} per session).", "check the recording is complete.")
+                                   f"{n_rep} per session).", "check the recording is complete.") from None
     return (out[..., cfg["drop_baseline"]:], conditions, list(epochs.ch_names),
             np.asarray(epochs.times, dtype=np.float64))
 

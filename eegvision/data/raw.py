@@ -549,9 +549,8 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
 
 def preprocess_cli(args):
     """``eegvision preprocess``: raw recordings of one subject -> preprocessed layout."""
-    from .builtin import resolve_root
-
     from .._utils import EEGVisionError
+    from .builtin import resolve_root
 
     root, _ = resolve_root(args.data_dir)
     preset, seed = getattr(args, "preset", None), getattr(args, "seed", None)

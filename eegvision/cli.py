@@ -69,7 +69,7 @@ def _add_bin_option(p):
 
 def _add_run_options(p):
     p.add_argument("--seeds", default=None, help="several seeds: 0-4 or 0,1,2")
-    p.add_argument("--recipe", default=None, choices=("fast", "nice"),
+    p.add_argument("--recipe", default=None, choices=("fast", "nice", "nice-paper"),
                    help="training recipe (default fast)")
     p.add_argument("--config", default=None,
                    help="TOML recipe from analyses/ (paper settings; explicit options win)")
@@ -126,7 +126,7 @@ def build_parser():
     p = sub.add_parser("train", help="train one encoder and score zero-shot retrieval")
     _add_data_options(p, subjects=True)
     _add_compute_options(p)
-    p.add_argument("--recipe", default="fast", choices=("fast", "nice"))
+    p.add_argument("--recipe", default="fast", choices=("fast", "nice", "nice-paper"))
     p.add_argument("--amp", default=None, action=argparse.BooleanOptionalAction,
                    help="mixed precision: bf16 on CUDA and on CPUs with native bf16 "
                         "(default: the recipe's, on for fast, off for nice)")

@@ -34,6 +34,13 @@ RECIPES = {
                  schedule="constant", warmup_epochs=0, init="normal", dropout=None, amp=False,
                  temperature=0.07, freeze_temporal=None),
 }
+# What nice_stand.py (eeyhsong/NICE-EEG) actually trained and tested, defects included
+# (docs/reproduce.md lists each with its source line): the temperature never reaches
+# the optimiser and the image projector returns its input (nice_defects), the
+# best-checkpoint reload loads nothing so the last epoch is tested (keep='last'),
+# and the test scores the L2-normalised EEG embedding against un-normalised centres.
+RECIPES["nice-paper"] = dict(RECIPES["nice"], nice_defects=True, keep="last",
+                             test_similarity="dot")
 
 
 @dataclass
@@ -45,7 +52,8 @@ class TrainConfig:
     model : str
         Encoder name from :func:`eegvision.models.list_encoders`, or 'ridge'.
     recipe : str
-        Name of the recipe the settings came from ('fast' or 'nice').
+        Name of the recipe the settings came from ('fast', 'nice' or
+        'nice-paper': see :data:`RECIPES` and docs/reproduce.md).
     epochs : int
         Maximum number of epochs.
     lr, betas, weight_decay : float, (float, float), float
@@ -136,6 +144,12 @@ class TrainConfig:
         parameters are trainable again.
     encoder_kwargs : dict
         Extra keyword arguments of the encoder.
+    test_similarity : 'cosine' | 'dot'
+        How the test ranks candidates: cosine similarity (default), or, as
+        NICE's test does, the L2-normalised EEG embedding's dot product with
+        the un-normalised candidate embeddings (recipe ``nice-paper``; with
+        its identity projector the raw CLIP centres, whose different norms
+        then change the ranking).
     """
 
     model: str = "nice"
@@ -168,8 +182,10 @@ class TrainConfig:
     soft_mix: float = 0.5
     freeze_temporal: int | None = 5
     encoder_kwargs: dict = field(default_factory=dict)
+    test_similarity: str = "cosine"
 
     def __post_init__(self):
+        _check_option("test_similarity", self.test_similarity, ("cosine", "dot"))
         _check_option("recipe", self.recipe, tuple(RECIPES))
         _check_option("optimizer", self.optimizer, ("adam", "adamw"))
         _check_option("schedule", self.schedule, ("constant", "cosine", "onecycle"))
@@ -345,6 +361,7 @@ def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
         init_nice_weights(model.projector)
     model.encoder_name = config.model
     model.n_features = int(n_features)
+    model.test_similarity = config.test_similarity  # read by evaluate()
     return model
 
 

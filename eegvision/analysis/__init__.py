@@ -37,13 +37,20 @@ def get_module(name):
 
 
 def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
-               epochs=None, device="auto", layout="auto", targets="centers", **options):
-    """One :class:`~eegvision.runner.Job` per (subject, condition, seed)."""
+               epochs=None, device="auto", layout="auto", targets="centers", train_options=None,
+               **options):
+    """One :class:`~eegvision.runner.Job` per (subject, condition, seed).
+
+    ``train_options`` holds further :class:`~eegvision.train.TrainConfig`
+    settings (a recipe's ``[train]`` table); they are checked here and go
+    into every job's training settings (and so into its cache key).
+    """
     from .._provenance import data_fingerprints
     from ..runner import Job
 
     module = get_module(name)
     check_model_name(model)
+    train_options = check_train_options(train_options, recipe=recipe, model=model)
     _warn_unused(module, options)
     conds = module.conditions(options, ref)
     jobs = []
@@ -53,7 +60,8 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
                 "fingerprint": data_fingerprints(root, subject, layout, targets)}
         for label, params in conds:
             for seed in seeds:
-                train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device}
+                train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device,
+                         **train_options}
                 if epochs is not None:
                     train["epochs"] = int(epochs)
                 jobs.append(Job(name, int(subject), label, int(seed), params, data, train))
@@ -68,6 +76,30 @@ OPTIONS = {
     "semantic": {"metric", "n_permutations", "n_splits", "text"},
     "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
 }
+
+
+#: ``[train]`` keys of a TOML recipe that are analysis settings, not TrainConfig extras.
+_TRAIN_SETTINGS = ("model", "recipe", "epochs", "device")
+
+
+def check_train_options(train_options, *, recipe="fast", model="nice"):
+    """Validate extra TrainConfig settings: unknown names get "did you mean", bad values fail.
+
+    Returns
+    -------
+    dict
+        The settings (a copy), JSON-friendly.
+    """
+    from ..train import TrainConfig
+
+    train_options = dict(train_options or {})
+    for key in ("seed", *_TRAIN_SETTINGS):
+        if key in train_options:
+            hint = ("use the recipe's top-level seeds = [...] (or --seeds)" if key == "seed"
+                    else f"pass {key} as its own argument (--{key})")
+            raise ValueError(f"training setting {key!r} cannot be an extra option: {hint}.")
+    TrainConfig.from_recipe(recipe, model=model, **train_options)  # names and values checked
+    return train_options
 
 
 def check_model_name(model):
@@ -88,7 +120,7 @@ def _warn_unused(module, options):
 def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
             recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
             scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
-            **options):
+            train_options=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -106,6 +138,9 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         Training settings (see :class:`eegvision.train.TrainConfig`).
     jobs, backend, scheduler
         How to run (see :func:`eegvision.runner.run_jobs`).
+    train_options : dict | None
+        Further :class:`~eegvision.train.TrainConfig` settings for every job
+        (e.g. a recipe's ``[train]`` table beyond model, recipe, epochs).
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -129,7 +164,8 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     root, builtin = resolve_root(data_dir, subjects=subjects)
     ref = load_subject(root, subjects[0], layout=layout, targets=targets).test
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
-                          epochs=epochs, device=device, layout=layout, targets=targets, **options)
+                          epochs=epochs, device=device, layout=layout, targets=targets,
+                          train_options=train_options, **options)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(out) / "jobs" if out is not None else Path(tmp)
@@ -146,6 +182,7 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         config = {"analysis": name, "eegvision_version": __version__, "subjects": subjects,
                   "seeds": list(seeds), "model": model, "recipe": recipe, "epochs": epochs,
                   "device": device, "layout": layout, "targets": targets, "data_root": str(root),
+                  "train_options": dict(train_options or {}),
                   "builtin_data": builtin, "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list]}
@@ -238,13 +275,17 @@ def analyze_cli(args):
         settings.update(recipe)
         options = {**recipe_options, **options}
     settings.update({k: v for k, v in explicit.items() if v is not None})
+    device = args.device
+    if device in (None, "auto") and "device" in settings:  # the recipe's, unless --device given
+        device = settings["device"]
+    settings.pop("device", None)
     if getattr(args, "quick", False):
         settings["subjects"] = parse_subjects(settings["subjects"])[:1]
         settings["seeds"] = list(settings["seeds"])[:1]
         settings["epochs"] = min(int(settings["epochs"] or 20), 20)
     out = Path(args.out or Path("eegvision-out") / args.analysis)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
-                 device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
+                 device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None), **settings, **options)
     _print_summary(args.analysis, df, out)
 
@@ -252,8 +293,11 @@ def analyze_cli(args):
 def read_recipe_file(path):
     """Read a TOML recipe (``analyses/*.toml``): ``(settings, options)``.
 
-    ``settings`` may hold ``model``, ``recipe``, ``epochs`` (from ``[train]``),
-    ``subjects`` and ``seeds``; ``options`` are the analysis' own (``[options]``).
+    ``settings`` may hold ``model``, ``recipe``, ``epochs``, ``device`` (from
+    ``[train]``), ``train_options`` (every other ``[train]`` key: a
+    :class:`~eegvision.train.TrainConfig` setting; an unknown one is an error
+    with "did you mean"), ``subjects`` and ``seeds``; ``options`` are the
+    analysis' own (``[options]``).
     """
     try:
         import tomllib
@@ -267,8 +311,14 @@ def read_recipe_file(path):
     if unknown:
         raise ValueError(f"--config {path}: unknown section or key(s) {unknown}; "
                          "expected subjects, seeds, [train], [options].")
-    settings = {k: v for k, v in recipe.get("train", {}).items()
-                if k in ("model", "recipe", "epochs")}
+    train = dict(recipe.get("train", {}))
+    settings = {k: train.pop(k) for k in _TRAIN_SETTINGS if k in train}
+    if train:
+        try:
+            settings["train_options"] = check_train_options(
+                train, recipe=settings.get("recipe", "fast"), model=settings.get("model", "nice"))
+        except ValueError as err:
+            raise ValueError(f"--config {path}: [train]: {err}") from None
     if "subjects" in recipe:
         settings["subjects"] = recipe["subjects"]
     if "seeds" in recipe:

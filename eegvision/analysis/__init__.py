@@ -73,7 +73,7 @@ OPTIONS = {
     "temporal": {"mode", "width", "step", "windows", "tmin_ms", "tmax_ms", "timecourse"},
     "spatial": {"mode", "regions"},
     "spectral": {"mode", "bands"},
-    "semantic": {"metric", "n_permutations", "n_splits", "text"},
+    "semantic": {"metric", "n_permutations", "n_splits", "text", "grouping", "concept_table"},
     "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
 }
 

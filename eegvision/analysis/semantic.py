@@ -24,7 +24,13 @@ from . import rsa
 
 NAME = "semantic"
 REFERENCE = "full"
-DEFAULTS = {"metric": "correlation", "n_permutations": 1000, "n_splits": 10, "text": "auto"}
+DEFAULTS = {"metric": "correlation", "n_permutations": 1000, "n_splits": 10, "text": "auto",
+            "grouping": "auto", "concept_table": None}
+#: How the test concepts are grouped: NICE's published assignment (``nice``,
+#: :mod:`eegvision.data.nice_groups`), THINGS' categories (``things``: the
+#: container's categories or a concept table), or ``auto`` (the container's
+#: categories, else a concept table when one is found, else ``nice``).
+GROUPINGS = ("auto", "nice", "things")
 
 #: NICE's five semantic groups, in figure order.
 GROUPS = ("animal", "food", "vehicle", "tool", "other")
@@ -55,38 +61,100 @@ def semantic_group(categories):
     return "other"
 
 
-def concept_groups(data):
-    """Group of every trial of a container: from ``data.categories`` or the concept table.
+def concept_groups(data, grouping="auto", concept_table=None):
+    """Group of every trial of a container, by ``grouping`` (see :data:`GROUPINGS`).
 
-    Real THINGS-EEG2 metadata carry no categories; then the concepts are
-    looked up in ``things_eeg2_concepts.tsv`` from ``$EEGVISION_SHARED_DATA``.
+    Parameters
+    ----------
+    data : EEGImageData
+        Test data; for ``nice`` its conditions must be the 200 THINGS-EEG2
+        test conditions (0-based, in ``test_img_concepts`` order).
+    grouping : 'auto' | 'nice' | 'things'
+    concept_table : str | Path | None
+        ``things_eeg2_concepts.tsv`` for ``things`` (default: from
+        ``$EEGVISION_SHARED_DATA``), when the container has no categories.
     """
+    rsa._check_option("grouping", grouping, GROUPINGS)
+    if grouping == "nice":
+        return _nice_groups(data)
     if data.categories is not None:
         return np.array([semantic_group(c) for c in data.categories])
+    table = _concept_table_path(concept_table)
+    if table is None:
+        if grouping == "auto":
+            return _nice_groups(data)
+        raise data_error(data.meta.get("source", "test data"), "grouping 'things' needs THINGS "
+                         "categories: the test concepts have none and no concept table was found.",
+                         "pass concept_table=PATH (things_eeg2_concepts.tsv), set "
+                         "$EEGVISION_SHARED_DATA, or use grouping='nice'.")
+    return _things_groups(data, table)
+
+
+def resolved_grouping(data, grouping="auto", concept_table=None):
+    """The grouping :func:`concept_groups` applies: ``'nice'`` or ``'things'``."""
+    if grouping != "auto":
+        return grouping
+    if data.categories is not None or _concept_table_path(concept_table) is not None:
+        return "things"
+    return "nice"
+
+
+def _concept_table_path(path):
     from ..data.builtin import shared_data_dir
+
+    if path is not None:
+        return path
+    folder = shared_data_dir()
+    if folder is not None and (folder / "things_eeg2_concepts.tsv").is_file():
+        return folder / "things_eeg2_concepts.tsv"
+    return None
+
+
+def _things_groups(data, path):
     from ..data.things import concept_name, read_concept_table
 
-    folder = shared_data_dir()
-    src = data.meta.get("source", "test data")
-    if folder is None or not (folder / "things_eeg2_concepts.tsv").is_file():
-        raise data_error(src, "the test concepts have no categories and no concept table "
-                         "was found.", "set $EEGVISION_SHARED_DATA to the folder holding "
-                         "things_eeg2_concepts.tsv.")
-    table = read_concept_table(folder / "things_eeg2_concepts.tsv")
+    table = read_concept_table(path)
     lookup = dict(zip(table["concept"], table["categories27"], strict=True))
     names = [concept_name(c) for c in data.concepts]
     missing = sorted({n for n in names if n not in lookup})
     if missing:
-        raise data_error(src, f"{len(missing)} concepts are not in the concept table "
-                         f"(e.g. {missing[:3]}).", "give the container categories=.")
+        raise data_error(data.meta.get("source", "test data"), f"{len(missing)} concepts are not "
+                         f"in the concept table {path} (e.g. {missing[:3]}).",
+                         "give the container categories=, or use grouping='nice'.")
     return np.array([semantic_group(lookup[n]) for n in names])
+
+
+def _nice_groups(data):
+    """NICE's published groups, by test condition (sport folded into other)."""
+    from ..data.nice_groups import N_TEST, nice_group_of_condition
+
+    cond = np.asarray(data.conditions)
+    if len(np.unique(cond)) != N_TEST or cond.min() != 0 or cond.max() != N_TEST - 1:
+        raise data_error(data.meta.get("source", "test data"), f"grouping 'nice' is NICE's "
+                         f"assignment of the {N_TEST} THINGS-EEG2 test conditions; these test data "
+                         f"have {len(np.unique(cond))} conditions ({cond.min()}-{cond.max()}).",
+                         "use grouping='things' (with categories or a concept table).")
+    return nice_group_of_condition()[cond]
+
+
+def group_sort_order(groups, conditions, grouping):
+    """Row order of a group-sorted matrix: by group, then NICE's figure order for ``nice``."""
+    rank = np.array([GROUPS.index(g) for g in groups])
+    if grouping != "nice":
+        return np.argsort(rank, kind="stable")
+    from ..data.nice_groups import nice_position_of_condition
+
+    return np.lexsort((nice_position_of_condition()[np.asarray(conditions)], rank))
 
 
 def conditions(options, ref):
     """One condition, ``full``, carrying the RSA settings (so they key the cache)."""
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     rsa._check_option("metric", opts["metric"], rsa.METRICS)
-    params = {k: opts[k] for k in ("metric", "n_permutations", "n_splits")}
+    rsa._check_option("grouping", opts["grouping"], GROUPINGS)
+    params = {k: opts[k] for k in ("metric", "n_permutations", "n_splits", "grouping")}
+    if opts["concept_table"] is not None:
+        params["concept_table"] = str(opts["concept_table"])
     return [(REFERENCE, params)]
 
 
@@ -157,7 +225,8 @@ def run_condition(data, job):
     p = {**DEFAULTS, **job.params}
     row, fit = fit_and_score(derive(data, p), job)
     test = data.test.average_repetitions()
-    groups = concept_groups(test)
+    groups = concept_groups(test, p["grouping"], p["concept_table"])
+    row["grouping"] = resolved_grouping(test, p["grouping"], p["concept_table"])
     eeg_emb, img_emb = embed(fit.model, test.eeg, test.features)
     eeg_rdm = rsa.rdm(eeg_emb, p["metric"])
     models = {"image_features": rsa.rdm(test.features, p["metric"]),
@@ -330,7 +399,8 @@ def postprocess(df, results, options, context):
     table = _rsa_table(df, results, text)
     rdms = _mean_arrays(df, results, "eeg_rdm")
     sim = np.mean(list(_mean_arrays(df, results, "similarity").values()), axis=0)
-    order = np.argsort([GROUPS.index(g) for g in groups], kind="stable")
+    grouping = results[0]["row"].get("grouping", opts["grouping"])
+    order = group_sort_order(groups, results[0]["arrays"]["condition"], grouping)
     names = [str(c) for c in test.concepts]
     sorted_df = pd.DataFrame(sim[np.ix_(order, order)], columns=[names[i] for i in order])
     sorted_df.insert(0, "group", groups[order])

@@ -8,7 +8,7 @@ itself, then its parent holds ``image_set/`` and the feature folders)::
     eeg_dataset/preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy  "eeg_dataset" (OSF)
     Preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy              "official"
     Preprocessed_data_<rate>Hz/sub-XX/...        "<rate>hz" (``eegvision preprocess --sfreq``)
-    image_set/image_metadata.npy
+    image_set/image_metadata.npy (NICE: Image_set/)
     dnn_feature/clip_feature_maps_{training,test}.npy, center_clip.npy
 
 Shapes, channel names and times are always read from the files. The first
@@ -250,8 +250,8 @@ def read_image_metadata(root):
         as arrays, plus ``train_concepts`` / ``test_concepts``: concept names
         without the numeric prefix.
     """
-    path = dataset_base(root) / "image_set" / "image_metadata.npy"
-    if not path.is_file():
+    path = metadata_path(root)
+    if path is None:
         return None
     raw = load_dict_file(path)
     missing = [k for k in ("train_img_concepts", "test_img_concepts") if k not in raw]
@@ -378,9 +378,15 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers"):
     if missing:
         raise data_error(root, f"subject {subject} ({layout} layout): {len(missing)} missing "
                                "file(s):\n    " + "\n    ".join(missing), _WHERE)
-    meta = base / "image_set" / "image_metadata.npy"
-    files["metadata"] = meta if meta.is_file() else None
+    files["metadata"] = metadata_path(root)
     return files
+
+
+def metadata_path(root):
+    """``image_set/image_metadata.npy`` (official) or ``Image_set/...`` (NICE); None if absent."""
+    base = dataset_base(root)
+    return next((p for p in (base / "image_set" / "image_metadata.npy",
+                             base / "Image_set" / "image_metadata.npy") if p.is_file()), None)
 
 
 def _names(meta, split, key, n, path):

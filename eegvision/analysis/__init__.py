@@ -72,7 +72,7 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
 OPTIONS = {
     "temporal": {"mode", "width", "step", "windows", "tmin_ms", "tmax_ms", "timecourse"},
     "spatial": {"mode", "regions"},
-    "spectral": {"mode", "bands"},
+    "spectral": {"mode", "bands", "filter"},
     "semantic": {"metric", "n_permutations", "n_splits", "text", "grouping", "concept_table"},
     "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
 }

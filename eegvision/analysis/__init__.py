@@ -74,7 +74,7 @@ OPTIONS = {
     "spatial": {"mode", "regions"},
     "spectral": {"mode", "bands", "filter"},
     "semantic": {"metric", "n_permutations", "n_splits", "text", "grouping", "concept_table"},
-    "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
+    "saliency": {"bin_ms", "tmin_ms", "tmax_ms", "mean_eeg"},
 }
 
 

@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import data_error
+from .._utils import _check_option, data_error
 from ._base import fit_and_score
 
 NAME = "saliency"
 REFERENCE = None
 DEFAULTS = {"bin_ms": 100.0, "tmin_ms": 0.0, "tmax_ms": None}
+#: Where the "mean EEG" maps come from (option ``mean_eeg``): the test data, or the
+#: training data as NICE's draw_pic/topo.py (the mean over all training conditions).
+MEAN_EEG = ("test", "train")
 #: Names of the maps, in figure row order.
 MAPS = ("eeg", "cam", "eeg_x_cam", "attention")
 MAP_LABELS = {
@@ -49,7 +52,12 @@ def conditions(options, ref):
     if float(opts["bin_ms"]) <= 0:
         raise ValueError(f"bin_ms={opts['bin_ms']}: the time bins must be positive (ms).")
     time_bins(ref.times, ref.sfreq, opts["bin_ms"], opts["tmin_ms"], opts["tmax_ms"])  # check early
-    return [("full", {k: (None if v is None else float(v)) for k, v in opts.items()})]
+    params = {k: (None if v is None else float(v)) for k, v in opts.items()}
+    mean_eeg = options.get("mean_eeg") or "test"
+    _check_option("mean_eeg", mean_eeg, MEAN_EEG)
+    if mean_eeg != "test":  # the default keeps its cache keys
+        params["mean_eeg"] = mean_eeg
+    return [("full", params)]
 
 
 def derive(data, params):
@@ -63,7 +71,8 @@ def run_condition(data, job):
     row, result = fit_and_score(derived, job)
     maps = compute_saliency(result.model, derived.test, train=derived.train,
                             bin_ms=job.params["bin_ms"], tmin_ms=job.params["tmin_ms"],
-                            tmax_ms=job.params["tmax_ms"])
+                            tmax_ms=job.params["tmax_ms"],
+                            mean_eeg=job.params.get("mean_eeg", "test"))
     row.update(method=maps.pop("method"), n_bins=int(len(maps["bin_edges_ms"]) - 1),
                bin_ms=job.params["bin_ms"])
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in maps.items()}
@@ -104,7 +113,7 @@ def zscore_bins(maps, axis=-1):
 
 # ------------------------------------------------------------------ computing
 def compute_saliency(model, test, *, train=None, bin_ms=100.0, tmin_ms=0.0, tmax_ms=None,
-                     batch_size=100):
+                     batch_size=100, mean_eeg="test"):
     """Saliency maps of a trained model on test data, in time bins.
 
     Parameters
@@ -120,6 +129,10 @@ def compute_saliency(model, test, *, train=None, bin_ms=100.0, tmin_ms=0.0, tmax
         Time bins (ms): ``bin_ms`` wide from ``tmin_ms`` to ``tmax_ms`` (end of data).
     batch_size : int
         Test trials per backward pass.
+    mean_eeg : 'test' | 'train'
+        Data of the ``eeg`` maps: the test set, or (as NICE's topo.py) the
+        mean of the training data (needs ``train``). ``eeg_x_cam`` always
+        multiplies the test trials by their CAM.
 
     Returns
     -------
@@ -143,7 +156,13 @@ def compute_saliency(model, test, *, train=None, bin_ms=100.0, tmin_ms=0.0, tmax
         method = "gradcam"
     if prod is None:
         prod = test.eeg.mean(0) * cam
-    out = {"method": method, "eeg": bin_average(test.eeg.mean(0), test.times, edges),
+    _check_option("mean_eeg", mean_eeg, MEAN_EEG)
+    source = test
+    if mean_eeg == "train":
+        if train is None:
+            raise ValueError("mean_eeg='train' needs the training data: pass train=.")
+        source = train.average_repetitions()
+    out = {"method": method, "eeg": bin_average(source.eeg.mean(0), source.times, edges),
            "cam": bin_average(cam, test.times, edges),
            "eeg_x_cam": bin_average(prod, test.times, edges),
            "cam_time": cam, "bin_edges_ms": edges}

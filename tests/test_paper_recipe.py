@@ -105,3 +105,12 @@ def test_published_spatial_modules_are_registered():
     for name in ("nice-sa-published", "nice-ga-published"):
         enc = create_encoder(name, n_chans=6, n_times=80, n_outputs=8)
         assert enc(torch.randn(3, 6, 80)).shape == (3, 8)
+
+
+def test_checkpoint_keeps_the_scoring(tmp_path):
+    data = make_subject()
+    cfg = T.TrainConfig.from_recipe("nice-paper", model="tiny", epochs=1, batch_size=32,
+                                    val_conditions=20, device="cpu")
+    res = T.fit(data.train, cfg, progress=False)
+    T.save_checkpoint(tmp_path / "m.pt", res)
+    assert T.load_checkpoint(tmp_path / "m.pt").test_similarity == "dot"

@@ -115,3 +115,19 @@ def test_float64_files_read_as_written(official_root):
     np.testing.assert_allclose(data.test.eeg, raw["preprocessed_eeg_data"].mean(1), rtol=1e-5,
                                atol=1e-5)
     assert data.train.concepts[0] == "train0" and data.train.n_trials == 120
+
+
+def test_nice_script_feature_folders_are_found(tmp_path):
+    """nice_v0.50_*.py read features from DNN_feature_maps/... and centres from Image_set/."""
+    from eegvision.data.things import find_subject_files
+
+    root = write_nice_tree(tmp_path / "r")
+    deep = root / "DNN_feature_maps" / "pca_feature_maps" / "clip" / "pretrained-True"
+    deep.mkdir(parents=True)
+    for name in ("clip_feature_maps_training.npy", "clip_feature_maps_test.npy"):
+        (root / "dnn_feature" / name).rename(deep / name)
+    (root / "dnn_feature" / "center_clip.npy").rename(root / "Image_set" / "center_clip.npy")
+    files = find_subject_files(root, 1)
+    assert files["train_features"] == deep / "clip_feature_maps_training.npy"
+    assert files["test_features"] == root / "Image_set" / "center_clip.npy"
+    assert files["metadata"] == root / "Image_set" / "image_metadata.npy"

@@ -10,6 +10,8 @@ itself, then its parent holds ``image_set/`` and the feature folders)::
     Preprocessed_data_<rate>Hz/sub-XX/...        "<rate>hz" (``eegvision preprocess --sfreq``)
     image_set/image_metadata.npy (NICE: Image_set/)
     dnn_feature/clip_feature_maps_{training,test}.npy, center_clip.npy
+        (or DNN_feature_maps/pca_feature_maps/clip/pretrained-True/; centres also
+        in the root, image_set/ or Image_set/)
 
 Shapes, channel names and times are always read from the files. The first
 repetition-averaged read of a file is cached as a float32 ``.npy`` keyed by the
@@ -364,22 +366,35 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers"):
     layout = _pick_layout(root, subject, layout)
     sub = _subject_dir(root, layout, subject)
     base = dataset_base(root)
-    feat = base / "dnn_feature"
+    feat = feature_dir(root)
     files = dict(layout=layout, train_eeg=sub / "preprocessed_eeg_training.npy",
                  test_eeg=sub / "preprocessed_eeg_test.npy",
                  train_features=feat / "clip_feature_maps_training.npy")
     if targets == "images":
         files["test_features"] = feat / "clip_feature_maps_test.npy"
     else:
-        files["test_features"] = next((p for p in (feat / "center_clip.npy",
-                                                   base / "center_clip.npy") if p.is_file()),
-                                      feat / "center_clip.npy")
+        centers = (feat / "center_clip.npy", base / "center_clip.npy",
+                   base / "Image_set" / "center_clip.npy", base / "image_set" / "center_clip.npy")
+        files["test_features"] = next((p for p in centers if p.is_file()), centers[0])
     missing = [str(p) for k, p in files.items() if k != "layout" and not p.is_file()]
     if missing:
         raise data_error(root, f"subject {subject} ({layout} layout): {len(missing)} missing "
                                "file(s):\n    " + "\n    ".join(missing), _WHERE)
     files["metadata"] = metadata_path(root)
     return files
+
+
+#: Feature folders, first found wins: NICE's repository folder, then the layout
+#: of NICE's training scripts (DNN_feature_maps/pca_feature_maps/<dnn>/pretrained-True).
+FEATURE_DIRS = ("dnn_feature", "DNN_feature_maps/pca_feature_maps/clip/pretrained-True")
+
+
+def feature_dir(root):
+    """The folder of the CLIP feature files (:data:`FEATURE_DIRS`; the first when none exists)."""
+    base = dataset_base(root)
+    return next((base / d for d in FEATURE_DIRS
+                 if (base / d / "clip_feature_maps_training.npy").is_file()),
+                base / FEATURE_DIRS[0])
 
 
 def metadata_path(root):

@@ -141,6 +141,9 @@ def test_preset_matches_step_by_step_reference(raw_root, tmp_path, preset):
         np.testing.assert_allclose(x, ref, rtol=1e-6, atol=1e-9 * np.abs(ref).max())
         assert list(got["ch_names"]) == list(ch_names)
         np.testing.assert_allclose(got["times"], times)
+    from eegvision.data.things import subject_layouts
+
+    assert subject_layouts(tmp_path, 1) == ["250hz" if nice else "eeg_dataset"]
     n_ch, n_t = (63, 250) if nice else (17, 100)
     assert ref_train.shape == (N_TRAIN, 4, n_ch, n_t) and ref_test.shape == (N_TEST, 40, n_ch, n_t)
     if not nice:

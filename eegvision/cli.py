@@ -100,7 +100,8 @@ def build_parser():
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--full", action="store_true", help="THINGS-EEG2's real dimensions (large!)")
     p.add_argument("--layouts", default="250hz",
-                   help="comma list of preprocessed layouts: 250hz, official (default 250hz)")
+                   help="comma list of preprocessed layouts: 250hz, official, eeg_dataset "
+                        "(default 250hz)")
     p.add_argument("--raw", action="store_true", help="also write raw recordings (Raw_data/)")
     p.add_argument("--region", default=None, help="region carrying image information")
     p.add_argument("--window", default=None, help="planted window in ms, e.g. 100-300")

@@ -131,3 +131,13 @@ def test_nice_script_feature_folders_are_found(tmp_path):
     assert files["train_features"] == deep / "clip_feature_maps_training.npy"
     assert files["test_features"] == root / "Image_set" / "center_clip.npy"
     assert files["metadata"] == root / "Image_set" / "image_metadata.npy"
+
+
+def test_simulate_writes_the_osf_tree(tmp_path):
+    from eegvision.data.simulate import simulate_root
+    from eegvision.data.things import load_subject
+
+    root = simulate_root(tmp_path / "sim", 1, seed=0, layouts=("eeg_dataset",), n_train=40, n_test=10,
+                         n_train_reps=2, n_test_reps=2)
+    data = load_subject(root / "eeg_dataset", 1)
+    assert data.meta["layout"] == "eeg_dataset" and data.train.n_channels == 17

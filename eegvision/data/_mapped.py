@@ -101,7 +101,7 @@ def _resolve(obj, path, seen):
         seen[key] = out = _build(obj, path, lambda item: _resolve(item, path, seen))
         return out
     if isinstance(obj, _Span):
-        raise ValueError("a long byte string outside an array")
+        raise TypeError("a long byte string outside an array")
     if isinstance(obj, dict):
         seen[key] = obj
         for k in list(obj):
@@ -153,6 +153,8 @@ def load_dict_mapped(path):
             raise data_error(path, "neither a .npy file nor a pickle (unknown first bytes "
                                    f"{head!r}).", _pickle._CORRUPT_FIX)
         obj = _unpickle(fh, size, path)
+    if obj is _FALLBACK:  # a form the mapping parser does not take: read it the usual way
+        return _pickle.load_dict_file(path)
     if isinstance(obj, np.ndarray) and obj.dtype.hasobject and obj.ndim == 0:
         obj = obj.item()
     if not isinstance(obj, dict):
@@ -161,7 +163,16 @@ def load_dict_mapped(path):
     return obj
 
 
+_FALLBACK = object()
+
+
 def _unpickle(fh, size, path):
+    """The object, or ``_FALLBACK`` when a long byte string is used other than as array data.
+
+    (E.g. protocol 5's in-band ``BYTEARRAY8`` buffers, or a long ``bytes``
+    value: :func:`_pickle.load_dict_file` then reads the file, and reports
+    a corrupt one.)
+    """
     try:
         raw = _MappingUnpickler(_SkippingReader(fh, size), encoding="latin1").load()
         return _resolve(raw, path, {})
@@ -173,10 +184,8 @@ def _unpickle(fh, size, path):
     except DataError:
         raise
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, OverflowError, RecursionError, UnicodeError,
-            MemoryError) as err:
-        raise data_error(path, f"truncated or corrupt pickle ({type(err).__name__}: {err}).",
-                         _pickle._CORRUPT_FIX) from None
+            IndexError, KeyError, OverflowError, RecursionError, UnicodeError, MemoryError):
+        return _FALLBACK
 
 
 def release_pages(arr, start, stop):

@@ -76,3 +76,14 @@ def test_reading_float64_never_holds_the_file(tmp_path, monkeypatch, how):
     chunk = 16 * 4 * 9 * 60 * 8 * 2
     assert peak < 1.3 * result + chunk + 200_000, (peak, result, eeg.nbytes)
     np.testing.assert_allclose(out["eeg"], eeg.mean(1).astype(np.float32), rtol=1e-6)
+
+
+def test_forms_the_mapper_does_not_take_are_read_the_usual_way(tmp_path):
+    """Protocol 5 (in-band buffers) and long bytes values still load, unmapped."""
+    eeg = _eeg((40, 4, 9, 60))
+    for i, d in enumerate(({"preprocessed_eeg_data": eeg},
+                           {"preprocessed_eeg_data": eeg[:2], "blob": b"x" * (2 * MAP_THRESHOLD)})):
+        path = tmp_path / f"f{i}.npy"
+        path.write_bytes(pickle.dumps(d, protocol=5))
+        out = load_dict_mapped(path)
+        np.testing.assert_array_equal(out["preprocessed_eeg_data"], d["preprocessed_eeg_data"])

@@ -183,9 +183,8 @@ def _unpickle(fh, size, path):
                          "from a data file.") from None
     except DataError:
         raise
-    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, OverflowError, RecursionError, UnicodeError, MemoryError):
-        return _FALLBACK
+    except Exception:  # noqa: BLE001 - never swallowed: the usual loader reads it again
+        return _FALLBACK  # and reports a corrupt file (struct.error, EOFError, ...) its way
 
 
 def release_pages(arr, start, stop):

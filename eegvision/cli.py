@@ -120,7 +120,8 @@ def build_parser():
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--full", action="store_true", help="THINGS-EEG2's real dimensions (large!)")
     p.add_argument("--layouts", default="250hz",
-                   help="comma list of preprocessed layouts: 250hz, official (default 250hz)")
+                   help="comma list of preprocessed layouts: 250hz, official, eeg_dataset "
+                        "(default 250hz)")
     p.add_argument("--raw", action="store_true", help="also write raw recordings (Raw_data/)")
     p.add_argument("--region", default=None, help="region carrying image information")
     p.add_argument("--window", default=None, help="planted window in ms, e.g. 100-300")
@@ -137,8 +138,15 @@ def build_parser():
     p = sub.add_parser("preprocess", help="raw THINGS-EEG2 recordings -> preprocessed layout (MNE)")
     _add_data_options(p)
     p.add_argument("--out", default=None, help="output data root (default: the data root)")
-    p.add_argument("--sfreq", type=float, default=250.0, help="target sampling rate (default 250)")
+    p.add_argument("--sfreq", type=float, default=None, help="target sampling rate (default 250)")
     p.add_argument("--no-mvnn", action="store_true", help="skip multivariate noise normalisation")
+    p.add_argument("--preset", default=None, choices=("official", "nice"),
+                   help="reproduce a published preprocessing exactly: official (17 posterior "
+                        "channels, 100 Hz, eeg_dataset/preprocessed_data/) or nice (63 channels, "
+                        "250 Hz, Preprocessed_data_250Hz/)")
+    p.add_argument("--seed", type=_nonneg_int, default=None,
+                   help="with --preset: repetition selection and shuffling (default 20200220, "
+                        "as both public codes)")
     p.set_defaults(func=_cmd_preprocess)
 
     p = sub.add_parser("train", help="train one encoder and score zero-shot retrieval")

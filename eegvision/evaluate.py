@@ -27,6 +27,19 @@ def cosine_similarity(a, b):
     return a @ b.T
 
 
+def model_similarity(model, eeg_emb, cand_emb):
+    """Test similarities as ``model.test_similarity`` says (default cosine).
+
+    ``'dot'``: the L2-normalised EEG embeddings times the candidates as they
+    are, NICE's test (``tfea / tfea.norm(...) @ all_center.t()``).
+    """
+    if getattr(model, "test_similarity", "cosine") != "dot":
+        return cosine_similarity(eeg_emb, cand_emb)
+    a = np.asarray(eeg_emb, dtype=np.float64)
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    return a @ np.asarray(cand_emb, dtype=np.float64).T
+
+
 def _true_index(sim, true_index):
     n = sim.shape[0]
     if true_index is None:
@@ -201,7 +214,7 @@ def evaluate(model, test, *, targets="centers", ks=(1, 3, 5), n_draws=100, seed=
     eeg_emb, img_emb = embed(model, test.eeg, test.features)
     _check_finite(eeg_emb, "EEG embeddings")
     _check_finite(img_emb, "image embeddings")
-    sim = cosine_similarity(eeg_emb, img_emb)
+    sim = model_similarity(model, eeg_emb, img_emb)
     ranks = concept_ranks(sim)
     out = topk_from_ranks(ranks, ks)
     for k in K_WAYS:

@@ -61,6 +61,13 @@ BLUR_RECIPES = ("ubp", "blur-bank")
 BLUR_FEATURES = "blur"
 #: The channels a recipe trains on unless --channels says otherwise.
 RECIPE_CHANNELS = {"ubp": "posterior17", "blur-bank": "posterior17"}
+# What nice_stand.py (eeyhsong/NICE-EEG) actually trained and tested, defects included
+# (docs/reproduce.md lists each with its source line): the temperature never reaches
+# the optimiser and the image projector returns its input (nice_defects), the
+# best-checkpoint reload loads nothing so the last epoch is tested (keep='last'),
+# and the test scores the L2-normalised EEG embedding against un-normalised centres.
+RECIPES["nice-paper"] = dict(RECIPES["nice"], nice_defects=True, keep="last",
+                             test_similarity="dot")
 
 
 @dataclass
@@ -72,7 +79,8 @@ class TrainConfig:
     model : str
         Encoder name from :func:`eegvision.models.list_encoders`, or 'ridge'.
     recipe : str
-        Name of the recipe the settings came from ('fast' or 'nice').
+        Name of the recipe the settings came from ('fast', 'nice' or
+        'nice-paper': see :data:`RECIPES` and docs/reproduce.md).
     epochs : int
         Maximum number of epochs.
     lr, betas, weight_decay : float, (float, float), float
@@ -173,6 +181,12 @@ class TrainConfig:
         image and :class:`~eegvision.models.projector.ImageProjector`.
     blur_levels : int | None
         Levels K of the bank (set by :func:`fit` from the data).
+    test_similarity : 'cosine' | 'dot'
+        How the test ranks candidates: cosine similarity (default), or, as
+        NICE's test does, the L2-normalised EEG embedding's dot product with
+        the un-normalised candidate embeddings (recipe ``nice-paper``; with
+        its identity projector the raw CLIP centres, whose different norms
+        then change the ranking).
     """
 
     model: str = "nice"
@@ -208,8 +222,10 @@ class TrainConfig:
     learn_temperature: bool = True
     image_prior: str | None = None
     blur_levels: int | None = None
+    test_similarity: str = "cosine"
 
     def __post_init__(self):
+        _check_option("test_similarity", self.test_similarity, ("cosine", "dot"))
         _check_option("recipe", self.recipe, tuple(RECIPES))
         _check_option("optimizer", self.optimizer, ("adam", "adamw"))
         _check_option("schedule", self.schedule, ("constant", "cosine", "onecycle"))
@@ -392,6 +408,7 @@ def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
         init_nice_weights(model.projector)
     model.encoder_name = config.model
     model.n_features = int(n_features)
+    model.test_similarity = config.test_similarity  # read by evaluate()
     return model
 
 

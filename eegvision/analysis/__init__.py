@@ -40,7 +40,7 @@ def get_module(name):
 @fill_doc
 def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
                epochs=None, device="auto", layout="auto", targets="centers", fingerprints=None,
-               features=None, channels=None, **options):
+               features=None, channels=None, train_options=None, **options):
     """One :class:`~eegvision.runner.Job` per (subject, condition, seed).
 
     Parameters
@@ -67,6 +67,10 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
         Named feature set (``dnn_feature/<features>/``); None: NICE's files.
     channels : str | list of str | None
         Channel selection (see :func:`eegvision.data.channels.select_channels`).
+    train_options : dict | None
+        Further :class:`~eegvision.train.TrainConfig` settings (a recipe's
+        ``[train]`` table); they are checked here and go into every job's
+        training settings (and so into its cache key).
     **options
         The analysis' own options.
 
@@ -79,6 +83,7 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
 
     module = get_module(name)
     check_model_name(model)
+    train_options = check_train_options(train_options, recipe=recipe, model=model)
     _warn_unused(module, options)
     conds = module.conditions(options, ref)
     jobs = []
@@ -94,7 +99,8 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
                                                        bool(extra.get("bank"))))}
         for label, params in conds:
             for seed in seeds:
-                train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device}
+                train = {"recipe": recipe, "model": model, "seed": int(seed), "device": device,
+                         **train_options}
                 if epochs is not None:
                     train["epochs"] = int(epochs)
                 jobs.append(Job(name, int(subject), label, int(seed), params, data, train))
@@ -105,9 +111,9 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
 OPTIONS = {
     "temporal": {"mode", "width", "step", "windows", "tmin_ms", "tmax_ms", "timecourse"},
     "spatial": {"mode", "regions"},
-    "spectral": {"mode", "bands"},
-    "semantic": {"metric", "n_permutations", "n_splits", "text"},
-    "saliency": {"bin_ms", "tmin_ms", "tmax_ms", "method", "n_permutations"},
+    "spectral": {"mode", "bands", "filter"},
+    "semantic": {"metric", "n_permutations", "n_splits", "text", "grouping", "concept_table"},
+    "saliency": {"bin_ms", "tmin_ms", "tmax_ms", "method", "n_permutations", "mean_eeg"},
 }
 
 
@@ -116,6 +122,30 @@ def uses_bank(recipe):
     from ..train import BLUR_RECIPES
 
     return recipe in BLUR_RECIPES
+
+
+#: ``[train]`` keys of a TOML recipe that are analysis settings, not TrainConfig extras.
+_TRAIN_SETTINGS = ("model", "recipe", "epochs", "device")
+
+
+def check_train_options(train_options, *, recipe="fast", model="nice"):
+    """Validate extra TrainConfig settings: unknown names get "did you mean", bad values fail.
+
+    Returns
+    -------
+    dict
+        The settings (a copy), JSON-friendly.
+    """
+    from ..train import TrainConfig
+
+    train_options = dict(train_options or {})
+    for key in ("seed", *_TRAIN_SETTINGS):
+        if key in train_options:
+            hint = ("use the recipe's top-level seeds = [...] (or --seeds)" if key == "seed"
+                    else f"pass {key} as its own argument (--{key})")
+            raise ValueError(f"training setting {key!r} cannot be an extra option: {hint}.")
+    TrainConfig.from_recipe(recipe, model=model, **train_options)  # names and values checked
+    return train_options
 
 
 def check_model_name(model):
@@ -137,7 +167,7 @@ def _warn_unused(module, options):
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
             seeds=(0,), model=None, recipe="fast", epochs=None, device="auto", jobs=1,
             backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
-            progress=True, channels=None, **options):
+            progress=True, channels=None, train_options=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -169,6 +199,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     channels : str | list of str | None
         Channel selection (``'posterior17'``, a list, a glob or ``re:...``;
         see :func:`eegvision.data.channels.select_channels`).
+    train_options : dict | None
+        Further :class:`~eegvision.train.TrainConfig` settings for every job
+        (e.g. a recipe's ``[train]`` table beyond model, recipe, epochs).
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -198,12 +231,13 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         out = check_writable_dir(out)
     source, subjects, root, builtin, prints = _data_source(
         module, data, None if feature_set else features, data_dir, subjects, layout, targets,
-        feature_set=feature_set, channels=channels, bank=bank)
+        feature_set=feature_set, channels=channels, bank=bank,
+        concept_table=options.get("concept_table"))
     ref = source(subjects[0]).test
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets,
                           fingerprints=prints, features=feature_set, channels=channels,
-                          **options)
+                          train_options=train_options, **options)
     t0 = time.perf_counter()
     results = run_jobs(job_list, Path(out) / "jobs" if out is not None else None,
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
@@ -226,7 +260,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                   "device": device, "layout": layout, "targets": targets,
                   "data_root": None if root is None else str(root),
                   "features": feature_set, "channels": channels, "builtin_data": builtin,
-                  "data_in_memory": prints, "options": options, "n_jobs": len(job_list),
+                  "data_in_memory": prints, "train_options": dict(train_options or {}),
+                  "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list]}
         write_outputs(module, df, extras, config, Path(out), plot=plot)
@@ -234,7 +269,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
 
 
 def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
-                 feature_set=None, channels=None, bank=False):
+                 feature_set=None, channels=None, bank=False, concept_table=None):
     """``(source, subjects, root, builtin, fingerprints)``: where the jobs' data come from.
 
     ``source(subject)`` gives a :class:`~eegvision.data.container.SubjectData`:
@@ -251,7 +286,7 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
         needs = set(getattr(module, "NEEDS", ()))
         loader = RootLoader(root, layout, targets, test_repetitions="test_repetitions" in needs,
                             categories="categories" in needs, features=feature_set,
-                            channels=channels, bank=bank)
+                            channels=channels, bank=bank, concept_table=concept_table)
         return loader, subjects, root, builtin, None
     if data_dir is not None:
         raise ValueError("Give data= (data in memory) or data_dir= (a data root), not both.")
@@ -269,7 +304,8 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
         from ..data.inputs import add_table_categories
 
         # on a shallow copy: the caller's containers stay as they were
-        given = {s: SubjectData(d.subject, d.train, add_table_categories(d.test.copy(deep=False)),
+        given = {s: SubjectData(d.subject, d.train,
+                                add_table_categories(d.test.copy(deep=False), concept_table),
                                 d.meta, d.test_repetitions) for s, d in given.items()}
     prints = {s: {"content": content_hash(given[s])} for s in subjects}
     return given.__getitem__, subjects, None, False, prints
@@ -376,6 +412,10 @@ def analyze_cli(args):
         from ..train import RECIPES
 
         settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
+    device = args.device
+    if device in (None, "auto") and "device" in settings:  # the recipe's, unless --device given
+        device = settings["device"]
+    settings.pop("device", None)
     if getattr(args, "quick", False):
         settings["subjects"] = parse_subjects(settings["subjects"])[:1]
         settings["seeds"] = list(settings["seeds"])[:1]
@@ -385,7 +425,7 @@ def analyze_cli(args):
         if getattr(args, key, None) is not None:
             settings[key] = getattr(args, key)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
-                 device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
+                 device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None), **settings, **options)
     _print_summary(args.analysis, df, out)
 
@@ -393,8 +433,11 @@ def analyze_cli(args):
 def read_recipe_file(path):
     """Read a TOML recipe (``analyses/*.toml``): ``(settings, options)``.
 
-    ``settings`` may hold ``model``, ``recipe``, ``epochs`` (from ``[train]``),
-    ``subjects`` and ``seeds``; ``options`` are the analysis' own (``[options]``).
+    ``settings`` may hold ``model``, ``recipe``, ``epochs``, ``device`` (from
+    ``[train]``), ``train_options`` (every other ``[train]`` key: a
+    :class:`~eegvision.train.TrainConfig` setting; an unknown one is an error
+    with "did you mean"), ``subjects`` and ``seeds``; ``options`` are the
+    analysis' own (``[options]``).
     """
     try:
         import tomllib
@@ -408,8 +451,14 @@ def read_recipe_file(path):
     if unknown:
         raise ValueError(f"--config {path}: unknown section or key(s) {unknown}; "
                          "expected subjects, seeds, [train], [options].")
-    settings = {k: v for k, v in recipe.get("train", {}).items()
-                if k in ("model", "recipe", "epochs")}
+    train = dict(recipe.get("train", {}))
+    settings = {k: train.pop(k) for k in _TRAIN_SETTINGS if k in train}
+    if train:
+        try:
+            settings["train_options"] = check_train_options(
+                train, recipe=settings.get("recipe", "fast"), model=settings.get("model", "nice"))
+        except ValueError as err:
+            raise ValueError(f"--config {path}: [train]: {err}") from None
     if "subjects" in recipe:
         settings["subjects"] = recipe["subjects"]
     if "seeds" in recipe:

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import data_error
+from .._utils import _check_option, data_error
 from ._base import fit_and_score
 
 NAME = "saliency"
@@ -63,6 +63,9 @@ DEFAULTS = {"bin_ms": 100.0, "tmin_ms": 0.0, "tmax_ms": None, "method": "auto",
             "n_permutations": 1000}
 #: Saliency methods (``auto``: ``gradient`` for torch models, ``haufe`` for ridge).
 METHODS = ("auto", "gradient", "gradcam", "occlusion", "haufe")
+#: Where the "mean EEG" maps come from (option ``mean_eeg``): the test data, or the
+#: training data as NICE's draw_pic/topo.py (the mean over all training conditions).
+MEAN_EEG = ("test", "train")
 #: Names of the maps, in figure row order.
 MAPS = ("eeg", "cam", "eeg_x_cam", "attention")
 MAP_LABELS = {
@@ -79,7 +82,6 @@ MAP_LABELS = {
 # ------------------------------------------------------------------ protocol
 def conditions(options, ref):
     """One condition, ``full``, carrying the binning, method and test options."""
-    from .._utils import _check_option
 
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if k in DEFAULTS and v is not None}}
     if float(opts["bin_ms"]) <= 0:
@@ -91,6 +93,10 @@ def conditions(options, ref):
     params = {k: (None if opts[k] is None else float(opts[k])) for k in ("bin_ms", "tmin_ms",
                                                                          "tmax_ms")}
     params.update(method=str(opts["method"]), n_permutations=int(opts["n_permutations"]))
+    mean_eeg = options.get("mean_eeg") or "test"
+    _check_option("mean_eeg", mean_eeg, MEAN_EEG)
+    if mean_eeg != "test":  # the default keeps its cache keys
+        params["mean_eeg"] = mean_eeg
     return [("full", params)]
 
 
@@ -113,7 +119,8 @@ def run_condition(data, job):
     p = job.params
     maps = compute_saliency(result.model, derived.test, train=derived.train,
                             method=p.get("method", "auto"), bin_ms=p["bin_ms"],
-                            tmin_ms=p["tmin_ms"], tmax_ms=p["tmax_ms"])
+                            tmin_ms=p["tmin_ms"], tmax_ms=p["tmax_ms"],
+                            mean_eeg=p.get("mean_eeg", "test"))
     trials = maps.pop("per_trial", None)
     if trials is not None:
         maps["p_cluster"] = cluster_test(trials, derived.test.ch_names,
@@ -159,7 +166,7 @@ def zscore_bins(maps, axis=-1):
 
 # ------------------------------------------------------------------ computing
 def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tmin_ms=0.0,
-                     tmax_ms=None, batch_size=100):
+                     tmax_ms=None, batch_size=100, mean_eeg="test"):
     """Saliency maps of a trained model on test data, in time bins.
 
     Parameters
@@ -178,6 +185,10 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
         Time bins (ms): ``bin_ms`` wide from ``tmin_ms`` to ``tmax_ms`` (end of data).
     batch_size : int
         Test trials per backward pass.
+    mean_eeg : 'test' | 'train'
+        Data of the ``eeg`` maps: the test set, or (as NICE's topo.py) the
+        mean of the training data (needs ``train``). ``eeg_x_cam`` always
+        multiplies the test trials by their CAM.
 
     Returns
     -------
@@ -190,7 +201,6 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
         for occlusion ``occlusion_time`` / ``occlusion_channel`` (see
         :func:`eegvision.analysis._occlusion.occlusion_maps`).
     """
-    from .._utils import _check_option
     from ..models.ridge import RidgeDecoder
 
     _check_option("--method", method, METHODS)
@@ -205,13 +215,19 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
                          "use --model ridge, or --method gradient / gradcam / occlusion.")
     test = test.average_repetitions()
     edges = time_bins(test.times, test.sfreq, bin_ms, tmin_ms, tmax_ms)
-    mean_eeg = bin_average(test.eeg.mean(0), test.times, edges)
+    _check_option("mean_eeg", mean_eeg, MEAN_EEG)
+    source = test
+    if mean_eeg == "train":
+        if train is None:
+            raise ValueError("mean_eeg='train' needs the training data: pass train=.")
+        source = train.average_repetitions()
+    eeg_map = bin_average(source.eeg.mean(0), source.times, edges)
     if method == "occlusion":
         from ._occlusion import occlusion_maps
 
         occ = occlusion_maps(model, test, edges)
         cam = occ.pop("map")
-        return {"method": method, "eeg": mean_eeg, "cam": cam, "eeg_x_cam": mean_eeg * cam,
+        return {"method": method, "eeg": eeg_map, "cam": cam, "eeg_x_cam": eeg_map * cam,
                 "cam_time": cam.T, "bin_edges_ms": edges, **occ}
     extra, trials = {}, None
     if method == "haufe":
@@ -226,7 +242,7 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
         trials = np.moveaxis(bin_average(per, test.times, edges), 0, 1)  # (n, bins, chans)
         if attn is not None:
             extra["attention"] = attn.mean(0)
-    out = {"method": method, "eeg": mean_eeg, "cam": bin_average(cam, test.times, edges),
+    out = {"method": method, "eeg": eeg_map, "cam": bin_average(cam, test.times, edges),
            "eeg_x_cam": bin_average(prod, test.times, edges),
            "cam_time": cam, "bin_edges_ms": edges, "per_trial": trials}
     out.update(extra)

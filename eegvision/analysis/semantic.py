@@ -26,7 +26,13 @@ NAME = "semantic"
 #: What the entry layer reads for this analysis besides the containers (see data.inputs).
 NEEDS = ("test_repetitions", "categories")
 REFERENCE = "full"
-DEFAULTS = {"metric": "correlation", "n_permutations": 1000, "n_splits": 10, "text": "auto"}
+DEFAULTS = {"metric": "correlation", "n_permutations": 1000, "n_splits": 10, "text": "auto",
+            "grouping": "auto", "concept_table": None}
+#: How the test concepts are grouped: NICE's published assignment (``nice``,
+#: :mod:`eegvision.data.nice_groups`), THINGS' categories (``things``: the
+#: container's categories or a concept table), or ``auto`` (the container's
+#: categories, else a concept table when one is found, else ``nice``).
+GROUPINGS = ("auto", "nice", "things")
 
 #: NICE's five semantic groups, in figure order.
 GROUPS = ("animal", "food", "vehicle", "tool", "other")
@@ -57,26 +63,70 @@ def semantic_group(categories):
     return "other"
 
 
-def concept_groups(data):
-    """Group of every trial of a container, from ``data.categories``.
+def concept_groups(data, grouping="auto"):
+    """Group of every trial of a container, by ``grouping`` (see :data:`GROUPINGS`).
 
-    Real THINGS-EEG2 metadata carry no categories: :func:`~eegvision.analysis.analyze`
-    gives the test concepts those of ``things_eeg2_concepts.tsv`` (in
-    ``$EEGVISION_SHARED_DATA``) before the jobs run.
+    Parameters
+    ----------
+    data : EEGImageData
+        Test data; for ``nice`` its conditions must be the 200 THINGS-EEG2
+        test conditions (0-based, in ``test_img_concepts`` order).
+    grouping : 'auto' | 'nice' | 'things'
+        ``things`` uses ``data.categories``: real THINGS-EEG2 metadata carry
+        none, so :func:`~eegvision.analysis.analyze` gives the test concepts
+        those of a concept table (option ``concept_table``, else
+        ``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``) before the
+        jobs run. ``auto``: ``things`` when there are categories, else ``nice``.
     """
+    rsa._check_option("grouping", grouping, GROUPINGS)
+    if resolved_grouping(data, grouping) == "nice":
+        return _nice_groups(data)
     if data.categories is None:
-        raise data_error(data.meta.get("source", "test data"),
-                         "the test concepts have no categories (and no concept table gave them).",
-                         "give the container categories=, or set $EEGVISION_SHARED_DATA to the "
-                         "folder holding things_eeg2_concepts.tsv.")
+        raise data_error(data.meta.get("source", "test data"), "grouping 'things' needs THINGS "
+                         "categories: the test concepts have none and no concept table gave them.",
+                         "pass the option concept_table=PATH (things_eeg2_concepts.tsv), set "
+                         "$EEGVISION_SHARED_DATA, or use grouping='nice'.")
     return np.array([semantic_group(c) for c in data.categories])
+
+
+def resolved_grouping(data, grouping="auto"):
+    """The grouping :func:`concept_groups` applies: ``'nice'`` or ``'things'``."""
+    if grouping != "auto":
+        return grouping
+    return "things" if data.categories is not None else "nice"
+
+
+def _nice_groups(data):
+    """NICE's published groups, by test condition (sport folded into other)."""
+    from ..data.nice_groups import N_TEST, nice_group_of_condition
+
+    cond = np.asarray(data.conditions)
+    if len(np.unique(cond)) != N_TEST or cond.min() != 0 or cond.max() != N_TEST - 1:
+        raise data_error(data.meta.get("source", "test data"), f"grouping 'nice' is NICE's "
+                         f"assignment of the {N_TEST} THINGS-EEG2 test conditions; these test data "
+                         f"have {len(np.unique(cond))} conditions ({cond.min()}-{cond.max()}).",
+                         "use grouping='things' (with categories or a concept table).")
+    return nice_group_of_condition()[cond]
+
+
+def group_sort_order(groups, conditions, grouping):
+    """Row order of a group-sorted matrix: by group, then NICE's figure order for ``nice``."""
+    rank = np.array([GROUPS.index(g) for g in groups])
+    if grouping != "nice":
+        return np.argsort(rank, kind="stable")
+    from ..data.nice_groups import nice_position_of_condition
+
+    return np.lexsort((nice_position_of_condition()[np.asarray(conditions)], rank))
 
 
 def conditions(options, ref):
     """One condition, ``full``, carrying the RSA settings (so they key the cache)."""
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     rsa._check_option("metric", opts["metric"], rsa.METRICS)
-    params = {k: opts[k] for k in ("metric", "n_permutations", "n_splits")}
+    rsa._check_option("grouping", opts["grouping"], GROUPINGS)
+    params = {k: opts[k] for k in ("metric", "n_permutations", "n_splits", "grouping")}
+    if opts["concept_table"] is not None:
+        params["concept_table"] = str(opts["concept_table"])
     return [(REFERENCE, params)]
 
 
@@ -142,7 +192,8 @@ def run_condition(data, job):
     p = {**DEFAULTS, **job.params}
     row, fit = fit_and_score(derive(data, p), job)
     test = data.test.average_repetitions()
-    groups = concept_groups(test)
+    groups = concept_groups(test, p["grouping"])
+    row["grouping"] = resolved_grouping(test, p["grouping"])
     eeg_emb, img_emb = embed(fit.model, test.eeg, test.features)
     eeg_rdm = rsa.rdm(eeg_emb, p["metric"])
     models = {"image_features": rsa.rdm(test.features, p["metric"]),
@@ -312,7 +363,8 @@ def postprocess(df, results, options, context):
     table = _rsa_table(df, results, text)
     rdms = _mean_arrays(df, results, "eeg_rdm")
     sim = np.mean(list(_mean_arrays(df, results, "similarity").values()), axis=0)
-    order = np.argsort([GROUPS.index(g) for g in groups], kind="stable")
+    grouping = results[0]["row"].get("grouping", opts["grouping"])
+    order = group_sort_order(groups, results[0]["arrays"]["condition"], grouping)
     names = [str(c) for c in test.concepts]
     sorted_df = pd.DataFrame(sim[np.ix_(order, order)], columns=[names[i] for i in order])
     sorted_df.insert(0, "group", groups[order])

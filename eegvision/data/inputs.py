@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
 from .._docs import fill_doc
-from .._utils import logger
+from .._utils import data_error, logger
 from .container import EEGImageData, SubjectData
 
 
@@ -145,13 +146,18 @@ class RootLoader:
         Channel selection (:func:`eegvision.data.channels.select_channels`).
     bank : bool
         Read the feature set's blur bank too (the ``ubp`` and ``blur-bank`` recipes).
+    concept_table : str | Path | None
+        With ``categories``: the concept table to read them from (default:
+        the one in ``$EEGVISION_SHARED_DATA``).
     """
 
     def __init__(self, root, layout="auto", targets="centers", *, test_repetitions=False,
-                 categories=False, features=None, channels=None, bank=False):
+                 categories=False, features=None, channels=None, bank=False,
+                 concept_table=None):
         self.root, self.layout, self.targets = root, layout, targets
         self.test_repetitions, self.categories = test_repetitions, categories
         self.features, self.channels, self.bank = features, channels, bank
+        self.concept_table = concept_table
         self._load = functools.lru_cache(maxsize=2)(self._read)
 
     def __call__(self, subject):
@@ -164,7 +170,7 @@ class RootLoader:
         data = load_subject(self.root, subject, layout=self.layout, targets=self.targets,
                             features=self.features, bank=self.bank)
         if self.categories:
-            add_table_categories(data.test)
+            add_table_categories(data.test, self.concept_table)
         if self.test_repetitions:
             data.test_repetitions = self._repetitions(subject)
         return pick(data, self.channels)
@@ -180,18 +186,21 @@ class RootLoader:
             return None
 
 
-def add_table_categories(container):
+def add_table_categories(container, path=None):
     """Fill ``container.categories`` from the concept table when it has none and one is found.
 
     Real THINGS-EEG2 metadata carry no categories; the table
-    (``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``) maps concept
-    names to their THINGS categories. Leaves the container as is when there
-    is no table or a concept is not in it.
+    (``things_eeg2_concepts.tsv``: ``path``, else the one in
+    ``$EEGVISION_SHARED_DATA``) maps concept names to their THINGS
+    categories. Leaves the container as is when there is no table or a
+    concept is not in it.
 
     Parameters
     ----------
     container : EEGImageData
         Modified in place.
+    path : str | Path | None
+        The concept table; given, it must exist.
 
     Returns
     -------
@@ -200,12 +209,17 @@ def add_table_categories(container):
     from .builtin import shared_data_dir
     from .things import concept_name, read_concept_table
 
-    folder = shared_data_dir()
-    if container.categories is not None or folder is None:
+    if container.categories is not None:
         return container
-    path = folder / "things_eeg2_concepts.tsv"
-    if not path.is_file():
-        return container
+    if path is not None:
+        if not Path(path).is_file():
+            raise data_error(path, "the concept table does not exist.",
+                             "give the path of things_eeg2_concepts.tsv (concept_table=).")
+    else:
+        folder = shared_data_dir()
+        path = None if folder is None else folder / "things_eeg2_concepts.tsv"
+        if path is None or not path.is_file():
+            return container
     table = read_concept_table(path)
     lookup = dict(zip(table["concept"], table["categories27"], strict=True))
     names = [concept_name(c) for c in container.concepts]

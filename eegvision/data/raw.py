@@ -30,6 +30,8 @@ from .._utils import _check_option, atomic_path, data_error, logger, rng_from_se
 from ._pickle import load_dict_file
 
 RAW_DIR = "Raw_data"
+#: The official release's raw folder (under the folder that holds ``eeg_dataset/``).
+RAW_DIR_OFFICIAL = "eeg_dataset/raw_data"
 SPLITS = ("training", "test")
 #: Stim code of target (catch) trials; these epochs are dropped.
 TARGET_CODE = 99999
@@ -386,6 +388,22 @@ def preprocessed_dir_name(sfreq):
     return f"Preprocessed_data_{float(sfreq):g}Hz"
 
 
+def raw_subject_dir(root, subject):
+    """``Raw_data/sub-XX`` (NICE) or ``eeg_dataset/raw_data/sub-XX`` (official), whichever exists.
+
+    ``root`` may also be the official ``eeg_dataset/`` folder itself. When
+    neither exists, the NICE name is returned (the error then names it).
+    """
+    from .things import dataset_base
+
+    sub = f"sub-{int(subject):02d}"
+    base = dataset_base(root)
+    for folder in (base / RAW_DIR, base / RAW_DIR_OFFICIAL):
+        if (folder / sub).is_dir():
+            return folder / sub
+    return base / RAW_DIR / sub
+
+
 def find_raw_sessions(root, subject):
     """Raw files of one subject: ``[(session, {split: path}), ...]``, ascending.
 
@@ -393,7 +411,7 @@ def find_raw_sessions(root, subject):
     ``raw_eeg_training.npy`` and ``raw_eeg_test.npy``; otherwise one
     :class:`~eegvision._utils.DataError` lists every missing file.
     """
-    sub_dir = Path(root) / RAW_DIR / f"sub-{int(subject):02d}"
+    sub_dir = raw_subject_dir(root, subject)
     found = sorted(int(m.group(1)) for p in (sub_dir.glob("ses-*") if sub_dir.is_dir() else [])
                    if p.is_dir() and (m := re.fullmatch(r"ses-(\d+)", p.name)))
     sessions = [(s, {sp: sub_dir / f"ses-{s:02d}" / f"raw_eeg_{sp}.npy" for sp in SPLITS})
@@ -402,7 +420,8 @@ def find_raw_sessions(root, subject):
     if missing:
         raise data_error(sub_dir, "missing raw recordings:\n    " + "\n    ".join(missing),
                          f"download the THINGS-EEG2 raw data from OSF ({RAW_DATA_URL}) into "
-                         f"{Path(root) / RAW_DIR}/sub-XX/ses-YY/, or make a simulated root with "
+                         f"{Path(root) / RAW_DIR}/sub-XX/ses-YY/ (or "
+                         f"{RAW_DIR_OFFICIAL}/sub-XX/ses-YY/), or make a simulated root with "
                          "`eegvision simulate DIR --raw`.")
     return sessions
 
@@ -530,9 +549,29 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
 
 def preprocess_cli(args):
     """``eegvision preprocess``: raw recordings of one subject -> preprocessed layout."""
+    from .._utils import EEGVisionError
     from .builtin import resolve_root
 
     root, _ = resolve_root(args.data_dir)
+    preset, seed = getattr(args, "preset", None), getattr(args, "seed", None)
+    if preset is not None:
+        from .presets import OFFICIAL_SEED, preprocess_preset
+
+        if args.sfreq is not None or args.no_mvnn:
+            raise EEGVisionError(f"--preset {preset} fixes the rate and the MVNN; "
+                                 "--sfreq / --no-mvnn cannot change them.\n  Fix: drop "
+                                 "--sfreq / --no-mvnn, or drop --preset.")
+        seed = OFFICIAL_SEED if seed is None else seed
+        paths = preprocess_preset(root, args.subject, preset, args.out, seed=seed)
+        print(f"eegvision preprocess: sub-{args.subject:02d} (preset {preset}, seed {seed}) "
+              "written to:")
+        for path in paths:
+            print(f"  {path}")
+        return paths
+    if seed is not None:
+        raise EEGVisionError("--seed is used by --preset only (the default pipeline keeps the "
+                             "first repetitions in time).\n  Fix: add --preset or drop --seed.")
+    args.sfreq = 250.0 if args.sfreq is None else args.sfreq
     paths = preprocess_subject(root, args.subject, args.out, sfreq=args.sfreq,
                                mvnn=not args.no_mvnn)
     steps = f"epochs {args.sfreq:g} Hz" + ("" if args.no_mvnn else " + MVNN")

@@ -46,7 +46,7 @@ SIZES = {
     "default": dict(n_train=1654, n_train_reps=4, n_test=200, n_test_reps=20, dtype="float32"),
     "full": dict(n_train=16540, n_train_reps=4, n_test=200, n_test_reps=80, dtype="float64"),
 }
-LAYOUTS = ("250hz", "official")
+LAYOUTS = ("250hz", "official", "eeg_dataset")
 BUILTIN_SUBJECTS = 2
 
 SFREQ = 250.0
@@ -438,6 +438,8 @@ def _write_split(root, subject, split, model, feats, n_reps, layouts, dtype, see
         "official": (root / "Preprocessed_data", (n, n_reps, 17, 100), OFFICIAL_17_CHANNELS,
                      (-0.2 + np.arange(100) / 100.0), "npy"),
     }
+    # the OSF release's own tree: the official files under eeg_dataset/preprocessed_data
+    files["eeg_dataset"] = (root / "eeg_dataset" / "preprocessed_data",) + files["official"][1:]
     rng = np.random.default_rng([seed, 3, subject, split == "test"])
     step = max(1, 4_000_000 // (n_reps * 63 * _N_EPOCH))
     with contextlib.ExitStack() as stack:
@@ -450,8 +452,9 @@ def _write_split(root, subject, split, model, feats, n_reps, layouts, dtype, see
             x = _simulate_chunk(model, feats[start:start + step], n_reps, rng)
             if "250hz" in writers:  # NICE quirk: data 0..1 s, `times` from -0.2 s
                 writers["250hz"](x[..., _N_CROP:])
-            if "official" in writers:
-                writers["official"](_to_official(x))
+            for lay in ("official", "eeg_dataset"):
+                if lay in writers:
+                    writers[lay](_to_official(x))
 
 
 def _check_args(region, window_ms, band_hz, layouts, subjects):
@@ -521,8 +524,9 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
     full : bool
         THINGS-EEG2's real sizes (16540 x 4 training, 200 x 80 test, float64;
         about 9 GB per subject) instead of the fast default (1654 x 4, 200 x 20, float32).
-    layouts : sequence of {"250hz", "official"}
-        ``Preprocessed_data_250Hz`` (NICE, 63 ch) and/or ``Preprocessed_data`` (17 ch, 100 Hz).
+    layouts : sequence of {"250hz", "official", "eeg_dataset"}
+        ``Preprocessed_data_250Hz`` (NICE, 63 ch), ``Preprocessed_data`` (17 ch,
+        100 Hz) and/or the same 17-channel files under ``eeg_dataset/preprocessed_data``.
     region : str
         Scalp region (one of ``REGIONS``) above the dipoles that carry image information.
     window_ms, band_hz : (float, float)

@@ -1,15 +1,23 @@
-"""THINGS-EEG2 readers: preprocessed EEG (both layouts), features, metadata, a reading cache.
+"""THINGS-EEG2 readers: preprocessed EEG (every layout), features, metadata, a reading cache.
 
-Layouts under a data root (``--data-dir`` or ``$EEGVISION_DATA``)::
+Layouts, looked for under the data root (``--data-dir`` or ``$EEGVISION_DATA``;
+the root may be the folder holding ``eeg_dataset/`` or ``eeg_dataset/``
+itself, then its parent holds ``image_set/`` and the feature folders)::
 
-    Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy   "250hz"
-    Preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy         "official"
-    image_set/image_metadata.npy
+    Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy        "250hz" (NICE)
+    eeg_dataset/preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy  "eeg_dataset" (OSF)
+    Preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy              "official"
+    Preprocessed_data_<rate>Hz/sub-XX/...        "<rate>hz" (``eegvision preprocess --sfreq``)
+    image_set/image_metadata.npy (NICE: Image_set/)
     dnn_feature/clip_feature_maps_{training,test}.npy, center_clip.npy
+        (or DNN_feature_maps/pca_feature_maps/clip/pretrained-True/; centres also
+        in the root, image_set/ or Image_set/)
 
 Shapes, channel names and times are always read from the files. The first
 repetition-averaged read of a file is cached as a float32 ``.npy`` keyed by the
-file's absolute path, size and mtime, so later reads memory-map it.
+file's absolute path, size and mtime, so later reads memory-map it. Large
+arrays are memory-mapped (:mod:`eegvision.data._mapped`) and converted to
+float32 chunk by chunk, so a float64 file never has to fit in memory.
 """
 
 from __future__ import annotations
@@ -25,9 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from .._utils import _check_option, data_error, logger, write_json
+from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
 
-LAYOUTS = {"250hz": "Preprocessed_data_250Hz", "official": "Preprocessed_data"}
+#: Fixed layouts: name -> folder (relative to the data root, or, for
+#: ``eeg_dataset``, to the folder that holds ``eeg_dataset/``). Folders
+#: ``Preprocessed_data_<rate>Hz`` (what ``eegvision preprocess`` writes) are
+#: found too, as layout ``<rate>hz``.
+LAYOUTS = {"250hz": "Preprocessed_data_250Hz",
+           "eeg_dataset": "eeg_dataset/preprocessed_data",
+           "official": "Preprocessed_data"}
 TARGETS = ("centers", "images")
 _REQUIRED_KEYS = ("preprocessed_eeg_data", "ch_names", "times")
 _CACHE_VERSION = 1
@@ -105,7 +120,7 @@ def _write_cache(path, out):
 
 
 # ------------------------------------------------------------ EEG files
-def _check_contents(path, d):
+def _check_contents(path, d, warn=True):
     """Validate the dict of a preprocessed file; return (eeg, ch_names, times)."""
     missing = [k for k in _REQUIRED_KEYS if k not in d]
     if missing:
@@ -147,7 +162,8 @@ def _check_contents(path, d):
         raise data_error(path, f"{len(times)} time points for {n_t} samples in the data.",
                          "the file's times must give one time per sample.")
     if len(times) > n_t:
-        _note_uncropped_times(path, len(times), n_t, times[-n_t], times[-1])
+        if warn:
+            _note_uncropped_times(path, len(times), n_t, times[-n_t], times[-1])
         times = times[-n_t:]
     if n_t > 1 and not (np.isfinite(times).all() and (np.diff(times) > 0).all()):
         raise data_error(path, "times are not finite and strictly increasing.",
@@ -193,6 +209,7 @@ def _averaged(path, eeg, average):
         block = eeg[start:start + _CHUNK]
         with np.errstate(over="ignore", invalid="ignore"):
             out[start:start + _CHUNK] = block.mean(axis=1, dtype=np.float64) if average else block
+        release_pages(eeg, start, start + len(block))  # a mapped file's pages do not pile up
         # checked after the cast: float64 values beyond float32's range become inf here
         if not np.isfinite(out[start:start + _CHUNK]).all():
             raise data_error(path, f"NaN, infinite or out-of-float32-range values in "
@@ -227,7 +244,7 @@ def read_preprocessed(path, *, average=True, cache=True):
         hit = _read_cache(path)
         if hit is not None:
             return hit
-    d = load_dict_file(path)
+    d = load_dict_mapped(path)
     eeg, ch_names, times = _check_contents(path, d)
     n_reps = int(eeg.shape[1])
     del d
@@ -296,8 +313,8 @@ def read_image_metadata(root):
         as arrays, plus ``train_concepts`` / ``test_concepts``: concept names
         without the numeric prefix.
     """
-    path = Path(root) / "image_set" / "image_metadata.npy"
-    if not path.is_file():
+    path = metadata_path(root)
+    if path is None:
         return None
     raw = load_dict_file(path)
     missing = [k for k in ("train_img_concepts", "test_img_concepts") if k not in raw]
@@ -348,29 +365,70 @@ def read_concept_table(path):
 
 
 # ---------------------------------------------------------- subject level
+_RATE_DIR = re.compile(r"Preprocessed_data_(\d+(?:\.\d+)?)Hz")
+
+
+def dataset_base(root):
+    """The folder holding ``image_set/`` and the feature folders.
+
+    That is ``root`` itself, or its parent when ``root`` is the official
+    release's ``eeg_dataset/`` folder.
+    """
+    root = Path(root)
+    if root.name.lower() == "eeg_dataset" and not (root / "eeg_dataset").is_dir():
+        return root.parent
+    return root
+
+
+def layout_dirs(root):
+    """Every layout a root can hold: ``{name: folder of sub-XX/}``, in search order.
+
+    The fixed :data:`LAYOUTS` come first (whether present or not), then every
+    ``Preprocessed_data_<rate>Hz`` folder present (layout ``<rate>hz``).
+    """
+    base = dataset_base(root)
+    dirs = {name: base / rel for name, rel in LAYOUTS.items()}
+    if base.is_dir():
+        for p in sorted(base.iterdir()):
+            m = _RATE_DIR.fullmatch(p.name)
+            if m and p.is_dir():
+                dirs.setdefault(f"{float(m.group(1)):g}hz", p)
+    return dirs
+
+
 def _subject_dir(root, layout, subject):
-    return Path(root) / LAYOUTS[layout] / f"sub-{int(subject):02d}"
+    return layout_dirs(root)[layout] / f"sub-{int(subject):02d}"
+
+
+def subject_layouts(root, subject):
+    """Names of the layouts holding ``sub-XX/`` for ``subject``, in search order."""
+    sub = f"sub-{int(subject):02d}"
+    return [name for name, folder in layout_dirs(root).items() if (folder / sub).is_dir()]
 
 
 def _pick_layout(root, subject, layout):
-    _check_option("layout", layout, ("auto",) + tuple(LAYOUTS))
+    dirs = layout_dirs(root)
+    _check_option("layout", layout, ("auto",) + tuple(dirs))
     if layout != "auto":
         return layout
-    for name in LAYOUTS:  # "250hz" first
-        if _subject_dir(root, name, subject).is_dir():
-            return name
-    return "250hz"
+    found = subject_layouts(root, subject)
+    if found:
+        return found[0]
+    looked = "\n    ".join(f"{name}: {folder / f'sub-{int(subject):02d}'}/"
+                          for name, folder in dirs.items())
+    raise data_error(root, f"subject {subject}: no preprocessed EEG found. Looked for these "
+                           f"layouts:\n    {looked}", _WHERE)
 
 
 def _feature_dir(root, features):
-    """``dnn_feature/`` (NICE's files) or the named feature set ``dnn_feature/<features>/``."""
+    """NICE's feature folder (:func:`feature_dir`) or the named set ``dnn_feature/<features>/``."""
     if features is None:
-        return Path(root) / "dnn_feature"
+        return feature_dir(root)
     from .featureset import feature_set_dir
 
-    folder = feature_set_dir(root, features)
+    folder = feature_set_dir(dataset_base(root), features)
     if not folder.is_dir():
-        sets = sorted(p.name for p in (Path(root) / "dnn_feature").glob("*/")
+        sets = sorted(p.name for p in (dataset_base(root) / "dnn_feature").glob("*/")
                       if p.is_dir() and not p.name.startswith("."))
         raise data_error(folder, f"no feature set {features!r}; found: "
                          f"{', '.join(sets) if sets else 'none'}.",
@@ -386,11 +444,13 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
     Parameters
     ----------
     root : str | Path
-        The data root.
+        The data root (or the official release's ``eeg_dataset/`` folder).
     subject : int
         Subject number (``sub-XX``, from 1).
-    layout : 'auto' | '250hz' | 'official'
-        ``auto`` prefers ``Preprocessed_data_250Hz`` when the subject is there.
+    layout : str
+        ``'auto'`` takes the first layout of :func:`layout_dirs` that holds
+        the subject (``250hz`` first); or a layout name (``'250hz'``,
+        ``'eeg_dataset'``, ``'official'``, ``'<rate>hz'``).
     targets : 'centers' | 'images'
         Test retrieval targets: ``center_clip.npy`` or ``clip_feature_maps_test.npy``.
     features : str | None
@@ -410,6 +470,7 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
     _check_option("targets", targets, TARGETS)
     layout = _pick_layout(root, subject, layout)
     sub = _subject_dir(root, layout, subject)
+    base = dataset_base(root)
     feat = _feature_dir(root, features)
     files = dict(layout=layout, train_eeg=sub / "preprocessed_eeg_training.npy",
                  test_eeg=sub / "preprocessed_eeg_test.npy",
@@ -417,9 +478,10 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
     if targets == "images":
         files["test_features"] = feat / "clip_feature_maps_test.npy"
     else:
-        near = (feat / "center_clip.npy",) + ((root / "center_clip.npy",) if features is None
-                                               else ())
-        files["test_features"] = next((p for p in near if p.is_file()), feat / "center_clip.npy")
+        centers = ((feat / "center_clip.npy", base / "center_clip.npy",
+                    base / "Image_set" / "center_clip.npy", base / "image_set" / "center_clip.npy")
+                   if features is None else (feat / "center_clip.npy",))
+        files["test_features"] = next((p for p in centers if p.is_file()), centers[0])
     if bank:
         files["train_bank"] = feat / "blur_bank_training.npy"
         files["test_bank"] = feat / "blur_bank_test.npy"
@@ -427,9 +489,28 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
     if missing:
         raise data_error(root, f"subject {subject} ({layout} layout): {len(missing)} missing "
                                "file(s):\n    " + "\n    ".join(missing), _WHERE)
-    meta = root / "image_set" / "image_metadata.npy"
-    files["metadata"] = meta if meta.is_file() else None
+    files["metadata"] = metadata_path(root)
     return files
+
+
+#: Feature folders, first found wins: NICE's repository folder, then the layout
+#: of NICE's training scripts (DNN_feature_maps/pca_feature_maps/<dnn>/pretrained-True).
+FEATURE_DIRS = ("dnn_feature", "DNN_feature_maps/pca_feature_maps/clip/pretrained-True")
+
+
+def feature_dir(root):
+    """The folder of the CLIP feature files (:data:`FEATURE_DIRS`; the first when none exists)."""
+    base = dataset_base(root)
+    return next((base / d for d in FEATURE_DIRS
+                 if (base / d / "clip_feature_maps_training.npy").is_file()),
+                base / FEATURE_DIRS[0])
+
+
+def metadata_path(root):
+    """``image_set/image_metadata.npy`` (official) or ``Image_set/...`` (NICE); None if absent."""
+    base = dataset_base(root)
+    return next((p for p in (base / "image_set" / "image_metadata.npy",
+                             base / "Image_set" / "image_metadata.npy") if p.is_file()), None)
 
 
 def _names(meta, split, key, n, path):
@@ -507,8 +588,8 @@ def load_subject(root, subject, *, layout="auto", targets="centers", average=Tru
         The data root.
     subject : int
         Subject number (from 1).
-    layout : 'auto' | '250hz' | 'official'
-        Which preprocessed layout to read.
+    layout : str
+        Which preprocessed layout to read (see :func:`find_subject_files`).
     targets : 'centers' | 'images'
         Test retrieval targets (NICE uses concept centres).
     average : bool
@@ -552,6 +633,41 @@ def _abbrev(items, n=6):
         ", ".join(items[:n]) + f", ... ({len(items) - 2 * n} more) ..., " + ", ".join(items[-n:]))
 
 
+def peek_preprocessed(path):
+    """Shape, channels and times of a preprocessed file, without reading its EEG.
+
+    Returns
+    -------
+    dict
+        ``shape`` (conditions, repetitions, channels, times), ``dtype``,
+        ``ch_names``, ``times`` and ``sfreq``.
+    """
+    d = load_dict_mapped(path)
+    eeg, ch_names, times = _check_contents(path, d, warn=False)
+    sfreq = float(round(1.0 / np.median(np.diff(times)), 6)) if len(times) > 1 else float("nan")
+    return dict(shape=tuple(eeg.shape), dtype=str(eeg.dtype), ch_names=ch_names, times=times,
+                sfreq=sfreq)
+
+
+def _layout_lines(root, subject):
+    """One line per layout holding the subject: name, folder, channels, rate, times."""
+    lines = []
+    for name in subject_layouts(root, subject):
+        folder = _subject_dir(root, name, subject)
+        try:
+            tr = peek_preprocessed(folder / "preprocessed_eeg_training.npy")
+            te = peek_preprocessed(folder / "preprocessed_eeg_test.npy")
+        except (OSError, ValueError) as err:  # DataError is a ValueError
+            lines.append(f"  {name} ({folder}/): unreadable: {str(err).splitlines()[0]}")
+            continue
+        t = tr["times"]
+        lines.append(f"  {name} ({folder}/): {len(tr['ch_names'])} channels, {tr['sfreq']:g} Hz, "
+                     f"{len(t)} samples {t[0]:.3f} to {t[-1]:.3f} s; training {tr['shape'][0]}x"
+                     f"{tr['shape'][1]}, test {te['shape'][0]}x{te['shape'][1]} (conditions x "
+                     f"repetitions), {tr['dtype']}")
+    return lines
+
+
 def describe_root(data_dir, subject=1):
     """A text description of a data root and one subject (for ``eegvision info``).
 
@@ -566,9 +682,11 @@ def describe_root(data_dir, subject=1):
 
     root, builtin = resolve_root(data_dir, subjects=[subject])
     lines = [f"Data root: {root}" + (" (built-in simulated dataset)" if builtin else "")]
-    found = [f"{k} ({v}/)" for k, v in LAYOUTS.items() if (Path(root) / v).is_dir()]
-    lines.append(f"Layouts found: {', '.join(found) if found else 'none'}")
-    sets = sorted(p.parent.name for p in (Path(root) / "dnn_feature").glob("*/manifest.json"))
+    found = _layout_lines(root, subject)
+    lines.append(f"Layouts found for subject {subject}: {len(found) or 'none'}")
+    lines.extend(found)
+    sets = sorted(p.parent.name
+                  for p in (dataset_base(root) / "dnn_feature").glob("*/manifest.json"))
     lines.append(f"Feature sets (--features): {', '.join(sets) if sets else 'none'}")
     data = load_subject(root, subject)
     lines.append(f"Subject {subject} ({data.meta['layout']} layout):")

@@ -24,6 +24,9 @@ _ENCODERS = {
     "nice": ("nice", "NICE", {}),
     "nice-sa": ("nice", "NICE", {"spatial": "sa"}),
     "nice-ga": ("nice", "NICE", {"spatial": "ga"}),
+    # what NICE's public spatial modules compute (eegvision/models/published.py)
+    "nice-sa-published": ("nice", "NICE", {"spatial": "sa-published"}),
+    "nice-ga-published": ("nice", "NICE", {"spatial": "ga-published"}),
     "atm": ("atm", "ATMS", {}),
     "mlp": ("mlp", "MLPEncoder", {}),
     "eegnet": ("eegnet", "EEGNet", {}),
@@ -108,9 +111,11 @@ def create_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
     name : str
         One of :func:`list_encoders`: ``'nice'`` (TSConv + projection),
         ``'nice-sa'`` / ``'nice-ga'`` (channel self-attention / graph
-        attention in front), ``'atm'`` (ATM-S style channel transformer),
-        ``'mlp'`` (UBP's flatten-and-project), ``'eegnet'`` (EEGNet v4), or
-        a user encoder (:func:`register_encoder`, entry points).
+        attention in front), ``'nice-sa-published'`` / ``'nice-ga-published'``
+        (what NICE's public spatial modules compute), ``'atm'`` (ATM-S style
+        channel transformer), ``'mlp'`` (UBP's flatten-and-project),
+        ``'eegnet'`` (EEGNet v4), or a user encoder (:func:`register_encoder`,
+        entry points).
     n_chans, n_times : int
         Input size; any ``n_chans >= 1`` and ``n_times >= 1`` (inputs shorter
         than 75 samples shrink TSConv's pool, then its kernel).

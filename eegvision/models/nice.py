@@ -8,8 +8,19 @@ from torch import nn
 from .._utils import _check_option
 from .modules import ChannelSelfAttention, GraphAttention, ProjectionHead, TSConv, init_nice_weights
 
-#: Spatial modules that can sit in front of TSConv.
-SPATIAL = (None, "sa", "ga")
+#: Spatial modules that can sit in front of TSConv ('*-published': as NICE's code computes).
+SPATIAL = (None, "sa", "ga", "sa-published", "ga-published")
+
+
+def _spatial_module(spatial, n_chans, n_times):
+    from .published import PublishedChannelAttention, PublishedGraphAttention
+
+    if spatial is None:
+        return nn.Identity()
+    if spatial.endswith("-published"):
+        cls = PublishedChannelAttention if spatial == "sa-published" else PublishedGraphAttention
+        return cls(n_chans, n_times)
+    return {"sa": ChannelSelfAttention, "ga": GraphAttention}[spatial](n_times)
 
 
 class TSConvEncoder(nn.Module):
@@ -66,8 +77,9 @@ class NICE(TSConvEncoder):
         TSConv sizes (40, 25, 51, 5 in NICE).
     dropout, proj_dropout : float
         Dropout after TSConv's spatial block and in the projection head.
-    spatial : {None, 'sa', 'ga'}
-        Spatial module in front of TSConv.
+    spatial : {None, 'sa', 'ga', 'sa-published', 'ga-published'}
+        Spatial module in front of TSConv (the published ones are
+        :mod:`eegvision.models.published`).
     layout : {'fast', 'reference'}
         TSConv layout; the same map either way (settable later via ``layout``).
 
@@ -86,8 +98,7 @@ class NICE(TSConvEncoder):
         _check_option("spatial", spatial, SPATIAL)
         self.n_chans, self.n_times, self.n_outputs = int(n_chans), int(n_times), int(n_outputs)
         self.sfreq = sfreq
-        self.spatial = {None: nn.Identity, "sa": ChannelSelfAttention,
-                        "ga": GraphAttention}[spatial](*(() if spatial is None else (n_times,)))
+        self.spatial = _spatial_module(spatial, n_chans, n_times)
         self.tsconv = TSConv(n_chans, n_times, n_filters, kernel, pool, stride, dropout, layout)
         self._finish(n_chans, n_times, n_outputs, proj_dropout)
 

@@ -225,3 +225,29 @@ def test_cli_preprocess(tmp_path, capsys):
     assert "preprocessed_eeg_test.npy" in capsys.readouterr().out
     assert main(["preprocess", "--data-dir", str(tmp_path / "empty"), "--subject", "3"]) == 2
     assert "osf.io/crxs4" in capsys.readouterr().err
+
+
+def test_every_preprocess_output_is_read_back(tmp_path):
+    """--sfreq 100 writes Preprocessed_data_100Hz/, which every reader finds as layout 100hz."""
+    from eegvision.data.things import find_subject_files, layout_dirs, read_preprocessed
+
+    root = _make_root(tmp_path / "root", n_sessions=1, test_reps=3)
+    R.preprocess_subject(root, 1, sfreq=100.0, n_test_reps=3, mvnn=False)
+    assert "100hz" in layout_dirs(root)
+    (root / "dnn_feature").mkdir()
+    for name, n in (("clip_feature_maps_training.npy", 8), ("center_clip.npy", 6)):
+        np.save(root / "dnn_feature" / name, np.ones((n, 4), np.float32))
+    files = find_subject_files(root, 1)
+    assert files["layout"] == "100hz"
+    rec = read_preprocessed(files["test_eeg"], cache=False)
+    assert rec["sfreq"] == 100.0 and rec["eeg"].shape[0] == 6
+
+
+def test_cli_preprocess_preset_options(tmp_path, capsys):
+    from eegvision.cli import main
+
+    root = _make_root(tmp_path / "root", n_sessions=1, test_reps=20)
+    assert main(["preprocess", "--data-dir", str(root), "--preset", "nice", "--sfreq", "100"]) == 2
+    assert "--preset nice fixes the rate" in capsys.readouterr().err
+    assert main(["preprocess", "--data-dir", str(root), "--seed", "3"]) == 2
+    assert "--seed is used by --preset only" in capsys.readouterr().err

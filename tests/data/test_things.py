@@ -209,7 +209,7 @@ def test_describe_root(tmp_path):
     root = _root(tmp_path)
     (root / "simulation_truth.json").write_text('{"region": "occipital"}')
     text = describe_root(root, 1)
-    assert "Layouts found: 250hz" in text and "6 conditions x 2 repetitions" in text
+    assert "Layouts found for subject 1: 1\n  250hz (" in text and "6 conditions x 2 repetitions" in text
     assert "7 channels: E0" in text and "region: occipital" in text and "250 Hz" in text
 
 

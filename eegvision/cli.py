@@ -14,7 +14,8 @@ import sys
 from . import __version__
 from ._utils import EEGVisionError
 
-ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency")
+ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
+            "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
 
 
 def _positive_int(text):
@@ -136,7 +137,8 @@ def build_parser():
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("analyze", help="run one analysis (temporal, spatial, spectral, semantic, saliency)")
+    p = sub.add_parser("analyze", help="run one analysis (temporal, spatial, spectral, semantic, "
+                       "saliency, repetitions, datasize, loso, timefreq, topk, generalization)")
     p.add_argument("analysis", choices=ANALYSES)
     _add_data_options(p, subjects=True)
     _add_compute_options(p, unset_defaults=True)

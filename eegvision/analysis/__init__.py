@@ -27,7 +27,8 @@ from .._utils import (
     write_json,
 )
 
-ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency")
+ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
+            "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
 
 
 def get_module(name):
@@ -46,6 +47,9 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     check_model_name(model)
     _warn_unused(module, options)
     conds = module.conditions(options, ref)
+    if hasattr(module, "pool_params"):  # analyses over several subjects (loso)
+        pool = module.pool_params(subjects, root=root, layout=layout, targets=targets)
+        conds = [(label, {**params, **pool}) for label, params in conds]
     jobs = []
     for subject in subjects:
         # the data's fingerprint is part of the job hash: changed files are recomputed
@@ -67,6 +71,13 @@ OPTIONS = {
     "spectral": {"mode", "bands"},
     "semantic": {"metric", "n_permutations", "n_splits", "text"},
     "saliency": {"bin_ms", "tmin_ms", "tmax_ms"},
+    "repetitions": {"test_reps", "train_reps", "parts"},
+    "datasize": {"fractions"},
+    "loso": {"within"},
+    "timefreq": {"split", "freqs", "n_cycles", "decim", "regions"},
+    "topk": {"max_k"},
+    "generalization": {"width", "step", "windows", "tmin_ms", "tmax_ms", "timebytime",
+                       "width_samples", "step_ms"},
 }
 
 
@@ -88,12 +99,13 @@ def _warn_unused(module, options):
 def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
             recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
             scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
-            **options):
+            noise_ceiling=True, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
     ----------
-    name : 'temporal' | 'spatial' | 'spectral' | 'semantic' | 'saliency'
+    name : str
+        One of :data:`ANALYSES`.
     subjects : int | str | list of int
         ``3``, ``"1-10"`` or ``[1, 2]``.
     data_dir : path-like | None
@@ -106,6 +118,9 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         Training settings (see :class:`eegvision.train.TrainConfig`).
     jobs, backend, scheduler
         How to run (see :func:`eegvision.runner.run_jobs`).
+    noise_ceiling : bool
+        Add the split-half noise ceiling of each subject (``noise_ceiling.csv``,
+        drawn on the accuracy figures; see :mod:`eegvision.analysis.ceiling`).
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -127,7 +142,9 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     if out is not None:
         out = check_writable_dir(out)
     root, builtin = resolve_root(data_dir, subjects=subjects)
-    ref = load_subject(root, subjects[0], layout=layout, targets=targets).test
+    first = load_subject(root, subjects[0], layout=layout, targets=targets)
+    ref = first.test
+    ref.meta["train_n_repetitions"] = first.train.meta.get("n_repetitions")
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets, **options)
     t0 = time.perf_counter()
@@ -136,10 +153,17 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         results = run_jobs(job_list, cache, backend=backend, n_jobs=jobs, scheduler=scheduler,
                            progress=progress)
         df = results_table(results)
+        if hasattr(module, "expand"):  # jobs that score several conditions at once
+            df = module.expand(df, results)
         context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
                    "seeds": list(seeds), "out": out}
         extras = (module.postprocess(df, results, options, context)
                   if hasattr(module, "postprocess") else {})
+        if noise_ceiling and "top1" in df:
+            from .ceiling import ceiling_table
+
+            extras["noise_ceiling"] = ceiling_table(root, subjects, layout=layout, targets=targets,
+                                                    seed=int(seeds[0]))
     df.attrs["summary"] = summarize_results(module, df)
     df.attrs["extras"] = extras
     if out is not None:
@@ -157,6 +181,8 @@ def summarize_results(module, df):
     """Across-subject summary per condition (see :func:`stats.summarize`)."""
     from .stats import summarize
 
+    if hasattr(module, "summarize") and not df.empty:
+        return module.summarize(df)
     if "top1" not in df or df.empty:
         return None
     return summarize(df, by="condition", value="top1", reference=getattr(module, "REFERENCE", None))

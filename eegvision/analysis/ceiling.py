@@ -1,0 +1,102 @@
+"""A split-half noise ceiling for zero-shot retrieval accuracy.
+
+Question: how well could *any* read-out of this subject's test EEG tell the
+200 test concepts apart, given how noisy its repetitions are? The test
+repetitions of each concept are split at random into two halves; a decoder
+fitted on the (averaged) training set embeds each half's average; each
+concept's embedding from half A must then be identified among the 200
+embeddings of half B (cosine similarity, top-k, both directions, averaged
+over ``n_splits`` random splits). A decoder that reproduces its own output
+from independent repetitions at rate X cannot be expected to find the
+correct *image* much more reliably than that from data this noisy.
+
+Also reported: the split-half reliability of the embeddings (Pearson r of
+the two halves' concept-centred embeddings, averaged over concepts) and its
+Spearman-Brown correction to the full number of repetitions,
+``2 r / (1 + r)``.
+
+Limits (also in docs/analyses.md): the identification uses half the
+repetitions on each side, so it is a conservative (low) estimate of what the
+full average allows; it is an estimate of separability, not a strict upper
+bound on EEG-to-image accuracy (the image targets carry no EEG noise); and
+it is computed with the ridge decoder, a fast linear read-out, whatever
+encoder the analysis trains.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Random split-halves averaged per subject.
+N_SPLITS = 10
+
+
+def split_half_ceiling(model, test, *, n_splits=N_SPLITS, seed=0, ks=(1, 5)):
+    """Split-half identification accuracy and reliability of ``model`` on unaveraged ``test``.
+
+    Parameters
+    ----------
+    model : object with ``encode_eeg``
+        A fitted decoder (e.g. :class:`~eegvision.models.ridge.RidgeDecoder`).
+    test : EEGImageData
+        Test data with every repetition as its own trial (at least 2 each).
+
+    Returns
+    -------
+    dict
+        ``nc_top1, nc_top5`` (fractions), ``reliability_half``,
+        ``reliability_sb`` (Spearman-Brown), ``n_splits``, ``n_reps_half``.
+    """
+    from ..evaluate import concept_ranks, cosine_similarity, embed, topk_from_ranks
+    from ._repeated import n_repetitions, split_halves
+
+    accs, rels = {f"top{k}": [] for k in ks}, []
+    for split in range(int(n_splits)):
+        a, b = split_halves(test, seed=int(seed) * 1000 + split)
+        ea, _ = embed(model, a.eeg, a.features)
+        eb, _ = embed(model, b.eeg, b.features)
+        sim = cosine_similarity(ea, eb)
+        for ranks in (concept_ranks(sim), concept_ranks(sim.T)):
+            for key, v in topk_from_ranks(ranks, ks).items():
+                accs[key].append(v)
+        ca, cb = ea - ea.mean(0), eb - eb.mean(0)
+        rels.append(np.mean([np.corrcoef(x, y)[0, 1] for x, y in zip(ca, cb, strict=True)]))
+    r = float(np.mean(rels))
+    out = {f"nc_{k}": float(np.mean(v)) for k, v in accs.items()}
+    out.update(reliability_half=r, reliability_sb=2 * r / (1 + r) if r > -1 else np.nan,
+               n_splits=int(n_splits), n_reps_half=n_repetitions(test) // 2)
+    return out
+
+
+def subject_ceiling(root, subject, *, layout="auto", targets="centers", seed=0,
+                    n_splits=N_SPLITS):
+    """:func:`split_half_ceiling` of one subject with a ridge decoder fitted on its training set."""
+    from ..models.ridge import RidgeDecoder
+    from ._repeated import load_unaveraged
+
+    data = load_unaveraged(str(root), int(subject), layout, targets)
+    train = data.train.average_repetitions()
+    model = RidgeDecoder().fit(train.eeg, train.features)
+    return split_half_ceiling(model, data.test, n_splits=n_splits, seed=seed)
+
+
+def ceiling_table(root, subjects, *, layout="auto", targets="centers", seed=0, n_splits=N_SPLITS):
+    """One row per subject: ``subject, decoder, nc_top1, nc_top5, reliability_*``.
+
+    Subjects with a single test repetition get no row (a split needs two).
+    """
+    import pandas as pd
+
+    from .._utils import logger
+
+    rows = []
+    for s in subjects:
+        try:
+            rows.append({"subject": int(s), "decoder": "ridge",
+                         **subject_ceiling(root, s, layout=layout, targets=targets, seed=seed,
+                                           n_splits=n_splits)})
+        except ValueError as err:
+            logger.warning("No noise ceiling for subject %s: %s", s, err)
+    return pd.DataFrame(rows, columns=["subject", "decoder", "nc_top1", "nc_top5",
+                                       "reliability_half", "reliability_sb", "n_splits",
+                                       "n_reps_half"])

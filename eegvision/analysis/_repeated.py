@@ -12,21 +12,26 @@ import functools
 import numpy as np
 
 
-@functools.lru_cache(maxsize=1)
-def load_unaveraged(root, subject, layout="auto", targets="centers"):
-    """One subject's :class:`SubjectData` with every repetition as its own trial.
+@functools.lru_cache(maxsize=2)
+def load_unaveraged(root, subject, split, layout="auto", targets="centers"):
+    """One subject's ``split`` (``train`` / ``test``) with every repetition as its own trial.
 
-    Cached (one subject): do not modify the containers; derive copies.
+    Only that split's file is read (the real training set unaveraged is about
+    4 GB per subject, the test set 1 GB). Cached (the last two): do not
+    modify the container; derive copies.
     """
-    from ..data.things import load_subject
+    from ..data.things import _split_data, find_subject_files, read_image_metadata
 
-    return load_subject(root, subject, layout=layout, targets=targets, average=False)
+    files = find_subject_files(root, subject, layout, targets=targets)
+    meta = read_image_metadata(root) if files["metadata"] is not None else None
+    return _split_data(files, split, meta, average=False, cache=False, targets=targets,
+                       subject=subject)
 
 
-def unaveraged_for(job):
-    """:func:`load_unaveraged` for the job's subject and data options."""
+def unaveraged_for(job, split):
+    """:func:`load_unaveraged` of ``split`` for the job's subject and data options."""
     d = job.data
-    return load_unaveraged(str(d["root"]), int(job.subject), d.get("layout", "auto"),
+    return load_unaveraged(str(d["root"]), int(job.subject), split, d.get("layout", "auto"),
                            d.get("targets", "centers"))
 
 

@@ -71,13 +71,14 @@ def split_half_ceiling(model, test, *, n_splits=N_SPLITS, seed=0, ks=(1, 5)):
 def subject_ceiling(root, subject, *, layout="auto", targets="centers", seed=0,
                     n_splits=N_SPLITS):
     """:func:`split_half_ceiling` of one subject with a ridge decoder fitted on its training set."""
+    from ..data.things import load_subject
     from ..models.ridge import RidgeDecoder
     from ._repeated import load_unaveraged
 
-    data = load_unaveraged(str(root), int(subject), layout, targets)
-    train = data.train.average_repetitions()
+    train = load_subject(root, subject, layout=layout, targets=targets).train
     model = RidgeDecoder().fit(train.eeg, train.features)
-    return split_half_ceiling(model, data.test, n_splits=n_splits, seed=seed)
+    test = load_unaveraged(str(root), int(subject), "test", layout, targets)
+    return split_half_ceiling(model, test, n_splits=n_splits, seed=seed)
 
 
 def ceiling_table(root, subjects, *, layout="auto", targets="centers", seed=0, n_splits=N_SPLITS):

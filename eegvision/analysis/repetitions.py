@@ -76,17 +76,17 @@ def run_condition(data, job):
     from ..evaluate import evaluate
 
     p = job.params
-    reps = unaveraged_for(job)
     if p["part"] == "train":
-        train = average_k(reps.train, p["n_reps"], seed=job.seed)
+        train = average_k(unaveraged_for(job, "train"), p["n_reps"], seed=job.seed)
         row, _ = fit_and_score(SubjectData(data.subject, train, data.test, dict(data.meta)), job)
         row.update(part="train", n_reps=int(p["n_reps"]))
         return {"row": row}
     row, result = fit_and_score(data, job)
+    test = unaveraged_for(job, "test")
     ks = np.asarray(p["test_reps"], dtype=np.int64)
     top1, top5 = [], []
     for k in ks:
-        m = evaluate(result.model, average_k(reps.test, int(k), seed=job.seed),
+        m = evaluate(result.model, average_k(test, int(k), seed=job.seed),
                      targets=job.data.get("targets", "centers"))
         top1.append(m["top1"])
         top5.append(m["top5"])

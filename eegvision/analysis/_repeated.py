@@ -104,3 +104,12 @@ def expand(df, results, rows_of):
         base = row.to_dict()
         out.extend({**base, **extra} for extra in rows_of(base, result.get("arrays", {})))
     return pd.DataFrame(out, columns=None)
+
+
+def scores_row(row, arrays, i):
+    """Entry ``i`` of a job's per-condition score arrays, with its binomial p against chance."""
+    from .stats import binomial_pvalue
+
+    out = {k: float(arrays[k][i]) for k in ("top1", "top3", "top5") if k in arrays}
+    out["p_binomial"] = binomial_pvalue(out["top1"], int(row["n_test"]), 1.0 / int(row["n_way"]))
+    return out

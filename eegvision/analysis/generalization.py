@@ -49,31 +49,32 @@ def run_condition(data, job):
     train = derive(data, job.params).train
 
     row, result = fit_and_score(SubjectData(data.subject, train, data.test, dict(data.meta)), job)
-    top1, top5 = [], []
+    top1, top3, top5 = [], [], []
     for lo, hi in job.params["test_windows"]:
         test = data.test.mask_time(lo / 1000, hi / 1000, include_tmax=False)
         m = evaluate(result.model, test, targets=job.data.get("targets", "centers"))
         top1.append(m["top1"])
+        top3.append(m["top3"])
         top5.append(m["top5"])
     row.update(train_window=job.condition, tmin_ms=float(job.params["tmin_ms"]),
                tmax_ms=float(job.params["tmax_ms"]))
-    return {"row": row, "arrays": {"test_windows": np.asarray(job.params["test_windows"]),
-                                   "top1": np.asarray(top1), "top5": np.asarray(top5)}}
+    arrays = {"test_windows": np.asarray(job.params["test_windows"]), "top1": np.asarray(top1),
+              "top3": np.asarray(top3), "top5": np.asarray(top5)}
+    return {"row": row, "arrays": arrays}
 
 
 def expand(df, results):
     """One row per (training window, test window); ``condition`` is ``A->B``."""
     from ._repeated import expand as _expand
+    from ._repeated import scores_row
 
     def rows(row, arrays):
         out = []
-        for (lo, hi), a, b in zip(arrays["test_windows"], arrays["top1"], arrays["top5"],
-                                  strict=True):
+        for i, (lo, hi) in enumerate(arrays["test_windows"]):
             test = f"{lo:g}-{hi:g}ms"
             out.append({"condition": f"{row['train_window']}->{test}", "test_window": test,
-                        "test_tmin_ms": float(lo), "test_tmax_ms": float(hi), "top1": float(a), "top5": float(b),
-                        "diagonal": test == row["train_window"], "top3": np.nan,
-                        "p_binomial": np.nan})
+                        "test_tmin_ms": float(lo), "test_tmax_ms": float(hi),
+                        "diagonal": test == row["train_window"], **scores_row(row, arrays, i)})
         return out
 
     return _expand(df, results, rows)

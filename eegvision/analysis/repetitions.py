@@ -84,27 +84,29 @@ def run_condition(data, job):
     row, result = fit_and_score(data, job)
     test = unaveraged_for(job, "test")
     ks = np.asarray(p["test_reps"], dtype=np.int64)
-    top1, top5 = [], []
+    top1, top3, top5 = [], [], []
     for k in ks:
         m = evaluate(result.model, average_k(test, int(k), seed=job.seed),
                      targets=job.data.get("targets", "centers"))
         top1.append(m["top1"])
+        top3.append(m["top3"])
         top5.append(m["top5"])
     row.update(part="test", n_reps=int(ks.max()))
-    return {"row": row, "arrays": {"n_reps": ks, "top1": np.asarray(top1),
-                                   "top5": np.asarray(top5)}}
+    arrays = {"n_reps": ks, "top1": np.asarray(top1), "top3": np.asarray(top3),
+              "top5": np.asarray(top5)}
+    return {"row": row, "arrays": arrays}
 
 
 def expand(df, results):
     """The ``test`` job's row becomes one row per repetition count (``test-k``)."""
     from ._repeated import expand as _expand
+    from ._repeated import scores_row
 
     def rows(row, arrays):
         if row.get("part") != "test" or "n_reps" not in arrays:
             return [{}]
-        return [{"condition": f"test-{int(k)}", "n_reps": int(k), "top1": float(a),
-                 "top5": float(b), "top3": np.nan, "p_binomial": np.nan}
-                for k, a, b in zip(arrays["n_reps"], arrays["top1"], arrays["top5"], strict=True)]
+        return [{"condition": f"test-{int(k)}", "n_reps": int(k), **scores_row(row, arrays, i)}
+                for i, k in enumerate(arrays["n_reps"])]
 
     return _expand(df, results, rows)
 

@@ -26,21 +26,43 @@ def _run(tmp_path, root, name, *args, recipe=None):
     return out, df, summary
 
 
-def test_repetitions_cli(tiny_root, tmp_path):
-    out, df, s = _run(tmp_path, tiny_root, "repetitions")
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """Information planted at 300-500 ms (a setting the other ground-truth tests do not use)."""
+    from eegvision.data.simulate import simulate_root
+
+    root = tmp_path_factory.mktemp("planted")
+    simulate_root(root, 1, seed=7, n_train=300, n_test=50, n_train_reps=2, n_test_reps=4,
+                  layouts=("official",), window_ms=(300, 500), region="parietal", snr=1.0,
+                  features_dir=False)
+    return root
+
+
+
+def _top(df):
+    """top-1 + top-5 per condition: one lucky concept cannot decide."""
+    return (df["top1"] + df["top5"]).groupby(df["condition"]).mean()
+
+
+def test_repetitions_cli_more_repetitions_help(planted, tmp_path):
+    out, df, s = _run(tmp_path, planted, "repetitions")
     assert set(ACCURACY) <= set(df.columns)
-    # tiny_root: 2 test and 2 training repetitions
-    assert sorted(df["condition"]) == ["test-1", "test-2", "train-1", "train-2"]
+    assert sorted(df["condition"]) == ["test-1", "test-2", "test-3", "test-4", "train-1",
+                                       "train-2"]
     assert {"part", "n_reps", "p_vs_previous", "dz_chance", "diff_vs_reference"} <= set(s.columns)
+    top = _top(df)
+    assert top["test-4"] > top["test-1"] and top["train-2"] > top["train-1"], top.to_dict()
     nc = pd.read_csv(out / "noise_ceiling.csv")
-    assert list(nc["subject"]) == [1] and 0 <= nc["nc_top1"].iloc[0] <= 1
+    assert list(nc["subject"]) == [1] and 1 / 50 < nc["nc_top1"].iloc[0] <= 1
 
 
-def test_datasize_cli(tiny_root, tmp_path):
-    _, df, s = _run(tmp_path, tiny_root, "datasize")
+def test_datasize_cli_more_concepts_help(planted, tmp_path):
+    _, df, s = _run(tmp_path, planted, "datasize")
     assert list(df["condition"]) == ["25%", "50%", "75%", "100%"]
-    assert list(df["n_train_concepts"]) == [15, 30, 45, 60]  # 60 training concepts
+    assert list(df["n_train_concepts"]) == [75, 150, 225, 300]  # 300 training concepts
     assert np.isnan(s.set_index("condition").loc["100%", "p_vs_reference"])
+    top = _top(df)
+    assert top["100%"] > top["25%"], top.to_dict()
 
 
 def test_topk_cli(tiny_root, tmp_path):
@@ -62,16 +84,19 @@ def test_timefreq_cli(tiny_root, tmp_path):
     assert {"band", "p_vs_reference_fdr", "dz_vs_reference"} <= set(s.columns)
 
 
-def test_generalization_cli(tiny_root, tmp_path):
-    out, df, _ = _run(tmp_path, tiny_root, "generalization", "--windows", "0-300,300-600",
-                      recipe="[options]\nstep_ms = 50.0\n")
-    assert sorted(df["condition"]) == ["0-300ms->0-300ms", "0-300ms->300-600ms",
-                                       "300-600ms->0-300ms", "300-600ms->300-600ms"]
-    assert df["diagonal"].sum() == 2
+def test_generalization_cli_peaks_on_the_planted_window(planted, tmp_path):
+    out, df, _ = _run(tmp_path, planted, "generalization", "--windows",
+                      "0-200,200-400,400-600,600-800", recipe="[options]\nstep_ms = 50.0\n")
+    assert len(df) == 16 and df["diagonal"].sum() == 4
     m = pd.read_csv(out / "matrix.csv")
-    assert len(m) == 4 and not m["significant"].any()  # one subject: no cluster test
+    assert len(m) == 16 and not m["significant"].any()  # one subject: no cluster test
     tbt = pd.read_csv(out / "timebytime.csv")
     assert tbt["train_ms"].nunique() == tbt["test_ms"].nunique() == 20  # 1 s, a point / 50 ms
+    diag = _top(df[df["diagonal"]])
+    assert diag.idxmax() in ("200-400ms->200-400ms", "400-600ms->400-600ms"), diag.to_dict()
+    assert diag["0-200ms->0-200ms"] < diag.max() / 2
+    # a model of the planted window finds nothing in the test data of a late window
+    assert _top(df[df["condition"] == "200-400ms->600-800ms"]).iloc[0] < diag.max() / 2
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +188,4 @@ def test_datasize_subsamples_whole_concepts_nested():
     assert set(datasize.subsample_concepts(c, 0.5, seed=1).concepts) != set(half.concepts)
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         datasize.conditions({"fractions": "0,0.5"}, None)
+

@@ -47,9 +47,11 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     check_model_name(model)
     _warn_unused(module, options)
     conds = module.conditions(options, ref)
-    if hasattr(module, "pool_params"):  # analyses over several subjects (loso)
-        pool = module.pool_params(subjects, root=root, layout=layout, targets=targets)
-        conds = [(label, {**params, **pool}) for label, params in conds]
+    if hasattr(module, "with_pool"):  # analyses over several subjects (loso)
+        conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets)
+    if getattr(module, "SEEDLESS", False) and len(seeds) > 1:
+        raise ValueError(f"{name} fits no model, so seeds do not change it: give one seed "
+                         f"(got {list(seeds)}).")
     jobs = []
     for subject in subjects:
         # the data's fingerprint is part of the job hash: changed files are recomputed

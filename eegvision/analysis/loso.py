@@ -26,7 +26,7 @@ def conditions(options, ref):
 
 
 def pool_params(subjects, *, root, layout, targets):
-    """The subject pool and each subject's data fingerprint: part of every job's hash."""
+    """The subject pool and each subject's data fingerprint: part of a loso job's hash."""
     from .._provenance import data_fingerprints
 
     subjects = sorted(int(s) for s in subjects)
@@ -35,6 +35,13 @@ def pool_params(subjects, *, root, layout, targets):
     return {"pool": subjects,
             "pool_fingerprints": {str(s): data_fingerprints(root, s, layout, targets)
                                   for s in subjects}}
+
+
+def with_pool(conds, subjects, *, root, layout, targets):
+    """Add :func:`pool_params` to the ``loso`` condition (``within`` does not depend on it)."""
+    pool = pool_params(subjects, root=root, layout=layout, targets=targets)
+    return [(label, {**params, **pool} if params["scheme"] == "loso" else params)
+            for label, params in conds]
 
 
 def derive(data, params, others=None):

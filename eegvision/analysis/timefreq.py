@@ -11,7 +11,8 @@ time_ms, power, power_db``); ``results.csv`` has one row per subject and
 region with the band powers in dB; the summary compares each region's band
 power with all channels' (paired t across subjects, FDR, d_z).
 
-``--model``, ``--epochs`` and ``--seeds`` are not used (nothing is fitted).
+``--model`` and ``--epochs`` are not used (nothing is fitted); more than
+one seed is an error.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..data.montage import channel_regions
 
 NAME = "timefreq"
 REFERENCE = "all"
+SEEDLESS = True  # nothing is fitted: more than one seed is an error
 #: Bands summarised per region (Hz), those below 0.45 x sfreq.
 BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
          "beta": (13.0, 30.0), "gamma": (30.0, 45.0), "high-gamma": (55.0, 95.0)}
@@ -106,8 +108,6 @@ def postprocess(df, results, options, context):
 
     parts = []
     for (_, row), res in zip(df.iterrows(), results, strict=True):
-        if row["seed"] != df["seed"].iloc[0]:
-            continue  # the maps do not depend on the seed
         a = res["arrays"]
         f, t = np.meshgrid(a["freqs"], a["times"] * 1000, indexing="ij")
         parts.append(pd.DataFrame({"subject": row["subject"], "region": row["region"],

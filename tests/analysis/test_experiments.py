@@ -84,6 +84,11 @@ def test_timefreq_cli(tiny_root, tmp_path):
     assert {"band", "p_vs_reference_fdr", "dz_vs_reference"} <= set(s.columns)
 
 
+def test_timefreq_rejects_seeds_it_does_not_use(tiny_root, capsys):
+    assert main(["analyze", "timefreq", "--data-dir", str(tiny_root), "--seeds", "0-1"]) == 2
+    assert "give one seed" in capsys.readouterr().err
+
+
 def test_generalization_cli_peaks_on_the_planted_window(planted, tmp_path):
     out, df, _ = _run(tmp_path, planted, "generalization", "--windows",
                       "0-200,200-400,400-600,600-800", recipe="[options]\nstep_ms = 50.0\n")

@@ -79,6 +79,8 @@ def _add_run_options(p):
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel local jobs")
     p.add_argument("--backend", default="local", choices=("local", "dask"))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
+    p.add_argument("--no-noise-ceiling", action="store_true",
+                   help="skip the split-half noise ceiling (one ridge fit per subject)")
 
 
 def build_parser():

@@ -162,10 +162,11 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         extras = (module.postprocess(df, results, options, context)
                   if hasattr(module, "postprocess") else {})
         if noise_ceiling and "top1" in df:
-            from .ceiling import ceiling_table
+            from .ceiling import ceiling_jobs, ceiling_table
 
-            extras["noise_ceiling"] = ceiling_table(root, subjects, layout=layout, targets=targets,
-                                                    seed=int(seeds[0]))
+            extras["noise_ceiling"] = ceiling_table(run_jobs(
+                ceiling_jobs(job_list, seed=int(seeds[0])), cache, backend=backend,
+                n_jobs=jobs, scheduler=scheduler, progress=False))
     df.attrs["summary"] = summarize_results(module, df)
     df.attrs["extras"] = extras
     if out is not None:
@@ -273,7 +274,8 @@ def analyze_cli(args):
     out = Path(args.out or Path("eegvision-out") / args.analysis)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
-                 scheduler=getattr(args, "scheduler", None), **settings, **options)
+                 scheduler=getattr(args, "scheduler", None),
+                 noise_ceiling=not getattr(args, "no_noise_ceiling", False), **settings, **options)
     _print_summary(args.analysis, df, out)
 
 

@@ -68,36 +68,49 @@ def split_half_ceiling(model, test, *, n_splits=N_SPLITS, seed=0, ks=(1, 5)):
     return out
 
 
-def subject_ceiling(root, subject, *, layout="auto", targets="centers", seed=0,
-                    n_splits=N_SPLITS):
-    """:func:`split_half_ceiling` of one subject with a ridge decoder fitted on its training set."""
-    from ..data.things import load_subject
-    from ..models.ridge import RidgeDecoder
-    from ._repeated import load_unaveraged
-
-    train = load_subject(root, subject, layout=layout, targets=targets).train
-    model = RidgeDecoder().fit(train.eeg, train.features)
-    test = load_unaveraged(str(root), int(subject), "test", layout, targets)
-    return split_half_ceiling(model, test, n_splits=n_splits, seed=seed)
+NAME = "ceiling"
+COLUMNS = ["subject", "decoder", "nc_top1", "nc_top5", "reliability_half", "reliability_sb",
+           "n_splits", "n_reps_half"]
 
 
-def ceiling_table(root, subjects, *, layout="auto", targets="centers", seed=0, n_splits=N_SPLITS):
-    """One row per subject: ``subject, decoder, nc_top1, nc_top5, reliability_*``.
+def ceiling_jobs(jobs, *, seed=0, n_splits=N_SPLITS):
+    """One cached runner job per subject of ``jobs`` (same data options), ridge decoder.
 
-    Subjects with a single test repetition get no row (a split needs two).
+    As jobs they are cached by hash, resumable and run on the analysis' backend.
     """
+    from ..runner import Job
+
+    out = {}
+    for job in jobs:
+        key = (job.subject, str(job.data.get("root")))
+        if key not in out:
+            out[key] = Job(NAME, job.subject, NAME, int(seed), {"n_splits": int(n_splits)},
+                           dict(job.data), {"model": "ridge"})
+    return list(out.values())
+
+
+def run_condition(data, job):
+    """Job body: ridge on the averaged training set, split halves of the unaveraged test set.
+
+    A subject with a single test repetition gets a row of NaN (a split needs two).
+    """
+    from .._utils import logger
+    from ..models.ridge import RidgeDecoder
+    from ._repeated import unaveraged_for
+
+    model = RidgeDecoder().fit(data.train.eeg, data.train.features)
+    try:
+        values = split_half_ceiling(model, unaveraged_for(job, "test"),
+                                    n_splits=job.params["n_splits"], seed=job.seed)
+    except ValueError as err:
+        logger.warning("No noise ceiling for subject %s: %s", job.subject, err)
+        values = {c: np.nan for c in COLUMNS[2:]}
+    return {"row": {"decoder": "ridge", **values}}
+
+
+def ceiling_table(results):
+    """The ``noise_ceiling`` table (one row per subject) from the ceiling jobs' results."""
     import pandas as pd
 
-    from .._utils import logger
-
-    rows = []
-    for s in subjects:
-        try:
-            rows.append({"subject": int(s), "decoder": "ridge",
-                         **subject_ceiling(root, s, layout=layout, targets=targets, seed=seed,
-                                           n_splits=n_splits)})
-        except ValueError as err:
-            logger.warning("No noise ceiling for subject %s: %s", s, err)
-    return pd.DataFrame(rows, columns=["subject", "decoder", "nc_top1", "nc_top5",
-                                       "reliability_half", "reliability_sb", "n_splits",
-                                       "n_reps_half"])
+    df = pd.DataFrame([r["row"] for r in results])
+    return df.reindex(columns=COLUMNS).dropna(subset=["nc_top1"]).reset_index(drop=True)

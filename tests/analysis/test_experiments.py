@@ -66,7 +66,8 @@ def test_datasize_cli_more_concepts_help(planted, tmp_path):
 
 
 def test_topk_cli(tiny_root, tmp_path):
-    _, df, s = _run(tmp_path, tiny_root, "topk")
+    out, df, s = _run(tmp_path, tiny_root, "topk", "--no-noise-ceiling")
+    assert not (out / "noise_ceiling.csv").exists()
     assert list(df["k"]) == list(range(1, 21))  # 20 test concepts
     acc = df["topk"].to_numpy()
     assert (np.diff(acc) >= 0).all() and acc[-1] == 1.0

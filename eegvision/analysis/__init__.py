@@ -164,9 +164,11 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         if noise_ceiling and "top1" in df:
             from .ceiling import ceiling_jobs, ceiling_table
 
+            nc_jobs = ceiling_jobs(job_list, seed=int(seeds[0]))
+            # a folder of their own: jobs/ holds exactly the analysis' jobs
             extras["noise_ceiling"] = ceiling_table(run_jobs(
-                ceiling_jobs(job_list, seed=int(seeds[0])), cache, backend=backend,
-                n_jobs=jobs, scheduler=scheduler, progress=False))
+                nc_jobs, cache / "ceiling", backend=backend, n_jobs=jobs, scheduler=scheduler,
+                progress=False))
     df.attrs["summary"] = summarize_results(module, df)
     df.attrs["extras"] = extras
     if out is not None:
@@ -175,7 +177,8 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
                   "device": device, "layout": layout, "targets": targets, "data_root": str(root),
                   "builtin_data": builtin, "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
-                  "job_hashes": [j.key for j in job_list]}
+                  "job_hashes": [j.key for j in job_list],
+                  "noise_ceiling": bool(noise_ceiling and "noise_ceiling" in extras)}
         write_outputs(module, df, extras, config, Path(out), plot=plot)
     return df
 

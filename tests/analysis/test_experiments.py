@@ -23,7 +23,23 @@ def _run(tmp_path, root, name, *args, recipe=None):
     assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").exists()
     df, summary = pd.read_csv(out / "results.csv"), pd.read_csv(out / "summary.csv")
     assert set(STANDARD) <= set(df.columns) and not summary.empty
+    _figure_script_rebuilds(name, tmp_path)
     return out, df, summary
+
+
+def _figure_script_rebuilds(name, results_dir):
+    """``figures/fig_<name>.py`` redraws the figure from the saved tables alone."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "figures" / f"fig_{name}.py"
+    argv, sys.argv = sys.argv, [str(script), str(results_dir), str(results_dir / "figs")]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert (results_dir / "figs" / f"fig_{name}.png").stat().st_size > 0
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import sys
 from . import __version__
 from ._utils import EEGVisionError
 
-ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency")
+ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
+            "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
 
 
 def _recipes():
@@ -98,6 +99,8 @@ def _add_run_options(p):
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel local jobs")
     p.add_argument("--backend", default="local", choices=("local", "dask"))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
+    p.add_argument("--no-noise-ceiling", action="store_true",
+                   help="skip the split-half noise ceiling (one ridge fit per subject)")
 
 
 def build_parser():
@@ -173,7 +176,8 @@ def build_parser():
     _add_feature_options(p, channels=False)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("analyze", help="run one analysis (temporal, spatial, spectral, semantic, saliency)")
+    p = sub.add_parser("analyze", help="run one analysis (temporal, spatial, spectral, semantic, "
+                       "saliency, repetitions, datasize, loso, timefreq, topk, generalization)")
     p.add_argument("analysis", choices=ANALYSES)
     _add_data_options(p, subjects=True)
     _add_compute_options(p, unset_defaults=True)

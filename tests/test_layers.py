@@ -63,11 +63,11 @@ KNOWN_CYCLES = [
     # train.fit hands the blur recipes to blur_fit, which reuses train's step helpers
     {"eegvision.train", "eegvision.evaluate", "eegvision.blur_fit"},
     # builtin makes the simulated root with simulate, which reuses raw's writers; raw's
-    # and simulate's command-line bodies resolve the built-in root
-    # raw's and simulate's command-line bodies and things.describe_root resolve the
-    # built-in root; simulate's blur bank reads features with things' reader
+    # and simulate's command-line bodies and things.describe_root resolve the built-in
+    # root; simulate's blur bank reads features with things' reader; raw's command-line
+    # body runs the presets, which reuse raw's readers and MVNN
     {"eegvision.data.builtin", "eegvision.data.raw", "eegvision.data.simulate",
-     "eegvision.data.things"},
+     "eegvision.data.things", "eegvision.data.presets"},
 ]
 
 
@@ -222,10 +222,19 @@ _READERS = {"open", "load", "read_csv", "read_table", "read_text", "read_bytes",
             "resolve_root", "builtin_root"}
 
 
+#: Analysis modules that still read files themselves, and why; the list may only shrink.
+#: Both need data the entry layer does not hand over yet (single repetitions; the other
+#: subjects of a leave-one-subject-out fold) and refuse data in memory with a clear error.
+READS_FILES = {
+    "eegvision.analysis._repeated": "single repetitions of a subject (repetitions, ceiling)",
+    "eegvision.analysis.loso": "the other subjects of each fold",
+}
+
+
 def test_analysis_modules_read_no_file_and_plot_nothing():
     graph = import_graph()
     for module, path in all_modules().items():
-        if not module.startswith("eegvision.analysis."):
+        if not module.startswith("eegvision.analysis.") or module in READS_FILES:
             continue
         data_imports = {d for d in graph[module] if d.startswith("eegvision.data")}
         # data.things.concept_name is a pure string function; nothing else of the readers
@@ -241,3 +250,9 @@ def test_analysis_modules_read_no_file_and_plot_nothing():
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {m for m in imported if m.split(".")[0] == "matplotlib"}, module
+
+
+def test_the_modules_that_still_read_files_do():
+    graph = import_graph()
+    for module in READS_FILES:  # an entry that no longer reads files must be deleted
+        assert "eegvision.data.things" in graph[module], module

@@ -28,7 +28,8 @@ from .._utils import (
     write_json,
 )
 
-ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency")
+ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
+            "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
 
 
 def get_module(name):
@@ -86,6 +87,11 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     train_options = check_train_options(train_options, recipe=recipe, model=model)
     _warn_unused(module, options)
     conds = module.conditions(options, ref)
+    if hasattr(module, "with_pool"):  # analyses over several subjects (loso)
+        conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets)
+    if getattr(module, "SEEDLESS", False) and len(seeds) > 1:
+        raise ValueError(f"{name} fits no model, so seeds do not change it: give one seed "
+                         f"(got {list(seeds)}).")
     jobs = []
     for subject in subjects:
         # the data's fingerprint is part of the job hash: changed files are recomputed
@@ -114,6 +120,13 @@ OPTIONS = {
     "spectral": {"mode", "bands", "filter"},
     "semantic": {"metric", "n_permutations", "n_splits", "text", "grouping", "concept_table"},
     "saliency": {"bin_ms", "tmin_ms", "tmax_ms", "method", "n_permutations", "mean_eeg"},
+    "repetitions": {"test_reps", "train_reps", "parts"},
+    "datasize": {"fractions"},
+    "loso": {"within"},
+    "timefreq": {"split", "freqs", "n_cycles", "decim", "regions"},
+    "topk": {"max_k"},
+    "generalization": {"width", "step", "windows", "tmin_ms", "tmax_ms", "timebytime",
+                       "width_samples", "step_ms"},
 }
 
 
@@ -167,12 +180,13 @@ def _warn_unused(module, options):
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
             seeds=(0,), model=None, recipe="fast", epochs=None, device="auto", jobs=1,
             backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
-            progress=True, channels=None, train_options=None, **options):
+            progress=True, channels=None, train_options=None, noise_ceiling=True,
+            **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
     ----------
-    name : 'temporal' | 'spatial' | 'spectral' | 'semantic' | 'saliency'
+    name : str
         The analysis (:data:`ANALYSES`).
     %(subjects)s
     %(data)s
@@ -202,6 +216,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     train_options : dict | None
         Further :class:`~eegvision.train.TrainConfig` settings for every job
         (e.g. a recipe's ``[train]`` table beyond model, recipe, epochs).
+    noise_ceiling : bool
+        Add the split-half noise ceiling of each subject (``noise_ceiling.csv``,
+        drawn on the accuracy figures; see :mod:`eegvision.analysis.ceiling`).
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -233,7 +250,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         module, data, None if feature_set else features, data_dir, subjects, layout, targets,
         feature_set=feature_set, channels=channels, bank=bank,
         concept_table=options.get("concept_table"))
-    ref = source(subjects[0]).test
+    first = source(subjects[0])
+    ref = first.test
+    ref.meta["train_n_repetitions"] = first.train.meta.get("n_repetitions")
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets,
                           fingerprints=prints, features=feature_set, channels=channels,
@@ -243,6 +262,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
                        data=source)
     df = results_table(results)
+    if hasattr(module, "expand"):  # jobs that score several conditions at once
+        df = module.expand(df, results)
     if len(df):  # workers (joblib, dask) do not know this process's command line
         from .._provenance import command_line
 
@@ -252,6 +273,19 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                "channels": channels}
     extras = (module.postprocess(df, results, options, context)
               if hasattr(module, "postprocess") else {})
+    if noise_ceiling and "top1" in df and root is None:
+        from .._utils import logger
+
+        logger.info("No noise ceiling for data in memory (it reads the test repetitions from "
+                    "a data root).")
+    elif noise_ceiling and "top1" in df:
+        from .ceiling import ceiling_table
+
+        nc_jobs = ceiling_jobs(job_list, seed=int(seeds[0]))
+        # a folder of their own: jobs/ holds exactly the analysis' jobs
+        extras["noise_ceiling"] = ceiling_table(run_jobs(
+            nc_jobs, Path(out) / "jobs" / "ceiling" if out is not None else None,
+            backend=backend, n_jobs=jobs, scheduler=scheduler, progress=False, data=source))
     df.attrs["summary"] = summarize_results(module, df)
     df.attrs["extras"] = extras
     if out is not None:
@@ -263,7 +297,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                   "data_in_memory": prints, "train_options": dict(train_options or {}),
                   "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
-                  "job_hashes": [j.key for j in job_list]}
+                  "job_hashes": [j.key for j in job_list],
+                  "noise_ceiling": bool(noise_ceiling and "noise_ceiling" in extras)}
         write_outputs(module, df, extras, config, Path(out), plot=plot)
     return df
 
@@ -311,10 +346,29 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
     return given.__getitem__, subjects, None, False, prints
 
 
+def ceiling_jobs(jobs, *, seed=0, n_splits=None):
+    """One cached runner job per subject of ``jobs`` (same data options), ridge decoder.
+
+    As jobs they are cached by hash, resumable and run on the analysis' backend.
+    """
+    from ..runner import Job
+    from .ceiling import N_SPLITS, NAME
+
+    out = {}
+    for job in jobs:
+        key = (job.subject, str(job.data.get("root")))
+        if key not in out:
+            out[key] = Job(NAME, job.subject, NAME, int(seed), {"n_splits": n_splits},
+                           dict(job.data), {"model": "ridge"})
+    return list(out.values())
+
+
 def summarize_results(module, df):
     """Across-subject summary per condition (see :func:`stats.summarize`)."""
     from .stats import summarize
 
+    if hasattr(module, "summarize") and not df.empty:
+        return module.summarize(df)
     if "top1" not in df or df.empty:
         return None
     return summarize(df, by="condition", value="top1", reference=getattr(module, "REFERENCE", None))
@@ -426,7 +480,8 @@ def analyze_cli(args):
             settings[key] = getattr(args, key)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
-                 scheduler=getattr(args, "scheduler", None), **settings, **options)
+                 scheduler=getattr(args, "scheduler", None),
+                 noise_ceiling=not getattr(args, "no_noise_ceiling", False), **settings, **options)
     _print_summary(args.analysis, df, out)
 
 

@@ -12,6 +12,17 @@ import numpy as np
 from .._utils import rng_from_seed
 
 
+def _varies(values):
+    """True unless all values are equal up to rounding (a t-test needs spread).
+
+    Means of accuracies that are equal on paper can differ in the last bit
+    (0.05 vs 0.05000000000000001); a t-test on that spread is meaningless.
+    """
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return v.size > 1 and float(np.ptp(v)) > 1e-9 * max(1.0, float(np.abs(v).max()))
+
+
 def binomial_pvalue(accuracy, n_trials, chance):
     """One-sided binomial p-value of ``accuracy`` over ``n_trials`` against ``chance``.
 
@@ -130,7 +141,9 @@ def summarize(df, *, by="condition", value="top1", reference=None, n_boot=10000,
     Adds ``p_chance`` (one-sample t-test across subjects vs chance, one-sided,
     or the binomial test when there is one subject), and, when ``reference``
     names a condition, ``p_vs_reference`` (paired t-test, per subject averaged
-    over seeds) with ``p_vs_reference_fdr`` (Benjamini-Hochberg).
+    over seeds) with ``p_vs_reference_fdr`` (Benjamini-Hochberg); effect sizes
+    ``dz_chance`` and, against the reference, ``diff_vs_reference`` with its
+    bootstrap interval and ``dz_vs_reference`` (see :func:`add_effect_sizes`).
     """
     import pandas as pd
     from scipy import stats
@@ -141,7 +154,7 @@ def summarize(df, *, by="condition", value="top1", reference=None, n_boot=10000,
     for cond, vals in per_subject.iterrows():
         v = vals.dropna().to_numpy()
         lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
-        if v.size > 1 and np.std(v) > 0:
+        if v.size > 1 and _varies(v):
             p = float(stats.ttest_1samp(v, chance, alternative="greater").pvalue)
         else:
             n_test = int(df["n_test"].iloc[0]) if "n_test" in df else int(df["n_way"].iloc[0])
@@ -157,4 +170,105 @@ def summarize(df, *, by="condition", value="top1", reference=None, n_boot=10000,
             np.nan if c == reference else paired_test(per_subject.loc[c], ref)[1]
             for c in out[by]]
         out["p_vs_reference_fdr"] = fdr(out["p_vs_reference"].to_numpy())
+    return add_effect_sizes(out, per_subject, by=by, chance=chance, reference=reference,
+                            n_boot=n_boot, seed=seed)
+
+
+# ------------------------------------------------------------ effect sizes
+def cohens_dz(a, b=None, *, mu=0.0):
+    """Cohen's d_z: mean of ``a - b`` (or ``a - mu``) over its SD (ddof 1).
+
+    NaN with fewer than two values or no spread.
+    """
+    d = np.asarray(a, float) - (mu if b is None else np.asarray(b, float))
+    d = d[np.isfinite(d)]
+    if d.size < 2 or not _varies(d):
+        return np.nan
+    return float(d.mean() / d.std(ddof=1))
+
+
+def paired_difference(a, b, *, n_boot=10000, seed=0):
+    """Mean of ``a - b`` with its bootstrap 95 % interval and d_z: ``(diff, low, high, dz)``."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    low, high = bootstrap_ci(d, n_boot=n_boot, seed=seed)
+    mean = float(np.nanmean(d)) if np.isfinite(d).any() else np.nan
+    return mean, low, high, cohens_dz(a, b)
+
+
+def add_effect_sizes(out, per_subject, *, by="condition", chance, reference=None, n_boot=10000,
+                     seed=0):
+    """Add ``dz_chance`` and, against ``reference``, the paired difference with CI and d_z."""
+    out["dz_chance"] = [cohens_dz(per_subject.loc[c].dropna(), mu=chance) for c in out[by]]
+    if reference is None or reference not in per_subject.index:
+        return out
+    ref = per_subject.loc[reference]
+    stats_ = [(np.nan,) * 4 if c == reference else
+              paired_difference(per_subject.loc[c], ref, n_boot=n_boot, seed=seed)
+              for c in out[by]]
+    for i, name in enumerate(("diff_vs_reference", "diff_ci_low", "diff_ci_high",
+                              "dz_vs_reference")):
+        out[name] = [s[i] for s in stats_]
+    return out
+
+
+def cluster_mask(scores, chance, *, n_permutations=1024, threshold=None, seed=0, alpha=0.05):
+    """Cells of a (subjects x ...) score array in a cluster above chance (one-sided).
+
+    The N-dimensional version of :func:`cluster_test` (e.g. a train-time x
+    test-time generalisation matrix): ``permutation_cluster_1samp_test`` with
+    a lattice adjacency, sign-flip permutations of ``scores - chance`` and a
+    cluster-forming threshold at the t value of p = .05.
+
+    Returns
+    -------
+    mask : bool array of shape ``scores.shape[1:]`` (all False with < 2 subjects)
+    pvalues : array of cluster p-values (possibly empty)
+    """
+    from mne.stats import permutation_cluster_1samp_test
+    from scipy import stats
+
+    x = np.asarray(scores, float) - chance
+    mask = np.zeros(x.shape[1:], bool)
+    if x.shape[0] < 2 or not _varies(x):
+        return mask, np.array([])
+    if threshold is None:
+        threshold = stats.t.ppf(0.95, x.shape[0] - 1)
+    _, clusters, pvals, _ = permutation_cluster_1samp_test(
+        x, threshold=threshold, tail=1, n_permutations=n_permutations, seed=int(seed),
+        out_type="mask", verbose="error")
+    for cluster, p in zip(clusters, pvals):
+        if p < alpha:
+            mask |= np.asarray(cluster, bool).reshape(mask.shape)
+    return mask, np.asarray(pvals)
+
+
+def group_rows(df, *, by="condition", value="top1", chance_col=None, extra=(), n_boot=10000,
+               seed=0):
+    """Across-subject summary per condition when chance differs between conditions.
+
+    Like :func:`summarize` without a reference: per condition the mean over
+    subjects (each averaged over seeds), SEM, bootstrap CI, chance (from
+    ``chance_col``, else ``1 / n_way``), a one-sided t-test against it
+    (``p_chance``; NaN with one subject), its FDR over conditions and
+    ``dz_chance``. ``extra`` columns (constant within a condition) are kept.
+    """
+    import pandas as pd
+    from scipy import stats
+
+    rows = []
+    for cond, sub in df.groupby(by, sort=False):
+        v = sub.groupby("subject")[value].mean().dropna().to_numpy()
+        chance = (float(sub[chance_col].iloc[0]) if chance_col else 1.0 / sub["n_way"].iloc[0])
+        lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
+        p = (float(stats.ttest_1samp(v, chance, alternative="greater").pvalue)
+             if v.size > 1 and _varies(v) else np.nan)
+        rows.append({by: cond, **{c: sub[c].iloc[0] for c in extra}, "n_subjects": v.size,
+                     "mean": v.mean() if v.size else np.nan,
+                     "sem": v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan,
+                     "ci_low": lo, "ci_high": hi, "chance": chance, "p_chance": p,
+                     "dz_chance": cohens_dz(v, mu=chance)})
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out.insert(out.columns.get_loc("p_chance") + 1, "p_chance_fdr",
+                   fdr(out["p_chance"].to_numpy()))
     return out

@@ -13,8 +13,29 @@ from .decoding import plot_conditions, plot_spatial, plot_spectral, plot_tempora
 
 
 def plot_analysis(name, df, summary=None, extras=None):
-    """The standard figure of analysis ``name`` from its tables."""
+    """The standard figure of analysis ``name`` from its tables.
+
+    With a ``noise_ceiling`` table in ``extras``, the ceiling is drawn on
+    every top-1 accuracy axis.
+    """
+    from .experiments import draw_noise_ceiling
+
     extras = extras or {}
+    return draw_noise_ceiling(_plot_analysis(name, df, summary, extras),
+                              extras.get("noise_ceiling"))
+
+
+def _plot_analysis(name, df, summary, extras):
+    from . import experiments
+
+    if name in ("repetitions", "datasize", "loso"):
+        return getattr(experiments, f"plot_{name}")(df, summary)
+    if name == "timefreq":
+        return experiments.plot_timefreq(extras["tfr"])
+    if name == "topk":
+        return experiments.plot_topk(df, summary, extras.get("noise_ceiling"))
+    if name == "generalization":
+        return experiments.plot_generalization(df, summary, extras)
     if name == "temporal":
         return plot_temporal(df, summary, timecourse=extras.get("timecourse"),
                              clusters=extras.get("clusters"))

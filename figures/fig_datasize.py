@@ -1,0 +1,22 @@
+"""Figure: the datasize analysis (see docs/analyses.md), with the noise ceiling where it applies.
+
+Usage: ``python figures/fig_datasize.py RESULTS_DIR OUT_DIR``
+"""
+
+import sys
+
+from eegvision.viz import plot_analysis
+from eegvision.viz.figures import figure_from_results
+
+
+def plot(df, extras):
+    """The figure from the analysis' tables; edit here to restyle it."""
+    return plot_analysis("datasize", df, df.attrs["summary"], extras)
+
+
+def main(results_dir, out_dir):
+    return figure_from_results("datasize", plot, results_dir, out_dir, "fig_datasize")
+
+
+if __name__ == "__main__":
+    print(*main(*sys.argv[1:3]), sep="\n")

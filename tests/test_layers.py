@@ -216,7 +216,7 @@ def test_the_knot_analysis_runner_dask_viz_is_cut():
 
 
 #: What an analysis module may take from the data layer: names, montage, no readers.
-_PURE_DATA = {"eegvision.data.container", "eegvision.data.montage"}
+_PURE_DATA = {"eegvision.data.container", "eegvision.data.montage", "eegvision.data.nice_groups"}
 _READERS = {"open", "load", "read_csv", "read_table", "read_text", "read_bytes", "loadtxt",
             "load_subject", "read_preprocessed", "read_concept_table", "find_subject_files",
             "resolve_root", "builtin_root"}

@@ -354,6 +354,7 @@ def ceiling_jobs(jobs, *, seed=0, n_splits=None):
     from ..runner import Job
     from .ceiling import N_SPLITS, NAME
 
+    n_splits = N_SPLITS if n_splits is None else int(n_splits)
     out = {}
     for job in jobs:
         key = (job.subject, str(job.data.get("root")))

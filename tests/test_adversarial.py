@@ -496,7 +496,11 @@ def test_permission_denied_data_file(tiny_root, tmp_path, capsys, monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
+    from eegvision.data import _mapped
+
+    # both readers: the memory-mapped one reads large files, the plain one the rest
     monkeypatch.setattr(_pickle, "open", denied, raising=False)
+    monkeypatch.setattr(_mapped, "open", denied, raising=False)
     status, err = _cli(_train_argv(root, tmp_path / "out"), capsys)
     assert status == 2
     assert "preprocessed_eeg_training.npy" in err and "Permission denied" in err

@@ -51,7 +51,7 @@ def run_condition(data, job):
     row, result = fit_and_score(SubjectData(data.subject, train, data.test, dict(data.meta)), job)
     top1, top3, top5 = [], [], []
     for lo, hi in job.params["test_windows"]:
-        test = data.test.mask_time(lo / 1000, hi / 1000, include_tmax=False)
+        test = data.test.copy(deep=False).mask_time(lo / 1000, hi / 1000, include_tmax=False)
         m = evaluate(result.model, test, targets=job.data.get("targets", "centers"))
         top1.append(m["top1"])
         top3.append(m["top3"])

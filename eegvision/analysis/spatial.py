@@ -62,6 +62,8 @@ def conditions(options, ref):
     modes = parse_modes(options.get("mode"))
     present = channel_regions(ch_names)
     regions = options.get("regions") or DEFAULTS["regions"]
+    if isinstance(regions, str):  # "occipital" or "frontal,parietal" (Python, TOML)
+        regions = [r.strip() for r in regions.split(",") if r.strip()]
     unknown = sorted(set(regions) - set(REGIONS))
     if unknown:
         raise option_error("--regions", ",".join(unknown), "unknown region.",

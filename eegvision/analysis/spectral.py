@@ -199,7 +199,9 @@ def filter_band(container, l_freq, h_freq, mode="pass", kind="cheby2"):
         l_freq, h_freq = passband_design(l_freq, h_freq, container.sfreq)
     if mode == "stop":  # MNE makes a band-stop when l_freq > h_freq
         l_freq, h_freq = h_freq, l_freq
-    return container.filter(l_freq, h_freq, method="iir", iir_params=dict(IIR_PARAMS), pad=True)
+    # on a copy: the container's methods work in place (MNE's convention)
+    return container.copy(deep=False).filter(l_freq, h_freq, method="iir",
+                                             iir_params=dict(IIR_PARAMS), pad=True)
 
 
 def derive(data, params):

@@ -81,7 +81,9 @@ def evoked_power(container, freqs, n_cycles, decim=1):
 def derive(data, params):
     """The split's container, limited to the region's channels."""
     c = data.train if params["split"] == "train" else data.test
-    return c if params["region"] == REFERENCE else c.pick_channels(region=params["region"])
+    if params["region"] == REFERENCE:
+        return c
+    return c.copy(deep=False).pick_channels(region=params["region"])
 
 
 def run_condition(data, job):

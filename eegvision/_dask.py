@@ -84,7 +84,7 @@ def dask_client(scheduler=None, n_workers=2):
         yield client
 
 
-def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
+def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2, groups=None):
     """Run ``jobs`` on a Dask cluster, store each result in ``cache_dir``.
 
     Parameters
@@ -98,6 +98,10 @@ def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
         Where to run; see :func:`dask_client`.
     n_workers : int
         Worker processes of the LocalCluster when ``scheduler`` is None.
+    groups : list of list of Job | None
+        Jobs that train together (:func:`eegvision.sweep.group_jobs`): each
+        group is one task, ``runner._run_and_store_batch``, keyed by the
+        hash of its jobs' keys. None: one task per job.
 
     Returns
     -------
@@ -106,6 +110,9 @@ def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
     """
     from .runner import _run_and_store
 
+    if groups is not None:
+        return _run_dask_groups(jobs, groups, str(Path(cache_dir).resolve()), scheduler,
+                                n_workers)
     _, distributed = _import_distributed()
     unique = {job.key: job for job in jobs}
     cache_dir = str(Path(cache_dir).resolve())
@@ -118,6 +125,32 @@ def run_dask(jobs, cache_dir, *, scheduler=None, n_workers=2):
                 key = futures[future]
                 results[key] = _result_of(future, unique[key], distributed)
                 logger.info("job %s done (%d/%d)", key, len(results), len(unique))
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    return [results[job.key] for job in jobs]
+
+
+def _run_dask_groups(jobs, groups, cache_dir, scheduler, n_workers):
+    """``run_dask`` with one task per group of jobs trained together."""
+    import hashlib
+
+    from .runner import _run_and_store_batch
+
+    _, distributed = _import_distributed()
+    results = {}
+    with dask_client(scheduler, n_workers) as client:
+        futures = {}
+        for group in groups:
+            key = hashlib.sha256(" ".join(j.key for j in group).encode()).hexdigest()[:20]
+            futures[client.submit(_run_and_store_batch, group, cache_dir,
+                                  key=f"eegvision-batch-{key}")] = group
+        try:
+            for future in distributed.as_completed(futures):
+                group = futures[future]
+                for job, res in zip(group, _result_of(future, group[0], distributed), strict=True):
+                    results[job.key] = res
+                logger.info("batch of %d jobs done (%d/%d)", len(group), len(results), len(jobs))
         except BaseException:
             client.cancel(list(futures))
             raise

@@ -78,6 +78,8 @@ def _add_run_options(p):
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel local jobs")
     p.add_argument("--backend", default="local", choices=("local", "dask"))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
+    p.add_argument("--no-batch", action="store_true",
+                   help="fit one model at a time instead of a sweep's compatible models together")
 
 
 def build_parser():

@@ -141,8 +141,20 @@ def _run_and_store(job, cache_dir):
     return result
 
 
+def _run_and_store_batch(jobs, cache_dir, progress=False):
+    """Train a group of compatible jobs together (:mod:`eegvision.sweep`); cache each result."""
+    from .sweep import execute_batch
+
+    results = []
+    for job, result in zip(jobs, execute_batch(jobs, progress=progress), strict=True):
+        store_result(cache_dir, job, result)
+        results.append(result)
+    return results
+
+
 # ------------------------------------------------------------------ running
-def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, progress=True):
+def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, progress=True,
+             batch=True):
     """Run every job not yet cached and return all results in job order.
 
     Parameters
@@ -156,6 +168,11 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
         or a LocalCluster of ``n_jobs`` workers).
     n_jobs : int
         Local parallel processes, or LocalCluster workers.
+    batch : bool
+        Train compatible pending jobs (same subject data and settings, other
+        condition or seed) together, one group per task
+        (:func:`eegvision.sweep.group_jobs`); their results equal those of
+        one-at-a-time fits, cached per job. False: one job per task.
     """
     _check_option("backend", backend, BACKENDS)
     cache_dir = Path(cache_dir)
@@ -163,7 +180,13 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
     results = {job.key: load_cached(cache_dir, job) for job in jobs}
     todo = list({j.key: j for j in jobs if results[j.key] is None}.values())
     logger.info("%d jobs, %d cached, %d to run", len(jobs), len(jobs) - len(todo), len(todo))
-    if todo:
+    if todo and batch:
+        from .sweep import group_jobs
+
+        done = _run_groups(group_jobs(todo), cache_dir, backend, n_jobs, scheduler, progress)
+        for job, res in done:
+            results[job.key] = res
+    elif todo:
         if backend == "dask":
             from ._dask import run_dask
 
@@ -177,6 +200,23 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
         for job, res in zip(todo, done, strict=True):
             results[job.key] = res
     return [results[j.key] for j in jobs]
+
+
+def _run_groups(groups, cache_dir, backend, n_jobs, scheduler, progress):
+    """Run each group of jobs as one task; ``[(job, result)]``."""
+    if backend == "dask":
+        from ._dask import run_dask
+
+        jobs = [j for g in groups for j in g]
+        return list(zip(jobs, run_dask(jobs, cache_dir, scheduler=scheduler, n_workers=n_jobs,
+                                       groups=groups), strict=True))
+    if n_jobs > 1:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=n_jobs)(delayed(_run_and_store_batch)(g, cache_dir) for g in groups)
+    else:
+        done = [_run_and_store_batch(g, cache_dir, progress) for g in groups]
+    return [(j, r) for g, rs in zip(groups, done, strict=True) for j, r in zip(g, rs, strict=True)]
 
 
 def _progress(items, enabled):

@@ -106,3 +106,66 @@ def test_fit_many_ridge_and_rng_untouched():
         "val_loss"].iloc[0]
     with pytest.raises(ValueError, match="2 training sets for 1 configs"):
         sweep.fit_many([data, data], [_cfg()])
+
+
+# ------------------------------------------------------------------ runner, CLI
+def _analyze(root, out, **kw):
+    from eegvision.analysis import analyze
+
+    return analyze("temporal", 1, data_dir=root, out=out, model="nice", epochs=2,
+                   windows="0-300,300-600", timecourse=False, plot=False, progress=False, **kw)
+
+
+def test_analyze_batches_jobs_and_equals_one_at_a_time(tiny_root, tmp_path, monkeypatch):
+    """A sweep's jobs train in one fit_many call; rows equal --no-batch's (crop off: to the bit)."""
+    monkeypatch.setattr(sweep, "CROP", False)
+    calls = []
+    real = sweep.fit_many
+
+    def spy(trains, configs, **kw):
+        calls.append(len(configs))
+        return real(trains, configs, **kw)
+
+    monkeypatch.setattr(sweep, "fit_many", spy)
+    batched = _analyze(tiny_root, tmp_path / "a")
+    assert calls == [3]  # the whole epoch and two windows, one batch
+    alone = _analyze(tiny_root, tmp_path / "b", batch=False)
+    assert calls == [3]
+    cols = ["condition", "top1", "top5", "epochs_run", "config_hash"]
+    assert batched[cols].equals(alone[cols])
+    # each job is cached on its own: a rerun trains nothing
+    again = _analyze(tiny_root, tmp_path / "a")
+    assert calls == [3] and again[cols].equals(batched[cols])
+
+
+def test_dask_backend_runs_a_batch_as_one_task(tiny_root, tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from eegvision.analysis import build_jobs
+    from eegvision.data.things import load_subject
+    from eegvision.runner import run_jobs
+
+    ref = load_subject(tiny_root, 1).test
+    jobs = build_jobs("temporal", [1], ref, root=tiny_root, seeds=(0, 1), epochs=1,
+                      windows="0-300")
+    groups = sweep.group_jobs(jobs)
+    assert [len(g) for g in groups] == [4]  # 2 conditions x 2 seeds
+    local = run_jobs(jobs, tmp_path / "local", progress=False)
+    remote = run_jobs(jobs, tmp_path / "dask", backend="dask", n_jobs=1, progress=False)
+    assert [r["row"]["top1"] for r in remote] == [r["row"]["top1"] for r in local]
+    assert len(list((tmp_path / "dask").glob("*.json"))) == 4
+
+
+def test_no_batch_option_reaches_analyze(monkeypatch):
+    from eegvision import analysis, cli
+
+    seen = {}
+
+    def fake(name, subjects, **kw):
+        seen.update(kw)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(analysis, "analyze", fake)
+    assert cli.main(["topomap", "--no-batch", "--model", "ridge"]) == 2
+    assert seen["batch"] is False
+    assert cli.main(["analyze", "temporal", "--model", "ridge"]) == 2
+    assert seen["batch"] is True

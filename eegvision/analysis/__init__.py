@@ -88,7 +88,7 @@ def _warn_unused(module, options):
 def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
             recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
             scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
-            **options):
+            batch=True, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -104,8 +104,10 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     seeds : sequence of int
     model, recipe, epochs, device
         Training settings (see :class:`eegvision.train.TrainConfig`).
-    jobs, backend, scheduler
-        How to run (see :func:`eegvision.runner.run_jobs`).
+    jobs, backend, scheduler, batch
+        How to run (see :func:`eegvision.runner.run_jobs`); ``batch=False``
+        (``--no-batch``) fits one model at a time instead of a sweep's
+        compatible models together (:mod:`eegvision.sweep`).
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -134,7 +136,7 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(out) / "jobs" if out is not None else Path(tmp)
         results = run_jobs(job_list, cache, backend=backend, n_jobs=jobs, scheduler=scheduler,
-                           progress=progress)
+                           progress=progress, batch=batch)
         df = results_table(results)
         context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
                    "seeds": list(seeds), "out": out}
@@ -245,7 +247,8 @@ def analyze_cli(args):
     out = Path(args.out or Path("eegvision-out") / args.analysis)
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
-                 scheduler=getattr(args, "scheduler", None), **settings, **options)
+                 scheduler=getattr(args, "scheduler", None),
+                 batch=not getattr(args, "no_batch", False), **settings, **options)
     _print_summary(args.analysis, df, out)
 
 

@@ -88,7 +88,7 @@ def _warn_unused(module, options):
 def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nice",
             recipe="fast", epochs=None, device="auto", jobs=1, backend="local",
             scheduler=None, layout="auto", targets="centers", plot=True, progress=True,
-            batch=True, **options):
+            batch=True, report=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -108,6 +108,10 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
         How to run (see :func:`eegvision.runner.run_jobs`); ``batch=False``
         (``--no-batch``) fits one model at a time instead of a sweep's
         compatible models together (:mod:`eegvision.sweep`).
+    report : callable | None
+        Called with a line of text for each first result shown before the
+        sweep (the temporal analysis' time-resolved curve, whose table and
+        figure are written to ``out`` first); the CLI passes ``print``.
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -133,13 +137,16 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets, **options)
     t0 = time.perf_counter()
+    context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
+               "seeds": list(seeds), "out": out}
+    if hasattr(module, "preview"):  # first results first: seconds, before the sweep's minutes
+        context["preview"] = module.preview(options, context)
+        write_preview(module, context["preview"], out, report, plot=plot)
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(out) / "jobs" if out is not None else Path(tmp)
         results = run_jobs(job_list, cache, backend=backend, n_jobs=jobs, scheduler=scheduler,
                            progress=progress, batch=batch)
         df = results_table(results)
-        context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
-                   "seeds": list(seeds), "out": out}
         extras = (module.postprocess(df, results, options, context)
                   if hasattr(module, "postprocess") else {})
     df.attrs["summary"] = summarize_results(module, df)
@@ -153,6 +160,28 @@ def analyze(name, subjects=1, *, data_dir=None, out=None, seeds=(0,), model="nic
                   "job_hashes": [j.key for j in job_list]}
         write_outputs(module, df, extras, config, Path(out), plot=plot)
     return df
+
+
+def write_preview(module, tables, out, report=None, *, plot=True):
+    """Write an analysis' first results (tables, and a figure of the time course) to ``out``."""
+    if not tables:
+        return
+    tc = tables.get("timecourse")
+    if tc is not None and report is not None:
+        mean = tc.groupby("time_ms")["top1"].mean()
+        report(f"time-resolved curve ({tc['subject'].nunique()} subject(s)): peak top-1 "
+               f"{mean.max():.1%} at {mean.idxmax():.0f} ms; the window sweep follows")
+    if out is None:
+        return
+    for table_name, table in tables.items():
+        write_csv(Path(out) / f"{table_name}.csv", table)
+    if plot and tc is not None:
+        from ..viz import save_figure
+        from ..viz.decoding import plot_timecourse
+
+        save_figure(plot_timecourse(tc), Path(out) / f"{module.NAME}-timecourse")
+        if report is not None:
+            report(f"first figure -> {Path(out) / (module.NAME + '-timecourse.png')}")
 
 
 def summarize_results(module, df):
@@ -248,7 +277,8 @@ def analyze_cli(args):
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=args.device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None),
-                 batch=not getattr(args, "no_batch", False), **settings, **options)
+                 batch=not getattr(args, "no_batch", False), report=print, **settings,
+                 **options)
     _print_summary(args.analysis, df, out)
 
 

@@ -162,7 +162,7 @@ def _setup(index, train, config, device, budget):
     m.train_rows, m.val_rows = split_rows(data, config.val_conditions, config.seed)
     m.model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
                           n_features=data.n_features, sfreq=data.sfreq).to(device)
-    m.rng = torch.get_rng_state()  # dropout draws from here on, as in a lone fit
+    m.rng = _rng_state(device)  # dropout draws from here on, as in a lone fit
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         x = torch.as_tensor(np.ascontiguousarray(data.eeg), device=device)
@@ -188,6 +188,23 @@ def _setup(index, train, config, device, budget):
     m.val_ctx = dict(config=config, amp_dtype=m.amp_dtype, generator=None, cache=cache)
     m.recent = collections.deque(maxlen=int(config.average_epochs))
     return m
+
+
+def _rng_state(device):
+    """The global generator states a model's dropout draws from (CPU, and CUDA on a GPU)."""
+    import torch
+
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), device, cuda
+
+
+def _set_rng_state(state):
+    import torch
+
+    cpu, device, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
 
 
 def _stored_bytes(cache):
@@ -224,7 +241,6 @@ def _train(members, progress, budget):
 
 def _epoch(m, shared):
     """One epoch of member ``m``, exactly as ``train._fit_torch`` runs it."""
-    import torch
 
     from ._workspace import release
     from .train import _freeze_temporal, _non_finite_error, _state_copy, run_epoch
@@ -232,7 +248,7 @@ def _epoch(m, shared):
     config = m.config
     m.epoch += 1
     epoch = m.epoch
-    torch.set_rng_state(m.rng)
+    _set_rng_state(m.rng)
     t0 = time.perf_counter()
     if config.freeze_temporal is not None and epoch == int(config.freeze_temporal) + 1:
         m.frozen = _freeze_temporal(m.model)
@@ -242,7 +258,7 @@ def _epoch(m, shared):
                                      or epoch > config.epochs - m.recent.maxlen):
         m.recent.append(_state_copy(m.model))
     m.seconds += time.perf_counter() - t0
-    m.rng = torch.get_rng_state()
+    m.rng = _rng_state(m.x.device)
     if shared:  # other models train next: give back this one's training-size scratch buffers
         release(m.model)
     if not (math.isfinite(train_loss) and math.isfinite(val_loss)):

@@ -67,4 +67,6 @@ def test_sweep_bench_reports_ratios_and_memory(tmp_path):
     assert [r["mode"] for r in result["runs"]] == ["alone", "batched", "batched-nocrop"]
     assert all(r["models"] == 11 and r["models_epochs_per_s"] > 0 and r["peak_rss_gb"] > 0
                for r in result["runs"])
-    assert set(result["ratios"]) == {"batched/alone", "batched-nocrop/alone"}
+    assert set(result["ratios"]) == {"batched/alone", "batched-nocrop/alone",
+                                     "batched/alone (CPU time)",
+                                     "batched-nocrop/alone (CPU time)"}

@@ -241,7 +241,6 @@ def _train(members, progress, budget):
 
 def _epoch(m, shared):
     """One epoch of member ``m``, exactly as ``train._fit_torch`` runs it."""
-
     from ._workspace import release
     from .train import _freeze_temporal, _non_finite_error, _state_copy, run_epoch
 

@@ -85,7 +85,8 @@ def dask_client(scheduler=None, n_workers=2):
         yield client
 
 
-def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2, data=None):
+def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2, data=None,
+             groups=None):
     """Run ``jobs`` on a Dask cluster, store each result in ``cache_dir``.
 
     Parameters
@@ -107,12 +108,18 @@ def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2, data=None):
         the workers once (``client.scatter``, broadcast) and every job of that
         subject gets it as ``run(job, cache_dir, data)``; None: jobs read
         their data root on the worker.
+    groups : list of list of Job | None
+        Jobs that train together (:func:`eegvision.runner.group_jobs`): each
+        group is one task, ``run(group, cache_dir[, data])``, keyed by the
+        hash of its jobs' keys. None: one task per job.
 
     Returns
     -------
     list of dict
         One result per job, in the order of ``jobs``.
     """
+    if groups is not None:
+        return _run_dask_groups(jobs, groups, cache_dir, run, scheduler, n_workers, data)
     _, distributed = _import_distributed()
     unique = {job.key: job for job in jobs}
     cache_dir = None if cache_dir is None else str(Path(cache_dir).resolve())
@@ -130,6 +137,36 @@ def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2, data=None):
                 key = futures[future]
                 results[key] = _result_of(future, unique[key], distributed)
                 logger.info("job %s done (%d/%d)", key, len(results), len(unique))
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    return [results[job.key] for job in jobs]
+
+
+def _run_dask_groups(jobs, groups, cache_dir, run, scheduler, n_workers, data):
+    """``run_dask`` with one task per group of jobs trained together."""
+    import hashlib
+
+    _, distributed = _import_distributed()
+    cache_dir = None if cache_dir is None else str(Path(cache_dir).resolve())
+    results = {}
+    with dask_client(scheduler, n_workers) as client:
+        scattered = {}
+        if data is not None:
+            for subject in dict.fromkeys(g[0].subject for g in groups):
+                scattered[subject] = client.scatter(data(subject), broadcast=True)
+        futures = {}
+        for group in groups:
+            key = hashlib.sha256(" ".join(j.key for j in group).encode()).hexdigest()[:20]
+            extra = [scattered[group[0].subject]] if scattered else []
+            futures[client.submit(run, group, cache_dir, *extra,
+                                  key=f"eegvision-batch-{key}")] = group
+        try:
+            for future in distributed.as_completed(futures):
+                group = futures[future]
+                for job, res in zip(group, _result_of(future, group[0], distributed), strict=True):
+                    results[job.key] = res
+                logger.info("batch of %d jobs done (%d/%d)", len(group), len(results), len(jobs))
         except BaseException:
             client.cancel(list(futures))
             raise

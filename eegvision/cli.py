@@ -101,6 +101,8 @@ def _add_run_options(p):
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
     p.add_argument("--no-noise-ceiling", action="store_true",
                    help="skip the split-half noise ceiling (one ridge fit per subject)")
+    p.add_argument("--no-batch", action="store_true",
+                   help="fit one model at a time instead of a sweep's compatible models together")
 
 
 def build_parser():

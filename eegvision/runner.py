@@ -10,6 +10,7 @@ a partial result behind. Backends only decide *where* ``execute_job`` runs.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import json
@@ -130,6 +131,16 @@ def _load_subject_cached(root, subject, layout, targets, features=None, channels
                              bank=bank), channels)
 
 
+def job_data(job):
+    """The subject's data a job reads from its data root (the last few are kept)."""
+    if job.data.get("root") is None:
+        raise ValueError(f"Job {job.key} was built from data in memory: pass its data.")
+    return _load_subject_cached(str(job.data["root"]), job.subject,
+                                job.data.get("layout", "auto"),
+                                job.data.get("targets", "centers"), job.data.get("features"),
+                                job.data.get("channels"), bool(job.data.get("bank", False)))
+
+
 def _analysis_module(name):
     import importlib
 
@@ -149,12 +160,7 @@ def execute_job(job, data=None):
     t0 = time.perf_counter()
     module = _analysis_module(job.analysis)
     if data is None:
-        if job.data.get("root") is None:
-            raise ValueError(f"Job {job.key} was built from data in memory: pass its data.")
-        data = _load_subject_cached(str(job.data["root"]), job.subject,
-                                    job.data.get("layout", "auto"),
-                                    job.data.get("targets", "centers"), job.data.get("features"),
-                                    job.data.get("channels"), bool(job.data.get("bank", False)))
+        data = job_data(job)
     result = module.run_condition(data, job)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
@@ -219,9 +225,81 @@ def _subject_source(data):
     return functools.lru_cache(maxsize=1)(data)
 
 
+def _run_and_store_batch(jobs, cache_dir, data=None, progress=False):
+    """Train a group of compatible jobs together (:mod:`eegvision.sweep`); cache each result.
+
+    ``data`` is the group's subject's data (None: read from the jobs' root);
+    ``cache_dir`` None stores nothing.
+    """
+    results = []
+    for job, result in zip(jobs, execute_batch(jobs, data=data, progress=progress), strict=True):
+        if cache_dir is not None:
+            store_result(cache_dir, job, result)
+        results.append(result)
+    return results
+
+
+# ------------------------------------------------------------------ batches
+def batch_key(job):
+    """Jobs with the same key can train together: same analysis, subject data and settings but the seed."""
+    train = {k: v for k, v in job.train.items() if k != "seed"}
+    return json.dumps([job.analysis, job.subject, job.data, train], sort_keys=True, default=str)
+
+
+def group_jobs(jobs):
+    """``jobs`` grouped by :func:`batch_key` (first-seen order); ridge jobs stay alone."""
+    groups = collections.OrderedDict()
+    for job in jobs:
+        alone = job.train.get("model") == "ridge"
+        groups.setdefault(job.key if alone else batch_key(job), []).append(job)
+    return list(groups.values())
+
+
+def execute_batch(jobs, data=None, progress=False):
+    """Run a group of compatible jobs (:func:`group_jobs`): one sweep, then each job's scoring.
+
+    Every job's result is what :func:`execute_job` returns
+    for it alone: its condition's data are derived as the analysis does, its
+    model is trained by :func:`eegvision.sweep.fit_many` together with the others, and the
+    analysis' own ``run_condition`` then scores it (``fit_and_score`` takes the
+    prepared model instead of fitting again).
+    """
+    from .sweep import drop_prefit, fit_many, put_prefit
+    from .train import TrainConfig
+
+    if len(jobs) == 1:
+        return [execute_job(jobs[0], data)]
+    t0 = time.perf_counter()
+    if data is None:  # handed over by the runner, else read from the jobs' root
+        data = job_data(jobs[0])
+    modules = [_analysis_module(j.analysis) for j in jobs]
+    trains = [_deriver(mod, data, job) for mod, job in zip(modules, jobs, strict=True)]
+    configs = []
+    for job in jobs:
+        cfg = dict(job.train)
+        configs.append(TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg))
+    fits = fit_many(trains, configs, progress=progress)
+    fit_seconds = (time.perf_counter() - t0) / len(jobs)
+    out = []
+    try:
+        for job, result in zip(jobs, fits, strict=True):
+            put_prefit(job, result)
+            res = execute_job(job, data)
+            res["row"]["job_seconds"] = round(res["row"]["job_seconds"] + fit_seconds, 3)
+            out.append(res)
+    finally:
+        for job in jobs:
+            drop_prefit(job)
+    return out
+
+
+def _deriver(module, data, job):
+    return lambda: module.derive(data, job.params).train
+
+
 # ------------------------------------------------------------------ running
 def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, progress=True,
-             data=None):
+             data=None, batch=True):
     """Run every job not yet cached and return all results in job order.
 
     Parameters
@@ -241,6 +319,11 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
         (``data[subject]`` or ``data(subject)``), loaded once per subject in
         this process and handed to its jobs (scattered once to Dask workers);
         None: every job reads its data root itself.
+    batch : bool
+        Train compatible pending jobs (same subject data and settings, other
+        condition or seed) together, one group per task
+        (:func:`group_jobs`); their results equal those of
+        one-at-a-time fits, cached per job. False: one job per task.
     """
     _check_option("backend", backend, BACKENDS)
     if cache_dir is not None:
@@ -250,7 +333,13 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
                for job in jobs}
     todo = list({j.key: j for j in jobs if results[j.key] is None}.values())
     logger.info("%d jobs, %d cached, %d to run", len(jobs), len(jobs) - len(todo), len(todo))
-    if todo:
+    if todo and batch:
+        source = _subject_source(data)
+        done = _run_groups(group_jobs(todo), cache_dir, backend, n_jobs, scheduler, progress,
+                           source, scatter=data is not None)
+        for job, res in done:
+            results[job.key] = res
+    elif todo:
         source = _subject_source(data)
         if backend == "dask":
             from ._dask import run_dask
@@ -268,6 +357,33 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
         for job, res in zip(todo, done, strict=True):
             results[job.key] = res
     return [results[j.key] for j in jobs]
+
+
+def _run_groups(groups, cache_dir, backend, n_jobs, scheduler, progress, source, *,
+                scatter=False):
+    """Run each group of jobs as one task; ``[(job, result)]``.
+
+    ``source(subject)`` gives a group's data (None: the task reads its root);
+    with ``scatter`` each subject's data go to the Dask workers once.
+    """
+    if backend == "dask":
+        from ._dask import run_dask
+
+        jobs = [j for g in groups for j in g]
+        return list(zip(jobs, run_dask(jobs, cache_dir, _run_and_store_batch,
+                                       scheduler=scheduler, n_workers=n_jobs,
+                                       data=source if scatter else None, groups=groups),
+                        strict=True))
+    if n_jobs > 1:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=n_jobs)(delayed(_run_and_store_batch)(g, cache_dir,
+                                                                     source(g[0].subject))
+                                       for g in groups)
+    else:
+        done = [_run_and_store_batch(g, cache_dir, source(g[0].subject), progress)
+                for g in groups]
+    return [(j, r) for g, rs in zip(groups, done, strict=True) for j, r in zip(g, rs, strict=True)]
 
 
 def _progress(items, enabled):

@@ -69,3 +69,17 @@ def test_bench_encoders_compares_every_method(tmp_path):
                                  "ubp-sharp", "blur-bank-sharp"}
     assert df["top1"].between(0, 1).all() and (df["s_per_epoch"] > 0).all()
     assert set(df.loc[df["method"] == "ubp", "channels"]) == {17}
+
+
+def test_sweep_bench_reports_ratios_and_memory(tmp_path):
+    out = tmp_path / "sweep.json"
+    stdout = _run("bench_sweep.py", "--n-train", 40, "--n-chans", 4, "--n-features", 16,
+                  "--epochs", 1, "--freeze", 0, "--json", out)
+    assert "machine:" in stdout and "throughput batched/alone" in stdout
+    result = json.loads(out.read_text())
+    assert [r["mode"] for r in result["runs"]] == ["alone", "batched", "batched-nocrop"]
+    assert all(r["models"] == 11 and r["models_epochs_per_s"] > 0 and r["peak_rss_gb"] > 0
+               for r in result["runs"])
+    assert set(result["ratios"]) == {"batched/alone", "batched-nocrop/alone",
+                                     "batched/alone (CPU time)",
+                                     "batched-nocrop/alone (CPU time)"}

@@ -12,7 +12,7 @@ def _jobs(n=3):
 
 
 def _fake(calls):
-    def execute(job):
+    def execute(job, data=None):
         calls.append(job.condition)
         return {"row": {"subject": job.subject, "condition": job.condition, "top1": 0.1},
                 "arrays": {"w": np.arange(3.0)}}

@@ -181,7 +181,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
             seeds=(0,), model=None, recipe="fast", epochs=None, device="auto", jobs=1,
             backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
             progress=True, channels=None, train_options=None, noise_ceiling=True,
-            **options):
+            batch=True, report=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -219,6 +219,14 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     noise_ceiling : bool
         Add the split-half noise ceiling of each subject (``noise_ceiling.csv``,
         drawn on the accuracy figures; see :mod:`eegvision.analysis.ceiling`).
+    batch : bool
+        Train a sweep's compatible models together (:mod:`eegvision.sweep`;
+        results equal one-at-a-time fits); False (``--no-batch``) fits one
+        model at a time.
+    report : callable | None
+        Called with a line of text for each first result shown before the
+        sweep (the temporal analysis' time-resolved curve, whose table and
+        figure are written to ``out`` first); the CLI passes ``print``.
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -258,9 +266,15 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                           fingerprints=prints, features=feature_set, channels=channels,
                           train_options=train_options, **options)
     t0 = time.perf_counter()
+    context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
+               "seeds": list(seeds), "out": out, "data": source, "features": feature_set,
+               "channels": channels}
+    if hasattr(module, "preview"):  # first results first: seconds, before the sweep's minutes
+        context["preview"] = module.preview(options, context)
+        write_preview(module, context["preview"], out, report, plot=plot)
     results = run_jobs(job_list, Path(out) / "jobs" if out is not None else None,
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
-                       data=source)
+                       data=source, batch=batch)
     df = results_table(results)
     if hasattr(module, "expand"):  # jobs that score several conditions at once
         df = module.expand(df, results)
@@ -268,9 +282,6 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         from .._provenance import command_line
 
         df["command"] = command_line()
-    context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
-               "seeds": list(seeds), "out": out, "data": source, "features": feature_set,
-               "channels": channels}
     extras = (module.postprocess(df, results, options, context)
               if hasattr(module, "postprocess") else {})
     if noise_ceiling and "top1" in df and root is None:
@@ -362,6 +373,28 @@ def ceiling_jobs(jobs, *, seed=0, n_splits=None):
             out[key] = Job(NAME, job.subject, NAME, int(seed), {"n_splits": n_splits},
                            dict(job.data), {"model": "ridge"})
     return list(out.values())
+
+
+def write_preview(module, tables, out, report=None, *, plot=True):
+    """Write an analysis' first results (tables, and a figure of the time course) to ``out``."""
+    if not tables:
+        return
+    tc = tables.get("timecourse")
+    if tc is not None and report is not None:
+        mean = tc.groupby("time_ms")["top1"].mean()
+        report(f"time-resolved curve ({tc['subject'].nunique()} subject(s)): peak top-1 "
+               f"{mean.max():.1%} at {mean.idxmax():.0f} ms; the window sweep follows")
+    if out is None:
+        return
+    for table_name, table in tables.items():
+        write_csv(Path(out) / f"{table_name}.csv", table)
+    if plot and tc is not None:
+        from ..viz import save_figure
+        from ..viz.decoding import plot_timecourse
+
+        save_figure(plot_timecourse(tc), Path(out) / f"{module.NAME}-timecourse")
+        if report is not None:
+            report(f"first figure -> {Path(out) / (module.NAME + '-timecourse.png')}")
 
 
 def summarize_results(module, df):
@@ -482,7 +515,9 @@ def analyze_cli(args):
     df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
                  device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None),
-                 noise_ceiling=not getattr(args, "no_noise_ceiling", False), **settings, **options)
+                 noise_ceiling=not getattr(args, "no_noise_ceiling", False),
+                 batch=not getattr(args, "no_batch", False), report=print, **settings,
+                 **options)
     _print_summary(args.analysis, df, out)
 
 

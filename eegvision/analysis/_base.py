@@ -40,11 +40,14 @@ def fit_and_score(data, job):
     train_seconds and epochs.
     """
     from ..evaluate import evaluate
+    from ..sweep import take_prefit
     from ..train import TrainConfig, fit
 
     cfg = dict(job.train)
     config = TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg)
-    result = fit(data.train, config, progress=False)
+    result = take_prefit(job)  # trained together with its sweep (eegvision/sweep.py)
+    if result is None:
+        result = fit(data.train, config, progress=False)
     metrics = evaluate(result.model, data.test, targets=job.data.get("targets", "centers"))
     row = {k: metrics[k] for k in ("top1", "top3", "top5", "n_way") if k in metrics}
     row["n_test"] = int(metrics.get("n_test", metrics.get("n_way", 0)))

@@ -202,10 +202,34 @@ def _windows(eeg, width, step):
     return view[:, :, ::step, :].transpose(0, 1, 3, 2)
 
 
+def timecourse(context):
+    """The time-resolved ridge curve of every subject of ``context``, one table."""
+    import pandas as pd
+
+    curves = []
+    for subject in context["subjects"]:
+        curve = time_resolved(context["data"](subject))
+        curve.insert(0, "subject", subject)
+        curves.append(curve)
+    return pd.concat(curves, ignore_index=True)
+
+
+def preview(options, context):
+    """First results, before the window sweep: the time-resolved curve (seconds).
+
+    Returns ``{"timecourse": table}`` (``{}`` with ``options['timecourse'] =
+    False``); :func:`postprocess` reuses it.
+    """
+    if options.get("timecourse", True) is False:
+        return {}
+    return {"timecourse": timecourse(context)}
+
+
 def postprocess(df, results, options, context):
     """Add the time-resolved ridge curve per subject and its cluster test.
 
-    Skipped with ``options['timecourse'] = False``.
+    Skipped with ``options['timecourse'] = False``; the curve is
+    :func:`preview`'s when ``context['preview']`` has it.
     """
     import pandas as pd
 
@@ -213,12 +237,9 @@ def postprocess(df, results, options, context):
 
     if options.get("timecourse", True) is False:
         return {}
-    curves = []
-    for subject in context["subjects"]:
-        curve = time_resolved(context["data"](subject))
-        curve.insert(0, "subject", subject)
-        curves.append(curve)
-    tc = pd.concat(curves, ignore_index=True)
+    tc = context.get("preview", {}).get("timecourse")
+    if tc is None:
+        tc = timecourse(context)
     n_way = int(df["n_way"].iloc[0]) if "n_way" in df else 200
     wide = tc.pivot(index="subject", columns="time_ms", values="top1")
     spans, pvals = cluster_test(wide.to_numpy(), 1.0 / n_way)

@@ -453,6 +453,10 @@ def window_cache(encoder, x, dtype):
 
 def fused_tsconv(tsconv, x):
     """TSConv's map ``(B, C, T)`` -> ``(B, F, 1, n_steps)`` on the fused path (see module doc)."""
+    if getattr(x, "cropped", False):  # a zero-padded input's active steps (models/_cropped.py)
+        from ._cropped import cropped_tsconv
+
+        return cropped_tsconv(tsconv, x)
     pooled = isinstance(x, PooledBatch)
     n_trials, n_chans = len(x), tsconv.n_chans
     kernel, stride, n_steps, n_filters = (tsconv.kernel, tsconv.stride, tsconv.n_steps,

@@ -1,0 +1,174 @@
+"""TSConv's fused path for zero-padded inputs: compute only the steps that see data.
+
+A time-window condition sets every sample outside the window to zero (the
+temporal analysis, as NICE). TSConv's moving average of such an input is
+zero outside a short stretch, so every TSConv step whose 25-tap window lies
+entirely in the zeros sees ``p = 0``: its temporal conv output is the bias,
+after BatchNorm and ELU a constant, and after the spatial conv the same
+vector for every trial. :class:`CropCache` keeps only the samples that are not
+zero (a 100-ms window at 250 Hz: 25 of 250 samples) and :func:`cropped_tsconv`
+runs the chunked conv-ELU-spatial product (:mod:`._fused`) on the active steps
+only, then fills the other steps with that constant, computed by autograd
+from the same folded bias, so gradients reach every parameter as before.
+
+BatchNorm's batch statistics still count every window: the zero windows add
+nothing to the sums of ``p`` and ``p p^T`` but count in their number, so the
+statistics, the running averages and hence the map are those of the full
+input, up to float rounding (tests compare both).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .._workspace import scratch
+from ._fused import (
+    CACHE_MAX_BYTES,
+    PooledBatch,
+    _average64,
+    _batchnorm_fold,
+    _compute_dtype,
+    _ConvEluSpatial,
+    chunk_trials,
+    plain_tsconv,
+)
+
+
+def support(x):
+    """``(first, stop)``: the samples of ``x`` ``(trials, chans, times)`` that are non-zero anywhere."""
+    nonzero = torch.nonzero((x != 0).any(dim=0).any(dim=0))[:, 0]
+    if len(nonzero) == 0:
+        return 0, 0
+    return int(nonzero[0]), int(nonzero[-1]) + 1
+
+
+def active_steps(tsconv, first, stop):
+    """``(first_step, n_active)``: TSConv steps whose window can see samples ``[first, stop)``."""
+    kernel, pool, stride, n_steps = tsconv.kernel, tsconv.pool_width, tsconv.stride, tsconv.n_steps
+    if stop <= first:
+        return 0, 0
+    lo_avg, hi_avg = first - pool + 1, stop - 1  # moving-average entries that can be non-zero
+    s0 = max(0, -(-(lo_avg - kernel + 1) // stride))
+    s1 = min(n_steps - 1, hi_avg // stride)
+    return s0, max(0, s1 - s0 + 1)
+
+
+def crop_cache(encoder, x, dtype, budget=CACHE_MAX_BYTES):
+    """A :class:`CropCache` of ``x`` for ``encoder`` when the crop saves steps, else None.
+
+    It applies where :func:`~._fused.window_cache` does (a plain TSConv on the
+    CPU, fast layout) and when some TSConv steps see only zeros. The moving
+    average is stored when it takes at most ``budget`` bytes; otherwise each
+    batch recomputes it from the kept samples.
+    """
+    tsconv = plain_tsconv(encoder)
+    if (tsconv is None or tsconv.layout != "fast" or x.device.type != "cpu" or x.ndim != 3
+            or x.shape[1:] != (tsconv.n_chans, tsconv.n_times)):
+        return None
+    s0, n_active = active_steps(tsconv, *support(x))
+    if n_active == 0 or n_active == tsconv.n_steps:
+        return None
+    return CropCache(tsconv, x, dtype or tsconv.temporal_conv.weight.dtype, s0, n_active, budget)
+
+
+class CroppedBatch(PooledBatch):
+    """A :class:`~._fused.PooledBatch` of the active steps only (see :func:`cropped_tsconv`)."""
+
+    cropped = True
+
+    def __init__(self, average, mean, cov, first_step, n_active):
+        super().__init__(average, mean, cov)
+        self.first_step, self.n_active = first_step, n_active
+
+
+class CropCache:
+    """The non-zero samples of a data set and its per-trial window sums, for :class:`CroppedBatch`.
+
+    Parameters
+    ----------
+    tsconv : TSConv
+    x : torch.Tensor
+        ``(n_trials, n_chans, n_times)`` EEG, zero outside a stretch of samples.
+    dtype : torch.dtype
+        Dtype of the averaged signal handed to the fused product.
+    first_step, n_active : int
+        The active TSConv steps (:func:`active_steps`).
+    budget : int
+        Largest stored moving average, in bytes.
+    """
+
+    def __init__(self, tsconv, x, dtype, first_step, n_active, budget=CACHE_MAX_BYTES):
+        n_trials, n_chans, _ = x.shape
+        kernel, pool, stride = tsconv.kernel, tsconv.pool_width, tsconv.stride
+        self.first_step, self.n_active, self.dtype = first_step, n_active, dtype
+        self.n_chans, self.n_steps, self.pool = n_chans, tsconv.n_steps, pool
+        self.start = stride * first_step  # first input sample the active steps read
+        self.length = stride * (n_active - 1) + kernel + pool - 1
+        first, stop = support(x)
+        lo, hi = max(first, self.start), min(stop, self.start + self.length)
+        self.kept = x[:, :, lo:hi].clone()  # the only samples that are not zero
+        self.offset = lo - self.start
+        n_avg = self.length - pool + 1
+        size = n_trials * n_chans * n_avg * torch.empty((), dtype=dtype).element_size()
+        self.average = torch.empty(n_trials, n_chans, n_avg, dtype=dtype) if size <= budget else None
+        self.sums = torch.empty(n_trials, kernel, dtype=torch.float64)
+        self.products = torch.empty(n_trials, kernel, kernel, dtype=torch.float64)
+        chunk = chunk_trials(n_active, n_chans, tsconv.n_filters)
+        for start in range(0, n_trials, chunk):
+            rows = torch.arange(start, min(n_trials, start + chunk))
+            avg = self._average64(rows)
+            if self.average is not None:
+                self.average[rows] = avg.to(dtype)
+            win = avg.unfold(-1, kernel, stride).reshape(len(rows), -1, kernel)
+            self.sums[rows] = win.sum(dim=1)
+            torch.bmm(win.transpose(1, 2), win, out=self.products[start:start + len(rows)])
+
+    def _average64(self, rows):
+        padded = torch.zeros(len(rows), self.n_chans, self.length, dtype=self.kept.dtype)
+        padded[:, :, self.offset:self.offset + self.kept.shape[-1]] = self.kept[rows]
+        return _average64(padded.view(-1, self.length), self.pool).view(len(rows), self.n_chans, -1)
+
+    def batch(self, idx, owner=None):
+        """The :class:`CroppedBatch` of trials ``idx``; statistics count every step's windows."""
+        idx = idx.cpu()
+        if self.average is not None:
+            out = scratch(owner, "batch", (len(idx),) + tuple(self.average.shape[1:]), self.dtype)
+            average = torch.index_select(self.average, 0, idx, out=out)
+        else:
+            average = self._average64(idx).to(self.dtype)
+        n_win = len(idx) * self.n_chans * self.n_steps  # zero windows count, add nothing
+        mean = self.sums[idx].sum(dim=0) / n_win
+        cov = self.products[idx].sum(dim=0) / n_win - torch.outer(mean, mean)
+        return CroppedBatch(average, mean, cov, self.first_step, self.n_active)
+
+
+def cropped_tsconv(tsconv, x):
+    """TSConv's fused map for a :class:`CroppedBatch`: ``(B, F, 1, n_steps)`` as :func:`~._fused.fused_tsconv`."""
+    n_trials, n_chans, n_filters = len(x), tsconv.n_chans, tsconv.n_filters
+    kernel, stride, n_steps = tsconv.kernel, tsconv.stride, tsconv.n_steps
+    s0, n_active = x.first_step, x.n_active
+    chunk = chunk_trials(n_active, n_chans, n_filters)
+    owner = tsconv if torch.is_grad_enabled() else None
+    conv, bn = tsconv.temporal_conv, tsconv.bn1
+    w = conv.weight.reshape(n_filters, kernel)
+    b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
+    batch_stats = bn.training or bn.running_mean is None
+    low = _compute_dtype(torch.float32)
+    m = x.average.to(low or w.dtype)
+    mean_p, cov_p = (x.mean, x.cov) if batch_stats else (None, None)
+    w_fold, b_fold = _batchnorm_fold(bn, w, b, mean_p, cov_p, n_trials * n_chans * n_steps)
+    spatial = tsconv.spatial_conv
+    v = spatial.weight[..., 0].permute(2, 1, 0).reshape(n_chans * n_filters, -1)
+    v_bias = spatial.bias if spatial.bias is not None else v.new_zeros(v.shape[1])
+    with torch.autocast("cpu", enabled=False):
+        active = _ConvEluSpatial.apply(m, w_fold, b_fold, v, v_bias, stride, n_active, chunk,
+                                       owner, low)
+        # a window of zeros: the conv gives the (folded) bias, in the product's dtype
+        dt = low or w.dtype
+        act = F.elu(b_fold.to(dt).to(w.dtype)).to(dt).repeat(n_chans)
+        const = (act[None] @ v.to(dt) + v_bias.to(dt)).to(w.dtype)
+    g = v.shape[1]
+    out = torch.cat([const.expand(n_trials, s0, g), active.view(n_trials, n_active, g),
+                     const.expand(n_trials, n_steps - s0 - n_active, g)], dim=1)
+    return out.permute(0, 2, 1).unsqueeze(2)

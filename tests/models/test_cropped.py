@@ -1,0 +1,67 @@
+"""The cropped fused TSConv path equals the full one on zero-padded inputs."""
+
+import pytest
+import torch
+
+from eegvision.models import create_encoder
+from eegvision.models._cropped import active_steps, crop_cache, support
+from eegvision.models._fused import WindowCache
+
+
+def _windowed(n=24, c=5, t=250, lo=100, hi=125, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, t, generator=g)
+    x[:, :, :lo] = 0
+    x[:, :, hi:] = 0
+    return x
+
+
+def test_support_and_active_steps():
+    x = _windowed(lo=40, hi=60)
+    assert support(x) == (40, 60)
+    enc = create_encoder("nice", n_chans=5, n_times=250, n_outputs=8)
+    ts = enc.tsconv
+    s0, n = active_steps(ts, 40, 60)
+    # a step is active exactly when its moving-average window touches a non-zero sample
+    for s in range(ts.n_steps):
+        lo_avg, hi_avg = ts.stride * s, ts.stride * s + ts.kernel - 1
+        touches = hi_avg >= 40 - ts.pool_width + 1 and lo_avg <= 59
+        assert touches == (s0 <= s < s0 + n)
+    assert 0 < n < ts.n_steps
+
+
+@pytest.mark.parametrize("budget", [1 << 30, 0])  # stored average, or recomputed per batch
+@pytest.mark.parametrize("train", [True, False])
+def test_cropped_equals_full(budget, train):
+    torch.manual_seed(0)
+    x = _windowed()
+    enc_a = create_encoder("nice", n_chans=5, n_times=250, n_outputs=8)
+    enc_b = create_encoder("nice", n_chans=5, n_times=250, n_outputs=8)
+    enc_b.load_state_dict(enc_a.state_dict())
+    full = WindowCache(enc_a.tsconv, x, torch.float32)
+    crop = crop_cache(enc_b, x, torch.float32, budget=budget)
+    assert crop is not None and (crop.average is None) == (budget == 0)
+    idx = torch.arange(3, 19)
+    outs = []
+    for enc, cache in ((enc_a, full), (enc_b, crop)):
+        enc.train(train)
+        torch.manual_seed(1)  # the same dropout masks
+        h = enc.tsconv(cache.batch(idx, enc))
+        if train:
+            h.square().sum().backward()
+        outs.append(h.detach())
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(enc_b.tsconv.bn1.running_var, enc_a.tsconv.bn1.running_var)
+    if train:
+        # float32 rounding, relative to the whole gradient: the spatial bias's own gradient is
+        # ~0 and rounding noise (BatchNorm follows it), so it is held to the global scale
+        ga = torch.cat([p.grad.flatten() for p in enc_a.tsconv.parameters()])
+        gb = torch.cat([p.grad.flatten() for p in enc_b.tsconv.parameters()])
+        assert float((gb - ga).norm()) <= 1e-5 * float(ga.norm())
+        for (name, pa), pb in zip(enc_a.tsconv.named_parameters(), enc_b.tsconv.parameters()):
+            assert float((pb.grad - pa.grad).norm()) <= 1e-5 * float(ga.norm()), name
+
+
+def test_no_crop_without_zero_margins():
+    enc = create_encoder("nice", n_chans=5, n_times=250, n_outputs=8)
+    assert crop_cache(enc, torch.randn(8, 5, 250), torch.float32) is None

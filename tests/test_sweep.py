@@ -1,0 +1,173 @@
+"""The sweep engine: models trained together equal the same models trained alone."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from eegvision import sweep  # noqa: E402
+from eegvision.data.container import EEGImageData  # noqa: E402
+from eegvision.evaluate import embed  # noqa: E402
+from eegvision.train import TrainConfig, fit  # noqa: E402
+
+N_CH, N_T, D, SFREQ = 6, 150, 16, 250.0
+
+
+def _data(n_cond=90, seed=0):
+    """Decodable data whose information sits in samples 60-90 (as a planted window)."""
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(n_cond, D)).astype(np.float32)
+    w = np.random.default_rng(99).normal(size=(D, N_CH * 30)) / np.sqrt(D)
+    eeg = 0.5 * rng.normal(size=(n_cond, N_CH, N_T))
+    eeg[:, :, 60:90] += (feats @ w).reshape(n_cond, N_CH, 30)
+    return EEGImageData(eeg.astype(np.float32), feats, [f"c{i}" for i in range(n_cond)],
+                        [f"E{i}" for i in range(N_CH)], np.arange(N_T) / SFREQ,
+                        sfreq=SFREQ, conditions=np.arange(n_cond), meta={"source": "synthetic"})
+
+
+def _window(data, lo, hi):
+    return data.mask_time(lo / SFREQ, hi / SFREQ, include_tmax=False)
+
+
+def _cfg(**kw):
+    base = dict(model="nice", epochs=7, batch_size=32, val_conditions=20, device="cpu",
+                freeze_temporal=3, average_epochs=3, amp=False, seed=0)
+    return TrainConfig.from_recipe("fast", **{**base, **kw})
+
+
+def _check_equal(alone, together, test, rtol):
+    assert len(together.history) == len(alone.history)
+    assert together.best_epoch == alone.best_epoch
+    for col in ("train_loss", "val_loss", "logit_scale"):
+        np.testing.assert_allclose(together.history[col], alone.history[col], rtol=rtol, err_msg=col)
+    ea, _ = embed(alone.model, test.eeg, test.features)
+    eb, _ = embed(together.model, test.eeg, test.features)
+    np.testing.assert_allclose(eb, ea, rtol=rtol, atol=rtol * float(np.abs(ea).max()))
+
+
+def _sweep(cases):
+    trains = [d for d, _ in cases]
+    configs = [c for _, c in cases]
+    alone = [fit(d, c, progress=False) for d, c in cases]
+    done = []
+    together = sweep.fit_many([(lambda d=d: d) for d in trains], configs, progress=False,
+                              on_done=lambda i, r: done.append(i))
+    assert sorted(done) == list(range(len(cases)))
+    return alone, together
+
+
+def test_fit_many_equals_fit_windows_and_seeds():
+    """Windows (cropped TSConv), the full epoch and another seed, float32, average of the last 3."""
+    data, test = _data(), _data(30, seed=5)
+    cases = [(data, _cfg()), (_window(data, 60, 90), _cfg()), (_window(data, 0, 30), _cfg()),
+             (_window(data, 60, 90), _cfg(seed=3)), (data, _cfg(seed=1, keep="last"))]
+    alone, together = _sweep(cases)
+    for (d, _), a, b in zip(cases, alone, together):
+        # uncropped models run the very same kernels: identical to the bit. A cropped model's
+        # every step equals the full one to float32 rounding (tests/models/test_cropped.py), but
+        # Adam turns the rounding noise of TSConv's spatial bias (whose true gradient is 0:
+        # BatchNorm follows it) into steps of size lr, so losses drift apart by about as much
+        # as a lone fit's do between 1 and 2 torch threads (up to 1.7 % on this problem)
+        exact = d is data
+        _check_equal(a, b, _window(test, 0, N_T), rtol=0 if exact else 5e-2)
+
+
+def test_fit_many_early_stopping_and_best_weights():
+    """Models stop at their own epochs (patience) and keep their own best weights."""
+    data, test = _data(), _data(30, seed=5)
+    cases = [(_window(data, 60, 90), _cfg(patience=1, keep="best", epochs=12, lr=3e-2)),
+             (data, _cfg(patience=2, keep="best", epochs=12, lr=3e-2, seed=2)),
+             (_window(data, 90, 120), _cfg(patience=2, keep="average", epochs=12, seed=4))]
+    alone, together = _sweep(cases)
+    lengths = [len(a.history) for a in alone]
+    assert min(lengths) < 12  # early stopping happened, so finished models left the loop
+    for a, b in zip(alone, together):
+        _check_equal(a, b, test, rtol=5e-2)
+
+
+def test_fit_many_bf16_autocast():
+    """Under CPU bf16 autocast (where native; else float32) the same models come out."""
+    data, test = _data(), _data(30, seed=5)
+    cases = [(data, _cfg(amp=True)), (_window(data, 60, 90), _cfg(amp=True, seed=1))]
+    alone, together = _sweep(cases)
+    assert together[0].precision == alone[0].precision
+    _check_equal(alone[0], together[0], test, rtol=0)
+    # the cropped model's constant steps are rounded to bf16 in another order: bf16 tolerance
+    _check_equal(alone[1], together[1], test, rtol=2e-2)
+
+
+def test_fit_many_ridge_and_rng_untouched():
+    data = _data()
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    out = sweep.fit_many([data], [_cfg(model="ridge")], progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert out[0].history["val_loss"].iloc[0] == fit(data, _cfg(model="ridge")).history[
+        "val_loss"].iloc[0]
+    with pytest.raises(ValueError, match="2 training sets for 1 configs"):
+        sweep.fit_many([data, data], [_cfg()])
+
+
+# ------------------------------------------------------------------ runner, CLI
+def _analyze(root, out, **kw):
+    from eegvision.analysis import analyze
+
+    return analyze("temporal", 1, data_dir=root, out=out, model="nice", epochs=2,
+                   windows="0-300,300-600", timecourse=False, plot=False, progress=False, **kw)
+
+
+def test_analyze_batches_jobs_and_equals_one_at_a_time(tiny_root, tmp_path, monkeypatch):
+    """A sweep's jobs train in one fit_many call; rows equal --no-batch's (crop off: to the bit)."""
+    monkeypatch.setattr(sweep, "CROP", False)
+    calls = []
+    real = sweep.fit_many
+
+    def spy(trains, configs, **kw):
+        calls.append(len(configs))
+        return real(trains, configs, **kw)
+
+    monkeypatch.setattr(sweep, "fit_many", spy)
+    batched = _analyze(tiny_root, tmp_path / "a")
+    assert calls == [3]  # the whole epoch and two windows, one batch
+    alone = _analyze(tiny_root, tmp_path / "b", batch=False)
+    assert calls == [3]
+    cols = ["condition", "top1", "top5", "epochs_run", "config_hash"]
+    assert batched[cols].equals(alone[cols])
+    # each job is cached on its own: a rerun trains nothing
+    again = _analyze(tiny_root, tmp_path / "a")
+    assert calls == [3] and again[cols].equals(batched[cols])
+
+
+def test_dask_backend_runs_a_batch_as_one_task(tiny_root, tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from eegvision.analysis import build_jobs
+    from eegvision.data.things import load_subject
+    from eegvision.runner import run_jobs
+
+    ref = load_subject(tiny_root, 1).test
+    jobs = build_jobs("temporal", [1], ref, root=tiny_root, seeds=(0, 1), epochs=1,
+                      windows="0-300")
+    from eegvision.runner import group_jobs
+
+    groups = group_jobs(jobs)
+    assert [len(g) for g in groups] == [4]  # 2 conditions x 2 seeds
+    local = run_jobs(jobs, tmp_path / "local", progress=False)
+    remote = run_jobs(jobs, tmp_path / "dask", backend="dask", n_jobs=1, progress=False)
+    assert [r["row"]["top1"] for r in remote] == [r["row"]["top1"] for r in local]
+    assert len(list((tmp_path / "dask").glob("*.json"))) == 4
+
+
+def test_no_batch_option_reaches_analyze(monkeypatch):
+    from eegvision import analysis, cli
+
+    seen = {}
+
+    def fake(name, subjects, **kw):
+        seen.update(kw)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(analysis, "analyze", fake)
+    assert cli.main(["topomap", "--no-batch", "--model", "ridge"]) == 2
+    assert seen["batch"] is False
+    assert cli.main(["analyze", "temporal", "--model", "ridge"]) == 2
+    assert seen["batch"] is True

@@ -620,7 +620,8 @@ def test_disk_full_is_one_error_and_nothing_half_written(tiny_root, tmp_path, ca
     out = tmp_path / "out"
     status, err = _cli(["analyze", "temporal", "--data-dir", tiny_root, "--model", "ridge",
                         "--windows", "0-100", "--out", out], capsys)
-    assert status == 2 and "No space left on device" in err and "results.csv" in err
+    # the first table written fails (the time-resolved curve, shown before the sweep)
+    assert status == 2 and "No space left on device" in err and "timecourse.csv" in err
     assert "free disk space" in err
     assert not (out / "results.csv").exists()
     assert not _no_partial_files(out), _no_partial_files(out)

@@ -376,7 +376,7 @@ def ceiling_jobs(jobs, *, seed=0, n_splits=None):
 
 
 def write_preview(module, tables, out, report=None, *, plot=True):
-    """Write an analysis' first results (tables, and a figure of the time course) to ``out``."""
+    """Write an analysis' first results (tables, a figure of the time course) to ``out/preview/``."""
     if not tables:
         return
     tc = tables.get("timecourse")
@@ -386,15 +386,18 @@ def write_preview(module, tables, out, report=None, *, plot=True):
                f"{mean.max():.1%} at {mean.idxmax():.0f} ms; the window sweep follows")
     if out is None:
         return
+    # in preview/ of its own: the run's committed outputs (written together at the end)
+    # never sit beside tables of a run that was killed during its sweep
+    folder = Path(out) / "preview"
     for table_name, table in tables.items():
-        write_csv(Path(out) / f"{table_name}.csv", table)
+        write_csv(folder / f"{table_name}.csv", table)
     if plot and tc is not None:
         from ..viz import save_figure
         from ..viz.decoding import plot_timecourse
 
-        save_figure(plot_timecourse(tc), Path(out) / f"{module.NAME}-timecourse")
+        save_figure(plot_timecourse(tc), folder / f"{module.NAME}-timecourse")
         if report is not None:
-            report(f"first figure -> {Path(out) / (module.NAME + '-timecourse.png')}")
+            report(f"first figure -> {folder / (module.NAME + '-timecourse.png')}")
 
 
 def summarize_results(module, df):

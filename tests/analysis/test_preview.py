@@ -13,7 +13,8 @@ def test_timecourse_is_written_before_the_sweep(tiny_root, tmp_path, monkeypatch
     real = runner.run_jobs
 
     def spy(*args, **kw):
-        seen["files"] = sorted(p.name for p in out.iterdir())
+        seen["files"] = sorted(p.name for p in (out / "preview").iterdir())
+        seen["top"] = sorted(p.name for p in out.iterdir())
         seen["lines"] = list(lines)
         return real(*args, **kw)
 
@@ -22,7 +23,7 @@ def test_timecourse_is_written_before_the_sweep(tiny_root, tmp_path, monkeypatch
                  progress=False, report=lines.append)
     assert {"timecourse.csv", "temporal-timecourse.png", "temporal-timecourse.pdf"} <= set(
         seen["files"])
-    assert "results.csv" not in seen["files"]
+    assert "results.csv" not in seen["top"] and "timecourse.csv" not in seen["top"]
     assert seen["lines"][0].startswith("time-resolved curve (1 subject(s)): peak top-1")
     # the final outputs reuse the same curve
     saved = pd.read_csv(out / "timecourse.csv")
@@ -33,4 +34,4 @@ def test_no_preview_without_timecourse(tiny_root, tmp_path):
     lines = []
     analyze("temporal", 1, data_dir=tiny_root, out=tmp_path / "t", model="ridge",
             windows="0-300", progress=False, report=lines.append, timecourse=False)
-    assert lines == [] and not (tmp_path / "t" / "timecourse.csv").exists()
+    assert lines == [] and not (tmp_path / "t" / "preview").exists()

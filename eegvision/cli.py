@@ -313,17 +313,14 @@ def main(argv=None):
     previous = _on_sigterm()
     try:
         args.func(args)
-    except EEGVisionError as err:
-        print(f"eegvision {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError) as err:
-        print(f"eegvision {args.command}: error: {err}", file=sys.stderr)
+    except (EEGVisionError, ValueError, FileNotFoundError) as err:
+        print(f"eegvision {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # permission denied, disk full ... outside eegvision's own checks
         from ._utils import os_error_fix
 
         where = f"{err.filename}: " if err.filename else ""
-        print(f"eegvision {args.command}: error: {where}{err.strerror or err}\n  Fix: "
+        print(f"eegvision {args.command}: error: {where}{err.strerror or err}. Fix: "
               f"{os_error_fix(err)}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -338,6 +335,11 @@ def main(argv=None):
         _restore_sigterm(previous)
         set_command(None)  # a later API call in this process must not inherit this command
     return 0
+
+
+def _one_line(err):
+    """The error's message on one line (``problem  Fix: ...`` and listed items joined)."""
+    return " ".join(part.strip() for part in str(err).splitlines() if part.strip())
 
 
 class _Terminated(BaseException):

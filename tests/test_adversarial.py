@@ -692,3 +692,18 @@ def test_declared_size_beyond_the_machine_is_refused_before_allocating(tmp_path,
     monkeypatch.setattr(things, "_physical_memory", lambda: 100)  # a 100-byte machine
     with pytest.raises(DataError, match="more than this machine"):
         things.read_preprocessed(path, average=False, cache=False)
+
+
+@pytest.mark.parametrize("argv", [
+    ["analyze", "spectral", "--model", "ridge", "--bands", "x=12-8"],
+    ["analyze", "temporal", "--model", "ridge", "--windows", "500-100"],
+    ["info", "--data-dir", "/nonexistent/things-eeg2"],
+    ["analyze", "spatial", "--model", "ridge", "--mode", "sideways"],
+])
+def test_every_cli_error_is_one_line_with_its_fix(argv, tiny_root, capsys):
+    argv = [str(a) for a in argv]
+    if "--data-dir" not in argv:
+        argv += ["--data-dir", str(tiny_root)]
+    status, err = _cli(argv, capsys)
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and "Fix" in lines[0], err

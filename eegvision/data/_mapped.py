@@ -178,15 +178,8 @@ def _unpickle(fh, size, path):
         _pickle._scan_structure(fh)  # depth and cycles bounded before anything is built
         raw = _MappingUnpickler(_SkippingReader(fh, size), encoding="latin1").load()
         return _resolve(raw, path, {})
-    except _pickle._TooDeep as err:
-        raise data_error(path, f"refused to load: {err} (a crafted or corrupt file; "
-                               "THINGS-EEG2 files nest a few levels).",
-                         _pickle._CORRUPT_FIX) from None
-    except _pickle._Refused as err:
-        raise data_error(path, f"refused to load {err}: the pickle asks for code outside "
-                               "numpy arrays and builtin containers.",
-                         "only load files from a trusted source; eegvision never runs code "
-                         "from a data file.") from None
+    except (_pickle._TooDeep, _pickle._Refused) as err:
+        raise _pickle.refusal(path, err) from None
     except DataError:
         raise
     except Exception:  # noqa: BLE001 - never swallowed: the usual loader reads it again

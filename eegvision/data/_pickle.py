@@ -506,20 +506,25 @@ def _physical_memory():
         return float("inf")
 
 
+def refusal(path, err):
+    """The :class:`DataError` for a pickle refused as too deep or as asking for code."""
+    if isinstance(err, _TooDeep):
+        return data_error(path, f"refused to load: {err} (a crafted or corrupt file; "
+                                "THINGS-EEG2 files nest a few levels).", _CORRUPT_FIX)
+    return data_error(path, f"refused to load {err}: the pickle asks for code outside "
+                            "numpy arrays and builtin containers.",
+                      "only load files from a trusted source; eegvision never runs code "
+                      "from a data file.")
+
+
 def _unpickle_stream(fh, path):
     """Unpickle one object from an open binary file with the restricted unpickler."""
     try:
         _scan_structure(fh)
         obj = _RestrictedUnpickler(_BoundedReader(fh), encoding="latin1").load()
         return _resolve(obj, {})
-    except _TooDeep as err:
-        raise data_error(path, f"refused to load: {err} (a crafted or corrupt file; "
-                               "THINGS-EEG2 files nest a few levels).", _CORRUPT_FIX) from None
-    except _Refused as err:
-        raise data_error(path, f"refused to load {err}: the pickle asks for code outside "
-                               "numpy arrays and builtin containers.",
-                         "only load files from a trusted source; eegvision never runs code "
-                         "from a data file.") from None
+    except (_TooDeep, _Refused) as err:
+        raise refusal(path, err) from None
     except DataError:
         raise
     except MemoryError:

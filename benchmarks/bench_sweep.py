@@ -7,11 +7,13 @@ windows (samples outside a window set to zero, as NICE), 11 models of the
 as real data). Each mode trains in its own process (its own allocator state
 and peak memory), one after the other:
 
-- ``alone``: ``train.fit`` for each condition in turn, as ``--no-batch`` runs;
-- ``batched``: ``sweep.fit_many`` over all 11, as ``analyze`` runs by default;
-- ``batched-nocrop``: the engine with the zero-window crop switched off, so
-  the ratio against ``alone`` isolates what training the models together
-  (rather than skipping TSConv steps that see only zeros) brings.
+- ``uncropped``: ``train.fit`` for each condition in turn with the
+  zero-window crop switched off (``eegvision.models._cropped.ENABLED``):
+  how every fit ran before the crop became part of the fused path, the
+  baseline the ratios are taken against;
+- ``alone``: ``train.fit`` for each condition in turn, as ``--no-batch`` runs
+  (a window condition's TSConv trains on the steps that see data only);
+- ``batched``: ``sweep.fit_many`` over all 11, as ``analyze`` runs by default.
 
 Throughput is reported per wall second and per CPU second of the process
 (``time.process_time``, all its threads): on a machine shared with other
@@ -41,7 +43,7 @@ from _machine import describe, machine_info  # benchmarks/, beside this script
 
 from eegvision._utils import write_json
 
-MODES = ("alone", "batched", "batched-nocrop")
+MODES = ("uncropped", "alone", "batched")
 
 
 def make_subject(n_train, n_chans, n_times, n_features, seed=0):
@@ -68,7 +70,7 @@ def masked(data, window):
     """``data`` zero outside ``window`` (ms), as the temporal analysis derives it."""
     if window is None:
         return data
-    return data.mask_time(window[0] / 1000, window[1] / 1000, include_tmax=False)
+    return data.copy(deep=False).mask_time(window[0] / 1000, window[1] / 1000, include_tmax=False)
 
 
 def run_mode(mode, args):
@@ -83,7 +85,10 @@ def run_mode(mode, args):
     config = TrainConfig.from_recipe("fast", epochs=args.epochs, freeze_temporal=args.freeze,
                                      amp=args.amp, device="cpu", seed=0)
     t0 = time.perf_counter()
-    if mode == "alone":
+    if mode in ("alone", "uncropped"):
+        from eegvision.models import _cropped
+
+        _cropped.ENABLED = mode == "alone"
         seconds = cpu = 0.0
         for w in wins:
             d = masked(data, w)
@@ -92,7 +97,6 @@ def run_mode(mode, args):
             seconds, cpu = seconds + time.perf_counter() - t, cpu + time.process_time() - c
             del d
     else:
-        sweep.CROP = mode == "batched"
         t, c = time.perf_counter(), time.process_time()
         sweep.fit_many([(lambda w=w: masked(data, w)) for w in wins], [config] * len(wins),
                        progress=False)
@@ -156,11 +160,13 @@ def main(argv=None):
               f"{r['peak_rss_gb']:.2f} GB", flush=True)
     by = {r["mode"]: r for r in rows}
     ratios = {}
-    for m in by:
-        if m != "alone" and "alone" in by:
+    for base in ("uncropped", "alone"):
+        for m in by:
+            if m == base or base not in by or (base == "alone" and m == "uncropped"):
+                continue
             for per in ("models_epochs_per_s", "models_epochs_per_cpu_s"):
-                name = f"{m}/alone" + (" (CPU time)" if "cpu" in per else "")
-                ratios[name] = by[m][per] / by["alone"][per]
+                name = f"{m}/{base}" + (" (CPU time)" if "cpu" in per else "")
+                ratios[name] = by[m][per] / by[base][per]
     for name, value in ratios.items():
         print(f"throughput {name}: {value:.2f}x")
     if args.json:

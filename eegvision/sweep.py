@@ -41,12 +41,6 @@ from ._utils import logger
 #: model recomputes its (short) average per batch, which keeps a full-size sweep in memory.
 CROP_BUDGET = 768 << 20
 
-#: Train zero-padded inputs' TSConv on their active steps only. Off by default: a cropped
-#: model's results differ from a one-at-a-time fit's by amplified rounding (up to a few
-#: per cent in losses; docs/training.md), while the runner caches both under one job key,
-#: so only the uncropped engine keeps tables and caches independent of ``--no-batch``.
-#: Set it True (and use a fresh ``--out``) for the faster, not bit-equal, sweep.
-CROP = False
 
 #: Fitted models handed from :func:`execute_batch` to ``analysis._base.fit_and_score``.
 _PREFIT: dict = {}
@@ -153,7 +147,6 @@ def _setup(index, train, config, device, budget):
     """Everything ``train._fit_torch`` sets up before its first epoch, for one member."""
     import torch
 
-    from .models._cropped import crop_cache
     from .train import (
         _amp_dtype,
         _data_info,
@@ -180,14 +173,10 @@ def _setup(index, train, config, device, budget):
                 if min(config.batch_size, len(m.train_rows) - s) >= 2)
     m.amp_dtype = _amp_dtype(device, config.amp)
     t0 = time.perf_counter()
-    cache = None
-    if CROP and not (config.aug_noise or config.aug_shift):  # augmentation moves the zeros
-        cache = crop_cache(m.model.encoder, x, m.amp_dtype, budget=budget["left"])
-    if cache is not None:
+    cache, m.x = _window_cache(m.model, x, config, m.amp_dtype, budget=budget["left"]), x
+    if hasattr(cache, "kept"):  # a crop: it keeps the only non-zero samples
         budget["left"] -= _stored_bytes(cache)
-        m.x = cache.kept[:1]  # run_epoch only needs the device; the crop keeps the data
-    else:
-        cache, m.x = _window_cache(m.model, x, config, m.amp_dtype), x
+        m.x = cache.kept[:1]  # run_epoch only needs the device
     m.seconds = time.perf_counter() - t0
     m.ctx = dict(config=config, optimizer=optimizer, amp_dtype=m.amp_dtype, cache=cache,
                  scheduler=_make_scheduler(optimizer, config, steps),
@@ -238,10 +227,10 @@ def _train(members, progress, budget):
                     bar.total -= int(m.config.epochs) - m.epoch
                     budget["left"] += _stored_bytes(m.ctx.get("cache"))
                     yield m, _finish(m)
-            best = min((min(r["val_loss"] for r in m.rows) for m in members if m.rows),
+            best = max((max(r["val_top1"] for r in m.rows) for m in members if m.rows),
                        default=math.nan)
             bar.set_postfix(models=f"{len(active)}/{len(members)} training",
-                            epoch=max(m.epoch for m in members), best_val=f"{best:.3f}")
+                            epoch=max(m.epoch for m in members), best_val_top1=f"{best:.1%}")
             bar.refresh()
     finally:
         bar.close()
@@ -250,7 +239,7 @@ def _train(members, progress, budget):
 def _epoch(m, shared):
     """One epoch of member ``m``, exactly as ``train._fit_torch`` runs it."""
     from ._workspace import release
-    from .train import _freeze_temporal, _non_finite_error, _state_copy, run_epoch
+    from .train import _freeze_temporal, _non_finite_error, _state_copy, run_epoch, validation_top1
 
     config = m.config
     m.epoch += 1
@@ -261,6 +250,7 @@ def _epoch(m, shared):
         m.frozen = _freeze_temporal(m.model)
     train_loss = run_epoch(m.model, m.x, m.y, config.batch_size, m.ctx, m.train_rows)
     val_loss = run_epoch(m.model, m.x, m.y, config.batch_size, m.val_ctx, m.val_rows)
+    val_top1 = validation_top1(m.model, m.x, m.y, m.val_rows, config.batch_size, m.val_ctx)
     if config.keep == "average" and (config.patience is not None
                                      or epoch > config.epochs - m.recent.maxlen):
         m.recent.append(_state_copy(m.model))
@@ -271,7 +261,7 @@ def _epoch(m, shared):
     if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
         raise _non_finite_error(epoch, train_loss, val_loss, config)
     m.rows.append(dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=m.seconds,
-                       lr=m.ctx["optimizer"].param_groups[0]["lr"],
+                       val_top1=val_top1, lr=m.ctx["optimizer"].param_groups[0]["lr"],
                        logit_scale=float(m.model.loss.scale().detach())))
     if val_loss < m.best:
         m.best, m.best_epoch, m.waited = val_loss, epoch, 0

@@ -555,6 +555,33 @@ def run_epoch(model, x, y, batch_size, ctx, rows=None):
     return float(total) / max(count, 1)
 
 
+def validation_top1(model, x, y, rows, batch_size, ctx):
+    """Top-1 retrieval of the validation rows among their own images (``len(rows)``-way).
+
+    Shown while training (the progress bars) and kept in the history as
+    ``val_top1``. It reads the model in evaluation mode, draws no random
+    numbers and changes no state, so it does not change the training. Ties
+    rank last, as in :func:`~eegvision.evaluate.concept_ranks`.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    if len(rows) < 2:
+        return float("nan")
+    model.eval()
+    dtype, cache = ctx.get("amp_dtype"), ctx.get("cache")
+    parts = []
+    with torch.no_grad(), torch.autocast(y.device.type, dtype=dtype, enabled=dtype is not None):
+        for start in range(0, len(rows), batch_size):
+            idx = rows[start:start + batch_size].to(y.device)
+            batch = cache.batch(idx, model) if cache is not None else x[idx]
+            parts.append(model.encode_eeg(batch).float())
+        images = model.encode_image(y[rows.to(y.device)]).float()
+    sim = F.normalize(torch.cat(parts), dim=1) @ F.normalize(images, dim=1).T
+    return float(((sim >= sim.diagonal()[:, None]).sum(1) == 1).float().mean())
+
+
 def _gather(model, x, idx):
     """``x[idx]``, written into a reused CPU buffer when the last batch is no longer in use."""
     import torch
@@ -578,16 +605,27 @@ def _mean_state(states):
             for k, v in states[-1].items()}
 
 
-def _window_cache(model, x, config, amp_dtype):
-    """TSConv's precomputed moving average of ``x`` where it applies (see :func:`~eegvision.models._fused.window_cache`).
+def _window_cache(model, x, config, amp_dtype, budget=None):
+    """TSConv's precomputed input where the fused path applies, else None.
 
-    Not with augmentation, which changes the EEG every step.
+    For an input that is zero outside a stretch of samples (a time-window
+    condition), the crop (:func:`~eegvision.models._cropped.crop_cache`): the
+    non-zero samples, and TSConv trained on the steps that see them only.
+    Otherwise the moving average of ``x``
+    (:func:`~eegvision.models._fused.window_cache`). A lone fit and the sweep
+    engine both come here, so both train the same map with the same kernels
+    and their results agree to the bit. ``budget`` bounds the crop's stored
+    average (bytes; the engine shares one budget among its models). Not with
+    augmentation, which changes the EEG every step.
     """
     if config.aug_noise or config.aug_shift:
         return None
-    from .models._fused import window_cache
+    from .models._cropped import crop_cache
+    from .models._fused import CACHE_MAX_BYTES, window_cache
 
-    return window_cache(model.encoder, x, amp_dtype)
+    cache = crop_cache(model.encoder, x, amp_dtype,
+                       budget=CACHE_MAX_BYTES if budget is None else budget)
+    return cache if cache is not None else window_cache(model.encoder, x, amp_dtype)
 
 
 def _freeze_temporal(model):
@@ -722,6 +760,7 @@ def _fit_torch(data, config, test, progress, callback=None):
                 frozen = _freeze_temporal(model)
             train_loss = run_epoch(model, x, y, config.batch_size, ctx, train_rows)
             val_loss = run_epoch(model, x, y, config.batch_size, val_ctx, val_rows)
+            val_top1 = validation_top1(model, x, y, val_rows, config.batch_size, val_ctx)
             # without early stopping only the final epochs can be among the averaged ones
             if config.keep == "average" and (config.patience is not None
                                              or epoch > config.epochs - recent.maxlen):
@@ -730,14 +769,15 @@ def _fit_torch(data, config, test, progress, callback=None):
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise _non_finite_error(epoch, train_loss, val_loss, config)
             row = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
-                       lr=optimizer.param_groups[0]["lr"],
+                       val_top1=val_top1, lr=optimizer.param_groups[0]["lr"],
                        logit_scale=float(model.loss.scale().detach()))
             if test is not None:
                 row["test_top1"] = _test_top1(model, test)
             if callback is not None:
                 callback(epoch, model)
             rows.append(row)
-            bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
+            bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}",
+                            val_top1=f"{val_top1:.1%}")
             if val_loss < best:
                 best, best_epoch, waited = val_loss, epoch, 0
                 if config.keep == "best":

@@ -26,7 +26,7 @@ def _data(n_cond=90, seed=0):
 
 
 def _window(data, lo, hi):
-    return data.mask_time(lo / SFREQ, hi / SFREQ, include_tmax=False)
+    return data.copy(deep=False).mask_time(lo / SFREQ, hi / SFREQ, include_tmax=False)
 
 
 def _cfg(**kw):
@@ -63,27 +63,46 @@ def _window_cases(data):
 
 def test_fit_many_equals_fit_windows_and_seeds():
     """Windows, the full epoch and another seed, float32, average of the last 3: to the bit."""
-    assert sweep.CROP is False  # the default: tables and caches do not depend on --no-batch
     data, test = _data(), _data(30, seed=5)
     alone, together = _sweep(_window_cases(data))
     for a, b in zip(alone, together):
         _check_equal(a, b, _window(test, 0, N_T), rtol=0)
 
 
-def test_fit_many_cropped_windows_match_to_rounding(monkeypatch):
-    """With the crop on (opt-in), window models match lone fits up to amplified rounding."""
-    monkeypatch.setattr(sweep, "CROP", True)
+def test_window_conditions_train_cropped_alone_and_together(monkeypatch):
+    """Both paths crop a window condition's TSConv; the engine's shared budget changes nothing."""
+    from eegvision.models._cropped import CropCache
+    from eegvision.train import _window_cache, build_model
+
+    data = _data()
+    windowed = _window(data, 0, 30)  # 6 of TSConv's 16 steps see data
+    model = build_model(_cfg(), n_chans=N_CH, n_times=N_T, n_features=data.n_features)
+    x = torch.as_tensor(windowed.eeg, dtype=torch.float32)
+    assert isinstance(_window_cache(model, x, _cfg(), None), CropCache)
+    assert not isinstance(_window_cache(model, torch.as_tensor(data.eeg, dtype=torch.float32), _cfg(), None),
+                          CropCache)
+    # no budget left: the engine recomputes each batch's average instead of storing it
+    monkeypatch.setattr(sweep, "CROP_BUDGET", 0)
+    alone, together = _sweep([(windowed, _cfg()), (_window(data, 120, 150), _cfg(seed=2))])
+    for a, b in zip(alone, together):
+        _check_equal(a, b, _window(_data(30, seed=5), 0, N_T), rtol=0)
+
+
+def test_cropped_fit_matches_uncropped_to_rounding(monkeypatch):
+    """The crop trains the same map as the full input, up to amplified float rounding."""
+    from eegvision.models import _cropped
+
     data, test = _data(), _data(30, seed=5)
-    cases = _window_cases(data)
-    alone, together = _sweep(cases)
-    for (d, _), a, b in zip(cases, alone, together):
-        # uncropped models run the very same kernels: identical to the bit. A cropped model's
+    cases = [(_window(data, 0, 30), _cfg()), (_window(data, 120, 150), _cfg(seed=3))]
+    cropped = [fit(d, c, progress=False) for d, c in cases]
+    monkeypatch.setattr(_cropped, "ENABLED", False)
+    full = [fit(d, c, progress=False) for d, c in cases]
+    for a, b in zip(full, cropped):
         # every step equals the full one to float32 rounding (tests/models/test_cropped.py), but
         # Adam turns the rounding noise of TSConv's spatial bias (whose true gradient is 0:
         # BatchNorm follows it) into steps of size lr, so losses drift apart by about as much
         # as a lone fit's do between 1 and 2 torch threads (up to 1.7 % on this problem)
-        exact = d is data
-        _check_equal(a, b, _window(test, 0, N_T), rtol=0 if exact else 5e-2)
+        _check_equal(a, b, _window(test, 0, N_T), rtol=5e-2)
 
 
 def test_fit_many_early_stopping_and_best_weights():

@@ -35,6 +35,11 @@ from ._fused import (
 )
 
 
+#: Use the crop where it applies. Only benchmarks switch it off, to time the uncropped path
+#: (``benchmarks/bench_sweep.py``); results with and without it agree to float rounding.
+ENABLED = True
+
+
 def support(x):
     """``(first, stop)``: the samples of ``x`` ``(trials, chans, times)`` that are non-zero anywhere."""
     nonzero = torch.nonzero((x != 0).any(dim=0).any(dim=0))[:, 0]
@@ -63,8 +68,8 @@ def crop_cache(encoder, x, dtype, budget=CACHE_MAX_BYTES):
     batch recomputes it from the kept samples.
     """
     tsconv = plain_tsconv(encoder)
-    if (tsconv is None or tsconv.layout != "fast" or x.device.type != "cpu" or x.ndim != 3
-            or x.shape[1:] != (tsconv.n_chans, tsconv.n_times)):
+    if (not ENABLED or tsconv is None or tsconv.layout != "fast" or x.device.type != "cpu"
+            or x.ndim != 3 or x.shape[1:] != (tsconv.n_chans, tsconv.n_times)):
         return None
     s0, n_active = active_steps(tsconv, *support(x))
     if n_active == 0 or n_active == tsconv.n_steps:

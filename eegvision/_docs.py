@@ -43,9 +43,11 @@ model : str
     ``'nice-sa'``, ``'nice-ga'``, ``'atm'``) or ``'ridge'``."""
 
 docdict["recipe"] = """
-recipe : 'fast' | 'nice'
-    Training recipe (:meth:`eegvision.train.TrainConfig.from_recipe`): the
-    package's fast defaults, or the NICE paper's settings."""
+recipe : str
+    Training recipe (:meth:`eegvision.train.TrainConfig.from_recipe`):
+    ``'sweep'`` (the analyses' default: ``'fast'`` in 20 epochs with a
+    one-cycle schedule), ``'fast'`` (the package's defaults), ``'nice'`` or
+    ``'nice-paper'`` (the NICE paper's settings), ``'ubp'``, ``'blur-bank'``."""
 
 docdict["epochs"] = """
 epochs : int | None

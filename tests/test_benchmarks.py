@@ -84,3 +84,14 @@ def test_sweep_bench_reports_ratios_and_memory(tmp_path):
                                                                   ("batched", "uncropped"),
                                                                   ("batched", "alone"))
                                      for cpu in ("", " (CPU time)")}
+
+
+def test_sweep_recipe_bench_compares_recipes(tiny_root, tmp_path):
+    out = tmp_path / "recipe"
+    stdout = _run("bench_sweep_recipe.py", "--data-dir", tiny_root, "--subject", 1, "--out", out,
+                  "--recipes", "sweep:epochs=2,sweep:epochs=1,lr=2e-3", "--windows", "whole,100")
+    assert "machine:" in stdout
+    df = pd.read_csv(out / "results.csv")
+    assert list(df["recipe"]) == ["sweep:epochs=2"] * 2 + ["sweep:epochs=1,lr=2e-3"] * 2
+    assert list(df["epochs"]) == [2, 2, 1, 1] and list(df["lr"]) == [3e-3, 3e-3, 2e-3, 2e-3]
+    assert df["top1"].between(0, 1).all() and (df["seconds"] > 0).all()

@@ -39,7 +39,7 @@ def get_module(name):
 
 
 @fill_doc
-def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="fast",
+def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="sweep",
                epochs=None, device="auto", layout="auto", targets="centers", fingerprints=None,
                features=None, channels=None, train_options=None, **options):
     """One :class:`~eegvision.runner.Job` per (subject, condition, seed).
@@ -141,7 +141,7 @@ def uses_bank(recipe):
 _TRAIN_SETTINGS = ("model", "recipe", "epochs", "device")
 
 
-def check_train_options(train_options, *, recipe="fast", model="nice"):
+def check_train_options(train_options, *, recipe="sweep", model="nice"):
     """Validate extra TrainConfig settings: unknown names get "did you mean", bad values fail.
 
     Returns
@@ -178,7 +178,7 @@ def _warn_unused(module, options):
 
 @fill_doc
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
-            seeds=(0,), model=None, recipe="fast", epochs=None, device="auto", jobs=1,
+            seeds=(0,), model=None, recipe="sweep", epochs=None, device="auto", jobs=1,
             backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
             progress=True, channels=None, train_options=None, noise_ceiling=True,
             batch=True, report=None, **options):
@@ -479,7 +479,7 @@ def analyze_cli(args):
     """Body of ``eegvision analyze`` / ``eegvision topomap``.
 
     Precedence: explicit command-line options, then the ``--config`` recipe,
-    then the defaults (``nice``, ``fast`` recipe, subject 1, seed 0).
+    then the defaults (``nice``, ``sweep`` recipe, subject 1, seed 0).
     """
     from .._utils import parse_seeds
 
@@ -493,7 +493,7 @@ def analyze_cli(args):
                 "subjects": args.subjects if args.subjects is not None else args.subject,
                 "seeds": parse_seeds(args.seeds) if args.seeds else
                          ([args.seed] if args.seed is not None else None)}
-    settings = {"model": None, "recipe": "fast", "epochs": None, "subjects": 1, "seeds": [0]}
+    settings = {"model": None, "recipe": "sweep", "epochs": None, "subjects": 1, "seeds": [0]}
     if getattr(args, "config", None):
         recipe, recipe_options = read_recipe_file(args.config)
         settings.update(recipe)
@@ -550,7 +550,7 @@ def read_recipe_file(path):
     if train:
         try:
             settings["train_options"] = check_train_options(
-                train, recipe=settings.get("recipe", "fast"), model=settings.get("model", "nice"))
+                train, recipe=settings.get("recipe", "sweep"), model=settings.get("model", "nice"))
         except ValueError as err:
             raise ValueError(f"--config {path}: [train]: {err}") from None
     if "subjects" in recipe:

@@ -34,7 +34,6 @@ from ._fused import (
     plain_tsconv,
 )
 
-
 #: Use the crop where it applies. Only benchmarks switch it off, to time the uncropped path
 #: (``benchmarks/bench_sweep.py``); results with and without it agree to float rounding.
 ENABLED = True

@@ -113,6 +113,18 @@ def select_runs(methods=None, models=None):
     return tuple(picked)
 
 
+def summarise(df):
+    """Successes per (model, method); NaN where a criterion does not apply (no time axis)."""
+    import pandas as pd
+
+    def count(v):
+        return pd.to_numeric(v, errors="coerce").astype(float).sum(min_count=1)
+
+    return (df.groupby(["model", "method"], sort=False)
+            .agg(n=("seed", "size"), window_ok=("window_ok", count),
+                 region_ok=("region_ok", count), top1=("top1", "mean")).reset_index())
+
+
 def main(argv=None):
     import pandas as pd
 
@@ -135,9 +147,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         rows = [r for s in range(args.seeds) for r in run_seed(s, args.epochs, tmp, runs)]
     df = pd.DataFrame(rows)
-    summary = (df.groupby(["model", "method"], sort=False)
-               .agg(n=("seed", "size"), window_ok=("window_ok", "sum"),
-                    region_ok=("region_ok", "sum"), top1=("top1", "mean")).reset_index())
+    summary = summarise(df)
     write_csv(out / "results.csv", df)
     write_csv(out / "summary.csv", summary)
     print(summary.to_string(index=False))

@@ -47,13 +47,13 @@ torch encoders, ``haufe`` for ridge):
   and spread over the samples of channel ``j`` (see
   :func:`attention_x_gradient`). The raw attention, the column mean of the
   attention matrix, is also returned as ``attention_received`` (for every
-  method run on an attention encoder), but it is no importance map: a
-  trained ``nice-sa``'s softmax weights stay near uniform (queries and keys
-  of whole raw time series, N(0, 0.02) projections, scaled by
-  ``1/sqrt(d_key)``, give scores that differ by a few tenths; the
-  convolution after the attention does the spatial filtering, so nothing
-  sharpens them), and its column means follow the evoked response through
-  the keys, not the image information.
+  method run on an attention encoder), but it is no importance map: in a
+  trained ``nice-sa`` the scores ``q k^T / sqrt(d_key)`` of the whole raw
+  time series, with projections that start at N(0, 0.02), differ by a few
+  tenths within a row, so the softmax stays close to uniform, its column
+  means differ across channels by about 2 % of ``1/n_chans`` and barely
+  change from one image to the next: they say how the layer mixes
+  channels, not where the image information is (docs/analyses.md).
 
 Maps are averaged in time bins (default 100 ms from 0 ms) and returned as
 ``(n_bins, n_chans)`` arrays: the mean EEG, the saliency (``cam``), and their

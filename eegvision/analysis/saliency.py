@@ -574,7 +574,7 @@ def attention_x_gradient(model, eeg, features, *, batch_size=100):
     """
     import torch
 
-    layer = find_attention(model.encoder)
+    layer = find_attention(getattr(model, "encoder", model))
     was_training = model.training
     model.eval()
     img = _image_embeddings(model, features)

@@ -84,7 +84,7 @@ def _add_bin_option(p):
     p.add_argument("--bin-ms", type=float, default=None,
                    help="saliency: width of the topomap time bins in ms (default 100)")
     p.add_argument("--method", default=None,
-                   choices=("auto", "gradient", "gradcam", "occlusion", "haufe"),
+                   choices=("auto", "gradient", "gradcam", "attention", "occlusion", "haufe"),
                    help="saliency: map (default auto: gradient for torch models, haufe for ridge)")
 
 

@@ -1,4 +1,4 @@
-"""Where on the scalp, when: gradients, Grad-CAM, occlusion, attention, linear patterns.
+"""Where on the scalp, when: gradients, Grad-CAM, attention, occlusion, linear patterns.
 
 One condition (``full``): train on all channels and samples, score, then ask
 the trained model which channels and times carry the *image information* it
@@ -39,8 +39,21 @@ torch encoders, ``haufe`` for ridge):
   one non-negative value per channel and sample by the norm over the feature
   dimensions (the ``cov(Y_hat)^-1`` factor is left out: with hundreds of
   outputs it is ill-conditioned and it only mixes output dimensions).
-- ``nice-sa`` / ``nice-ga``: also the attention each channel receives (the
-  column mean of the channel-attention matrix), averaged over test trials.
+- ``attention`` (encoders with channel attention, ``nice-sa``, ``nice-ga``):
+  gradient-weighted attention (Chefer et al. 2021), per trial: each edge
+  ``i <- j`` of the attention matrix weighted by what it is worth to the
+  margin, ``A_ij dMargin_i/dA_ij`` with the value input relative to the
+  trial mean, its positive part summed over the attending channels ``i``
+  and spread over the samples of channel ``j`` (see
+  :func:`attention_x_gradient`). The raw attention, the column mean of the
+  attention matrix, is also returned as ``attention_received`` (for every
+  method run on an attention encoder), but it is no importance map: in a
+  trained ``nice-sa`` the scores ``q k^T / sqrt(d_key)`` of the whole raw
+  time series, with projections that start at N(0, 0.02), differ by a few
+  tenths within a row, so the softmax stays close to uniform, its column
+  means differ across channels by about 2 % of ``1/n_chans`` and barely
+  change from one image to the next: they say how the layer mixes
+  channels, not where the image information is (docs/analyses.md).
 
 Maps are averaged in time bins (default 100 ms from 0 ms) and returned as
 ``(n_bins, n_chans)`` arrays: the mean EEG, the saliency (``cam``), and their
@@ -62,19 +75,21 @@ REFERENCE = None
 DEFAULTS = {"bin_ms": 100.0, "tmin_ms": 0.0, "tmax_ms": None, "method": "auto",
             "n_permutations": 1000}
 #: Saliency methods (``auto``: ``gradient`` for torch models, ``haufe`` for ridge).
-METHODS = ("auto", "gradient", "gradcam", "occlusion", "haufe")
+METHODS = ("auto", "gradient", "gradcam", "attention", "occlusion", "haufe")
 #: Where the "mean EEG" maps come from (option ``mean_eeg``): the test data, or the
 #: training data as NICE's draw_pic/topo.py (the mean over all training conditions).
 MEAN_EEG = ("test", "train")
 #: Names of the maps, in figure row order.
-MAPS = ("eeg", "cam", "eeg_x_cam", "attention")
+MAPS = ("eeg", "cam", "eeg_x_cam", "attention_received")
 MAP_LABELS = {
     "gradcam": {"eeg": "mean EEG", "cam": "Grad-CAM", "eeg_x_cam": "EEG \u00d7 CAM",
-                "attention": "attention"},
+                "attention_received": "raw attention received"},
     "gradient": {"eeg": "mean EEG", "cam": "gradient \u00d7 input", "eeg_x_cam": "EEG \u00d7 map",
-                 "attention": "attention"},
+                 "attention_received": "raw attention received"},
+    "attention": {"eeg": "mean EEG", "cam": "attention \u00d7 gradient",
+                  "eeg_x_cam": "EEG \u00d7 map", "attention_received": "raw attention received"},
     "occlusion": {"eeg": "mean EEG", "cam": "occlusion", "eeg_x_cam": "EEG \u00d7 map",
-                  "attention": "attention"},
+                  "attention_received": "raw attention received"},
     "haufe": {"eeg": "mean EEG", "cam": "pattern", "eeg_x_cam": "EEG \u00d7 pattern"},
 }
 
@@ -179,8 +194,10 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
         Test data (averaged over repetitions here).
     train : EEGImageData | None
         Training data; required for ``haufe`` (the pattern is computed on it).
-    method : 'auto' | 'gradient' | 'gradcam' | 'occlusion' | 'haufe'
+    method : 'auto' | 'gradient' | 'gradcam' | 'attention' | 'occlusion' | 'haufe'
         ``auto``: ``haufe`` for a RidgeDecoder, else ``gradient``.
+        ``attention`` needs an encoder with channel attention (``nice-sa``,
+        ``nice-ga``: :func:`attention_x_gradient`).
     bin_ms, tmin_ms, tmax_ms : float
         Time bins (ms): ``bin_ms`` wide from ``tmin_ms`` to ``tmax_ms`` (end of data).
     batch_size : int
@@ -196,8 +213,10 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
         ``method``; ``eeg``, ``cam``, ``eeg_x_cam`` of shape ``(n_bins, n_chans)``;
         ``cam_time`` ``(n_chans, n_times)`` (binned for occlusion);
         ``bin_edges_ms`` ``(n_bins + 1,)``; ``per_trial``
-        ``(n_trials, n_bins, n_chans)`` for the methods with one map per
-        trial (not ``haufe``); for attention encoders ``attention`` ``(n_chans,)``;
+        ``(n_trials, n_bins, n_chans)`` for the methods tested against zero
+        (``gradient``, ``gradcam``, ``occlusion``; None otherwise); for
+        attention encoders ``attention_received`` ``(n_chans,)``, the raw
+        column mean of the attention weights (:func:`attention_received`);
         for occlusion ``occlusion_time`` / ``occlusion_channel`` (see
         :func:`eegvision.analysis._occlusion.occlusion_maps`).
     """
@@ -207,7 +226,7 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
     is_ridge = isinstance(model, RidgeDecoder)
     if method == "auto":
         method = "haufe" if is_ridge else "gradient"
-    if method in ("gradient", "gradcam") and is_ridge:
+    if method in ("gradient", "gradcam", "attention") and is_ridge:
         raise ValueError(f"--method {method} needs a torch model; a ridge model has linear "
                          "patterns: use --method haufe or occlusion.")
     if method == "haufe" and not is_ridge:
@@ -236,12 +255,14 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
         cam = _haufe(model, train, test)
         prod = test.eeg.mean(0) * cam
     else:
-        fn = gradient_x_input if method == "gradient" else grad_cam
+        fn = {"gradient": gradient_x_input, "gradcam": grad_cam,
+              "attention": attention_x_gradient}[method]
         per, attn = fn(model, test.eeg, test.features, batch_size=batch_size)
         cam, prod = per.mean(0), (test.eeg * per).mean(0)
-        trials = np.moveaxis(bin_average(per, test.times, edges), 0, 1)  # (n, bins, chans)
+        if method != "attention":  # kept edges are positive: zero is not attention's null
+            trials = np.moveaxis(bin_average(per, test.times, edges), 0, 1)  # (n, bins, chans)
         if attn is not None:
-            extra["attention"] = attn.mean(0)
+            extra["attention_received"] = attn.mean(0)
     out = {"method": method, "eeg": eeg_map, "cam": bin_average(cam, test.times, edges),
            "eeg_x_cam": bin_average(prod, test.times, edges),
            "cam_time": cam, "bin_edges_ms": edges, "per_trial": trials}
@@ -493,18 +514,138 @@ def _act_sum(model, store, x):
     return store["act"].sum(0, keepdim=True)
 
 
+# ------------------------------------------------------------------ attention
+def find_attention(encoder):
+    """The channel-attention layer of an encoder: ``attention_weights`` and ``value(x)``.
+
+    The layer computes ``x + A value(x)`` with ``A`` ``(batch, n_chans,
+    n_chans)`` (rows: the channel that attends) and stores ``A`` in
+    ``attention_weights`` after each forward (as
+    :class:`~eegvision.models.modules.ChannelSelfAttention` and
+    :class:`~eegvision.models.modules.GraphAttention` do).
+    """
+    layer = next((m for m in encoder.modules() if hasattr(m, "attention_weights")
+                  and callable(getattr(m, "value", None))), None)
+    if layer is None:
+        name = getattr(encoder, "name", type(encoder).__name__)
+        raise data_error(None, f"--method attention needs an encoder with channel attention; "
+                         f"{name!r} has none.",
+                         "use --model nice-sa or nice-ga, or --method gradient / occlusion.")
+    return layer
+
+
+def attention_x_gradient(model, eeg, features, *, batch_size=100):
+    """Per-trial gradient-weighted attention (Chefer et al. 2021), spread over the samples.
+
+    ``A`` are the weights of the channel-attention layer (row ``i``: the
+    channel that attends), ``V`` its linear value map (the layer computes
+    ``x + A V(x)``), ``g_i`` the gradient of the trial's retrieval margin
+    (:func:`retrieval_margin`) at the layer's output channel ``i`` and
+    ``x~ = x - mean_trials x`` the layer input relative to the trial mean
+    (which takes out the evoked response, as in :func:`gradient_x_input`).
+    The relevance of edge ``i <- j`` is ``A_ij dMargin/dA_ij = A_ij <g_i,
+    V(x~_j)>``, Chefer et al.'s ``A * grad A``; as there, only its positive
+    part counts (edges along which the mixing raises the margin). The map of
+    channel ``j`` at sample ``t`` spreads each such edge over the samples:
+    ``sum_{i: A_ij <g_i, V(x~_j)> > 0} A_ij (V^T g_i)(t) x~_j(t)``, so that
+    its sum over ``t`` is exactly ``sum_i (A_ij dMargin/dA_ij)^+``, the
+    attention channel ``j`` receives weighted by what it is worth to the
+    margin.
+
+    Parameters
+    ----------
+    model : ContrastiveModel
+        ``encode_eeg`` / ``encode_image`` and an encoder with channel
+        attention (:func:`find_attention`: ``nice-sa``, ``nice-ga``).
+    eeg : array, shape (n_trials, n_chans, n_times)
+    features : array, shape (n_trials, d)
+        Each trial's own image feature.
+    batch_size : int
+        Trials per backward pass.
+
+    Returns
+    -------
+    maps : array, shape (n_trials, n_chans, n_times)
+        Gradient-weighted attention per trial (each edge kept only where it
+        is positive, so the map is not centred on zero: it is not tested
+        against zero).
+    attention : array, shape (n_trials, n_chans)
+        The raw attention each channel receives (:func:`attention_received`).
+    """
+    import torch
+
+    layer = find_attention(getattr(model, "encoder", model))
+    was_training = model.training
+    model.eval()
+    img = _image_embeddings(model, features)
+    store = {}
+
+    def hook(module, args, output):
+        store["in"], store["out"] = args[0], output
+
+    handle = layer.register_forward_hook(hook)
+    maps, attn = [], []
+    try:
+        eeg = np.array(eeg, dtype=np.float32)  # a writable copy: torch shares its memory
+        batches = [torch.from_numpy(eeg[s:s + batch_size]) for s in range(0, len(eeg), batch_size)]
+        with torch.no_grad():  # the trial-mean input of the layer, the reference of every trial
+            centre = sum(_layer_input_sum(model, store, x) for x in batches) / len(eeg)
+        start = 0
+        for x in batches:
+            index = torch.arange(start, start + len(x))
+            start += len(x)
+            margin = retrieval_margin(model.encode_eeg(x), img, index)
+            (grad,) = torch.autograd.grad(margin.sum(), store["out"])
+            weights = layer.attention_weights
+            maps.append(_edge_relevance(layer, weights, grad, store["in"].detach() - centre))
+            attn.append(attention_received(weights))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return np.concatenate(maps), np.concatenate(attn)
+
+
+def _edge_relevance(layer, weights, grad, centred):
+    """``sum_{i: A_ij <g_i, V(x~_j)> > 0} A_ij (V^T g_i)(t) x~_j(t)`` as a numpy array."""
+    import torch
+
+    with torch.no_grad():  # dMargin/dA_ij on centred values; A > 0, so the sign is the edge's
+        keep = torch.einsum("bit,bjt->bij", grad, layer.value(centred)) > 0
+    v = centred.clone().requires_grad_(True)
+    # the margin's gradient at the value input along the kept edges only (A fixed), not
+    # through the residual nor through the queries and keys
+    (through,) = torch.autograd.grad(((weights * keep) @ layer.value(v) * grad).sum(), v)
+    return (through * centred).double().numpy()
+
+
+def _layer_input_sum(model, store, x):
+    model.encode_eeg(x)
+    return store["in"].sum(0, keepdim=True)
+
+
+def attention_received(weights):
+    """Raw attention each channel receives: the column mean of ``A`` ``(B, C, C)`` -> ``(B, C)``.
+
+    Kept for comparison with the NICE paper's attention maps; it is not an
+    importance map (see docs/analyses.md, "Attention"): the softmax weights
+    of a trained ``nice-sa`` stay close to uniform and to their random
+    initialisation, and say how the layer mixes channels, not where the
+    image information is. ``(B, heads, C, C)`` weights are averaged over heads.
+    """
+    w = weights.detach().double().cpu().numpy() if hasattr(weights, "detach") else \
+        np.asarray(weights, dtype=np.float64)
+    if w.ndim == 4:
+        w = w.mean(1)
+    return w.mean(axis=-2)
+
+
 def _attention_received(encoder):
-    """Column mean of the last channel-attention matrix ``(B, C, C)`` -> ``(B, C)``."""
+    """:func:`attention_received` of the encoder's last attention weights, or None."""
     weights = getattr(encoder, "attention_weights", None)
     if weights is None:
         weights = next((m.attention_weights for m in encoder.modules()
                         if getattr(m, "attention_weights", None) is not None), None)
-    if weights is None:
-        return None
-    w = weights.detach().double().cpu().numpy()
-    if w.ndim == 4:  # (B, heads, C, C): average the heads
-        w = w.mean(1)
-    return w.mean(axis=-2)
+    return None if weights is None else attention_received(weights)
 
 
 # ------------------------------------------------------------------ outputs
@@ -577,7 +718,8 @@ def saliency_table(arrays, ch_names, *, subject=None, seed=None, method="gradcam
         if kind not in arrays:
             continue
         values = np.atleast_2d(np.asarray(arrays[kind], dtype=np.float64))
-        lo, hi = ((edges[:-1], edges[1:]) if kind != "attention" else (edges[:1], edges[-1:]))
+        lo, hi = ((edges[:-1], edges[1:]) if kind != "attention_received"
+                  else (edges[:1], edges[-1:]))
         if values.shape != (len(lo), len(ch_names)):
             raise ValueError(f"{kind} map has shape {values.shape}; expected "
                              f"({len(lo)}, {len(ch_names)}).")

@@ -216,7 +216,8 @@ class ChannelSelfAttention(nn.Module):
     the values are the input itself, so the output keeps ``x``'s shape. After
     a forward, ``attention_weights`` holds the (detached) weights
     ``(batch, n_chans, n_chans)``; rows sum to 1 (row = the channel that
-    attends).
+    attends). :meth:`value` is what the weights mix (the saliency method
+    ``attention`` uses both).
 
     Parameters
     ----------
@@ -237,12 +238,16 @@ class ChannelSelfAttention(nn.Module):
         self.scale = 1.0 / math.sqrt(d_key)
         self.attention_weights = None
 
+    def value(self, x):
+        """What the attention mixes: ``x`` itself (the output is ``x + A value(x)``)."""
+        return x
+
     def forward(self, x):
         """``(batch, n_chans, n_times)`` -> same shape."""
         scores = self.query(x) @ self.key(x).transpose(1, 2) * self.scale
         attn = scores.softmax(dim=-1)
         self.attention_weights = attn.detach()
-        return x + self.dropout(attn) @ x
+        return x + self.dropout(attn) @ self.value(x)
 
 
 class GraphAttention(nn.Module):
@@ -252,7 +257,8 @@ class GraphAttention(nn.Module):
     channels (self loops included) is an edge. With ``h = x W``, the score of
     edge ``i -> j`` is ``LeakyReLU_0.2(a_src . h_i + a_dst . h_j)``, softmax
     over ``j``; the output is ``x + alpha h``. ``attention_weights`` holds the
-    last (detached) ``alpha`` ``(batch, n_chans, n_chans)``; rows sum to 1.
+    last (detached) ``alpha`` ``(batch, n_chans, n_chans)``; rows sum to 1;
+    :meth:`value` is ``h``, what the weights mix.
 
     Parameters
     ----------
@@ -270,9 +276,13 @@ class GraphAttention(nn.Module):
         self.dropout = Dropout(dropout)
         self.attention_weights = None
 
+    def value(self, x):
+        """What the attention mixes: ``h = x W`` (the output is ``x + A value(x)``)."""
+        return self.weight(x)
+
     def forward(self, x):
         """``(batch, n_chans, n_times)`` -> same shape."""
-        h = self.weight(x)
+        h = self.value(x)
         scores = F.leaky_relu(self.att_src(h) + self.att_dst(h).transpose(1, 2), 0.2)
         attn = scores.softmax(dim=-1)
         self.attention_weights = attn.detach()

@@ -7,12 +7,15 @@ import numpy as np
 from ._style import new_figure, style
 
 #: Row order and labels of the saliency figure.
-ROW_ORDER = ("eeg", "cam", "eeg_x_cam", "attention")
+ROW_ORDER = ("eeg", "cam", "eeg_x_cam", "attention_received")
+_RAW = "raw attention\nreceived"
 ROW_LABELS = {
     "gradcam": {"eeg": "mean EEG", "cam": "Grad-CAM", "eeg_x_cam": "EEG \u00d7 CAM",
-                "attention": "attention\nreceived"},
+                "attention_received": _RAW},
     "gradient": {"eeg": "mean EEG", "cam": "gradient \u00d7\ninput", "eeg_x_cam": "EEG \u00d7\nmap",
-                 "attention": "attention\nreceived"},
+                 "attention_received": _RAW},
+    "attention": {"eeg": "mean EEG", "cam": "attention \u00d7\ngradient",
+                  "eeg_x_cam": "EEG \u00d7\nmap", "attention_received": _RAW},
     "occlusion": {"eeg": "mean EEG", "cam": "occlusion", "eeg_x_cam": "EEG \u00d7\nmap"},
     "haufe": {"eeg": "mean EEG", "cam": "activation\npattern", "eeg_x_cam": "EEG \u00d7\npattern"},
 }
@@ -21,10 +24,11 @@ UNITS = {
     "eeg": "EEG (data units)",
     "gradient": "margin attribution (cosine)",
     "gradcam": "margin attribution (cosine)",
+    "attention": "margin attribution (cosine)",
     "occlusion": "margin drop (cosine)",
     "haufe": "pattern norm (a.u.)",
     "eeg_x_cam": "EEG \u00d7 map (a.u.)",
-    "attention": "attention weight",
+    "attention_received": "attention weight",
 }
 #: Cluster-corrected p below which a sensor is marked significant.
 ALPHA = 0.05
@@ -68,7 +72,7 @@ def saliency_grid(table, scale="absolute"):
                 .unstack("channel").reindex(columns=ch_names))
         values = wide.to_numpy(dtype=float)
         maps[kind] = np.stack([_zscore(row) for row in values]) if scale == "z" else values
-        if kind != "attention":
+        if kind != "attention_received":
             bins = [(float(a), float(b)) for a, b in wide.index]
         if kind == "cam" and "p_cluster" in sub and sub["p_cluster"].notna().any():
             # the largest p over results: marked only where every subject / seed is significant
@@ -79,7 +83,7 @@ def saliency_grid(table, scale="absolute"):
 
 def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolute", vlim=None,
                   cmap="RdBu_r", title=None):
-    """Rows of scalp maps (mean EEG, saliency, EEG x saliency, [attention]) over time bins.
+    """Rows of scalp maps (mean EEG, saliency, EEG x saliency, [raw attention]) over time bins.
 
     Each row has one colour scale shared by its bins and drawn with its
     units, so a bin without information looks flat. Where the saliency map
@@ -140,7 +144,7 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolut
                     contours=4, mask=mask,
                     mask_params=dict(marker="o", markerfacecolor="k", markeredgecolor="w",
                                      markersize=2.5, linewidth=0))
-                if r == 0 or kind == "attention":
+                if r == 0 or kind == "attention_received":
                     ax.set_title(_bin_title(bins, c, kind), fontsize=6, pad=2)
             axes[r, 0].text(-0.12, 0.5, labels.get(kind, kind), transform=axes[r, 0].transAxes,
                             rotation=90, ha="right", va="center", fontsize=7)
@@ -181,7 +185,7 @@ def _row_limits(values):
 
 
 def _bin_title(bins, c, kind):
-    if kind == "attention":
+    if kind == "attention_received":
         return f"all ({bins[0][0]:g}-{bins[-1][1]:g} ms)"
     lo, hi = bins[c]
     return f"{lo:g}-{hi:g} ms"
@@ -189,6 +193,7 @@ def _bin_title(bins, c, kind):
 
 def _title(df, method, pvals=None, table=None):
     what = {"gradcam": "Grad-CAM", "gradient": "gradient \u00d7 input",
+            "attention": "gradient-weighted attention",
             "occlusion": "occlusion", "haufe": "activation pattern (Haufe)"}.get(method, method)
     if pvals is not None:
         test = "subjects" if table is not None and "test" in table and (

@@ -133,14 +133,91 @@ def test_attention_maps_for_nice_sa():
     test = EEGImageData(rng.standard_normal((6, 8, 100)), rng.standard_normal((6, 16)),
                         [f"c{i}" for i in range(6)], names, _times(100))
     model = ContrastiveModel(NICE(8, 100, 16, spatial="sa"), ImageProjector(16))
-    for method in ("gradient", "gradcam"):  # 'auto' is 'gradient' for torch models
+    for method in ("gradient", "gradcam", "attention"):  # 'auto' is 'gradient' for torch models
         maps = saliency.compute_saliency(model, test, bin_ms=100.0,
                                          method="auto" if method == "gradient" else method)
         assert maps["method"] == method
         assert maps["cam"].shape == (4, 8) and maps["eeg_x_cam"].shape == (4, 8)
-        assert maps["per_trial"].shape == (6, 4, 8)
-        assert maps["attention"].shape == (8,)
-        assert maps["attention"].sum() == pytest.approx(1.0)  # softmax rows: column means sum to 1
+        # attention keeps only positive edges: not tested against zero, so no per-trial maps
+        assert (maps["per_trial"] is None) == (method == "attention")
+        if method != "attention":
+            assert maps["per_trial"].shape == (6, 4, 8)
+        assert maps["attention_received"].shape == (8,)
+        # softmax rows: the column means sum to 1
+        assert maps["attention_received"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("spatial", ["sa", "ga"])
+def test_attention_map_sums_to_chefers_positive_attention_times_gradient(spatial):
+    """Summed over time, each trial's map is sum_i (A_ij dMargin/dA_ij)^+ (Chefer et al. 2021)."""
+    import torch
+
+    from eegvision.models.nice import NICE
+    from eegvision.models.projector import ContrastiveModel, ImageProjector
+
+    torch.manual_seed(0)
+    n_chans, n_times, n = 6, 100, 10
+    model = ContrastiveModel(NICE(n_chans, n_times, 16, spatial=spatial), ImageProjector(16))
+    rng = np.random.default_rng(0)
+    half = rng.standard_normal((n // 2, n_chans, n_times)).astype(np.float32)
+    eeg = np.concatenate([half, -half])  # the trial mean is zero: the centred input is x
+    feats = rng.standard_normal((n, 16)).astype(np.float32)
+    maps, received = saliency.attention_x_gradient(model, eeg, feats, batch_size=4)
+    assert maps.shape == eeg.shape and received.shape == (n, n_chans)
+
+    # independently: dMargin/dA through a live copy of A put into the layer's output
+    model.eval()
+    layer, live = saliency.find_attention(model.encoder), {}
+
+    def hook(module, args, output):
+        live["A"] = module.attention_weights.clone().requires_grad_(True)
+        return args[0] + live["A"] @ module.value(args[0])
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        emb = model.encode_eeg(torch.from_numpy(eeg))
+    finally:
+        handle.remove()
+    margin = saliency.retrieval_margin(emb, saliency._image_embeddings(model, feats),
+                                       torch.arange(n))
+    (grad_a,) = torch.autograd.grad(margin.sum(), live["A"])
+    edges = (live["A"] * grad_a).detach().double().numpy()
+    expected = np.clip(edges, 0, None).sum(1)  # (n, n_chans): over the channels that attend
+    assert (edges < 0).any() and (edges > 0).any()  # the positive part does select
+    np.testing.assert_allclose(maps.sum(-1), expected, rtol=1e-3, atol=1e-6 * expected.max())
+    np.testing.assert_allclose(received, live["A"].detach().double().numpy().mean(1), rtol=1e-5)
+
+
+def test_attention_table_and_figure_keep_the_raw_attention_apart():
+    from eegvision.viz.topomap import plot_saliency
+
+    names = THINGS_EEG2_CHANNELS[:8]
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.random((4, 8)) for k in ("eeg", "cam", "eeg_x_cam")}
+    arrays.update(attention_received=np.full(8, 1 / 8), bin_edges_ms=np.arange(0, 401, 100.0))
+    table = saliency.saliency_table(arrays, names, subject=1, seed=0, method="attention")
+    raw = table[table["map"] == "attention_received"]
+    assert len(raw) == 8 and (raw["bin_start_ms"] == 0).all() and (raw["bin_stop_ms"] == 400).all()
+    assert table["p_cluster"].isna().all()  # attention is not tested against zero
+    fig = plot_saliency(table=table)
+    labels = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "attention \u00d7\ngradient" in labels and "raw attention\nreceived" in labels
+    assert fig._suptitle.get_text().startswith("gradient-weighted attention")
+
+
+def test_attention_method_needs_channel_attention():
+    from eegvision._utils import EEGVisionError
+    from eegvision.data.container import EEGImageData
+    from eegvision.models.nice import NICE
+    from eegvision.models.projector import ContrastiveModel, ImageProjector
+
+    rng = np.random.default_rng(0)
+    test = EEGImageData(rng.standard_normal((4, 8, 100)), rng.standard_normal((4, 16)),
+                        [f"c{i}" for i in range(4)], THINGS_EEG2_CHANNELS[:8], _times(100))
+    for spatial in (None, "sa-published"):  # no attention, or none that reaches the output
+        model = ContrastiveModel(NICE(8, 100, 16, spatial=spatial), ImageProjector(16))
+        with pytest.raises(EEGVisionError, match="needs an encoder with channel attention"):
+            saliency.compute_saliency(model, test, method="attention")
 
 
 # ------------------------------------------------------------------ ground truth + outputs

@@ -2,7 +2,8 @@
 
 The criterion is the issue's: the time bin with the largest map (mean over
 channels) lies inside the planted window, and inside the window the planted
-region has the largest mean map. ``benchmarks/bench_saliency_ground_truth.py``
+region has the largest mean map (for ``attention``, the gradient-weighted
+attention of ``nice-sa``, too). ``benchmarks/bench_saliency_ground_truth.py``
 measures the same criterion over ten seeds and other settings (the numbers
 are in docs/analyses.md); this setting is not picked from them.
 """
@@ -63,6 +64,21 @@ def test_default_encoder_maps_find_the_planted_window_and_region(planted, nice_m
     maps = saliency.compute_saliency(nice_model, data.test, method=method)
     assert maps["method"] == method
     _check(maps, data.test.ch_names)
+
+
+def test_attention_map_finds_the_planted_window_and_region(planted):
+    """Gradient-weighted attention of ``nice-sa`` finds the truth; its raw weights do not."""
+    _, data = planted
+    model = _fit(data, "nice-sa", epochs=20)
+    maps = saliency.compute_saliency(model, data.test, method="attention")
+    assert maps["method"] == "attention"
+    _check(maps, data.test.ch_names)
+    # why the raw weights are no importance map: the trained softmax stays near uniform, every
+    # region's mean attention received within 5 % of 1 / n_chans (planted region included)
+    raw = maps["attention_received"] * len(data.test.ch_names)
+    regions = np.array([channel_region(c) for c in data.test.ch_names])
+    by_region = {r: raw[regions == r].mean() for r in REGIONS}
+    assert all(abs(v - 1) < 0.05 for v in by_region.values()), by_region
 
 
 @pytest.mark.parametrize("method", ["haufe", "occlusion"])

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from _machine import describe, machine_info  # benchmarks/, beside this script
 
-from eegvision import train as T
+from eegvision import training as T
 from eegvision.evaluate import evaluate
 
 COLORS = {"nice": "#0072B2", "fast": "#D55E00", "nice-amp": "#009E73"}

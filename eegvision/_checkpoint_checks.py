@@ -20,7 +20,7 @@ _REQUIRED = {"encoder": str, "config": dict, "state_dict": dict, "n_chans": int,
 
 
 def check_checkpoint_fields(path, ckpt):
-    """Every key :func:`eegvision.train.load_checkpoint` reads exists with a sane type/size."""
+    """Every key :func:`eegvision.training.load_checkpoint` reads exists with a sane type/size."""
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise data_error(path, f"checkpoint lacks the keys {missing}.", _FIX)

@@ -44,7 +44,7 @@ model : str
 
 docdict["recipe"] = """
 recipe : 'fast' | 'nice'
-    Training recipe (:meth:`eegvision.train.TrainConfig.from_recipe`): the
+    Training recipe (:meth:`eegvision.training.TrainConfig.from_recipe`): the
     package's fast defaults, or the NICE paper's settings."""
 
 docdict["epochs"] = """

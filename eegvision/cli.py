@@ -19,8 +19,8 @@ ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
 
 
 def _recipes():
-    """--recipe choices: the recipes of :mod:`eegvision.train` (which imports no torch at import)."""
-    from .train import RECIPES
+    """--recipe choices: the recipes of :mod:`eegvision.training.config` (which imports no torch at import)."""
+    from .training.config import RECIPES
 
     return tuple(RECIPES)
 
@@ -264,13 +264,13 @@ def _cmd_preprocess(args):
 
 
 def _cmd_train(args):
-    from .train import train_cli
+    from ._commands.training import train_cli
 
     train_cli(args)
 
 
 def _cmd_evaluate(args):
-    from .evaluate import evaluate_cli
+    from ._commands.training import evaluate_cli
 
     evaluate_cli(args)
 

@@ -3,7 +3,7 @@
 An analysis is a sweep of small independent fits (windows, bands, regions,
 seeds). :func:`fit_many` trains them in one loop, epoch by epoch, each model
 with its own seed (its initialisation, validation split, batch order and
-dropout masks are exactly those :func:`eegvision.train.fit` draws with that
+dropout masks are exactly those :func:`eegvision.training.fit` draws with that
 seed), its own BatchNorm statistics and Adam state, early stopping and weight
 averaging; a model that has finished leaves the loop and costs nothing more.
 The results equal one-at-a-time fits (``tests/test_sweep.py``), so cached
@@ -85,14 +85,14 @@ def batchable(config):
 
     Torch encoders with the recipes' own training step; ridge, the blur-bank
     recipes (their own loop), the public code's defects (``nice-paper``) and a
-    fixed temperature go to :func:`~eegvision.train.fit` one at a time.
+    fixed temperature go to :func:`~eegvision.training.fit` one at a time.
     """
     return (config.model != "ridge" and config.image_prior is None
             and not getattr(config, "nice_defects", False) and config.learn_temperature)
 
 
 def fit_many(trains, configs, *, progress=True, on_done=None):
-    """Fit one model per (training data, config), together; results as :func:`~eegvision.train.fit`'s.
+    """Fit one model per (training data, config), together; results as :func:`~eegvision.training.fit`'s.
 
     Parameters
     ----------
@@ -102,7 +102,7 @@ def fit_many(trains, configs, *, progress=True, on_done=None):
         data never holds every derived copy at once.
     configs : sequence of TrainConfig
         One per model; any mix of seeds and settings. Ridge configs are fitted
-        by :func:`~eegvision.train.fit` directly.
+        by :func:`~eegvision.training.fit` directly.
     progress : bool
         A progress bar over models x epochs (on a terminal), with the models
         still training and the best validation loss so far.
@@ -115,7 +115,9 @@ def fit_many(trains, configs, *, progress=True, on_done=None):
         In the order of ``configs``; each equal (up to float rounding) to
         ``fit(trains[i], configs[i])``.
     """
-    from .train import _deterministic, fit, resolve_device
+    from ._utils import resolve_device
+    from .training.device import _deterministic
+    from .training.loop import fit
 
     if len(trains) != len(configs):
         raise ValueError(f"fit_many: {len(trains)} training sets for {len(configs)} configs.")
@@ -154,14 +156,14 @@ def _setup(index, train, config, device, budget):
     import torch
 
     from .models._cropped import crop_cache
-    from .train import (
-        _amp_dtype,
+    from .training.build import build_model
+    from .training.device import _amp_dtype
+    from .training.steps import (
         _data_info,
         _make_optimizer,
         _make_scheduler,
         _prepare,
         _window_cache,
-        build_model,
         split_rows,
     )
 
@@ -250,7 +252,7 @@ def _train(members, progress, budget):
 def _epoch(m, shared):
     """One epoch of member ``m``, exactly as ``train._fit_torch`` runs it."""
     from ._workspace import release
-    from .train import _freeze_temporal, _non_finite_error, _state_copy, run_epoch
+    from .training.steps import _freeze_temporal, _non_finite_error, _state_copy, run_epoch
 
     config = m.config
     m.epoch += 1
@@ -286,11 +288,13 @@ def _epoch(m, shared):
 
 
 def _finish(m):
-    """The member's :class:`~eegvision.train.FitResult`; its training state is dropped."""
+    """The member's :class:`~eegvision.training.FitResult`; its training state is dropped."""
     import pandas as pd
 
     from ._workspace import release
-    from .train import FitResult, _mean_state, _precision_name
+    from .training.config import FitResult
+    from .training.device import _precision_name
+    from .training.steps import _mean_state
 
     for p, flag in m.frozen.items():
         p.requires_grad_(flag)

@@ -6,12 +6,12 @@ Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
     1 data       eegvision.data.*          files -> arrays, the container
     2 images     eegvision.images.*        image sets -> features
     3 models     eegvision.models.*        encoders, projector, loss, ridge
-    4 train      train, evaluate, decoding fit / score one container (decoding:
-                 _provenance, blur_fit,    the scikit-learn estimators, which
-                 sweep                     call train.fit and evaluate's top-k;
-                                           _provenance: fingerprints of data,
-                                           code and software; blur_fit: the
-                                           blur-bank training loop; sweep: many
+    4 train      training.*, evaluate,     fit / score one container (training: config,
+                 decoding, _provenance,    device, build, steps, loop, blur_fit,
+                 sweep                     checkpoint, runs; decoding: the scikit-learn
+                                           estimators, which call training.fit and
+                                           evaluate's top-k; _provenance: fingerprints
+                                           of data, code and software; sweep: many
                                            models trained together)
     5 analysis   eegvision.analysis.<q>    one module per question, + stats
     6 runner     runner, _dask              jobs, caching, backends
@@ -19,7 +19,7 @@ Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
     8 api        eegvision.analysis (the package: analyze, build_jobs,
                  write_outputs, load_results), viz.figures (rebuilds figures from
                  result folders on disk)
-    9 cli        cli, __main__
+    9 cli        cli, __main__, _commands.*  (the sub-commands' bodies: parse, call, print)
 
 A module may import its own layer or any lower one. Every import counts,
 also those inside functions (the package imports heavy modules lazily, but a
@@ -49,13 +49,13 @@ LAYERS = {
     "eegvision.data": 1,
     "eegvision.images": 2,
     "eegvision.models": 3,
-    "eegvision.train": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
-    "eegvision._provenance": 4, "eegvision.blur_fit": 4, "eegvision.sweep": 4,
+    "eegvision.training": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
+    "eegvision._provenance": 4, "eegvision.sweep": 4,
     "eegvision.analysis.": 5,
     "eegvision.runner": 6, "eegvision._dask": 6,
     "eegvision.viz": 7,
     "eegvision.analysis": 8, "eegvision.viz.figures": 8,
-    "eegvision.cli": 9, "eegvision.__main__": 9,
+    "eegvision.cli": 9, "eegvision.__main__": 9, "eegvision._commands": 9,
 }
 
 #: Cycles (sets of modules importing each other) that the train.py / data/ split removes.
@@ -63,9 +63,6 @@ KNOWN_CYCLES = [
     # the fused TSConv hands zero-padded window inputs to the cropped kernel (a lazy import),
     # which is built from the fused kernel's pieces
     {"eegvision.models._fused", "eegvision.models._cropped"},
-    # train.run_training scores with evaluate; evaluate_cli loads checkpoints from train;
-    # train.fit hands the blur recipes to blur_fit, which reuses train's step helpers
-    {"eegvision.train", "eegvision.evaluate", "eegvision.blur_fit"},
     # builtin makes the simulated root with simulate, which reuses raw's writers; raw's
     # and simulate's command-line bodies and things.describe_root resolve the built-in
     # root; simulate's blur bank reads features with things' reader; raw's command-line

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from eegvision import sweep  # noqa: E402
 from eegvision.data.container import EEGImageData  # noqa: E402
 from eegvision.evaluate import embed  # noqa: E402
-from eegvision.train import TrainConfig, fit  # noqa: E402
+from eegvision.training import TrainConfig, fit  # noqa: E402
 
 N_CH, N_T, D, SFREQ = 6, 150, 16, 250.0
 

@@ -69,7 +69,7 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     channels : str | list of str | None
         Channel selection (see :func:`eegvision.data.channels.select_channels`).
     train_options : dict | None
-        Further :class:`~eegvision.train.TrainConfig` settings (a recipe's
+        Further :class:`~eegvision.training.TrainConfig` settings (a recipe's
         ``[train]`` table); they are checked here and go into every job's
         training settings (and so into its cache key).
     **options
@@ -132,7 +132,7 @@ OPTIONS = {
 
 def uses_bank(recipe):
     """Whether training recipe ``recipe`` reads the blur bank (``ubp``, ``blur-bank``)."""
-    from ..train import BLUR_RECIPES
+    from ..training.config import BLUR_RECIPES
 
     return recipe in BLUR_RECIPES
 
@@ -149,7 +149,7 @@ def check_train_options(train_options, *, recipe="fast", model="nice"):
     dict
         The settings (a copy), JSON-friendly.
     """
-    from ..train import TrainConfig
+    from ..training.config import TrainConfig
 
     train_options = dict(train_options or {})
     for key in ("seed", *_TRAIN_SETTINGS):
@@ -214,7 +214,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         Channel selection (``'posterior17'``, a list, a glob or ``re:...``;
         see :func:`eegvision.data.channels.select_channels`).
     train_options : dict | None
-        Further :class:`~eegvision.train.TrainConfig` settings for every job
+        Further :class:`~eegvision.training.TrainConfig` settings for every job
         (e.g. a recipe's ``[train]`` table beyond model, recipe, epochs).
     noise_ceiling : bool
         Add the split-half noise ceiling of each subject (``noise_ceiling.csv``,
@@ -238,7 +238,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         across-subject summary with intervals and p-values.
     """
     from ..runner import results_table, run_jobs
-    from ..train import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
+    from ..training.config import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
     bank = uses_bank(recipe)
@@ -500,7 +500,7 @@ def analyze_cli(args):
         options = {**recipe_options, **options}
     settings.update({k: v for k, v in explicit.items() if v is not None})
     if settings["model"] is None:  # the recipe's encoder: nice, or mlp for ubp / blur-bank
-        from ..train import RECIPES
+        from ..training.config import RECIPES
 
         settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
     device = args.device
@@ -529,7 +529,7 @@ def read_recipe_file(path):
 
     ``settings`` may hold ``model``, ``recipe``, ``epochs``, ``device`` (from
     ``[train]``), ``train_options`` (every other ``[train]`` key: a
-    :class:`~eegvision.train.TrainConfig` setting; an unknown one is an error
+    :class:`~eegvision.training.TrainConfig` setting; an unknown one is an error
     with "did you mean"), ``subjects`` and ``seeds``; ``options`` are the
     analysis' own (``[options]``).
     """

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from ._utils import data_error
+from .._utils import data_error
 
 
 def _bank_config(data, config):
@@ -95,7 +95,7 @@ def _epoch(model, x, bank, rows, config, optimizer, generator, state):
 
 
 def fit_blur(data, config, test=None, progress=True, callback=None):
-    """Train the ``ubp`` / ``blur-bank`` recipes (called by :func:`eegvision.train.fit`).
+    """Train the ``ubp`` / ``blur-bank`` recipes (called by :func:`eegvision.training.fit`).
 
     Parameters
     ----------
@@ -117,17 +117,17 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
     import torch
     from tqdm.auto import tqdm
 
-    from .models.blur import UBPBlurState
-    from .train import (
-        FitResult,
+    from .._utils import resolve_device
+    from ..models.blur import UBPBlurState
+    from .build import build_model
+    from .config import FitResult
+    from .device import _deterministic
+    from .steps import (
         _data_info,
-        _deterministic,
         _make_optimizer,
         _non_finite_error,
         _state_copy,
         _test_top1,
-        build_model,
-        resolve_device,
         split_rows,
     )
 

@@ -629,12 +629,12 @@ def test_disk_full_is_one_error_and_nothing_half_written(tiny_root, tmp_path, ca
 
 
 def test_ctrl_c_is_one_line_exit_130(tiny_root, tmp_path, capsys, monkeypatch):
-    import eegvision.analysis
+    import eegvision._commands.analysis
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(eegvision.analysis, "analyze_cli", interrupted)
+    monkeypatch.setattr(eegvision._commands.analysis, "analyze_cli", interrupted)
     status, err = _cli(["analyze", "temporal", "--data-dir", tiny_root, "--out",
                         tmp_path / "o"], capsys)
     assert status == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err

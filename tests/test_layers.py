@@ -63,12 +63,8 @@ KNOWN_CYCLES = [
     # the fused TSConv hands zero-padded window inputs to the cropped kernel (a lazy import),
     # which is built from the fused kernel's pieces
     {"eegvision.models._fused", "eegvision.models._cropped"},
-    # builtin makes the simulated root with simulate, which reuses raw's writers; raw's
-    # and simulate's command-line bodies and things.describe_root resolve the built-in
-    # root; simulate's blur bank reads features with things' reader; raw's command-line
-    # body runs the presets, which reuse raw's readers and MVNN
-    {"eegvision.data.builtin", "eegvision.data.raw", "eegvision.data.simulate",
-     "eegvision.data.things", "eegvision.data.presets"},
+    # builtin makes the simulated root with simulate, which asks builtin for the shared folder
+    {"eegvision.data.builtin", "eegvision.data.simulate"},
 ]
 
 

@@ -547,40 +547,6 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     return paths
 
 
-def preprocess_cli(args):
-    """``eegvision preprocess``: raw recordings of one subject -> preprocessed layout."""
-    from .._utils import EEGVisionError
-    from .builtin import resolve_root
-
-    root, _ = resolve_root(args.data_dir)
-    preset, seed = getattr(args, "preset", None), getattr(args, "seed", None)
-    if preset is not None:
-        from .presets import OFFICIAL_SEED, preprocess_preset
-
-        if args.sfreq is not None or args.no_mvnn:
-            raise EEGVisionError(f"--preset {preset} fixes the rate and the MVNN; "
-                                 "--sfreq / --no-mvnn cannot change them.\n  Fix: drop "
-                                 "--sfreq / --no-mvnn, or drop --preset.")
-        seed = OFFICIAL_SEED if seed is None else seed
-        paths = preprocess_preset(root, args.subject, preset, args.out, seed=seed)
-        print(f"eegvision preprocess: sub-{args.subject:02d} (preset {preset}, seed {seed}) "
-              "written to:")
-        for path in paths:
-            print(f"  {path}")
-        return paths
-    if seed is not None:
-        raise EEGVisionError("--seed is used by --preset only (the default pipeline keeps the "
-                             "first repetitions in time).\n  Fix: add --preset or drop --seed.")
-    args.sfreq = 250.0 if args.sfreq is None else args.sfreq
-    paths = preprocess_subject(root, args.subject, args.out, sfreq=args.sfreq,
-                               mvnn=not args.no_mvnn)
-    steps = f"epochs {args.sfreq:g} Hz" + ("" if args.no_mvnn else " + MVNN")
-    print(f"eegvision preprocess: sub-{args.subject:02d} ({steps}) written to:")
-    for path in paths:
-        print(f"  {path}")
-    return paths
-
-
 # ------------------------------------------------------------------ simulation
 def simulate_raw_session(epochs_data, conditions, ch_names, *, sfreq=1000.0, isi=0.2, seed,
                          n_targets=0, noise_std=1e-6, noise_cov=None, pad=None):

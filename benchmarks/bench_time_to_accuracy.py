@@ -46,7 +46,8 @@ COLORS = {"nice": "#0072B2", "fast": "#D55E00", "nice-amp": "#009E73"}
 
 def load_data(subject, data_dir=None):
     """One subject of ``data_dir`` (a THINGS-EEG2 layout root), or of the built-in simulator."""
-    from eegvision.data.builtin import resolve_root, shared_data_dir
+    from eegvision.data.builtin import resolve_root
+    from eegvision.data.paths import shared_data_dir
     from eegvision.data.things import load_subject
 
     root, builtin = resolve_root(data_dir, subjects=[subject])

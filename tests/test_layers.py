@@ -30,10 +30,9 @@ import of every module matching the pattern.
 ``ALLOWED_UPWARD`` lists the designed exceptions (plotting methods of the
 container that call viz, the way MNE's objects do).
 
-Import cycles between modules are reported too. The few below are known and
-are cut by the planned split of train.py and data/ (issue 17, section 3): the
-list may only shrink; a new cycle, or a known one that no longer exists (then
-delete it here), fails the test.
+Import cycles between modules are reported too: there are none (``KNOWN_CYCLES`` is
+empty since issue 17 split train.py, the CLI bodies and data/), and a new one fails the
+test.
 """
 
 from __future__ import annotations
@@ -58,14 +57,9 @@ LAYERS = {
     "eegvision.cli": 9, "eegvision.__main__": 9, "eegvision._commands": 9,
 }
 
-#: Cycles (sets of modules importing each other) that the train.py / data/ split removes.
-KNOWN_CYCLES = [
-    # the fused TSConv hands zero-padded window inputs to the cropped kernel (a lazy import),
-    # which is built from the fused kernel's pieces
-    {"eegvision.models._fused", "eegvision.models._cropped"},
-    # builtin makes the simulated root with simulate, which asks builtin for the shared folder
-    {"eegvision.data.builtin", "eegvision.data.simulate"},
-]
+#: Cycles (sets of modules importing each other) allowed; none since the split of train.py and
+#: data/ (issue 17). A new cycle fails the test.
+KNOWN_CYCLES = []
 
 
 #: Upward imports by design (not knots): object methods that plot call viz, as MNE's

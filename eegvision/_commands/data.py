@@ -98,7 +98,8 @@ def features_cli(args):
     import os
 
     from .._utils import _check_option, data_error
-    from ..data.builtin import DATA_ENV, resolve_root
+    from ..data.builtin import resolve_root
+    from ..data.paths import DATA_ENV
     from ..images.features import FEATURE_FILES, extract_features, feature_set_dir
 
     if args.data_dir is None and not os.environ.get(DATA_ENV):

@@ -206,7 +206,7 @@ def add_table_categories(container, path=None):
     -------
     container : EEGImageData
     """
-    from .builtin import shared_data_dir
+    from .paths import shared_data_dir
     from .things import concept_name, read_concept_table
 
     if container.categories is not None:

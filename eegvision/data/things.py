@@ -55,10 +55,9 @@ _WHERE = ("THINGS-EEG2 EEG and image metadata are published on OSF (https://osf.
 
 # ------------------------------------------------------------------ cache
 def _cache_root():
-    import platformdirs
+    from .paths import cache_base
 
-    base = os.environ.get("EEGVISION_CACHE") or platformdirs.user_cache_dir("eegvision")
-    return Path(base) / "reading"
+    return cache_base() / "reading"
 
 
 def _cache_dir(path):

@@ -246,7 +246,7 @@ def test_simulate_cli_prints_truth(tmp_path, monkeypatch, capsys):
 
 
 def test_raw_sessions_hold_every_repetition(tmp_path):
-    pytest.importorskip("eegvision.data.raw").simulate_raw_session  # noqa: B018
+    pytest.importorskip("eegvision.data.simulate").simulate_raw_session  # noqa: B018
     root = sim.simulate_root(tmp_path / "raw", 1, seed=0, raw=True, features_dir=False,
                              n_train=6, n_test=3, n_train_reps=2, n_test_reps=8)
     codes = []

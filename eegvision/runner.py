@@ -294,6 +294,8 @@ def execute_batch(jobs, data=None, progress=False):
 
 
 def _deriver(module, data, job):
+    if hasattr(module, "derive_job"):  # training data that depend on more than the params
+        return lambda: module.derive_job(data, job).train
     return lambda: module.derive(data, job.params).train
 
 

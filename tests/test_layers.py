@@ -213,13 +213,9 @@ _READERS = {"open", "load", "read_csv", "read_table", "read_text", "read_bytes",
             "resolve_root", "builtin_root"}
 
 
-#: Analysis modules that still read files themselves, and why; the list may only shrink.
-#: Both need data the entry layer does not hand over yet (single repetitions; the other
-#: subjects of a leave-one-subject-out fold) and refuse data in memory with a clear error.
-READS_FILES = {
-    "eegvision.analysis._repeated": "single repetitions of a subject (repetitions, ceiling)",
-    "eegvision.analysis.loso": "the other subjects of each fold",
-}
+#: Analysis modules that still read files themselves, and why; none since issue 17 (the entry
+#: layer hands every job its single repetitions and the other subjects). May only stay empty.
+READS_FILES = {}
 
 
 def test_analysis_modules_read_no_file_and_plot_nothing():

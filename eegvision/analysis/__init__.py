@@ -88,7 +88,8 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="f
     _warn_unused(module, options)
     conds = module.conditions(options, ref)
     if hasattr(module, "with_pool"):  # analyses over several subjects (loso)
-        conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets)
+        conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets,
+                                 fingerprints=fingerprints)
     if getattr(module, "SEEDLESS", False) and len(seeds) > 1:
         raise ValueError(f"{name} fits no model, so seeds do not change it: give one seed "
                          f"(got {list(seeds)}).")
@@ -258,9 +259,18 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         module, data, None if feature_set else features, data_dir, subjects, layout, targets,
         feature_set=feature_set, channels=channels, bank=bank,
         concept_table=options.get("concept_table"))
+    base = source
+    needs = module_needs(module, options)
+    source = with_inputs(base, needs, subjects, root)  # single repetitions, the other subjects
     first = source(subjects[0])
-    ref = first.test
+    ref = first.test.copy(deep=False)  # a shallow copy: the data's own meta stay as they are
     ref.meta["train_n_repetitions"] = first.train.meta.get("n_repetitions")
+    if root is None and needs & {"repetitions_test", "repetitions_train"}:
+        from ..data.inputs import n_repetitions, unaveraged
+
+        # data in memory: the repetitions their containers hold
+        ref.meta["n_repetitions"] = n_repetitions(unaveraged(first, "test"))
+        ref.meta["train_n_repetitions"] = n_repetitions(unaveraged(first, "train"))
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets,
                           fingerprints=prints, features=feature_set, channels=channels,
@@ -284,19 +294,21 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         df["command"] = command_line()
     extras = (module.postprocess(df, results, options, context)
               if hasattr(module, "postprocess") else {})
-    if noise_ceiling and "top1" in df and root is None:
+    if noise_ceiling and "top1" in df and root is None and _one_test_trial(base(subjects[0])):
         from .._utils import logger
 
-        logger.info("No noise ceiling for data in memory (it reads the test repetitions from "
-                    "a data root).")
+        logger.info("No noise ceiling: the test data in memory hold one trial per condition "
+                    "(a split-half needs at least two repetitions).")
     elif noise_ceiling and "top1" in df:
         from .ceiling import ceiling_table
 
         nc_jobs = ceiling_jobs(job_list, seed=int(seeds[0]))
+        # the jobs get the unaveraged test sets handed over (read here from a root)
+        nc_source = with_inputs(base, {"repetitions_test"}, subjects, root)
         # a folder of their own: jobs/ holds exactly the analysis' jobs
         extras["noise_ceiling"] = ceiling_table(run_jobs(
             nc_jobs, Path(out) / "jobs" / "ceiling" if out is not None else None,
-            backend=backend, n_jobs=jobs, scheduler=scheduler, progress=False, data=source))
+            backend=backend, n_jobs=jobs, scheduler=scheduler, progress=False, data=nc_source))
     df.attrs["summary"] = summarize_results(module, df)
     df.attrs["extras"] = extras
     if out is not None:
@@ -355,6 +367,44 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
                                 d.meta, d.test_repetitions) for s, d in given.items()}
     prints = {s: {"content": content_hash(given[s])} for s in subjects}
     return given.__getitem__, subjects, None, False, prints
+
+
+def module_needs(module, options):
+    """What the entry layer hands an analysis' jobs besides the averaged containers.
+
+    ``module.NEEDS`` and, for needs that depend on the options,
+    ``module.needs(options)``: ``'test_repetitions'``, ``'categories'``
+    (read by :class:`~eegvision.data.inputs.RootLoader`),
+    ``'repetitions_train'`` / ``'repetitions_test'`` (single repetitions) and
+    ``'others'`` (the other subjects; see :func:`with_inputs`).
+    """
+    needs = set(getattr(module, "NEEDS", ()))
+    if hasattr(module, "needs"):
+        needs |= set(module.needs(options))
+    return needs
+
+
+def with_inputs(source, needs, subjects, root):
+    """``source`` wrapped so that jobs get the single repetitions and other subjects they need.
+
+    Read from the data root (:meth:`~eegvision.data.inputs.RootLoader.unaveraged`) or
+    taken from the data in memory (see :class:`~eegvision.data.inputs.WithInputs`);
+    ``source`` itself when ``needs`` asks for neither.
+    """
+    from ..data.inputs import WithInputs
+
+    splits = tuple(s for s in ("train", "test") if f"repetitions_{s}" in needs)
+    pool = list(subjects) if "others" in needs else None
+    if not splits and pool is None:
+        return source
+    return WithInputs(source, repetitions=splits, pool=pool,
+                      read_unaveraged=None if root is None else source.unaveraged)
+
+
+def _one_test_trial(data):
+    from ..data.inputs import n_repetitions, unaveraged
+
+    return n_repetitions(unaveraged(data, "test")) < 2
 
 
 def ceiling_jobs(jobs, *, seed=0, n_splits=None):

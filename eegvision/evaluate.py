@@ -11,7 +11,7 @@ import types
 
 import numpy as np
 
-from ._utils import data_error
+from ._utils import check_finite, data_error
 
 #: k values of the k-way accuracies reported (those <= the number of candidates).
 K_WAYS = (2, 4, 10, 50, 100)
@@ -75,12 +75,10 @@ def concept_ranks(sim, true_index=None):
 
 def _check_finite(arr, what, source=None):
     """NaN compares false with everything, so it would rank first: refuse it instead."""
-    if not np.isfinite(arr).all():
-        bad = int(arr.size - np.isfinite(arr).sum())
-        raise data_error(source or "evaluation", f"{bad} NaN or infinite {what}: a diverged or "
-                         "corrupt model cannot be scored (NaN would tie with, and rank "
-                         "above, every candidate).",
-                         "retrain the model (e.g. with a lower --lr) or use another checkpoint.")
+    check_finite(arr, source or "evaluation", what,
+                 "retrain the model (e.g. with a lower --lr) or use another checkpoint.",
+                 why=": a diverged or corrupt model cannot be scored (NaN would tie with, and "
+                     "rank above, every candidate)")
 
 
 def topk_from_ranks(ranks, ks=(1, 3, 5)):

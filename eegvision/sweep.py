@@ -252,7 +252,7 @@ def _train(members, progress, budget):
 def _epoch(m, shared):
     """One epoch of member ``m``, exactly as ``train._fit_torch`` runs it."""
     from ._workspace import release
-    from .training.steps import _freeze_temporal, _non_finite_error, _state_copy, run_epoch
+    from .training.steps import _freeze_temporal, _state_copy, check_losses, run_epoch
 
     config = m.config
     m.epoch += 1
@@ -270,8 +270,7 @@ def _epoch(m, shared):
     m.rng = _rng_state(m.x.device)
     if shared:  # other models train next: give back this one's training-size scratch buffers
         release(m.model)
-    if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-        raise _non_finite_error(epoch, train_loss, val_loss, config)
+    check_losses(epoch, train_loss, val_loss, config)
     m.rows.append(dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=m.seconds,
                        lr=m.ctx["optimizer"].param_groups[0]["lr"],
                        logit_scale=float(m.model.loss.scale().detach())))

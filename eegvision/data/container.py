@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._utils import data_error, logger
+from .._utils import check_finite, data_error, logger
 from .montage import REGIONS, channel_regions, make_info
 
 
@@ -95,10 +95,8 @@ class EEGImageData:
         if self.times.shape != (n_t,):
             raise data_error(src, f"{len(self.times)} time points for {n_t} samples.")
         for name, arr in (("eeg", self.eeg), ("features", self.features)):
-            if not np.isfinite(arr).all():
-                bad = int(np.size(arr) - np.isfinite(arr).sum())
-                raise data_error(src, f"{name} holds {bad} NaN or infinite values.",
-                                 "interpolate or drop the bad trials/channels before building the container.")
+            check_finite(arr, src, f"values in {name}",
+                         "interpolate or drop the bad trials/channels before building the container.")
 
     # -------------------------------------------------------------- properties
     @property

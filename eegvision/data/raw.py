@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, data_error, logger
+from .._utils import _check_option, atomic_path, check_finite, data_error, logger
 from ._pickle import load_dict_file
 
 RAW_DIR = "Raw_data"
@@ -99,8 +99,7 @@ def _check_raw_dict(path, data, ch_names, ch_types, sfreq):
         raise data_error(path, f"duplicate channel names {dup}.")
     if not sfreq > 0:
         raise data_error(path, f"sfreq must be positive, got {sfreq}.")
-    if not np.isfinite(data).all():
-        raise data_error(path, "raw_eeg_data contains NaN or infinite values.")
+    check_finite(data, path, "values in raw_eeg_data")
 
 
 # ------------------------------------------------------------------ epoching

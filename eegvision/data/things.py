@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, data_error, logger, write_json
+from .._utils import _check_option, check_finite, data_error, logger, write_json
 from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
 
@@ -210,10 +210,10 @@ def _averaged(path, eeg, average):
             out[start:start + _CHUNK] = block.mean(axis=1, dtype=np.float64) if average else block
         release_pages(eeg, start, start + len(block))  # a mapped file's pages do not pile up
         # checked after the cast: float64 values beyond float32's range become inf here
-        if not np.isfinite(out[start:start + _CHUNK]).all():
-            raise data_error(path, f"NaN, infinite or out-of-float32-range values in "
-                                   f"conditions {start}-{start + len(block) - 1}.",
-                             "interpolate or drop the bad trials before saving the file.")
+        check_finite(out[start:start + _CHUNK], path, "values",
+                     "interpolate or drop the bad trials before saving the file.",
+                     problem=f"NaN, infinite or out-of-float32-range values in conditions "
+                             f"{start}-{start + len(block) - 1}.")
     return out
 
 
@@ -290,9 +290,7 @@ def read_features(path, n_expected=None):
                                "image conditions.",
                          "use the feature file made for these images, in condition order.")
     out = np.array(arr, dtype=np.float32)
-    if not np.isfinite(out).all():
-        raise data_error(path, "features hold NaN or infinite values.",
-                         "re-run the feature extraction.")
+    check_finite(out, path, "values in the features", "re-run the feature extraction.")
     return out
 
 
@@ -571,9 +569,7 @@ def read_bank(path, n_expected=None):
         raise data_error(path, f"{arr.shape[0]} rows, but the EEG has {n_expected} image "
                          "conditions.", "use the feature set made for these images.")
     out = np.array(arr, dtype=np.float32).reshape(arr.shape[0], -1)
-    if not np.isfinite(out).all():
-        raise data_error(path, "the blur bank holds NaN or infinite values.",
-                         "re-run the feature extraction.")
+    check_finite(out, path, "values in the blur bank", "re-run the feature extraction.")
     return out
 
 

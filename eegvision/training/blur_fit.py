@@ -125,9 +125,9 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
     from .steps import (
         _data_info,
         _make_optimizer,
-        _non_finite_error,
         _state_copy,
         _test_top1,
+        check_losses,
         split_rows,
     )
 
@@ -153,8 +153,7 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
             train_loss = _epoch(model, x, bank, train_rows, config, optimizer, generator, state)
             val_loss = _epoch(model, x, bank, val_rows, config, None, None, state)
             seconds += time.perf_counter() - t0
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                raise _non_finite_error(epoch, train_loss, val_loss, config)
+            check_losses(epoch, train_loss, val_loss, config)
             row = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
                        lr=optimizer.param_groups[0]["lr"],
                        logit_scale=float(model.loss.scale().detach()))

@@ -106,24 +106,19 @@ def load_checkpoint(path, *, model=None, data=None, device="cpu", return_info=Fa
 
 
 def _rebuild(path, ckpt):
+    from .._checkpoint_checks import check_shapes_before_building, check_weight_shapes
     from ..models.ridge import RidgeDecoder
 
     if ckpt["encoder"] == "ridge":
+        check_weight_shapes(path, ckpt, RidgeDecoder.state_shapes(
+            ckpt["n_chans"] * ckpt["n_times"], ckpt["n_features"]))
         return RidgeDecoder().load_state_dict(ckpt["state_dict"])
-    from .._checkpoint_checks import check_shapes_before_building
-
     config = TrainConfig.from_dict(ckpt["config"])
     check_shapes_before_building(path, ckpt, lambda: build_model(
         config, n_chans=ckpt["n_chans"], n_times=ckpt["n_times"],
         n_features=ckpt["n_features"], sfreq=ckpt["sfreq"]))
     net = build_model(config, n_chans=ckpt["n_chans"], n_times=ckpt["n_times"],
                       n_features=ckpt["n_features"], sfreq=ckpt["sfreq"])
-    try:
-        net.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()
-        raise data_error(path, f"its weights do not fit encoder {ckpt['encoder']!r} with "
-                         f"{ckpt['n_chans']} channels x {ckpt['n_times']} samples -> "
-                         f"{ckpt['n_features']}-d ({' '.join(first[:2])[:300]}).",
-                         "the checkpoint comes from another encoder or version: retrain it.") from None
+    # every key and shape was checked above (check_shapes_before_building): this loads
+    net.load_state_dict(ckpt["state_dict"])
     return net

@@ -26,11 +26,11 @@ from .steps import (
     _make_optimizer,
     _make_scheduler,
     _mean_state,
-    _non_finite_error,
     _prepare,
     _state_copy,
     _test_top1,
     _window_cache,
+    check_losses,
     run_epoch,
     split_rows,
 )
@@ -131,8 +131,7 @@ def _fit_torch(data, config, test, progress, callback=None):
                                              or epoch > config.epochs - recent.maxlen):
                 recent.append(_state_copy(model))
             seconds += time.perf_counter() - t0
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                raise _non_finite_error(epoch, train_loss, val_loss, config)
+            check_losses(epoch, train_loss, val_loss, config)
             row = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
                        lr=optimizer.param_groups[0]["lr"],
                        logit_scale=float(model.loss.scale().detach()))

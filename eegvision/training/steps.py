@@ -11,17 +11,15 @@ import math
 
 import numpy as np
 
-from .._utils import EEGVisionError, data_error
+from .._utils import EEGVisionError, check_finite, data_error
 
 
 def _prepare(train, config):
     if config.average_train and not train.meta.get("averaged_per_subject"):
         train = train.average_repetitions()
     for name, arr in (("EEG", train.eeg), ("image features", train.features)):
-        if not np.isfinite(arr).all():
-            raise data_error(train.meta.get("source", "training data"),
-                             f"{name} hold NaN or infinite values.",
-                             "drop or interpolate the bad trials before training.")
+        check_finite(arr, train.meta.get("source", "training data"), f"values in the {name}",
+                     "drop or interpolate the bad trials before training.")
     return train
 
 
@@ -217,6 +215,15 @@ def _non_finite_error(epoch, train_loss, val_loss, config):
         "try 10x lower), NaN or infinite values in the EEG, image features that are not finite "
         "(or all zero), or fp16 overflow with --amp.\n"
         "  Fix: lower the learning rate, check the data with `eegvision info`, or set grad_clip.")
+
+
+def check_losses(epoch, train_loss, val_loss, config):
+    """Stop with one clear error when an epoch's loss is not finite (the run diverged).
+
+    Shared by every loop (plain, blur-bank, batched).
+    """
+    if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+        raise _non_finite_error(epoch, train_loss, val_loss, config)
 
 
 def _test_top1(model, test):

@@ -243,3 +243,14 @@ def test_the_modules_that_still_read_files_do():
     graph = import_graph()
     for module in READS_FILES:  # an entry that no longer reads files must be deleted
         assert "eegvision.data.things" in graph[module], module
+
+
+def test_command_line_bodies_live_in_the_cli_layer():
+    """Library modules return values; the sub-commands' bodies (``*_cli``) are in layer 9."""
+    for module, path in all_modules().items():
+        if layer_of(module) == 9:
+            continue
+        tree = ast.parse(path.read_text())
+        bodies = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+                  and n.name.endswith("_cli")}
+        assert not bodies, (module, bodies)

@@ -14,7 +14,7 @@ def machine_info(cpuinfo="/proc/cpuinfo"):
     """CPU model, cores, the relevant ISA flags, torch version and threads, as a dict."""
     import torch
 
-    from eegvision.train import cpu_has_native_bf16
+    from eegvision.training import cpu_has_native_bf16
 
     model, flags = platform.processor() or platform.machine(), set()
     try:

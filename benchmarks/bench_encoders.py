@@ -57,7 +57,7 @@ def run_one(root, subject, method, seed, epochs=None, batch_size=None):
     from eegvision.data.channels import pick
     from eegvision.data.things import load_subject
     from eegvision.evaluate import evaluate
-    from eegvision.train import BLUR_FEATURES, BLUR_RECIPES, TrainConfig, fit
+    from eegvision.training import BLUR_FEATURES, BLUR_RECIPES, TrainConfig, fit
 
     recipe, model, channels = METHODS[method]
     bank = recipe in BLUR_RECIPES

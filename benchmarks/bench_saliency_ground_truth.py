@@ -61,7 +61,7 @@ def run_seed(seed, epochs, workdir, runs=RUNS):
     from eegvision.data.simulate import simulate_root
     from eegvision.data.things import load_subject
     from eegvision.evaluate import evaluate
-    from eegvision.train import TrainConfig, fit
+    from eegvision.training import TrainConfig, fit
 
     truth = setting(seed)
     root = simulate_root(Path(workdir) / f"seed{seed}", 1, n_train=400, n_test=100,

@@ -78,7 +78,7 @@ def run_mode(mode, args):
     import torch
 
     from eegvision import sweep
-    from eegvision.train import TrainConfig, fit
+    from eegvision.training import TrainConfig, fit
 
     data = make_subject(args.n_train, args.n_chans, args.n_times, args.n_features)
     wins = windows(args.n_times)

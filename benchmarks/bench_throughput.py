@@ -44,7 +44,8 @@ from _machine import describe, machine_info  # benchmarks/, beside this script
 from eegvision._utils import write_json
 from eegvision.models import create_encoder
 from eegvision.models.projector import ContrastiveModel, ImageProjector
-from eegvision.train import _gather, cpu_has_native_bf16
+from eegvision.training import cpu_has_native_bf16
+from eegvision.training.steps import _gather
 
 
 def make_data(n_trials, n_chans, n_times, n_features, seed=0):

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from _machine import describe, machine_info  # benchmarks/, beside this script
 
-from eegvision import train as T
+from eegvision import training as T
 from eegvision.evaluate import evaluate
 
 COLORS = {"nice": "#0072B2", "fast": "#D55E00", "nice-amp": "#009E73"}
@@ -46,7 +46,8 @@ COLORS = {"nice": "#0072B2", "fast": "#D55E00", "nice-amp": "#009E73"}
 
 def load_data(subject, data_dir=None):
     """One subject of ``data_dir`` (a THINGS-EEG2 layout root), or of the built-in simulator."""
-    from eegvision.data.builtin import resolve_root, shared_data_dir
+    from eegvision.data.builtin import resolve_root
+    from eegvision.data.paths import shared_data_dir
     from eegvision.data.things import load_subject
 
     root, builtin = resolve_root(data_dir, subjects=[subject])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ._utils import data_error
+from ._utils import check_finite, data_error
 
 _FIX = "give a model.pt written by `eegvision train` (or retrain: eegvision train ...)."
 _REQUIRED = {"encoder": str, "config": dict, "state_dict": dict, "n_chans": int,
@@ -20,7 +20,7 @@ _REQUIRED = {"encoder": str, "config": dict, "state_dict": dict, "n_chans": int,
 
 
 def check_checkpoint_fields(path, ckpt):
-    """Every key :func:`eegvision.train.load_checkpoint` reads exists with a sane type/size."""
+    """Every key :func:`eegvision.training.load_checkpoint` reads exists with a sane type/size."""
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise data_error(path, f"checkpoint lacks the keys {missing}.", _FIX)
@@ -62,10 +62,10 @@ def check_tensors(path, state):
                                    f"{needed} bytes over a storage of "
                                    f"{tensor.untyped_storage().nbytes()} (a crafted or corrupt "
                                    "checkpoint).", _FIX)
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise data_error(path, f"weight {name!r} holds NaN or infinite values (training "
-                                   "diverged, or the file is corrupt).",
-                             "retrain the model (eegvision train ...), e.g. with a lower --lr.")
+        if tensor.is_floating_point():
+            check_finite(tensor, path, f"values in weight {name!r}",
+                         "retrain the model (eegvision train ...), e.g. with a lower --lr.",
+                         why=" (training diverged, or the file is corrupt)")
 
 
 def check_shapes_before_building(path, ckpt, build):
@@ -82,13 +82,24 @@ def check_shapes_before_building(path, ckpt, build):
     except Exception as err:  # noqa: BLE001 - any config the builder rejects is the same problem
         raise data_error(path, f"its config does not build a model ({type(err).__name__}: "
                                f"{str(err)[:200]}).", _FIX) from None
-    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    check_weight_shapes(path, ckpt, {k: tuple(v.shape) for k, v in skeleton.state_dict().items()},
+                        "as its config describes it")
+
+
+def check_weight_shapes(path, ckpt, expected, described="as its sizes describe it"):
+    """The checkpoint's weights are exactly ``expected`` (name -> shape): the one shape check.
+
+    Every checkpoint goes through it before its weights are loaded (a
+    contrastive model's shapes from a skeleton built on the ``meta`` device,
+    the ridge decoder's from its sizes), so a missing, extra or misshapen
+    weight is one :class:`~eegvision.DataError`, never a failure deep inside
+    ``load_state_dict`` or the first prediction.
+    """
     found = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items()}
     if expected != found:
         wrong = sorted(set(expected) ^ set(found)) or sorted(
             k for k in expected if expected[k] != found[k])
         n_params = sum(math.prod(s) for s in expected.values())
-        raise data_error(path, f"its weights do not fit encoder {ckpt['encoder']!r} as its "
-                               f"config describes it ({n_params} parameters; mismatched: "
-                               f"{', '.join(wrong[:4])}).",
+        raise data_error(path, f"its weights do not fit encoder {ckpt['encoder']!r} {described} "
+                               f"({n_params} parameters; mismatched: {', '.join(wrong[:4])}).",
                          "the checkpoint comes from another encoder or version: retrain it.")

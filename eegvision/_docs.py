@@ -44,7 +44,7 @@ model : str
 
 docdict["recipe"] = """
 recipe : str
-    Training recipe (:meth:`eegvision.train.TrainConfig.from_recipe`):
+    Training recipe (:meth:`eegvision.training.TrainConfig.from_recipe`):
     ``'sweep'`` (the analyses' default: ``'fast'`` in 20 epochs with a
     one-cycle schedule), ``'fast'`` (the package's defaults), ``'nice'`` or
     ``'nice-paper'`` (the NICE paper's settings), ``'ubp'``, ``'blur-bank'``."""

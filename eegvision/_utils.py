@@ -65,6 +65,47 @@ def data_error(path, problem, fix=None):
     return DataError(msg)
 
 
+def check_finite(arr, where, what, fix=None, *, why="", problem=None):
+    """Refuse NaN and infinite values: the package's one NaN check, for every input it reads.
+
+    NaN compares false with everything, so it would silently win rankings,
+    poison means and stop training; every reader, the container, training,
+    evaluation and the checkpoint loader refuse it here with one kind of
+    message.
+
+    Parameters
+    ----------
+    arr : array-like | torch.Tensor
+        The values.
+    where : str | Path
+        The file or source named in the error.
+    what : str
+        What the values are, e.g. ``'EEG embeddings'``; the message reads
+        ``"<n> NaN or infinite <what><why>."``.
+    fix : str | None
+        How to fix it.
+    why : str
+        Appended to the message (why the values cannot be used).
+    problem : str | None
+        The whole message instead (where a check is more than NaN, e.g. a cast
+        out of float32's range).
+
+    Returns
+    -------
+    arr
+        Unchanged, when every value is finite.
+    """
+    if type(arr).__module__.split(".")[0] == "torch":  # a tensor (any dtype, e.g. bfloat16)
+        finite = arr.isfinite()
+        n_bad = int(finite.numel() - int(finite.sum()))
+    else:
+        finite = np.isfinite(arr)
+        n_bad = int(np.size(finite) - np.count_nonzero(finite))
+    if n_bad:
+        raise data_error(where, problem or f"{n_bad} NaN or infinite {what}{why}.", fix)
+    return arr
+
+
 def _check_option(name, value, allowed):
     """Raise a ValueError naming ``name`` unless ``value`` is in ``allowed``."""
     if value not in allowed:

@@ -19,8 +19,8 @@ ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
 
 
 def _recipes():
-    """--recipe choices: the recipes of :mod:`eegvision.train` (which imports no torch at import)."""
-    from .train import RECIPES
+    """--recipe choices: the recipes of :mod:`eegvision.training.config` (which imports no torch at import)."""
+    from .training.config import RECIPES
 
     return tuple(RECIPES)
 
@@ -246,56 +246,56 @@ def build_parser():
 
 # ---------------------------------------------------------------- commands
 def _cmd_info(args):
-    from .data.things import describe_root
+    from ._commands.data import describe_root
 
     print(describe_root(args.data_dir, args.subject))
 
 
 def _cmd_simulate(args):
-    from .data.simulate import simulate_cli
+    from ._commands.data import simulate_cli
 
     simulate_cli(args)
 
 
 def _cmd_preprocess(args):
-    from .data.raw import preprocess_cli
+    from ._commands.data import preprocess_cli
 
     preprocess_cli(args)
 
 
 def _cmd_train(args):
-    from .train import train_cli
+    from ._commands.training import train_cli
 
     train_cli(args)
 
 
 def _cmd_evaluate(args):
-    from .evaluate import evaluate_cli
+    from ._commands.training import evaluate_cli
 
     evaluate_cli(args)
 
 
 def _cmd_analyze(args):
-    from .analysis import analyze_cli
+    from ._commands.analysis import analyze_cli
 
     analyze_cli(args)
 
 
 def _cmd_topomap(args):
-    from .analysis import analyze_cli
+    from ._commands.analysis import analyze_cli
 
     args.analysis = "saliency"
     analyze_cli(args)
 
 
 def _cmd_features(args):
-    from .images.features import features_cli
+    from ._commands.data import features_cli
 
     features_cli(args)
 
 
 def _cmd_figures(args):
-    from .viz.figures import figures_cli
+    from ._commands.analysis import figures_cli
 
     figures_cli(args)
 

@@ -18,7 +18,7 @@ targets, so there use the index form::
 ``transform(X)`` gives the EEG embeddings, ``score(X, Y)`` the top-1
 accuracy of retrieving each trial's image among the distinct rows of ``Y``
 (repetitions of one image are one candidate), and :func:`retrieval_scorer`
-gives top-k for ``scoring=``. Training is :func:`eegvision.train.fit` and the
+gives top-k for ``scoring=``. Training is :func:`eegvision.training.fit` and the
 scoring :func:`eegvision.evaluate.zero_shot_scores`: the same ridge, loop and
 top-k as the rest of the package.
 """
@@ -162,7 +162,7 @@ class RidgeDecoder(_RetrievalMixin, _ridge.RidgeDecoder):
 
 @fill_doc
 class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
-    """A contrastive EEG encoder (any registered one) trained by :func:`eegvision.train.fit`.
+    """A contrastive EEG encoder (any registered one) trained by :func:`eegvision.training.fit`.
 
     Parameters
     ----------
@@ -176,7 +176,7 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
     sfreq : float
         Sampling frequency of ``X`` (Hz), passed to the encoder.
     config : dict | None
-        Other :class:`~eegvision.train.TrainConfig` fields (``lr``,
+        Other :class:`~eegvision.training.TrainConfig` fields (``lr``,
         ``batch_size``, ``val_conditions`` ...); a misspelled one is an error.
     progress : bool
         Show a progress bar while training.
@@ -188,7 +188,7 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
     model_ : torch.nn.Module
         The trained contrastive model (encoder, image projector, loss).
     history_ : pandas.DataFrame
-        One row per epoch (see :class:`~eegvision.train.FitResult`).
+        One row per epoch (see :class:`~eegvision.training.FitResult`).
     config_ : TrainConfig
         What trained it.
     """
@@ -206,7 +206,7 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
         self.features = features
 
     def _train_config(self):
-        from .train import TrainConfig
+        from .training.config import TrainConfig
 
         overrides = dict(self.config or {})
         if self.epochs is not None:
@@ -221,7 +221,7 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
         -------
         self : ContrastiveDecoder
         """
-        from .train import fit
+        from .training.loop import fit
 
         config = self._train_config()
         if config.model == "ridge":

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 
-from ._utils import data_error, write_csv, write_json
+from ._utils import check_finite, data_error
 
 #: k values of the k-way accuracies reported (those <= the number of candidates).
 K_WAYS = (2, 4, 10, 50, 100)
@@ -76,12 +75,10 @@ def concept_ranks(sim, true_index=None):
 
 def _check_finite(arr, what, source=None):
     """NaN compares false with everything, so it would rank first: refuse it instead."""
-    if not np.isfinite(arr).all():
-        bad = int(arr.size - np.isfinite(arr).sum())
-        raise data_error(source or "evaluation", f"{bad} NaN or infinite {what}: a diverged or "
-                         "corrupt model cannot be scored (NaN would tie with, and rank "
-                         "above, every candidate).",
-                         "retrain the model (e.g. with a lower --lr) or use another checkpoint.")
+    check_finite(arr, source or "evaluation", what,
+                 "retrain the model (e.g. with a lower --lr) or use another checkpoint.",
+                 why=": a diverged or corrupt model cannot be scored (NaN would tie with, and "
+                     "rank above, every candidate)")
 
 
 def topk_from_ranks(ranks, ks=(1, 3, 5)):
@@ -241,55 +238,6 @@ def ranks_table(scores):
     import pandas as pd
 
     return pd.DataFrame({"concept": scores["concepts"], "rank": np.asarray(scores["ranks"])})
-
-
-def evaluate_cli(args):
-    """``eegvision evaluate CHECKPOINT``: score a checkpoint, write metrics.json and ranks.csv.
-
-    Without ``--out`` they go to ``evaluate-sub-XX-<targets>/`` beside the checkpoint.
-    """
-    from ._utils import check_writable_dir
-    from .data.builtin import resolve_root
-    from .data.things import load_subject
-    from .train import load_checkpoint
-
-    ckpt = Path(args.checkpoint)
-    # by default beside the checkpoint, in a folder of its own: never over training's files
-    default = ckpt.parent / f"evaluate-sub-{args.subject:02d}-{args.targets}"
-    out = check_writable_dir(Path(args.out) if args.out else default)
-    model, info = load_checkpoint(ckpt, device=getattr(args, "device", "auto"), return_info=True)
-    root, _ = resolve_root(args.data_dir, subjects=[args.subject])
-    from .data.channels import pick
-    from .train import BLUR_FEATURES
-
-    bank = bool(info.get("config", {}).get("image_prior"))
-    features = getattr(args, "features", None) or (BLUR_FEATURES if bank else None)
-    data = load_subject(root, args.subject, layout=info.get("layout", "auto"),
-                        targets=args.targets, average=True, cache=True, features=features,
-                        bank=bank)
-    # the checkpoint's channels, by name (e.g. the 17 posterior ones of ubp)
-    data = pick(data, list(info["ch_names"])) if len(info["ch_names"]) != \
-        data.test.n_channels else data
-    test = _check_matches(ckpt, info, data.test)
-    scores = evaluate(model, test, targets=args.targets)
-    metrics = dict(public_metrics(scores), model=info["encoder"], subject=args.subject,
-                   checkpoint=str(ckpt))
-    write_json(out / "metrics.json", metrics)
-    write_csv(out / "ranks.csv", ranks_table(scores))
-    print(f"subject {args.subject}: top-1 {metrics['top1']:.1%}, top-3 {metrics['top3']:.1%}, "
-          f"top-5 {metrics['top5']:.1%} ({metrics['n_way']}-way, {args.targets})")
-    print(f"wrote {out / 'metrics.json'} and {out / 'ranks.csv'}")
-    return metrics
-
-
-def _check_matches(ckpt, info, test):
-    """The test data aligned (by channel name) to the checkpoint's channels, rate and times."""
-    from .data.align import align_channels
-
-    return align_channels(test, (list(info["ch_names"]), np.asarray(info["times"], float),
-                                 float(info["sfreq"])), reference_name=f"the checkpoint {ckpt}",
-                          fix="evaluate on data preprocessed like the training data (same "
-                              "layout).")
 
 
 class _CallableModule(types.ModuleType):

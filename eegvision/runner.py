@@ -47,7 +47,7 @@ class Job:
     data : dict
         How to load data: ``root``, ``layout``, ``targets``.
     train : dict
-        The :class:`eegvision.train.TrainConfig` fields.
+        The :class:`eegvision.training.TrainConfig` fields.
     """
 
     analysis: str
@@ -67,7 +67,7 @@ class Job:
         device, nor the data root's path when the files' fingerprint is known.
         """
         from ._provenance import code_fingerprint
-        from .train import resolved_train_config
+        from .training.config import resolved_train_config
 
         data = dict(self.data)
         if data.get("fingerprint"):
@@ -103,7 +103,7 @@ def provenance(job):
         software_versions,
     )
     from ._utils import resolve_device
-    from .train import resolved_train_config
+    from .training.config import resolved_train_config
 
     data = job.data
     if data.get("root") is None:  # data in memory: the content hash the job was built with
@@ -265,7 +265,7 @@ def execute_batch(jobs, data=None, progress=False):
     prepared model instead of fitting again).
     """
     from .sweep import drop_prefit, fit_many, put_prefit
-    from .train import TrainConfig
+    from .training.config import TrainConfig
 
     if len(jobs) == 1:
         return [execute_job(jobs[0], data)]
@@ -294,6 +294,8 @@ def execute_batch(jobs, data=None, progress=False):
 
 
 def _deriver(module, data, job):
+    if hasattr(module, "derive_job"):  # training data that depend on more than the params
+        return lambda: module.derive_job(data, job).train
     return lambda: module.derive(data, job.params).train
 
 

@@ -3,7 +3,7 @@
 An analysis is a sweep of small independent fits (windows, bands, regions,
 seeds). :func:`fit_many` trains them in one loop, epoch by epoch, each model
 with its own seed (its initialisation, validation split, batch order and
-dropout masks are exactly those :func:`eegvision.train.fit` draws with that
+dropout masks are exactly those :func:`eegvision.training.fit` draws with that
 seed), its own BatchNorm statistics and Adam state, early stopping and weight
 averaging; a model that has finished leaves the loop and costs nothing more.
 The results equal one-at-a-time fits (``tests/test_sweep.py``), so cached
@@ -18,7 +18,7 @@ zero outside its window, and TSConv's steps that only see zeros compute a
 constant. The fused path finds such an input's non-zero samples, keeps only
 those (a tenth of the memory for a 100-ms window) and trains TSConv on the
 active steps only (:mod:`eegvision.models._cropped`), which is the same map;
-a lone fit does the same (:func:`eegvision.train._window_cache`), so the
+a lone fit does the same (:func:`eegvision.training.steps._window_cache`), so the
 two paths agree to the bit. What the engine adds is one set-up and one task
 for a whole group (on Dask: one transfer of the subject's data), a shared
 memory budget for the crops' stored averages, and one progress bar over
@@ -84,14 +84,14 @@ def batchable(config):
 
     Torch encoders with the recipes' own training step; ridge, the blur-bank
     recipes (their own loop), the public code's defects (``nice-paper``) and a
-    fixed temperature go to :func:`~eegvision.train.fit` one at a time.
+    fixed temperature go to :func:`~eegvision.training.fit` one at a time.
     """
     return (config.model != "ridge" and config.image_prior is None
             and not getattr(config, "nice_defects", False) and config.learn_temperature)
 
 
 def fit_many(trains, configs, *, progress=True, on_done=None):
-    """Fit one model per (training data, config), together; results as :func:`~eegvision.train.fit`'s.
+    """Fit one model per (training data, config), together; results as :func:`~eegvision.training.fit`'s.
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ def fit_many(trains, configs, *, progress=True, on_done=None):
         data never holds every derived copy at once.
     configs : sequence of TrainConfig
         One per model; any mix of seeds and settings. Ridge configs are fitted
-        by :func:`~eegvision.train.fit` directly.
+        by :func:`~eegvision.training.fit` directly.
     progress : bool
         A progress bar over models x epochs (on a terminal), with the models
         still training and the best validation loss so far.
@@ -114,7 +114,9 @@ def fit_many(trains, configs, *, progress=True, on_done=None):
         In the order of ``configs``; each equal (up to float rounding) to
         ``fit(trains[i], configs[i])``.
     """
-    from .train import _deterministic, fit, resolve_device
+    from ._utils import resolve_device
+    from .training.device import _deterministic
+    from .training.loop import fit
 
     if len(trains) != len(configs):
         raise ValueError(f"fit_many: {len(trains)} training sets for {len(configs)} configs.")
@@ -152,14 +154,14 @@ def _setup(index, train, config, device, budget):
     """Everything ``train._fit_torch`` sets up before its first epoch, for one member."""
     import torch
 
-    from .train import (
-        _amp_dtype,
+    from .training.build import build_model
+    from .training.device import _amp_dtype
+    from .training.steps import (
         _data_info,
         _make_optimizer,
         _make_scheduler,
         _prepare,
         _window_cache,
-        build_model,
         split_rows,
     )
 
@@ -244,7 +246,13 @@ def _train(members, progress, budget):
 def _epoch(m, shared):
     """One epoch of member ``m``, exactly as ``train._fit_torch`` runs it."""
     from ._workspace import release
-    from .train import _freeze_temporal, _non_finite_error, _state_copy, run_epoch, validation_top1
+    from .training.steps import (
+        _freeze_temporal,
+        _state_copy,
+        check_losses,
+        run_epoch,
+        validation_top1,
+    )
 
     config = m.config
     m.epoch += 1
@@ -263,8 +271,7 @@ def _epoch(m, shared):
     m.rng = _rng_state(m.x.device)
     if shared:  # other models train next: give back this one's training-size scratch buffers
         release(m.model)
-    if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-        raise _non_finite_error(epoch, train_loss, val_loss, config)
+    check_losses(epoch, train_loss, val_loss, config)
     m.rows.append(dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=m.seconds,
                        val_top1=val_top1, lr=m.ctx["optimizer"].param_groups[0]["lr"],
                        logit_scale=float(m.model.loss.scale().detach())))
@@ -281,11 +288,13 @@ def _epoch(m, shared):
 
 
 def _finish(m):
-    """The member's :class:`~eegvision.train.FitResult`; its training state is dropped."""
+    """The member's :class:`~eegvision.training.FitResult`; its training state is dropped."""
     import pandas as pd
 
     from ._workspace import release
-    from .train import FitResult, _mean_state, _precision_name
+    from .training.config import FitResult
+    from .training.device import _precision_name
+    from .training.steps import _mean_state
 
     for p, flag in m.frozen.items():
         p.requires_grad_(flag)

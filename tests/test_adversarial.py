@@ -29,7 +29,7 @@ from pathlib import Path
 from tests import _hostile as H
 from eegvision._utils import DataError
 from eegvision.data.things import read_preprocessed, read_image_metadata
-from eegvision.train import load_checkpoint
+from eegvision.training import load_checkpoint
 
 tmp = Path(sys.argv[1])
 usage = lambda: resource.getrusage(resource.RUSAGE_SELF)
@@ -241,8 +241,8 @@ def test_test_file_that_cannot_be_aligned_is_refused(tiny_root, tmp_path, capsys
 
 def test_checkpoint_vs_data_channel_order(ridge_run, tiny_root):
     """load_checkpoint(data=...) refuses other rates/times; evaluate aligns by name."""
-    from eegvision.evaluate import _check_matches
-    from eegvision.train import load_checkpoint
+    from eegvision._commands.training import _check_matches
+    from eegvision.training import load_checkpoint
 
     ckpt, _ = ridge_run
     data = __import__("eegvision.data.things", fromlist=["x"]).load_subject(tiny_root, 1)
@@ -259,7 +259,7 @@ def test_checkpoint_vs_data_channel_order(ridge_run, tiny_root):
 def test_nan_weight_checkpoint_is_refused_not_perfect(ridge_run, tmp_path):
     import torch
 
-    from eegvision.train import load_checkpoint
+    from eegvision.training import load_checkpoint
 
     ckpt, _ = ridge_run
     raw = torch.load(ckpt, weights_only=True)
@@ -354,7 +354,8 @@ def test_pre_stimulus_windows_are_valid(tiny_root):
 
 # ------------------------------------------------------------------ 3. stale results
 def test_job_key_hashes_resolved_settings_code_and_data_not_device(monkeypatch):
-    from eegvision import _provenance, train
+    from eegvision import _provenance
+    from eegvision import training as train
     from eegvision.runner import Job
 
     def job(**train_cfg):
@@ -511,7 +512,7 @@ def test_permission_denied_data_file(tiny_root, tmp_path, capsys, monkeypatch):
 def test_checkpoint_missing_keys_and_absurd_sizes(ridge_run, tiny_root, tmp_path, capsys):
     import torch
 
-    from eegvision.train import TrainConfig, build_model, load_checkpoint
+    from eegvision.training import TrainConfig, build_model, load_checkpoint
 
     ckpt, _ = ridge_run
     raw = torch.load(ckpt, weights_only=True)
@@ -628,12 +629,12 @@ def test_disk_full_is_one_error_and_nothing_half_written(tiny_root, tmp_path, ca
 
 
 def test_ctrl_c_is_one_line_exit_130(tiny_root, tmp_path, capsys, monkeypatch):
-    import eegvision.analysis
+    import eegvision._commands.analysis
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(eegvision.analysis, "analyze_cli", interrupted)
+    monkeypatch.setattr(eegvision._commands.analysis, "analyze_cli", interrupted)
     status, err = _cli(["analyze", "temporal", "--data-dir", tiny_root, "--out",
                         tmp_path / "o"], capsys)
     assert status == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err

@@ -102,8 +102,8 @@ def test_blur_recipe_without_bank_is_a_clear_error(tiny_root, tmp_path, capsys):
 
 
 def test_analysis_with_a_blur_recipe(blur_root, tmp_path):
+    from eegvision._commands.data import describe_root
     from eegvision.analysis import analyze
-    from eegvision.data.things import describe_root
 
     df = analyze("temporal", 1, data_dir=blur_root, out=tmp_path / "t", recipe="ubp", epochs=1,
                  windows="0-300", plot=False, progress=False, timecourse=False)
@@ -115,7 +115,7 @@ def test_analysis_with_a_blur_recipe(blur_root, tmp_path):
 
 def test_blur_loop_refuses_settings_it_does_not_use(blur_root):
     from eegvision.data.things import load_subject
-    from eegvision.train import TrainConfig, fit
+    from eegvision.training import TrainConfig, fit
 
     data = load_subject(blur_root, 1, targets="images", features="blur", bank=True)
     with pytest.raises(ValueError, match="does not use aug_noise=0.1"):

@@ -6,12 +6,12 @@ Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
     1 data       eegvision.data.*          files -> arrays, the container
     2 images     eegvision.images.*        image sets -> features
     3 models     eegvision.models.*        encoders, projector, loss, ridge
-    4 train      train, evaluate, decoding fit / score one container (decoding:
-                 _provenance, blur_fit,    the scikit-learn estimators, which
-                 sweep                     call train.fit and evaluate's top-k;
-                                           _provenance: fingerprints of data,
-                                           code and software; blur_fit: the
-                                           blur-bank training loop; sweep: many
+    4 train      training.*, evaluate,     fit / score one container (training: config,
+                 decoding, _provenance,    device, build, steps, loop, blur_fit,
+                 sweep                     checkpoint, runs; decoding: the scikit-learn
+                                           estimators, which call training.fit and
+                                           evaluate's top-k; _provenance: fingerprints
+                                           of data, code and software; sweep: many
                                            models trained together)
     5 analysis   eegvision.analysis.<q>    one module per question, + stats
     6 runner     runner, _dask              jobs, caching, backends
@@ -19,7 +19,7 @@ Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
     8 api        eegvision.analysis (the package: analyze, build_jobs,
                  write_outputs, load_results), viz.figures (rebuilds figures from
                  result folders on disk)
-    9 cli        cli, __main__
+    9 cli        cli, __main__, _commands.*  (the sub-commands' bodies: parse, call, print)
 
 A module may import its own layer or any lower one. Every import counts,
 also those inside functions (the package imports heavy modules lazily, but a
@@ -30,10 +30,9 @@ import of every module matching the pattern.
 ``ALLOWED_UPWARD`` lists the designed exceptions (plotting methods of the
 container that call viz, the way MNE's objects do).
 
-Import cycles between modules are reported too. The few below are known and
-are cut by the planned split of train.py and data/ (issue 17, section 3): the
-list may only shrink; a new cycle, or a known one that no longer exists (then
-delete it here), fails the test.
+Import cycles between modules are reported too: there are none (``KNOWN_CYCLES`` is
+empty since issue 17 split train.py, the CLI bodies and data/), and a new one fails the
+test.
 """
 
 from __future__ import annotations
@@ -49,30 +48,18 @@ LAYERS = {
     "eegvision.data": 1,
     "eegvision.images": 2,
     "eegvision.models": 3,
-    "eegvision.train": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
-    "eegvision._provenance": 4, "eegvision.blur_fit": 4, "eegvision.sweep": 4,
+    "eegvision.training": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
+    "eegvision._provenance": 4, "eegvision.sweep": 4,
     "eegvision.analysis.": 5,
     "eegvision.runner": 6, "eegvision._dask": 6,
     "eegvision.viz": 7,
     "eegvision.analysis": 8, "eegvision.viz.figures": 8,
-    "eegvision.cli": 9, "eegvision.__main__": 9,
+    "eegvision.cli": 9, "eegvision.__main__": 9, "eegvision._commands": 9,
 }
 
-#: Cycles (sets of modules importing each other) that the train.py / data/ split removes.
-KNOWN_CYCLES = [
-    # the fused TSConv hands zero-padded window inputs to the cropped kernel (a lazy import),
-    # which is built from the fused kernel's pieces
-    {"eegvision.models._fused", "eegvision.models._cropped"},
-    # train.run_training scores with evaluate; evaluate_cli loads checkpoints from train;
-    # train.fit hands the blur recipes to blur_fit, which reuses train's step helpers
-    {"eegvision.train", "eegvision.evaluate", "eegvision.blur_fit"},
-    # builtin makes the simulated root with simulate, which reuses raw's writers; raw's
-    # and simulate's command-line bodies and things.describe_root resolve the built-in
-    # root; simulate's blur bank reads features with things' reader; raw's command-line
-    # body runs the presets, which reuse raw's readers and MVNN
-    {"eegvision.data.builtin", "eegvision.data.raw", "eegvision.data.simulate",
-     "eegvision.data.things", "eegvision.data.presets"},
-]
+#: Cycles (sets of modules importing each other) allowed; none since the split of train.py and
+#: data/ (issue 17). A new cycle fails the test.
+KNOWN_CYCLES = []
 
 
 #: Upward imports by design (not knots): object methods that plot call viz, as MNE's
@@ -226,13 +213,9 @@ _READERS = {"open", "load", "read_csv", "read_table", "read_text", "read_bytes",
             "resolve_root", "builtin_root"}
 
 
-#: Analysis modules that still read files themselves, and why; the list may only shrink.
-#: Both need data the entry layer does not hand over yet (single repetitions; the other
-#: subjects of a leave-one-subject-out fold) and refuse data in memory with a clear error.
-READS_FILES = {
-    "eegvision.analysis._repeated": "single repetitions of a subject (repetitions, ceiling)",
-    "eegvision.analysis.loso": "the other subjects of each fold",
-}
+#: Analysis modules that still read files themselves, and why; none since issue 17 (the entry
+#: layer hands every job its single repetitions and the other subjects). May only stay empty.
+READS_FILES = {}
 
 
 def test_analysis_modules_read_no_file_and_plot_nothing():
@@ -260,3 +243,14 @@ def test_the_modules_that_still_read_files_do():
     graph = import_graph()
     for module in READS_FILES:  # an entry that no longer reads files must be deleted
         assert "eegvision.data.things" in graph[module], module
+
+
+def test_command_line_bodies_live_in_the_cli_layer():
+    """Library modules return values; the sub-commands' bodies (``*_cli``) are in layer 9."""
+    for module, path in all_modules().items():
+        if layer_of(module) == 9:
+            continue
+        tree = ast.parse(path.read_text())
+        bodies = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+                  and n.name.endswith("_cli")}
+        assert not bodies, (module, bodies)

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from eegvision import train as T  # noqa: E402
+from eegvision import training as T  # noqa: E402
 from eegvision.analysis import build_jobs, read_recipe_file  # noqa: E402
 from eegvision.evaluate import evaluate, model_similarity  # noqa: E402
 from eegvision.models import create_encoder  # noqa: E402

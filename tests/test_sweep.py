@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from eegvision import sweep  # noqa: E402
 from eegvision.data.container import EEGImageData  # noqa: E402
 from eegvision.evaluate import embed  # noqa: E402
-from eegvision.train import TrainConfig, fit  # noqa: E402
+from eegvision.training import TrainConfig, fit  # noqa: E402
 
 N_CH, N_T, D, SFREQ = 6, 150, 16, 250.0
 
@@ -72,7 +72,8 @@ def test_fit_many_equals_fit_windows_and_seeds():
 def test_window_conditions_train_cropped_alone_and_together(monkeypatch):
     """Both paths crop a window condition's TSConv; the engine's shared budget changes nothing."""
     from eegvision.models._cropped import CropCache
-    from eegvision.train import _window_cache, build_model
+    from eegvision.training.build import build_model
+    from eegvision.training.steps import _window_cache
 
     data = _data()
     windowed = _window(data, 0, 30)  # 6 of TSConv's 16 steps see data

@@ -8,9 +8,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from eegvision import train as T  # noqa: E402
+from eegvision import training as T  # noqa: E402
+from eegvision._commands import training as C  # noqa: E402
 from eegvision._utils import DataError, EEGVisionError  # noqa: E402
 from eegvision.data.container import EEGImageData, SubjectData  # noqa: E402
+from eegvision.training import build as B  # noqa: E402
+from eegvision.training import device as DEV  # noqa: E402
+from eegvision.training import loop as LOOP  # noqa: E402
+from eegvision.training import steps as S  # noqa: E402
 
 N_CH, N_T, D = 8, 32, 16
 
@@ -41,7 +46,7 @@ def tiny_encoder(monkeypatch):
             enc.extra = torch.nn.Linear(2, 2)
         return enc
 
-    monkeypatch.setattr(T, "make_encoder", make)
+    monkeypatch.setattr(B, "make_encoder", make)
 
 
 def make_container(n_cond, seed, mixing_seed=99, noise=0.3, reps=1, offset=0):
@@ -124,11 +129,11 @@ def test_early_stopping_and_kept_epoch(keep):
     if keep == "best":
         assert len(h) - res.best_epoch == 2
     # the returned weights are those of that epoch: its validation loss again
-    prepared = T._prepare(data.train, config)
+    prepared = S._prepare(data.train, config)
     _, val_rows = T.split_rows(prepared, config.val_conditions, config.seed)
     x, y = (torch.as_tensor(np.ascontiguousarray(a)) for a in (prepared.eeg, prepared.features))
     ctx = dict(config=config, generator=None,
-               amp_dtype=T._amp_dtype(torch.device("cpu"), config.amp))
+               amp_dtype=DEV._amp_dtype(torch.device("cpu"), config.amp))
     val = T.run_epoch(res.model, x, y, config.batch_size, ctx, val_rows)
     assert val == pytest.approx(h.val_loss.iloc[res.best_epoch - 1], rel=1e-5)
 
@@ -206,14 +211,14 @@ def test_run_training_writes_everything(tmp_path):
 
 def test_loso_folds_start_from_the_seed(tmp_path, monkeypatch):
     inits = []
-    real = T.build_model
+    real = LOOP.build_model
 
     def spy(config, **kw):
         model = real(config, **kw)
         inits.append({k: v.clone() for k, v in model.state_dict().items()})
         return model
 
-    monkeypatch.setattr(T, "build_model", spy)
+    monkeypatch.setattr(LOOP, "build_model", spy)
     datasets = {s: make_subject(s, seed=10 * s) for s in (1, 2, 3)}
     df = T.run_loso(datasets, cfg(epochs=2), tmp_path, progress=False)
     assert df.subject.tolist() == [1, 2, 3] and (tmp_path / "results.csv").is_file()
@@ -242,7 +247,7 @@ def test_train_cli_unwritable_out(tmp_path, monkeypatch):
     called = []
     monkeypatch.setattr("eegvision.data.builtin.resolve_root", lambda *a, **k: called.append(1))
     with pytest.raises(EEGVisionError, match="cannot write"):
-        T.train_cli(_args(blocker / "out"))
+        C.train_cli(_args(blocker / "out"))
     assert not called and [p.name for p in tmp_path.iterdir()] == ["a-file"]
     assert blocker.read_text() == "x"
 
@@ -260,7 +265,7 @@ def fake_subjects(tmp_path, monkeypatch):
 
 
 def test_train_cli_runs_on_loaded_data(tmp_path, fake_subjects, capsys):
-    T.train_cli(_args(tmp_path / "o", subjects="1-2", subject=None, epochs=2))
+    C.train_cli(_args(tmp_path / "o", subjects="1-2", subject=None, epochs=2))
     out = capsys.readouterr().out
     assert "subject 2: top-1" in out
     assert (tmp_path / "o" / "sub-02" / "metrics.json").is_file()
@@ -294,18 +299,18 @@ def test_cpu_bf16_flag_reader(tmp_path):
 
 def test_amp_dtype_on_cpu(monkeypatch):
     cpu = torch.device("cpu")
-    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
-    assert T._amp_dtype(cpu, True) == torch.bfloat16
-    assert T._amp_dtype(cpu, False) is None
-    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: False)
-    assert T._amp_dtype(cpu, True) is None
+    monkeypatch.setattr(DEV, "cpu_has_native_bf16", lambda: True)
+    assert DEV._amp_dtype(cpu, True) == torch.bfloat16
+    assert DEV._amp_dtype(cpu, False) is None
+    monkeypatch.setattr(DEV, "cpu_has_native_bf16", lambda: False)
+    assert DEV._amp_dtype(cpu, True) is None
 
 
 @pytest.mark.parametrize("amp", [True, False])
 def test_fit_trains_under_cpu_autocast_only_with_amp(amp, monkeypatch):
-    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(DEV, "cpu_has_native_bf16", lambda: True)
     seen = []
-    real = T.make_encoder
+    real = B.make_encoder
 
     def spying(*a, **kw):
         enc = real(*a, **kw)
@@ -313,7 +318,7 @@ def test_fit_trains_under_cpu_autocast_only_with_amp(amp, monkeypatch):
             lambda m, i, o: seen.append((m.training, torch.is_autocast_enabled("cpu"))))
         return enc
 
-    monkeypatch.setattr(T, "make_encoder", spying)
+    monkeypatch.setattr(B, "make_encoder", spying)
     data = make_subject()
     res = T.fit(data.train, cfg(epochs=2, amp=amp), progress=False)
     assert {ac for training, ac in seen if training} == {amp}
@@ -328,7 +333,7 @@ def test_dropout_setting_overrides_every_encoder_dropout(monkeypatch):
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5),
                                    torch.nn.Linear(N_CH * N_T, D), Dropout(0.5))
 
-    monkeypatch.setattr(T, "make_encoder", make)
+    monkeypatch.setattr(B, "make_encoder", make)
     for setting, rate in ((0.1, 0.1), (None, 0.5)):
         model = T.build_model(cfg(dropout=setting), n_chans=N_CH, n_times=N_T, n_features=D)
         rates = [m.p for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout)]
@@ -384,7 +389,7 @@ def test_fit_callback_sees_every_epoch():
 
 @pytest.mark.parametrize("model, freeze", [("nice", 1), ("nice", None), ("nice-sa", 1)])
 def test_freeze_temporal_stops_only_the_temporal_conv(model, freeze, monkeypatch):
-    monkeypatch.setattr(T, "make_encoder", REAL_MAKE_ENCODER)
+    monkeypatch.setattr(B, "make_encoder", REAL_MAKE_ENCODER)
     snaps = []
     res = T.fit(make_subject().train, cfg(model=model, epochs=3, amp=False, freeze_temporal=freeze),
                 progress=False, callback=lambda epoch, m: snaps.append(
@@ -403,7 +408,7 @@ def test_fit_with_window_cache_trains_as_without(monkeypatch):
     """TSConv's precomputed moving average changes the speed, not the training."""
     from eegvision.models import _fused
 
-    monkeypatch.setattr(T, "make_encoder", REAL_MAKE_ENCODER)
+    monkeypatch.setattr(B, "make_encoder", REAL_MAKE_ENCODER)
     built, real = [], _fused.window_cache
     monkeypatch.setattr(_fused, "window_cache", lambda *a: built.append(real(*a)) or built[-1])
     data = make_subject()
@@ -412,7 +417,7 @@ def test_fit_with_window_cache_trains_as_without(monkeypatch):
     assert len(built) == 1 and isinstance(built[0], _fused.WindowCache)
     T.fit(data.train, cfg(model="nice", epochs=1, aug_noise=0.1), progress=False)
     assert len(built) == 1  # augmentation changes the EEG every step: no cache
-    monkeypatch.setattr(T, "_window_cache", lambda *a: None)
+    monkeypatch.setattr(LOOP, "_window_cache", lambda *a: None)
     direct = T.fit(data.train, config, progress=False)
     # float32 rounding differs (the cache sums moments in float64), and Adam turns the
     # rounding noise of near-zero gradients (the conv bias before BatchNorm) into full
@@ -422,9 +427,9 @@ def test_fit_with_window_cache_trains_as_without(monkeypatch):
 
 
 def test_train_cli_amp_option_and_precision_used(tmp_path, fake_subjects, monkeypatch):
-    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(DEV, "cpu_has_native_bf16", lambda: True)
     for amp, used in ((False, "float32"), (True, "bfloat16-mixed")):
-        T.train_cli(_args(tmp_path / str(amp), amp=amp))
+        C.train_cli(_args(tmp_path / str(amp), amp=amp))
         config = json.loads((tmp_path / str(amp) / "config.json").read_text())
         assert (config["amp"], config["precision_used"]) == (amp, used)
 
@@ -433,7 +438,7 @@ def test_optimizer_is_fused_where_torch_can_and_updates_like_adam():
     config = cfg(weight_decay=1e-3)
     model = T.build_model(config, n_chans=N_CH, n_times=N_T, n_features=D)
     reference = T.build_model(config, n_chans=N_CH, n_times=N_T, n_features=D)
-    opt = T._make_optimizer(model, config)
+    opt = S._make_optimizer(model, config)
     ref = torch.optim.Adam(reference.parameters(), lr=config.lr, betas=config.betas,
                            weight_decay=config.weight_decay)
     if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4):

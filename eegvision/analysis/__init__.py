@@ -69,7 +69,7 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="s
     channels : str | list of str | None
         Channel selection (see :func:`eegvision.data.channels.select_channels`).
     train_options : dict | None
-        Further :class:`~eegvision.train.TrainConfig` settings (a recipe's
+        Further :class:`~eegvision.training.TrainConfig` settings (a recipe's
         ``[train]`` table); they are checked here and go into every job's
         training settings (and so into its cache key).
     **options
@@ -88,7 +88,8 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="s
     _warn_unused(module, options)
     conds = module.conditions(options, ref)
     if hasattr(module, "with_pool"):  # analyses over several subjects (loso)
-        conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets)
+        conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets,
+                                 fingerprints=fingerprints)
     if getattr(module, "SEEDLESS", False) and len(seeds) > 1:
         raise ValueError(f"{name} fits no model, so seeds do not change it: give one seed "
                          f"(got {list(seeds)}).")
@@ -132,7 +133,7 @@ OPTIONS = {
 
 def uses_bank(recipe):
     """Whether training recipe ``recipe`` reads the blur bank (``ubp``, ``blur-bank``)."""
-    from ..train import BLUR_RECIPES
+    from ..training.config import BLUR_RECIPES
 
     return recipe in BLUR_RECIPES
 
@@ -149,7 +150,7 @@ def check_train_options(train_options, *, recipe="sweep", model="nice"):
     dict
         The settings (a copy), JSON-friendly.
     """
-    from ..train import TrainConfig
+    from ..training.config import TrainConfig
 
     train_options = dict(train_options or {})
     for key in ("seed", *_TRAIN_SETTINGS):
@@ -214,7 +215,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         Channel selection (``'posterior17'``, a list, a glob or ``re:...``;
         see :func:`eegvision.data.channels.select_channels`).
     train_options : dict | None
-        Further :class:`~eegvision.train.TrainConfig` settings for every job
+        Further :class:`~eegvision.training.TrainConfig` settings for every job
         (e.g. a recipe's ``[train]`` table beyond model, recipe, epochs).
     noise_ceiling : bool
         Add the split-half noise ceiling of each subject (``noise_ceiling.csv``,
@@ -238,7 +239,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         across-subject summary with intervals and p-values.
     """
     from ..runner import results_table, run_jobs
-    from ..train import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
+    from ..training.config import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
     bank = uses_bank(recipe)
@@ -258,9 +259,18 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         module, data, None if feature_set else features, data_dir, subjects, layout, targets,
         feature_set=feature_set, channels=channels, bank=bank,
         concept_table=options.get("concept_table"))
+    base = source
+    needs = module_needs(module, options)
+    source = with_inputs(base, needs, subjects, root)  # single repetitions, the other subjects
     first = source(subjects[0])
-    ref = first.test
+    ref = first.test.copy(deep=False)  # a shallow copy: the data's own meta stay as they are
     ref.meta["train_n_repetitions"] = first.train.meta.get("n_repetitions")
+    if root is None and needs & {"repetitions_test", "repetitions_train"}:
+        from ..data.inputs import n_repetitions, unaveraged
+
+        # data in memory: the repetitions their containers hold
+        ref.meta["n_repetitions"] = n_repetitions(unaveraged(first, "test"))
+        ref.meta["train_n_repetitions"] = n_repetitions(unaveraged(first, "train"))
     job_list = build_jobs(name, subjects, ref, root=root, seeds=seeds, model=model, recipe=recipe,
                           epochs=epochs, device=device, layout=layout, targets=targets,
                           fingerprints=prints, features=feature_set, channels=channels,
@@ -284,19 +294,21 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         df["command"] = command_line()
     extras = (module.postprocess(df, results, options, context)
               if hasattr(module, "postprocess") else {})
-    if noise_ceiling and "top1" in df and root is None:
+    if noise_ceiling and "top1" in df and root is None and _one_test_trial(base(subjects[0])):
         from .._utils import logger
 
-        logger.info("No noise ceiling for data in memory (it reads the test repetitions from "
-                    "a data root).")
+        logger.info("No noise ceiling: the test data in memory hold one trial per condition "
+                    "(a split-half needs at least two repetitions).")
     elif noise_ceiling and "top1" in df:
         from .ceiling import ceiling_table
 
         nc_jobs = ceiling_jobs(job_list, seed=int(seeds[0]))
+        # the jobs get the unaveraged test sets handed over (read here from a root)
+        nc_source = with_inputs(base, {"repetitions_test"}, subjects, root)
         # a folder of their own: jobs/ holds exactly the analysis' jobs
         extras["noise_ceiling"] = ceiling_table(run_jobs(
             nc_jobs, Path(out) / "jobs" / "ceiling" if out is not None else None,
-            backend=backend, n_jobs=jobs, scheduler=scheduler, progress=False, data=source))
+            backend=backend, n_jobs=jobs, scheduler=scheduler, progress=False, data=nc_source))
     df.attrs["summary"] = summarize_results(module, df)
     df.attrs["extras"] = extras
     if out is not None:
@@ -355,6 +367,44 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
                                 d.meta, d.test_repetitions) for s, d in given.items()}
     prints = {s: {"content": content_hash(given[s])} for s in subjects}
     return given.__getitem__, subjects, None, False, prints
+
+
+def module_needs(module, options):
+    """What the entry layer hands an analysis' jobs besides the averaged containers.
+
+    ``module.NEEDS`` and, for needs that depend on the options,
+    ``module.needs(options)``: ``'test_repetitions'``, ``'categories'``
+    (read by :class:`~eegvision.data.inputs.RootLoader`),
+    ``'repetitions_train'`` / ``'repetitions_test'`` (single repetitions) and
+    ``'others'`` (the other subjects; see :func:`with_inputs`).
+    """
+    needs = set(getattr(module, "NEEDS", ()))
+    if hasattr(module, "needs"):
+        needs |= set(module.needs(options))
+    return needs
+
+
+def with_inputs(source, needs, subjects, root):
+    """``source`` wrapped so that jobs get the single repetitions and other subjects they need.
+
+    Read from the data root (:meth:`~eegvision.data.inputs.RootLoader.unaveraged`) or
+    taken from the data in memory (see :class:`~eegvision.data.inputs.WithInputs`);
+    ``source`` itself when ``needs`` asks for neither.
+    """
+    from ..data.inputs import WithInputs
+
+    splits = tuple(s for s in ("train", "test") if f"repetitions_{s}" in needs)
+    pool = list(subjects) if "others" in needs else None
+    if not splits and pool is None:
+        return source
+    return WithInputs(source, repetitions=splits, pool=pool,
+                      read_unaveraged=None if root is None else source.unaveraged)
+
+
+def _one_test_trial(data):
+    from ..data.inputs import n_repetitions, unaveraged
+
+    return n_repetitions(unaveraged(data, "test")) < 2
 
 
 def ceiling_jobs(jobs, *, seed=0, n_splits=None):
@@ -475,61 +525,12 @@ def load_results(directory):
     return df, extras, config
 
 
-def analyze_cli(args):
-    """Body of ``eegvision analyze`` / ``eegvision topomap``.
-
-    Precedence: explicit command-line options, then the ``--config`` recipe,
-    then the defaults (``nice``, ``sweep`` recipe, subject 1, seed 0).
-    """
-    from .._utils import parse_seeds
-
-    options = {}
-    for key in ("windows", "width", "step", "mode", "bands", "regions", "bin_ms",
-                "n_permutations", "text", "method"):
-        value = getattr(args, key, None)
-        if value is not None:
-            options[key] = value
-    explicit = {"model": args.model, "recipe": args.recipe, "epochs": args.epochs,
-                "subjects": args.subjects if args.subjects is not None else args.subject,
-                "seeds": parse_seeds(args.seeds) if args.seeds else
-                         ([args.seed] if args.seed is not None else None)}
-    settings = {"model": None, "recipe": "sweep", "epochs": None, "subjects": 1, "seeds": [0]}
-    if getattr(args, "config", None):
-        recipe, recipe_options = read_recipe_file(args.config)
-        settings.update(recipe)
-        options = {**recipe_options, **options}
-    settings.update({k: v for k, v in explicit.items() if v is not None})
-    if settings["model"] is None:  # the recipe's encoder: nice, or mlp for ubp / blur-bank
-        from ..train import RECIPES
-
-        settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
-    device = args.device
-    if device in (None, "auto") and "device" in settings:  # the recipe's, unless --device given
-        device = settings["device"]
-    settings.pop("device", None)
-    if getattr(args, "quick", False):
-        settings["subjects"] = parse_subjects(settings["subjects"])[:1]
-        settings["seeds"] = list(settings["seeds"])[:1]
-        settings["epochs"] = min(int(settings["epochs"] or 20), 20)
-    out = Path(args.out or Path("eegvision-out") / args.analysis)
-    for key in ("features", "channels"):
-        if getattr(args, key, None) is not None:
-            settings[key] = getattr(args, key)
-    df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
-                 device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
-                 scheduler=getattr(args, "scheduler", None),
-                 noise_ceiling=not getattr(args, "no_noise_ceiling", False),
-                 batch=not getattr(args, "no_batch", False), report=print, **settings,
-                 **options)
-    _print_summary(args.analysis, df, out)
-
-
 def read_recipe_file(path):
     """Read a TOML recipe (``analyses/*.toml``): ``(settings, options)``.
 
     ``settings`` may hold ``model``, ``recipe``, ``epochs``, ``device`` (from
     ``[train]``), ``train_options`` (every other ``[train]`` key: a
-    :class:`~eegvision.train.TrainConfig` setting; an unknown one is an error
+    :class:`~eegvision.training.TrainConfig` setting; an unknown one is an error
     with "did you mean"), ``subjects`` and ``seeds``; ``options`` are the
     analysis' own (``[options]``).
     """
@@ -558,12 +559,3 @@ def read_recipe_file(path):
     if "seeds" in recipe:
         settings["seeds"] = list(recipe["seeds"])
     return settings, dict(recipe.get("options", {}))
-
-
-def _print_summary(name, df, out):
-    summary = df.attrs.get("summary")
-    if summary is not None:
-        cols = [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance") if c in summary]
-        print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"\n{name}: {len(df)} results -> {out / 'results.csv'}")
-    print(f"figure -> {out / (name + '.png')} (+ .pdf)")

@@ -41,7 +41,7 @@ def fit_and_score(data, job):
     """
     from ..evaluate import evaluate
     from ..sweep import take_prefit
-    from ..train import TrainConfig, fit
+    from ..training import TrainConfig, fit
 
     cfg = dict(job.train)
     config = TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg)

@@ -1,43 +1,34 @@
 """Shared by the analyses that need single repetitions or score many conditions per job.
 
-``load_unaveraged`` keeps the last subject's unaveraged data in memory, so
-the jobs of one subject (run one after another) read its files once.
-``expand`` turns one job's result arrays into several tidy rows.
+``unaveraged_for`` gives the single repetitions the entry layer handed over
+with the job's data (no file is read here); ``average_k`` and
+``split_halves`` draw from them; ``expand`` turns one job's result arrays
+into several tidy rows.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
+from ..data.container import n_repetitions  # noqa: F401  (used here, and by ceiling)
 
-@functools.lru_cache(maxsize=2)
-def load_unaveraged(root, subject, split, layout="auto", targets="centers"):
-    """One subject's ``split`` (``train`` / ``test``) with every repetition as its own trial.
 
-    Only that split's file is read (the real training set unaveraged is about
-    4 GB per subject, the test set 1 GB). Cached (the last two): do not
-    modify the container; derive copies.
+def unaveraged_for(data, job, split):
+    """``split`` of the job's data with every repetition as its own trial (handed over with it).
+
+    The entry layer (:func:`eegvision.analysis.analyze`) reads them from a
+    data root or takes them from the data in memory
+    (:class:`eegvision.data.inputs.WithInputs`).
     """
-    from ..data.things import _split_data, find_subject_files, read_image_metadata
-
-    files = find_subject_files(root, subject, layout, targets=targets)
-    meta = read_image_metadata(root) if files["metadata"] is not None else None
-    return _split_data(files, split, meta, average=False, cache=False, targets=targets,
-                       subject=subject)
-
-
-def unaveraged_for(job, split):
-    """:func:`load_unaveraged` of ``split`` for the job's subject and data options."""
-    d = job.data
-    if d.get("root") is None:
+    reps = data.repetitions or {}
+    if split not in reps:
         from .._utils import EEGVisionError
 
-        raise EEGVisionError(f"{job.analysis}: single repetitions are read from a data root; "
-                             "with data in memory give analyze() data_dir= instead.")
-    return load_unaveraged(str(d["root"]), int(job.subject), split, d.get("layout", "auto"),
-                           d.get("targets", "centers"))
+        raise EEGVisionError(f"{job.analysis}: the {split} data with single repetitions were not "
+                             "handed to the job.\n  Fix: run it through "
+                             "eegvision.analysis.analyze(), which reads them, or give "
+                             f"SubjectData(..., repetitions={{{split!r}: container}}).")
+    return reps[split]
 
 
 def repetition_index(conditions):
@@ -53,9 +44,6 @@ def repetition_index(conditions):
     return out
 
 
-def n_repetitions(container):
-    """The smallest number of repetitions of any condition in ``container``."""
-    return int(np.unique(container.conditions, return_counts=True)[1].min())
 
 
 def average_k(container, k, seed):

@@ -74,7 +74,8 @@ COLUMNS = ["subject", "decoder", "nc_top1", "nc_top5", "reliability_half", "reli
 
 
 def run_condition(data, job):
-    """Job body: ridge on the averaged training set, split halves of the unaveraged test set.
+    """Job body: ridge on the averaged training set, split halves of the unaveraged test set
+    (handed over with the data: ``data.repetitions['test']``).
 
     A subject with a single test repetition gets a row of NaN (a split needs two).
     """
@@ -82,9 +83,12 @@ def run_condition(data, job):
     from ..models.ridge import RidgeDecoder
     from ._repeated import unaveraged_for
 
-    model = RidgeDecoder().fit(data.train.eeg, data.train.features)
+    train = data.train
+    if len(np.unique(train.conditions)) != train.n_trials:  # data in memory, as given
+        train = train.average_repetitions()
+    model = RidgeDecoder().fit(train.eeg, train.features)
     try:
-        values = split_half_ceiling(model, unaveraged_for(job, "test"),
+        values = split_half_ceiling(model, unaveraged_for(data, job, "test"),
                                     n_splits=job.params["n_splits"], seed=job.seed)
     except ValueError as err:
         logger.warning("No noise ceiling for subject %s: %s", job.subject, err)

@@ -3,7 +3,7 @@
 For each held-out subject, a freshly initialised model (built from the job's
 seed, nothing carried over between folds) is trained on the other subjects'
 training sets, each averaged over repetitions and concatenated
-(:func:`eegvision.train.concat_train`), and tested on the held-out subject's
+(:func:`eegvision.training.concat_train`), and tested on the held-out subject's
 test set. The validation conditions are drawn from that concatenated
 training set, by image condition, so they are training images of the
 training subjects only, and an image's trials from every training subject
@@ -25,21 +25,31 @@ def conditions(options, ref):
     return ([(REFERENCE, {"scheme": "within"})] if within else []) + [("loso", {"scheme": "loso"})]
 
 
-def pool_params(subjects, *, root, layout, targets):
-    """The subject pool and each subject's data fingerprint: part of a loso job's hash."""
+#: The entry layer hands every job the other subjects' data (``SubjectData.others``).
+NEEDS = ("others",)
+
+
+def pool_params(subjects, *, root, layout, targets, fingerprints=None):
+    """The subject pool and each subject's data fingerprint: part of a loso job's hash.
+
+    ``fingerprints`` (subject -> fingerprint, data in memory: their content
+    hashes) replaces the data files' fingerprints.
+    """
     from .._provenance import data_fingerprints
 
     subjects = sorted(int(s) for s in subjects)
     if len(subjects) < 2:
         raise ValueError("loso needs at least two subjects, e.g. --subjects 1-10.")
     return {"pool": subjects,
-            "pool_fingerprints": {str(s): data_fingerprints(root, s, layout, targets)
+            "pool_fingerprints": {str(s): (data_fingerprints(root, s, layout, targets)
+                                           if fingerprints is None else fingerprints[s])
                                   for s in subjects}}
 
 
-def with_pool(conds, subjects, *, root, layout, targets):
+def with_pool(conds, subjects, *, root, layout, targets, fingerprints=None):
     """Add :func:`pool_params` to the ``loso`` condition (``within`` does not depend on it)."""
-    pool = pool_params(subjects, root=root, layout=layout, targets=targets)
+    pool = pool_params(subjects, root=root, layout=layout, targets=targets,
+                       fingerprints=fingerprints)
     return [(label, {**params, **pool} if params["scheme"] == "loso" else params)
             for label, params in conds]
 
@@ -47,7 +57,7 @@ def with_pool(conds, subjects, *, root, layout, targets):
 def derive(data, params, others=None):
     """Within: the subject's data; loso: ``others``' training sets with this test set."""
     from ..data.container import SubjectData
-    from ..train import concat_train
+    from ..training.runs import concat_train
 
     if params["scheme"] == "within":
         return data
@@ -56,22 +66,27 @@ def derive(data, params, others=None):
                        dict(data.meta, loso=True, train_subjects=[o.subject for o in others]))
 
 
-def _others(job):
-    from ..data.things import load_subject
-
-    d = job.data
-    if d.get("root") is None:
+def _others(data, job):
+    """The other subjects of the job's pool, handed over with its data (pool order)."""
+    given = data.others or {}
+    missing = [s for s in job.params["pool"] if s != job.subject and s not in given]
+    if missing:
         from .._utils import EEGVisionError
 
-        raise EEGVisionError("loso reads the other subjects from a data root; with data in "
-                             "memory give analyze() data_dir= instead.")
-    return [load_subject(d["root"], s, layout=d.get("layout", "auto"),
-                         targets=d.get("targets", "centers"))
-            for s in job.params["pool"] if s != job.subject]
+        raise EEGVisionError(f"loso: the data of subjects {missing} were not handed to the job."
+                             "\n  Fix: run it through eegvision.analysis.analyze(), which "
+                             "hands over every subject of the pool.")
+    return [given[s] for s in job.params["pool"] if s != job.subject]
+
+
+def derive_job(data, job):
+    """The job's fold: the subject itself (``within``) or the others' training sets (``loso``)."""
+    others = _others(data, job) if job.params["scheme"] == "loso" else None
+    return derive(data, job.params, others)
 
 
 def run_condition(data, job):
-    others = _others(job) if job.params["scheme"] == "loso" else None
+    others = _others(data, job) if job.params["scheme"] == "loso" else None
     derived = derive(data, job.params, others)
     row, _ = fit_and_score(derived, job)
     row.update(scheme=job.params["scheme"],

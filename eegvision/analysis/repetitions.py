@@ -65,24 +65,41 @@ def conditions(options, ref):
     return out
 
 
+def needs(options):
+    """Single repetitions of the splits the asked-for parts draw from (read by the entry layer)."""
+    parts = options.get("parts") or PARTS
+    parts = [parts] if isinstance(parts, str) else list(parts)
+    return {f"repetitions_{p}" for p in parts if p in PARTS}
+
+
 def derive(data, params):
-    """The data as they are (the repetitions are drawn in :func:`run_condition`)."""
+    """The data as they are (the repetitions are drawn in :func:`derive_job`)."""
     return data
+
+
+def derive_job(data, job):
+    """The job's training data: ``train-k`` averages ``k`` training repetitions (drawn with the
+    job's seed); the ``test`` part trains on the usual averaged set."""
+    from ..data.container import SubjectData
+
+    p = job.params
+    if p["part"] != "train":
+        return data
+    train = average_k(unaveraged_for(data, job, "train"), p["n_reps"], seed=job.seed)
+    return SubjectData(data.subject, train, data.test, dict(data.meta))
 
 
 def run_condition(data, job):
     """Fit and score; the ``test`` part scores every repetition count with one model."""
-    from ..data.container import SubjectData
     from ..evaluate import evaluate
 
     p = job.params
     if p["part"] == "train":
-        train = average_k(unaveraged_for(job, "train"), p["n_reps"], seed=job.seed)
-        row, _ = fit_and_score(SubjectData(data.subject, train, data.test, dict(data.meta)), job)
+        row, _ = fit_and_score(derive_job(data, job), job)
         row.update(part="train", n_reps=int(p["n_reps"]))
         return {"row": row}
     row, result = fit_and_score(data, job)
-    test = unaveraged_for(job, "test")
+    test = unaveraged_for(data, job, "test")
     ks = np.asarray(p["test_reps"], dtype=np.int64)
     top1, top3, top5 = [], [], []
     for k in ks:

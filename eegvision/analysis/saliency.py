@@ -187,7 +187,7 @@ def compute_saliency(model, test, *, train=None, method="auto", bin_ms=100.0, tm
     Parameters
     ----------
     model : ContrastiveModel | RidgeDecoder | object
-        From :func:`eegvision.train.fit`, or anything with ``encode_eeg`` and
+        From :func:`eegvision.training.fit`, or anything with ``encode_eeg`` and
         ``encode_image`` (``occlusion``). ``gradcam`` needs an encoder with a
         ``spatial_conv`` layer (the TSConv family); ``gradient`` any torch model.
     test : EEGImageData

@@ -1,4 +1,8 @@
-"""Where data come from: an explicit root, $EEGVISION_DATA, or the built-in simulation."""
+"""Where data come from: an explicit root, $EEGVISION_DATA, or the built-in simulation.
+
+The paths themselves are in the leaf :mod:`eegvision.data.paths`; this module
+makes the built-in root (with :mod:`eegvision.data.simulate`) when it is missing.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,10 @@ import tempfile
 from pathlib import Path
 
 from .._utils import logger, write_json
+from .paths import DATA_ENV, SHARED_ENV, builtin_dir, shared_data_dir  # noqa: F401  (re-exported)
 
-#: Environment variable naming a THINGS-EEG2 data root.
-DATA_ENV = "EEGVISION_DATA"
-#: Environment variable naming a folder with ``clip_feature_maps_test.npy``,
-#: ``center_clip.npy`` and ``things_eeg2_concepts.tsv`` that the simulator uses
-#: for real CLIP structure and concept names.
-SHARED_ENV = "EEGVISION_SHARED_DATA"
 #: The built-in dataset has this many subjects, each simulated on first use.
 BUILTIN_MAX_SUBJECTS = 10
-
-
-def shared_data_dir():
-    """Folder of real CLIP features / concept names, or None when not available."""
-    path = os.environ.get(SHARED_ENV)
-    if path and Path(path).is_dir():
-        return Path(path)
-    return None
-
-
-def _cache_base():
-    import platformdirs
-
-    return Path(os.environ.get("EEGVISION_CACHE") or platformdirs.user_cache_dir("eegvision"))
 
 
 def builtin_root(subjects=(1,)):
@@ -44,9 +29,7 @@ def builtin_root(subjects=(1,)):
     """
     from .simulate import SIMULATOR_VERSION, ensure_builtin_root
 
-    flavour = "real" if shared_data_dir() else "synthetic"
-    root = ensure_builtin_root(_cache_base() / f"builtin-v{SIMULATOR_VERSION}-{flavour}",
-                               subjects=[1])
+    root = ensure_builtin_root(builtin_dir(SIMULATOR_VERSION), subjects=[1])
     for subject in subjects:
         _ensure_builtin_subject(root, int(subject))
     if not (root / "dnn_feature" / "blur" / "manifest.json").is_file():

@@ -87,6 +87,9 @@ def pick(data, spec):
     if reps is not None:  # (conditions, repetitions, channels, times), in the test's order
         reps = reps[:, :, [list(data.test.ch_names).index(n) for n in names]]
     # on shallow copies: the containers are the caller's (their methods work in place)
+    repeated = None if data.repetitions is None else {
+        split: c.copy(deep=False).pick_channels(names) for split, c in data.repetitions.items()}
     return SubjectData(data.subject, data.train.copy(deep=False).pick_channels(names),
                        data.test.copy(deep=False).pick_channels(names),
-                       meta=dict(data.meta, channels=",".join(names)), test_repetitions=reps)
+                       meta=dict(data.meta, channels=",".join(names)), test_repetitions=reps,
+                       repetitions=repeated, others=data.others)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._utils import data_error, logger
+from .._utils import check_finite, data_error, logger
 from .montage import REGIONS, channel_regions, make_info
 
 
@@ -95,10 +95,8 @@ class EEGImageData:
         if self.times.shape != (n_t,):
             raise data_error(src, f"{len(self.times)} time points for {n_t} samples.")
         for name, arr in (("eeg", self.eeg), ("features", self.features)):
-            if not np.isfinite(arr).all():
-                bad = int(np.size(arr) - np.isfinite(arr).sum())
-                raise data_error(src, f"{name} holds {bad} NaN or infinite values.",
-                                 "interpolate or drop the bad trials/channels before building the container.")
+            check_finite(arr, src, f"values in {name}",
+                         "interpolate or drop the bad trials/channels before building the container.")
 
     # -------------------------------------------------------------- properties
     @property
@@ -493,6 +491,20 @@ class EEGImageData:
         return out
 
 
+def n_repetitions(container):
+    """The smallest number of trials (repetitions) of any condition in ``container``.
+
+    Parameters
+    ----------
+    container : EEGImageData
+
+    Returns
+    -------
+    int
+    """
+    return int(np.unique(container.conditions, return_counts=True)[1].min())
+
+
 @dataclass
 class SubjectData:
     """One subject's training and test containers.
@@ -508,6 +520,14 @@ class SubjectData:
     test_repetitions : array, shape (n_test_conditions, n_repetitions, n_channels, n_times) | None
         The test EEG per repetition, in condition order, for noise ceilings
         when ``test`` holds averages.
+    repetitions : dict of str -> EEGImageData | None
+        ``'train'`` and / or ``'test'`` with every repetition as its own
+        trial, handed over by the entry layer to the analyses that draw
+        repetitions (``repetitions``, the split-half noise ceiling); see
+        :func:`eegvision.data.inputs.unaveraged`.
+    others : dict of int -> SubjectData | None
+        The other subjects of a leave-one-subject-out analysis, handed over
+        by the entry layer (:class:`eegvision.data.inputs.WithInputs`).
     """
 
     subject: int
@@ -515,6 +535,8 @@ class SubjectData:
     test: EEGImageData
     meta: dict = field(default_factory=dict)
     test_repetitions: np.ndarray | None = None
+    repetitions: dict | None = None
+    others: dict | None = None
 
     def __post_init__(self):
         # a model trained on one channel order and scored on another is silently wrong

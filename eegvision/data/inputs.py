@@ -18,7 +18,7 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._utils import data_error, logger
-from .container import EEGImageData, SubjectData
+from .container import EEGImageData, SubjectData, n_repetitions  # noqa: F401
 
 
 def split_images(data, test_size=0.2, seed=0, *, subject=1):
@@ -123,6 +123,10 @@ def content_hash(subject_data):
         digest.update(repr(split.sfreq).encode())
     if subject_data.test_repetitions is not None:
         digest.update(memoryview(np.ascontiguousarray(subject_data.test_repetitions)).cast("B"))
+    for split, c in sorted((subject_data.repetitions or {}).items()):
+        if c is not getattr(subject_data, split):  # given on their own: part of the content
+            digest.update(f"repetitions-{split}".encode())
+            digest.update(content_hash(SubjectData(subject_data.subject, c, c)).encode())
     return "sha256:" + digest.hexdigest()[:16]
 
 
@@ -175,6 +179,25 @@ class RootLoader:
             data.test_repetitions = self._repetitions(subject)
         return pick(data, self.channels)
 
+    def unaveraged(self, subject, split):
+        """The subject's ``split`` ('train' / 'test') with every repetition as its own trial.
+
+        Only that split's file is read (the real training set unaveraged is
+        about 4 GB per subject, the test set 1 GB), with this loader's
+        features and channels.
+        """
+        from .channels import select_channels
+        from .things import _split_data, find_subject_files, read_image_metadata
+
+        files = find_subject_files(self.root, subject, self.layout, targets=self.targets,
+                                   features=self.features, bank=self.bank)
+        meta = read_image_metadata(self.root) if files["metadata"] is not None else None
+        data = _split_data(files, split, meta, average=False, cache=False, targets=self.targets,
+                           subject=subject)
+        if self.channels is not None:
+            data.pick_channels(select_channels(data.ch_names, self.channels))
+        return data
+
     def _repetitions(self, subject):
         from .things import find_subject_files, read_preprocessed
 
@@ -184,6 +207,74 @@ class RootLoader:
         except (OSError, ValueError) as err:
             logger.warning("no test repetitions for subject %d (%s)", subject, err)
             return None
+
+
+def unaveraged(data, split):
+    """``data``'s ``split`` with every repetition as its own trial, from data in memory.
+
+    The ``repetitions`` the entry layer handed over when there are, else the
+    container itself: data given in memory hold their trials as given (one
+    per repetition, or averages, which count as one repetition each).
+
+    Parameters
+    ----------
+    data : SubjectData
+    split : 'train' | 'test'
+
+    Returns
+    -------
+    EEGImageData
+    """
+    if data.repetitions and split in data.repetitions:
+        return data.repetitions[split]
+    return getattr(data, split)
+
+
+class WithInputs:
+    """``source(subject) -> SubjectData`` with what an analysis needs beyond the containers.
+
+    The entry layer (:func:`eegvision.analysis.analyze`) wraps its data
+    source in one, so that jobs get every input handed over and never read a
+    file: single repetitions (``SubjectData.repetitions``) and the other
+    subjects of a leave-one-subject-out pool (``SubjectData.others``).
+
+    Parameters
+    ----------
+    source : callable
+        ``source(subject) -> SubjectData`` (a :class:`RootLoader`, or data in
+        memory).
+    repetitions : sequence of 'train' | 'test'
+        Splits to hand over with every repetition as its own trial.
+    pool : sequence of int | None
+        Subjects whose data go to every other subject's ``others`` (kept in
+        memory: every fold needs them).
+    read_unaveraged : callable | None
+        ``read_unaveraged(subject, split)`` reads a split unaveraged (a data
+        root: :meth:`RootLoader.unaveraged`); None takes it from the data in
+        memory (:func:`unaveraged`).
+    """
+
+    def __init__(self, source, *, repetitions=(), pool=None, read_unaveraged=None):
+        self.source, self.repetitions, self.pool = source, tuple(repetitions), pool
+        self.read_unaveraged = read_unaveraged
+        self._members = {}
+
+    def __call__(self, subject):
+        data = self.source(subject)
+        reps = {split: (unaveraged(data, split) if self.read_unaveraged is None
+                        else self.read_unaveraged(subject, split))
+                for split in self.repetitions}
+        others = None
+        if self.pool is not None:
+            others = {int(s): self._member(s) for s in self.pool if int(s) != int(subject)}
+        return SubjectData(data.subject, data.train, data.test, dict(data.meta),
+                           data.test_repetitions, repetitions={**(data.repetitions or {}), **reps}
+                           or None, others=others)
+
+    def _member(self, subject):
+        if subject not in self._members:
+            self._members[subject] = self.source(subject)
+        return self._members[subject]
 
 
 def add_table_categories(container, path=None):
@@ -206,7 +297,7 @@ def add_table_categories(container, path=None):
     -------
     container : EEGImageData
     """
-    from .builtin import shared_data_dir
+    from .paths import shared_data_dir
     from .things import concept_name, read_concept_table
 
     if container.categories is not None:

@@ -14,8 +14,8 @@ The pipeline reproduces what THINGS-EEG2 and NICE did to their raw data:
    repetitions merged across sessions, written as
    ``Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy``.
 
-``simulate_raw_session`` / ``write_raw_session`` build raw files with planted
-signals, for the tests and for ``eegvision simulate --raw``.
+Raw files with planted signals (for the tests and ``eegvision simulate --raw``)
+are built by :func:`eegvision.data.simulate.simulate_raw_session`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, data_error, logger, rng_from_seed
+from .._utils import _check_option, atomic_path, check_finite, data_error, logger
 from ._pickle import load_dict_file
 
 RAW_DIR = "Raw_data"
@@ -99,8 +99,7 @@ def _check_raw_dict(path, data, ch_names, ch_types, sfreq):
         raise data_error(path, f"duplicate channel names {dup}.")
     if not sfreq > 0:
         raise data_error(path, f"sfreq must be positive, got {sfreq}.")
-    if not np.isfinite(data).all():
-        raise data_error(path, "raw_eeg_data contains NaN or infinite values.")
+    check_finite(data, path, "values in raw_eeg_data")
 
 
 # ------------------------------------------------------------------ epoching
@@ -545,118 +544,3 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
                                          data, names, times[t0:]))
         logger.info("wrote %s %s", paths[-1], data.shape)
     return paths
-
-
-def preprocess_cli(args):
-    """``eegvision preprocess``: raw recordings of one subject -> preprocessed layout."""
-    from .._utils import EEGVisionError
-    from .builtin import resolve_root
-
-    root, _ = resolve_root(args.data_dir)
-    preset, seed = getattr(args, "preset", None), getattr(args, "seed", None)
-    if preset is not None:
-        from .presets import OFFICIAL_SEED, preprocess_preset
-
-        if args.sfreq is not None or args.no_mvnn:
-            raise EEGVisionError(f"--preset {preset} fixes the rate and the MVNN; "
-                                 "--sfreq / --no-mvnn cannot change them.\n  Fix: drop "
-                                 "--sfreq / --no-mvnn, or drop --preset.")
-        seed = OFFICIAL_SEED if seed is None else seed
-        paths = preprocess_preset(root, args.subject, preset, args.out, seed=seed)
-        print(f"eegvision preprocess: sub-{args.subject:02d} (preset {preset}, seed {seed}) "
-              "written to:")
-        for path in paths:
-            print(f"  {path}")
-        return paths
-    if seed is not None:
-        raise EEGVisionError("--seed is used by --preset only (the default pipeline keeps the "
-                             "first repetitions in time).\n  Fix: add --preset or drop --seed.")
-    args.sfreq = 250.0 if args.sfreq is None else args.sfreq
-    paths = preprocess_subject(root, args.subject, args.out, sfreq=args.sfreq,
-                               mvnn=not args.no_mvnn)
-    steps = f"epochs {args.sfreq:g} Hz" + ("" if args.no_mvnn else " + MVNN")
-    print(f"eegvision preprocess: sub-{args.subject:02d} ({steps}) written to:")
-    for path in paths:
-        print(f"  {path}")
-    return paths
-
-
-# ------------------------------------------------------------------ simulation
-def simulate_raw_session(epochs_data, conditions, ch_names, *, sfreq=1000.0, isi=0.2, seed,
-                         n_targets=0, noise_std=1e-6, noise_cov=None, pad=None):
-    """Build a raw recording (THINGS-EEG2 raw layout) from given per-trial signals.
-
-    Trials are presented in the given order, one every ``isi`` seconds, with
-    ``n_targets`` target trials (code 99999, no planted signal) inserted at
-    random positions. Each trial's signal is added from its onset sample on
-    (responses of close trials overlap, as in the RSVP design); Gaussian noise
-    is added everywhere.
-
-    Parameters
-    ----------
-    epochs_data : array, shape (n_trials, n_channels, n_samples)
-        Signal of each trial in volts at ``sfreq``, sample 0 = image onset.
-    conditions : array of int, shape (n_trials,)
-        1-based condition code of each trial (not 99999).
-    ch_names : list of str
-        EEG channel names (the stim channel is appended).
-    sfreq : float
-        Sampling rate of ``epochs_data`` and of the recording.
-    isi : float
-        Stimulus-onset asynchrony in seconds.
-    seed : int | numpy.random.Generator
-        Seed for the target positions and the noise (required).
-    n_targets : int
-        Number of target (catch) trials.
-    noise_std : float
-        Standard deviation of white noise in volts (when ``noise_cov`` is None).
-    noise_cov : array, shape (n_channels, n_channels) | None
-        Spatial covariance of the noise (volts^2), for correlated noise.
-    pad : float | None
-        Seconds of recording before the first and after the last onset
-        (default: the trial length, at least 1 s).
-
-    Returns
-    -------
-    dict
-        ``raw_eeg_data`` (n_channels + 1, n_total) float64 with the stim row
-        last, ``ch_names``, ``ch_types`` (``'eeg'``..., ``'stim'``), ``sfreq``,
-        ``highpass`` 0.01, ``lowpass`` (100 or the Nyquist if lower).
-    """
-    rng = rng_from_seed(seed)
-    x = np.asarray(epochs_data, dtype=np.float64)
-    codes = np.asarray(conditions, dtype=np.int64)
-    if x.ndim != 3 or x.shape[1] != len(ch_names) or codes.shape != (len(x),):
-        raise ValueError(f"epochs_data must be (n_trials, {len(ch_names)} channels, n_samples) "
-                         f"with one code per trial; got {x.shape} and {codes.shape} codes.")
-    if codes.size and (codes.min() < 1 or (codes == TARGET_CODE).any()):
-        raise ValueError(f"condition codes must be >= 1 and not {TARGET_CODE}.")
-    n_trials, n_ch, n_s = x.shape
-    step = int(round(isi * sfreq))
-    pad_s = int(round((max(1.0, n_s / sfreq) if pad is None else pad) * sfreq))
-    n_total = n_trials + int(n_targets)
-    is_target = np.zeros(n_total, dtype=bool)
-    is_target[rng.choice(n_total, size=int(n_targets), replace=False)] = True
-    onsets = pad_s + step * np.arange(n_total)
-    n_samples = onsets[-1] + max(pad_s, n_s) + 1 if n_total else 2 * pad_s
-    if noise_cov is None:
-        eeg = rng.normal(0.0, noise_std, size=(n_ch, n_samples))
-    else:
-        chol = np.linalg.cholesky(np.asarray(noise_cov, dtype=np.float64))
-        eeg = chol @ rng.standard_normal((n_ch, n_samples))
-    stim = np.zeros(n_samples)
-    for i, onset in enumerate(onsets[~is_target]):
-        eeg[:, onset:onset + n_s] += x[i]
-    stim[onsets[~is_target]] = codes
-    stim[onsets[is_target]] = TARGET_CODE
-    return {"raw_eeg_data": np.vstack([eeg, stim[None]]),
-            "ch_names": list(ch_names) + ["stim"],
-            "ch_types": ["eeg"] * n_ch + ["stim"],
-            "sfreq": float(sfreq), "highpass": 0.01, "lowpass": min(100.0, sfreq / 2)}
-
-
-def write_raw_session(path, raw_dict):
-    """Save a raw-layout dict like THINGS-EEG2 (``np.save`` of the dict), atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, raw_dict, allow_pickle=True)
-    return Path(path)

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, data_error, logger, write_json
+from .._utils import _check_option, atomic_path, data_error, logger, rng_from_seed, write_json
 from .montage import OFFICIAL_17_CHANNELS, REGIONS, THINGS_EEG2_CHANNELS, channel_region
+from .paths import shared_data_dir
+from .raw import TARGET_CODE
 
 #: Bump when the simulated data change, so cached built-in roots are rebuilt.
 SIMULATOR_VERSION = 2
@@ -491,7 +493,6 @@ def _write_features(root, train, test, centre, metadata):
 
 def _feature_source(features_dir):
     """(real test features and centres or None, folder for concept names or None)."""
-    from .builtin import shared_data_dir
 
     if features_dir is False:
         return None, None
@@ -695,18 +696,93 @@ def _truth(planted, region, window_ms, band_hz, seed, snr, size, subjects, layou
     }
 
 
+def simulate_raw_session(epochs_data, conditions, ch_names, *, sfreq=1000.0, isi=0.2, seed,
+                         n_targets=0, noise_std=1e-6, noise_cov=None, pad=None):
+    """Build a raw recording (THINGS-EEG2 raw layout) from given per-trial signals.
+
+    Trials are presented in the given order, one every ``isi`` seconds, with
+    ``n_targets`` target trials (code 99999, no planted signal) inserted at
+    random positions. Each trial's signal is added from its onset sample on
+    (responses of close trials overlap, as in the RSVP design); Gaussian noise
+    is added everywhere.
+
+    Parameters
+    ----------
+    epochs_data : array, shape (n_trials, n_channels, n_samples)
+        Signal of each trial in volts at ``sfreq``, sample 0 = image onset.
+    conditions : array of int, shape (n_trials,)
+        1-based condition code of each trial (not 99999).
+    ch_names : list of str
+        EEG channel names (the stim channel is appended).
+    sfreq : float
+        Sampling rate of ``epochs_data`` and of the recording.
+    isi : float
+        Stimulus-onset asynchrony in seconds.
+    seed : int | numpy.random.Generator
+        Seed for the target positions and the noise (required).
+    n_targets : int
+        Number of target (catch) trials.
+    noise_std : float
+        Standard deviation of white noise in volts (when ``noise_cov`` is None).
+    noise_cov : array, shape (n_channels, n_channels) | None
+        Spatial covariance of the noise (volts^2), for correlated noise.
+    pad : float | None
+        Seconds of recording before the first and after the last onset
+        (default: the trial length, at least 1 s).
+
+    Returns
+    -------
+    dict
+        ``raw_eeg_data`` (n_channels + 1, n_total) float64 with the stim row
+        last, ``ch_names``, ``ch_types`` (``'eeg'``..., ``'stim'``), ``sfreq``,
+        ``highpass`` 0.01, ``lowpass`` (100 or the Nyquist if lower).
+    """
+    rng = rng_from_seed(seed)
+    x = np.asarray(epochs_data, dtype=np.float64)
+    codes = np.asarray(conditions, dtype=np.int64)
+    if x.ndim != 3 or x.shape[1] != len(ch_names) or codes.shape != (len(x),):
+        raise ValueError(f"epochs_data must be (n_trials, {len(ch_names)} channels, n_samples) "
+                         f"with one code per trial; got {x.shape} and {codes.shape} codes.")
+    if codes.size and (codes.min() < 1 or (codes == TARGET_CODE).any()):
+        raise ValueError(f"condition codes must be >= 1 and not {TARGET_CODE}.")
+    n_trials, n_ch, n_s = x.shape
+    step = int(round(isi * sfreq))
+    pad_s = int(round((max(1.0, n_s / sfreq) if pad is None else pad) * sfreq))
+    n_total = n_trials + int(n_targets)
+    is_target = np.zeros(n_total, dtype=bool)
+    is_target[rng.choice(n_total, size=int(n_targets), replace=False)] = True
+    onsets = pad_s + step * np.arange(n_total)
+    n_samples = onsets[-1] + max(pad_s, n_s) + 1 if n_total else 2 * pad_s
+    if noise_cov is None:
+        eeg = rng.normal(0.0, noise_std, size=(n_ch, n_samples))
+    else:
+        chol = np.linalg.cholesky(np.asarray(noise_cov, dtype=np.float64))
+        eeg = chol @ rng.standard_normal((n_ch, n_samples))
+    stim = np.zeros(n_samples)
+    for i, onset in enumerate(onsets[~is_target]):
+        eeg[:, onset:onset + n_s] += x[i]
+    stim[onsets[~is_target]] = codes
+    stim[onsets[is_target]] = TARGET_CODE
+    return {"raw_eeg_data": np.vstack([eeg, stim[None]]),
+            "ch_names": list(ch_names) + ["stim"],
+            "ch_types": ["eeg"] * n_ch + ["stim"],
+            "sfreq": float(sfreq), "highpass": 0.01, "lowpass": min(100.0, sfreq / 2)}
+
+
+def write_raw_session(path, raw_dict):
+    """Save a raw-layout dict like THINGS-EEG2 (``np.save`` of the dict), atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, raw_dict, allow_pickle=True)
+    return Path(path)
+
+
 def _write_raw(root, models, splits, seed, n_sessions=4):
-    """Write ``Raw_data/`` (1000 Hz, RSVP every 0.2 s) through :mod:`eegvision.data.raw`.
+    """Write ``Raw_data/`` (1000 Hz, RSVP every 0.2 s) with :func:`simulate_raw_session`.
 
     Each session holds every ``n_sessions``-th repetition of each condition, in
     random order; the planted signal (not the epoch noise) is upsampled from
     250 Hz and the raw simulator adds its own sensor noise.
     """
-    try:
-        from .raw import simulate_raw_session, write_raw_session
-    except ImportError:
-        logger.warning("raw=True: eegvision.data.raw has no simulate_raw_session; no Raw_data/")
-        return "not written: eegvision.data.raw.simulate_raw_session is not available"
     from scipy.signal import resample_poly
 
     written = []
@@ -750,43 +826,3 @@ def ensure_builtin_root(path, **kwargs):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
-
-
-def _parse_range(text, option):
-    """``"100-300"`` -> (100.0, 300.0)."""
-    try:
-        lo, hi = (float(p) for p in str(text).replace(",", "-").split("-"))
-    except ValueError:
-        raise ValueError(f"{option} {text!r}: expected two numbers like 100-300.") from None
-    return lo, hi
-
-
-def simulate_cli(args):
-    """``eegvision simulate DIR``: write a simulated root and print what was planted."""
-    layouts = tuple(x.strip().lower() for x in str(args.layouts or "250hz").split(",") if x.strip())
-    kwargs = dict(subjects=args.subjects, seed=args.seed, full=args.full, layouts=layouts,
-                  raw=args.raw, features_dir=args.features,
-                  eeg_detail=getattr(args, "eeg_detail", None),
-                  blur_levels=getattr(args, "blur_levels", None))
-    if args.region:
-        kwargs["region"] = args.region
-    if args.window:
-        kwargs["window_ms"] = _parse_range(args.window, "--window")
-    if args.band:
-        kwargs["band_hz"] = _parse_range(args.band, "--band")
-    root = simulate_root(args.directory, **kwargs)
-    import json
-
-    truth = json.loads((root / "simulation_truth.json").read_text())
-    d = truth["dims"]
-    print(f"Wrote simulated THINGS-EEG2 root {root} ({d['n_subjects']} subject(s), "
-          f"layouts {', '.join(truth['layouts'])}) in {truth['generation_seconds']} s")
-    print(f"  training {d['n_train']} x {d['n_train_reps']}, test {d['n_test']} x "
-          f"{d['n_test_reps']}, {d['n_channels']} ch, {d['sfreq']:g} Hz, {d['dtype']}; "
-          f"features: {truth['features']} (D={d['feature_dim']}), names: {truth['concept_names']}")
-    print(f"  planted: region {truth['region']}, window {truth['window_ms'][0]:g}-"
-          f"{truth['window_ms'][1]:g} ms, band {truth['band_hz'][0]:g}-{truth['band_hz'][1]:g} Hz, "
-          f"SNR {truth['snr']:g}, seed {truth['seed']} (see simulation_truth.json)")
-    if raw := truth.get("raw"):
-        print(f"  raw: {raw if isinstance(raw, str) else f'{len(raw)} session files'}")
-    return root

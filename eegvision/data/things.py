@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, data_error, logger, write_json
+from .._utils import _check_option, check_finite, data_error, logger, write_json
 from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
 
@@ -55,10 +55,9 @@ _WHERE = ("THINGS-EEG2 EEG and image metadata are published on OSF (https://osf.
 
 # ------------------------------------------------------------------ cache
 def _cache_root():
-    import platformdirs
+    from .paths import cache_base
 
-    base = os.environ.get("EEGVISION_CACHE") or platformdirs.user_cache_dir("eegvision")
-    return Path(base) / "reading"
+    return cache_base() / "reading"
 
 
 def _cache_dir(path):
@@ -211,10 +210,10 @@ def _averaged(path, eeg, average):
             out[start:start + _CHUNK] = block.mean(axis=1, dtype=np.float64) if average else block
         release_pages(eeg, start, start + len(block))  # a mapped file's pages do not pile up
         # checked after the cast: float64 values beyond float32's range become inf here
-        if not np.isfinite(out[start:start + _CHUNK]).all():
-            raise data_error(path, f"NaN, infinite or out-of-float32-range values in "
-                                   f"conditions {start}-{start + len(block) - 1}.",
-                             "interpolate or drop the bad trials before saving the file.")
+        check_finite(out[start:start + _CHUNK], path, "values",
+                     "interpolate or drop the bad trials before saving the file.",
+                     problem=f"NaN, infinite or out-of-float32-range values in conditions "
+                             f"{start}-{start + len(block) - 1}.")
     return out
 
 
@@ -291,9 +290,7 @@ def read_features(path, n_expected=None):
                                "image conditions.",
                          "use the feature file made for these images, in condition order.")
     out = np.array(arr, dtype=np.float32)
-    if not np.isfinite(out).all():
-        raise data_error(path, "features hold NaN or infinite values.",
-                         "re-run the feature extraction.")
+    check_finite(out, path, "values in the features", "re-run the feature extraction.")
     return out
 
 
@@ -572,9 +569,7 @@ def read_bank(path, n_expected=None):
         raise data_error(path, f"{arr.shape[0]} rows, but the EEG has {n_expected} image "
                          "conditions.", "use the feature set made for these images.")
     out = np.array(arr, dtype=np.float32).reshape(arr.shape[0], -1)
-    if not np.isfinite(out).all():
-        raise data_error(path, "the blur bank holds NaN or infinite values.",
-                         "re-run the feature extraction.")
+    check_finite(out, path, "values in the blur bank", "re-run the feature extraction.")
     return out
 
 
@@ -627,12 +622,6 @@ def load_subject(root, subject, *, layout="auto", targets="centers", average=Tru
                                  **extra))
 
 
-def _abbrev(items, n=6):
-    items = [str(i) for i in items]
-    return ", ".join(items) if len(items) <= 2 * n else (
-        ", ".join(items[:n]) + f", ... ({len(items) - 2 * n} more) ..., " + ", ".join(items[-n:]))
-
-
 def peek_preprocessed(path):
     """Shape, channels and times of a preprocessed file, without reading its EEG.
 
@@ -649,59 +638,46 @@ def peek_preprocessed(path):
                 sfreq=sfreq)
 
 
-def _layout_lines(root, subject):
-    """One line per layout holding the subject: name, folder, channels, rate, times."""
-    lines = []
+def _layout_info(root, subject):
+    """One dict per layout holding the subject: name, folder, and what its files hold (or the error)."""
+    out = []
     for name in subject_layouts(root, subject):
         folder = _subject_dir(root, name, subject)
         try:
             tr = peek_preprocessed(folder / "preprocessed_eeg_training.npy")
             te = peek_preprocessed(folder / "preprocessed_eeg_test.npy")
         except (OSError, ValueError) as err:  # DataError is a ValueError
-            lines.append(f"  {name} ({folder}/): unreadable: {str(err).splitlines()[0]}")
+            out.append(dict(name=name, folder=folder, error=str(err).splitlines()[0]))
             continue
-        t = tr["times"]
-        lines.append(f"  {name} ({folder}/): {len(tr['ch_names'])} channels, {tr['sfreq']:g} Hz, "
-                     f"{len(t)} samples {t[0]:.3f} to {t[-1]:.3f} s; training {tr['shape'][0]}x"
-                     f"{tr['shape'][1]}, test {te['shape'][0]}x{te['shape'][1]} (conditions x "
-                     f"repetitions), {tr['dtype']}")
-    return lines
+        out.append(dict(name=name, folder=folder, train=tr, test=te))
+    return out
 
 
-def describe_root(data_dir, subject=1):
-    """A text description of a data root and one subject (for ``eegvision info``).
+def root_info(root, subject=1):
+    """What a data root holds for one subject (what ``eegvision info`` shows).
 
     Parameters
     ----------
-    data_dir : str | Path | None
-        Data root; None uses ``$EEGVISION_DATA`` or the built-in simulated data.
+    root : str | Path
+        Data root (resolve ``--data-dir`` first, e.g. with
+        :func:`eegvision.data.builtin.resolve_root`).
     subject : int
         Subject to describe.
-    """
-    from .builtin import resolve_root
 
-    root, builtin = resolve_root(data_dir, subjects=[subject])
-    lines = [f"Data root: {root}" + (" (built-in simulated dataset)" if builtin else "")]
-    found = _layout_lines(root, subject)
-    lines.append(f"Layouts found for subject {subject}: {len(found) or 'none'}")
-    lines.extend(found)
+    Returns
+    -------
+    dict
+        ``root``; ``layouts``: one dict per layout holding the subject
+        (``name``, ``folder`` and either ``train`` / ``test``, the
+        :func:`peek_preprocessed` of each file, or ``error``);
+        ``feature_sets``: names of the named feature sets; ``data``: the
+        subject loaded (:func:`load_subject`, averaged); ``truth``: the
+        simulator's ``simulation_truth.json`` or None.
+    """
+    root = Path(root)
     sets = sorted(p.parent.name
                   for p in (dataset_base(root) / "dnn_feature").glob("*/manifest.json"))
-    lines.append(f"Feature sets (--features): {', '.join(sets) if sets else 'none'}")
-    data = load_subject(root, subject)
-    lines.append(f"Subject {subject} ({data.meta['layout']} layout):")
-    for split in ("train", "test"):
-        d = getattr(data, split)
-        lines.append(f"  {split}: {d.n_trials} conditions x {d.meta['n_repetitions']} "
-                     f"repetitions (averaged), eeg {d.eeg.shape}, features {d.features.shape}")
-        lines.append(f"    concepts: {_abbrev(d.concepts[:3], 3)}, ...")
-    d = data.train
-    lines.append(f"  {d.n_channels} channels: {_abbrev(d.ch_names)}")
-    lines.append(f"  {d.sfreq:g} Hz, {d.n_times} samples, {d.times[0]:.3f} to {d.times[-1]:.3f} s")
-    truth = Path(root) / "simulation_truth.json"
-    if truth.is_file():
-        lines.append("Planted truth (simulation_truth.json):")
-        for k, v in json.loads(truth.read_text()).items():
-            text = v if isinstance(v, str) else json.dumps(v)
-            lines.append(f"  {k}: {text if len(text) <= 100 else text[:97] + '...'}")
-    return "\n".join(lines)
+    truth = root / "simulation_truth.json"
+    return dict(root=root, layouts=_layout_info(root, subject), feature_sets=sets,
+                data=load_subject(root, subject),
+                truth=json.loads(truth.read_text()) if truth.is_file() else None)

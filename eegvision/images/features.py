@@ -16,7 +16,6 @@ all levels of one image come from one decode, in one pass.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -229,41 +228,3 @@ def extract_features(root, name, model, *, blur_sigmas=(), things_images=None,
     write_json(folder / MANIFEST, manifest)
     shutil.rmtree(partial, ignore_errors=True)
     return dict(manifest, cached=False)
-
-
-def _floats(text, option):
-    try:
-        return [float(t) for t in str(text).split(",") if t.strip()]
-    except ValueError:
-        raise data_error(f"{option} {text!r}", "expected numbers separated by commas.",
-                         "e.g. --blur 1,2,4,8") from None
-
-
-def features_cli(args):
-    """``eegvision features``: compute a feature set and print where it went."""
-    import os
-
-    from .._utils import _check_option
-    from ..data.builtin import DATA_ENV, resolve_root
-
-    if args.data_dir is None and not os.environ.get(DATA_ENV):
-        raise data_error("--data-dir", f"not given (and ${DATA_ENV} is not set); the built-in "
-                         "simulated dataset has no images.",
-                         "pass the data root that holds image_set/ (training_images/, "
-                         "test_images/, image_metadata.npy).")
-    root, _ = resolve_root(args.data_dir)
-    name = args.name or re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(args.model)).name).strip("-.")
-    sigmas = _floats(args.blur, "--blur") if args.blur else ()
-    splits = tuple(s.strip() for s in args.splits.split(","))
-    for s in splits:
-        _check_option("--splits", s, tuple(FEATURE_FILES))
-    man = extract_features(root, name, args.model, blur_sigmas=sigmas,
-                           things_images=args.things_images,
-                           splits=splits, batch_size=args.batch_size,
-                           chunk_size=args.chunk_size, device=args.device, output=args.output)
-    state = "up to date" if man["cached"] else "written"
-    print(f"feature set {name!r} {state}: {feature_set_dir(root, name)}")
-    for fname, shape in man["files"].items():
-        print(f"  {fname}: {tuple(shape)}")
-    print(f"use it with --features {name}")
-    return man

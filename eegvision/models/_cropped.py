@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .._workspace import scratch
-from ._fused import (
+from ._fused_kernel import (
     CACHE_MAX_BYTES,
     PooledBatch,
     _average64,

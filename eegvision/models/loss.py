@@ -84,7 +84,7 @@ class ClipLoss(nn.Module):
         targets when ``soft_scale`` is set and the module is in training
         mode. Otherwise the targets are one-hot: like dropout, soft targets
         are a training-time regulariser, and the evaluation-mode loss (the
-        validation loss of :func:`eegvision.train.fit`) stays the plain
+        validation loss of :func:`eegvision.training.fit`) stays the plain
         InfoNCE, comparable between recipes.
         """
         logits_eeg, logits_img = self.get_logits(eeg_emb, img_emb)

@@ -91,6 +91,24 @@ class RidgeDecoder(BaseEstimator):
         return {k: torch.as_tensor(np.asarray(getattr(self, k))) for k in
                 ("mean_", "std_", "coef_", "intercept_", "alpha_")}
 
+    @staticmethod
+    def state_shapes(n_values, n_features):
+        """Shape of each entry of :meth:`state_dict` for ``n_values`` EEG values per trial.
+
+        Parameters
+        ----------
+        n_values : int
+            Channels x samples of a trial.
+        n_features : int
+            Dimension of the image features.
+
+        Returns
+        -------
+        dict of str -> tuple
+        """
+        return {"mean_": (n_values,), "std_": (n_values,), "coef_": (n_features, n_values),
+                "intercept_": (n_features,), "alpha_": ()}
+
     def load_state_dict(self, state):
         """Inverse of :meth:`state_dict`."""
         for k in ("mean_", "std_", "coef_", "intercept_"):

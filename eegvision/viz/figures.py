@@ -208,13 +208,5 @@ def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=
     return written
 
 
-def figures_cli(args):
-    """Body of ``eegvision figures``."""
-    paths = rebuild_figures(args.results, args.out, image_dir=getattr(args, "images", None))
-    for p in paths:
-        print(p)
-    print(f"\n{len(paths)} files -> {args.out}")
-
-
 __all__ = ["find_analysis", "find_results", "rebuild_analysis_figure", "rebuild_figures", "retrieval_source",
            "training_results", "write_tables"]

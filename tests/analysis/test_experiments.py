@@ -145,7 +145,7 @@ def test_loso_needs_two_subjects(tiny_root, capsys):
 
 
 def test_loso_validation_holds_out_whole_images_of_training_subjects():
-    from eegvision.train import concat_train, split_rows
+    from eegvision.training import concat_train, split_rows
 
     parts = [_container(5, 2, seed=s) for s in range(3)]
     train = concat_train(parts, ["1", "2", "3"])

@@ -30,7 +30,7 @@ def planted(tmp_path_factory):
 
 
 def _fit(data, model, epochs=None):
-    from eegvision.train import TrainConfig, fit
+    from eegvision.training import TrainConfig, fit
 
     cfg = TrainConfig.from_recipe("fast", model=model, seed=0,
                                   **({} if epochs is None else {"epochs": epochs}))

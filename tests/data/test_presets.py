@@ -12,7 +12,8 @@ import pytest
 
 from eegvision.data.montage import OFFICIAL_17_CHANNELS, THINGS_EEG2_CHANNELS
 from eegvision.data.presets import OFFICIAL_SEED, preprocess_preset, sklearn_auto_cov
-from eegvision.data.raw import TARGET_CODE, simulate_raw_session, write_raw_session
+from eegvision.data.raw import TARGET_CODE
+from eegvision.data.simulate import simulate_raw_session, write_raw_session
 
 N_SES, N_TRAIN, N_TEST = 2, 5, 2
 TRAIN_REPS_PER_SES, TEST_REPS_PER_SES = 3, 21

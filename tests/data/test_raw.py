@@ -7,6 +7,7 @@ import pytest
 
 from eegvision._utils import DataError
 from eegvision.data import raw as R
+from eegvision.data import simulate as SIM
 from eegvision.data._pickle import load_dict_file
 
 CH = ["O1", "Oz", "O2", "PO3", "PO4", "Pz", "Cz", "Fz"]
@@ -27,7 +28,7 @@ def _session(conds, n_reps, seed, *, waves, isi=0.3, n_targets=2):
     codes = np.repeat(np.asarray(conds), n_reps)
     rng.shuffle(codes)
     x = waves[codes - 1]
-    return R.simulate_raw_session(x, codes, CH, sfreq=SF, isi=isi, seed=seed,
+    return SIM.simulate_raw_session(x, codes, CH, sfreq=SF, isi=isi, seed=seed,
                                   n_targets=n_targets, noise_std=1e-6), codes
 
 
@@ -39,14 +40,14 @@ def _make_root(root, n_sessions=2, n_test=6, n_train=8, test_reps=3, split_train
         if split_train:  # like THINGS-EEG2: each training image in some sessions only
             train_conds = train_conds[(train_conds - 1) % n_sessions == s - 1]
         d, _ = _session(train_conds, 2, 10 * s, waves=waves, isi=isi)
-        R.write_raw_session(ses / "raw_eeg_training.npy", d)
+        SIM.write_raw_session(ses / "raw_eeg_training.npy", d)
         d, _ = _session(np.arange(1, n_test + 1), test_reps, 10 * s + 1, waves=waves, isi=isi)
-        R.write_raw_session(ses / "raw_eeg_test.npy", d)
+        SIM.write_raw_session(ses / "raw_eeg_test.npy", d)
     return root
 
 
 def _read(path, d):
-    R.write_raw_session(path, d)
+    SIM.write_raw_session(path, d)
     return R.read_raw_session(path)
 
 
@@ -115,12 +116,12 @@ def test_too_few_repetitions_is_a_clear_error(tmp_path):
 def test_inconsistent_channel_names_rejected(tmp_path):
     d, _ = _session([1], 1, 0, waves=_waves(1))
     d["ch_names"] = d["ch_names"][1:]
-    R.write_raw_session(tmp_path / "bad.npy", d)
+    SIM.write_raw_session(tmp_path / "bad.npy", d)
     with pytest.raises(DataError, match="inconsistent channels"):
         R.read_raw_session(tmp_path / "bad.npy")
     d["ch_names"] = CH + ["stim"]
     d["ch_types"] = ["eeg"] * 9
-    R.write_raw_session(tmp_path / "bad.npy", d)
+    SIM.write_raw_session(tmp_path / "bad.npy", d)
     with pytest.raises(DataError, match="stim"):
         R.read_raw_session(tmp_path / "bad.npy")
 

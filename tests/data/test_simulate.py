@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
+from eegvision._commands import data as cmd
 from eegvision.data import simulate as sim
 from eegvision.data.montage import OFFICIAL_17_CHANNELS, THINGS_EEG2_CHANNELS, region_channels
 
@@ -220,7 +221,7 @@ def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="layouts"):
         sim.simulate_root(tmp_path, layouts=("1000hz",), **TINY)
     with pytest.raises(ValueError, match="two numbers"):
-        sim._parse_range("abc", "--band")
+        cmd._parse_range("abc", "--band")
 
 
 def test_builtin_root_generated_once(tmp_path):
@@ -237,7 +238,7 @@ def test_simulate_cli_prints_truth(tmp_path, monkeypatch, capsys):
     args = argparse.Namespace(directory=str(tmp_path / "cli"), subjects=1, seed=0, full=False,
                               layouts="250hz,official", raw=False, region="parietal",
                               window="150-350", band="8-13", features=None)
-    sim.simulate_cli(args)
+    cmd.simulate_cli(args)
     out = capsys.readouterr().out
     assert "parietal" in out and "150-350 ms" in out and "8-13 Hz" in out
     truth = json.loads((tmp_path / "cli" / "simulation_truth.json").read_text())
@@ -245,7 +246,7 @@ def test_simulate_cli_prints_truth(tmp_path, monkeypatch, capsys):
 
 
 def test_raw_sessions_hold_every_repetition(tmp_path):
-    pytest.importorskip("eegvision.data.raw").simulate_raw_session  # noqa: B018
+    pytest.importorskip("eegvision.data.simulate").simulate_raw_session  # noqa: B018
     root = sim.simulate_root(tmp_path / "raw", 1, seed=0, raw=True, features_dir=False,
                              n_train=6, n_test=3, n_train_reps=2, n_test_reps=8)
     codes = []

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eegvision._commands.data import describe_root
 from eegvision._utils import DataError
 from eegvision.data.container import SubjectData
 from eegvision.data.things import (
-    describe_root,
     find_subject_files,
     load_subject,
     read_concept_table,

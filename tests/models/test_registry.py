@@ -92,7 +92,7 @@ def test_user_encoder_runs_train_and_temporal_analysis(tiny_root, monkeypatch, t
     """Notebook-style: register your own torch module, then the whole API uses it."""
     from eegvision.analysis import analyze
     from eegvision.data.things import load_subject
-    from eegvision.train import TrainConfig, fit
+    from eegvision.training import TrainConfig, fit
 
     monkeypatch.setattr(models, "_USER", {})
     register_encoder("my-net", _TinyNet)

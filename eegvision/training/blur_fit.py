@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from ._utils import data_error
+from .._utils import data_error
 
 
 def _bank_config(data, config):
@@ -95,7 +95,7 @@ def _epoch(model, x, bank, rows, config, optimizer, generator, state):
 
 
 def fit_blur(data, config, test=None, progress=True, callback=None):
-    """Train the ``ubp`` / ``blur-bank`` recipes (called by :func:`eegvision.train.fit`).
+    """Train the ``ubp`` / ``blur-bank`` recipes (called by :func:`eegvision.training.fit`).
 
     Parameters
     ----------
@@ -117,17 +117,17 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
     import torch
     from tqdm.auto import tqdm
 
-    from .models.blur import UBPBlurState
-    from .train import (
-        FitResult,
+    from .._utils import resolve_device
+    from ..models.blur import UBPBlurState
+    from .build import build_model
+    from .config import FitResult
+    from .device import _deterministic
+    from .steps import (
         _data_info,
-        _deterministic,
         _make_optimizer,
-        _non_finite_error,
         _state_copy,
         _test_top1,
-        build_model,
-        resolve_device,
+        check_losses,
         split_rows,
     )
 
@@ -153,8 +153,7 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
             train_loss = _epoch(model, x, bank, train_rows, config, optimizer, generator, state)
             val_loss = _epoch(model, x, bank, val_rows, config, None, None, state)
             seconds += time.perf_counter() - t0
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                raise _non_finite_error(epoch, train_loss, val_loss, config)
+            check_losses(epoch, train_loss, val_loss, config)
             row = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
                        lr=optimizer.param_groups[0]["lr"],
                        logit_scale=float(model.loss.scale().detach()))

@@ -1,0 +1,74 @@
+"""``eegvision analyze`` / ``topomap`` and ``eegvision figures``: parse, call, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def analyze_cli(args):
+    """Body of ``eegvision analyze`` / ``eegvision topomap``.
+
+    Precedence: explicit command-line options, then the ``--config`` recipe,
+    then the defaults (``nice``, ``sweep`` recipe, subject 1, seed 0).
+    """
+    from .._utils import parse_seeds, parse_subjects
+    from ..analysis import analyze, read_recipe_file
+
+    options = {}
+    for key in ("windows", "width", "step", "mode", "bands", "regions", "bin_ms",
+                "n_permutations", "text", "method"):
+        value = getattr(args, key, None)
+        if value is not None:
+            options[key] = value
+    explicit = {"model": args.model, "recipe": args.recipe, "epochs": args.epochs,
+                "subjects": args.subjects if args.subjects is not None else args.subject,
+                "seeds": parse_seeds(args.seeds) if args.seeds else
+                         ([args.seed] if args.seed is not None else None)}
+    settings = {"model": None, "recipe": "sweep", "epochs": None, "subjects": 1, "seeds": [0]}
+    if getattr(args, "config", None):
+        recipe, recipe_options = read_recipe_file(args.config)
+        settings.update(recipe)
+        options = {**recipe_options, **options}
+    settings.update({k: v for k, v in explicit.items() if v is not None})
+    if settings["model"] is None:  # the recipe's encoder: nice, or mlp for ubp / blur-bank
+        from ..training.config import RECIPES
+
+        settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
+    device = args.device
+    if device in (None, "auto") and "device" in settings:  # the recipe's, unless --device given
+        device = settings["device"]
+    settings.pop("device", None)
+    if getattr(args, "quick", False):
+        settings["subjects"] = parse_subjects(settings["subjects"])[:1]
+        settings["seeds"] = list(settings["seeds"])[:1]
+        settings["epochs"] = min(int(settings["epochs"] or 20), 20)
+    out = Path(args.out or Path("eegvision-out") / args.analysis)
+    for key in ("features", "channels"):
+        if getattr(args, key, None) is not None:
+            settings[key] = getattr(args, key)
+    df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
+                 device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
+                 scheduler=getattr(args, "scheduler", None),
+                 noise_ceiling=not getattr(args, "no_noise_ceiling", False),
+                 batch=not getattr(args, "no_batch", False), report=print, **settings,
+                 **options)
+    _print_summary(args.analysis, df, out)
+
+
+def _print_summary(name, df, out):
+    summary = df.attrs.get("summary")
+    if summary is not None:
+        cols = [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance") if c in summary]
+        print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\n{name}: {len(df)} results -> {out / 'results.csv'}")
+    print(f"figure -> {out / (name + '.png')} (+ .pdf)")
+
+
+def figures_cli(args):
+    """Body of ``eegvision figures``."""
+    from ..viz.figures import rebuild_figures
+
+    paths = rebuild_figures(args.results, args.out, image_dir=getattr(args, "images", None))
+    for p in paths:
+        print(p)
+    print(f"\n{len(paths)} files -> {args.out}")

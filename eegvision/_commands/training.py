@@ -1,0 +1,111 @@
+"""``eegvision train`` and ``eegvision evaluate``: parse-level options -> API -> printed summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import EEGVisionError, resolve_device, write_csv, write_json
+from ..evaluate import evaluate, public_metrics, ranks_table
+from ..training.config import BLUR_FEATURES, BLUR_RECIPES, RECIPE_CHANNELS, TrainConfig
+from ..training.runs import _result_row, _write_results, run_loso, run_training
+
+
+def train_cli(args):
+    """``eegvision train``: parse-level options -> training runs -> printed summary."""
+    from .._utils import check_writable_dir, parse_subjects
+
+    out = check_writable_dir(Path(args.out) if args.out else Path("eegvision-out") / "train")
+    subjects = parse_subjects(args.subjects) if getattr(args, "subjects", None) else \
+        [args.subject or 1]
+    if args.loso and len(subjects) < 2:
+        raise EEGVisionError("--loso needs at least two subjects.\n  Fix: e.g. --subjects 1-10 --loso")
+    overrides = dict(seed=args.seed, device=args.device)
+    if args.model is not None:
+        overrides["model"] = args.model
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    if getattr(args, "amp", None) is not None:
+        overrides["amp"] = args.amp
+    config = TrainConfig.from_recipe(args.recipe, **overrides)
+    if config.model != "ridge":
+        resolve_device(config.device)  # fail before loading any data
+    from ..data.builtin import resolve_root
+    from ..data.channels import pick
+    from ..data.things import load_subject
+
+    root, _ = resolve_root(args.data_dir, subjects=subjects)
+    args.targets = args.targets or ("images" if args.recipe in BLUR_RECIPES else "centers")
+    channels = getattr(args, "channels", None) or RECIPE_CHANNELS.get(args.recipe)
+    datasets = {s: pick(load_subject(root, s, targets=args.targets, average=True,
+                                     features=getattr(args, "features", None) or (
+                                         BLUR_FEATURES if args.recipe in BLUR_RECIPES else None),
+                                     bank=args.recipe in BLUR_RECIPES), channels)
+                for s in subjects}
+    if args.loso:
+        df = run_loso(datasets, config, out, targets=args.targets)
+        for row in df.itertuples():
+            print(f"held-out subject {row.subject}: top-1 {row.top1:.1%}, top-5 {row.top5:.1%}")
+        print(f"wrote {out / 'results.csv'} and one folder per fold under {out}")
+        return df
+    rows = []
+    for s in subjects:
+        where = out if len(subjects) == 1 else out / f"sub-{s:02d}"
+        m = run_training(datasets[s], config, where, targets=args.targets)
+        rows.append(_result_row(m, "within-subject", config))
+        print(f"subject {s}: top-1 {m['top1']:.1%}, top-3 {m['top3']:.1%}, top-5 {m['top5']:.1%} "
+              f"({m['n_way']}-way, {m['targets']}; {m['epochs']} epochs, {m['train_seconds']:.0f} s)")
+        print(f"wrote metrics.json, history.csv, config.json, model.pt, ranks.csv to {where}")
+    df = _write_results(out, rows)
+    if len(subjects) > 1:
+        print(f"wrote {out / 'results.csv'}")
+    return df
+
+
+def evaluate_cli(args):
+    """``eegvision evaluate CHECKPOINT``: score a checkpoint, write metrics.json and ranks.csv.
+
+    Without ``--out`` they go to ``evaluate-sub-XX-<targets>/`` beside the checkpoint.
+    """
+    from .._utils import check_writable_dir
+    from ..data.builtin import resolve_root
+    from ..data.things import load_subject
+    from ..training.checkpoint import load_checkpoint
+
+    ckpt = Path(args.checkpoint)
+    # by default beside the checkpoint, in a folder of its own: never over training's files
+    default = ckpt.parent / f"evaluate-sub-{args.subject:02d}-{args.targets}"
+    out = check_writable_dir(Path(args.out) if args.out else default)
+    model, info = load_checkpoint(ckpt, device=getattr(args, "device", "auto"), return_info=True)
+    root, _ = resolve_root(args.data_dir, subjects=[args.subject])
+    from ..data.channels import pick
+
+    bank = bool(info.get("config", {}).get("image_prior"))
+    features = getattr(args, "features", None) or (BLUR_FEATURES if bank else None)
+    data = load_subject(root, args.subject, layout=info.get("layout", "auto"),
+                        targets=args.targets, average=True, cache=True, features=features,
+                        bank=bank)
+    # the checkpoint's channels, by name (e.g. the 17 posterior ones of ubp)
+    data = pick(data, list(info["ch_names"])) if len(info["ch_names"]) != \
+        data.test.n_channels else data
+    test = _check_matches(ckpt, info, data.test)
+    scores = evaluate(model, test, targets=args.targets)
+    metrics = dict(public_metrics(scores), model=info["encoder"], subject=args.subject,
+                   checkpoint=str(ckpt))
+    write_json(out / "metrics.json", metrics)
+    write_csv(out / "ranks.csv", ranks_table(scores))
+    print(f"subject {args.subject}: top-1 {metrics['top1']:.1%}, top-3 {metrics['top3']:.1%}, "
+          f"top-5 {metrics['top5']:.1%} ({metrics['n_way']}-way, {args.targets})")
+    print(f"wrote {out / 'metrics.json'} and {out / 'ranks.csv'}")
+    return metrics
+
+
+def _check_matches(ckpt, info, test):
+    """The test data aligned (by channel name) to the checkpoint's channels, rate and times."""
+    from ..data.align import align_channels
+
+    return align_channels(test, (list(info["ch_names"]), np.asarray(info["times"], float),
+                                 float(info["sfreq"])), reference_name=f"the checkpoint {ckpt}",
+                          fix="evaluate on data preprocessed like the training data (same "
+                              "layout).")

@@ -1,0 +1,48 @@
+"""Where data live: the environment variables, the shared real-feature folder, the built-in root's folder.
+
+A leaf of the data layer (it imports nothing else of eegvision.data), so any
+reader or the simulator can ask for these paths without importing what makes
+the built-in root (:mod:`eegvision.data.builtin`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Environment variable naming a THINGS-EEG2 data root.
+DATA_ENV = "EEGVISION_DATA"
+#: Environment variable naming a folder with ``clip_feature_maps_test.npy``,
+#: ``center_clip.npy`` and ``things_eeg2_concepts.tsv`` that the simulator uses
+#: for real CLIP structure and concept names.
+SHARED_ENV = "EEGVISION_SHARED_DATA"
+
+
+def shared_data_dir():
+    """Folder of real CLIP features / concept names, or None when not available."""
+    path = os.environ.get(SHARED_ENV)
+    if path and Path(path).is_dir():
+        return Path(path)
+    return None
+
+
+#: Environment variable naming eegvision's cache folder (reading cache, built-in root).
+CACHE_ENV = "EEGVISION_CACHE"
+
+
+def cache_base():
+    """eegvision's cache folder: ``$EEGVISION_CACHE``, else the user cache directory."""
+    import platformdirs
+
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("eegvision"))
+
+
+def builtin_dir(simulator_version):
+    """Folder of the built-in simulated root for ``simulator_version`` (it may not exist yet).
+
+    In the user cache directory (``platformdirs``, or ``$EEGVISION_CACHE``),
+    keyed by the simulator version and by whether real CLIP features were
+    available (``$EEGVISION_SHARED_DATA``).
+    """
+    flavour = "real" if shared_data_dir() else "synthetic"
+    return cache_base() / f"builtin-v{simulator_version}-{flavour}"

@@ -1,0 +1,62 @@
+"""Device and precision: native-bf16 CPUs, autocast dtypes, deterministic kernels.
+
+The device resolver itself is :func:`eegvision._utils.resolve_device` (one for
+the whole package).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+
+from .._utils import resolve_device  # noqa: F401  (training's public name too)
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_native_bf16(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU does bfloat16 arithmetic in hardware (x86 AVX512-BF16 or AMX-BF16).
+
+    Read from the CPU flags in ``cpuinfo`` (Linux); False where there is no
+    such file. Without these instructions bf16 is emulated and slower than
+    float32, so ``amp`` leaves such CPUs in float32.
+    """
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool({"avx512_bf16", "amx_bf16"} & set(line.partition(":")[2].split()))
+    return False
+
+
+def _amp_dtype(device, amp):
+    import torch
+
+    if not amp:
+        return None
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_native_bf16() else None
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _precision_name(amp_dtype):
+    """'float32', or 'bfloat16-mixed' / 'float16-mixed' under autocast."""
+    return "float32" if amp_dtype is None else str(amp_dtype).replace("torch.", "") + "-mixed"
+
+
+@contextlib.contextmanager
+def _deterministic(device):
+    """Deterministic kernels on CPU (cheap there), restoring the previous setting."""
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)

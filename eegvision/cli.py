@@ -91,7 +91,8 @@ def _add_bin_option(p):
 def _add_run_options(p):
     p.add_argument("--seeds", default=None, help="several seeds: 0-4 or 0,1,2")
     p.add_argument("--recipe", default=None, choices=_recipes(),
-                   help="training recipe (default sweep: fast in 20 epochs, one-cycle)")
+                   help="training recipe (default sweep: fast in 20 epochs, one-cycle; "
+                        "fast for topomap)")
     p.add_argument("--config", default=None,
                    help="TOML recipe from analyses/ (paper settings; explicit options win)")
     p.add_argument("--quick", action="store_true",

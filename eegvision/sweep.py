@@ -42,8 +42,9 @@ import numpy as np
 
 from ._utils import logger
 
-#: Moving averages the crop caches store, all models together (bytes); beyond it a
-#: model recomputes its (short) average per batch, which keeps a full-size sweep in memory.
+#: What the crop caches store besides their kept samples (BatchNorm moments, then moving
+#: averages), all models together (bytes); beyond it a model recomputes them per batch
+#: from its kept samples (same results, a little more work).
 CROP_BUDGET = 768 << 20
 
 
@@ -212,8 +213,7 @@ def _set_rng_state(state):
 
 
 def _stored_bytes(cache):
-    average = getattr(cache, "average", None) if hasattr(cache, "kept") else None
-    return 0 if average is None else average.numel() * average.element_size()
+    return cache.stored_bytes() if hasattr(cache, "stored_bytes") else 0
 
 
 def _train(members, progress, budget):

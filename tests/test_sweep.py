@@ -82,7 +82,10 @@ def test_window_conditions_train_cropped_alone_and_together(monkeypatch):
     assert isinstance(_window_cache(model, x, _cfg(), None), CropCache)
     assert not isinstance(_window_cache(model, torch.as_tensor(data.eeg, dtype=torch.float32), _cfg(), None),
                           CropCache)
-    # no budget left: the engine recomputes each batch's average instead of storing it
+    # no budget left: the engine recomputes each batch's moments and average instead of
+    # storing them, while a lone fit stores both
+    stored = _window_cache(model, x, _cfg(), None)
+    assert stored.average is not None and stored.sums is not None and stored.stored_bytes() > 0
     monkeypatch.setattr(sweep, "CROP_BUDGET", 0)
     alone, together = _sweep([(windowed, _cfg()), (_window(data, 120, 150), _cfg(seed=2))])
     for a, b in zip(alone, together):

@@ -9,7 +9,8 @@ def analyze_cli(args):
     """Body of ``eegvision analyze`` / ``eegvision topomap``.
 
     Precedence: explicit command-line options, then the ``--config`` recipe,
-    then the defaults (``nice``, ``sweep`` recipe, subject 1, seed 0).
+    then the defaults (``nice``, the analysis' recipe: ``sweep``, ``fast`` for
+    ``topomap``; subject 1, seed 0).
     """
     from .._utils import parse_seeds, parse_subjects
     from ..analysis import analyze, read_recipe_file
@@ -24,7 +25,7 @@ def analyze_cli(args):
                 "subjects": args.subjects if args.subjects is not None else args.subject,
                 "seeds": parse_seeds(args.seeds) if args.seeds else
                          ([args.seed] if args.seed is not None else None)}
-    settings = {"model": None, "recipe": "sweep", "epochs": None, "subjects": 1, "seeds": [0]}
+    settings = {"model": None, "recipe": None, "epochs": None, "subjects": 1, "seeds": [0]}
     if getattr(args, "config", None):
         recipe, recipe_options = read_recipe_file(args.config)
         settings.update(recipe)

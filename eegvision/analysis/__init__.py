@@ -179,7 +179,7 @@ def _warn_unused(module, options):
 
 @fill_doc
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
-            seeds=(0,), model=None, recipe="sweep", epochs=None, device="auto", jobs=1,
+            seeds=(0,), model=None, recipe=None, epochs=None, device="auto", jobs=1,
             backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
             progress=True, channels=None, train_options=None, noise_ceiling=True,
             batch=True, report=None, **options):
@@ -202,6 +202,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         Encoder name (``eegvision.list_encoders()``) or ``ridge``; None is the
         recipe's encoder (``nice``; ``mlp`` for ``ubp`` and ``blur-bank``).
     %(recipe)s
+        None: the analysis' own default, ``'sweep'``, or ``'fast'`` for
+        ``saliency`` (one model per subject; its maps were checked against
+        planted truth with ``fast``).
     %(epochs)s
     %(device)s
     %(jobs_backend)s
@@ -242,6 +245,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     from ..training.config import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
+    recipe = recipe or getattr(module, "RECIPE", "sweep")
     bank = uses_bank(recipe)
     channels = channels or RECIPE_CHANNELS.get(recipe)
     model = model or RECIPES.get(recipe, {}).get("model", "nice")

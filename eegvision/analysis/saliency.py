@@ -80,6 +80,10 @@ METHODS = ("auto", "gradient", "gradcam", "attention", "occlusion", "haufe")
 #: training data as NICE's draw_pic/topo.py (the mean over all training conditions).
 MEAN_EEG = ("test", "train")
 #: Names of the maps, in figure row order.
+#: The default training recipe (``analyze`` / ``topomap`` without ``--recipe``): one model per
+#: subject, not a sweep, and the recipe the maps were checked against planted truth with.
+RECIPE = "fast"
+
 MAPS = ("eeg", "cam", "eeg_x_cam", "attention_received")
 MAP_LABELS = {
     "gradcam": {"eeg": "mean EEG", "cam": "Grad-CAM", "eeg_x_cam": "EEG \u00d7 CAM",

@@ -99,7 +99,11 @@ class CropCache:
     first_step, n_active : int
         The active TSConv steps (:func:`active_steps`).
     budget : int
-        Largest stored moving average, in bytes.
+        Largest size of what is stored besides the kept samples, in bytes:
+        first each trial's window sums and products (the BatchNorm moments,
+        float64), then the moving average. What does not fit is recomputed
+        from the kept samples for each batch, by the same per-trial
+        operations, so the results do not depend on the budget.
     """
 
     def __init__(self, tsconv, x, dtype, first_step, n_active, budget=CACHE_MAX_BYTES):
@@ -113,20 +117,35 @@ class CropCache:
         lo, hi = max(first, self.start), min(stop, self.start + self.length)
         self.kept = x[:, :, lo:hi].clone()  # the only samples that are not zero
         self.offset = lo - self.start
+        self.kernel, self.stride = kernel, stride
         n_avg = self.length - pool + 1
         size = n_trials * n_chans * n_avg * torch.empty((), dtype=dtype).element_size()
-        self.average = torch.empty(n_trials, n_chans, n_avg, dtype=dtype) if size <= budget else None
-        self.sums = torch.empty(n_trials, kernel, dtype=torch.float64)
-        self.products = torch.empty(n_trials, kernel, kernel, dtype=torch.float64)
+        moments = n_trials * (kernel + kernel * kernel) * 8
+        self.average = self.sums = self.products = None
+        if moments <= budget:
+            self.sums = torch.empty(n_trials, kernel, dtype=torch.float64)
+            self.products = torch.empty(n_trials, kernel, kernel, dtype=torch.float64)
+            if moments + size <= budget:
+                self.average = torch.empty(n_trials, n_chans, n_avg, dtype=dtype)
         chunk = chunk_trials(n_active, n_chans, tsconv.n_filters)
-        for start in range(0, n_trials, chunk):
+        for start in range(0, n_trials if self.sums is not None else 0, chunk):
             rows = torch.arange(start, min(n_trials, start + chunk))
             avg = self._average64(rows)
             if self.average is not None:
                 self.average[rows] = avg.to(dtype)
-            win = avg.unfold(-1, kernel, stride).reshape(len(rows), -1, kernel)
-            self.sums[rows] = win.sum(dim=1)
-            torch.bmm(win.transpose(1, 2), win, out=self.products[start:start + len(rows)])
+            sums, products = self._moments(avg)
+            self.sums[rows] = sums
+            self.products[start:start + len(rows)] = products
+
+    def stored_bytes(self):
+        """Bytes stored besides the kept samples (what counts against the budget)."""
+        return sum(t.numel() * t.element_size()
+                   for t in (self.average, self.sums, self.products) if t is not None)
+
+    def _moments(self, avg):
+        """Per-trial sums and products of the TSConv windows of ``avg`` (float64)."""
+        win = avg.unfold(-1, self.kernel, self.stride).reshape(len(avg), -1, self.kernel)
+        return win.sum(dim=1), torch.bmm(win.transpose(1, 2), win)
 
     def _average64(self, rows):
         padded = torch.zeros(len(rows), self.n_chans, self.length, dtype=self.kept.dtype)
@@ -140,10 +159,15 @@ class CropCache:
             out = scratch(owner, "batch", (len(idx),) + tuple(self.average.shape[1:]), self.dtype)
             average = torch.index_select(self.average, 0, idx, out=out)
         else:
-            average = self._average64(idx).to(self.dtype)
+            avg = self._average64(idx)
+            average = avg.to(self.dtype)
+        if self.sums is not None:
+            sums, products = self.sums[idx], self.products[idx]
+        else:  # not stored: the average is not either, so ``avg`` is this batch's
+            sums, products = self._moments(avg)
         n_win = len(idx) * self.n_chans * self.n_steps  # zero windows count, add nothing
-        mean = self.sums[idx].sum(dim=0) / n_win
-        cov = self.products[idx].sum(dim=0) / n_win - torch.outer(mean, mean)
+        mean = sums.sum(dim=0) / n_win
+        cov = products.sum(dim=0) / n_win - torch.outer(mean, mean)
         return CroppedBatch(average, mean, cov, self.first_step, self.n_active)
 
 

@@ -40,7 +40,7 @@ def test_cropped_equals_full(budget, train):
     enc_b.load_state_dict(enc_a.state_dict())
     full = WindowCache(enc_a.tsconv, x, torch.float32)
     crop = crop_cache(enc_b, x, torch.float32, budget=budget)
-    assert crop is not None and (crop.average is None) == (budget == 0)
+    assert crop is not None and (crop.average is None) == (crop.sums is None) == (budget == 0)
     idx = torch.arange(3, 19)
     outs = []
     for enc, cache in ((enc_a, full), (enc_b, crop)):
@@ -60,6 +60,25 @@ def test_cropped_equals_full(budget, train):
         assert float((gb - ga).norm()) <= 1e-5 * float(ga.norm())
         for (name, pa), pb in zip(enc_a.tsconv.named_parameters(), enc_b.tsconv.parameters()):
             assert float((pb.grad - pa.grad).norm()) <= 1e-5 * float(ga.norm()), name
+
+
+def test_crop_budget_changes_nothing_but_memory():
+    """Stored moments and average, moments only, or nothing: the same batches to the bit."""
+    x = _windowed(n=40)
+    enc = create_encoder("nice", n_chans=5, n_times=250, n_outputs=8)
+    full = crop_cache(enc, x, torch.float32, budget=1 << 30)
+    moments = full.stored_bytes() - full.average.numel() * 4
+    caches = [full, crop_cache(enc, x, torch.float32, budget=moments),
+              crop_cache(enc, x, torch.float32, budget=0)]
+    assert [(c.sums is not None, c.average is not None) for c in caches] == [
+        (True, True), (True, False), (False, False)]
+    assert caches[2].stored_bytes() == 0 < caches[1].stored_bytes() < caches[0].stored_bytes()
+    idx = torch.tensor([5, 0, 17, 33, 2, 39])
+    ref = full.batch(idx)
+    for cache in caches[1:]:
+        b = cache.batch(idx)
+        for name in ("average", "mean", "cov"):
+            assert torch.equal(getattr(b, name), getattr(ref, name)), name
 
 
 def test_no_crop_without_zero_margins():

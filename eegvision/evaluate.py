@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import types
+import warnings
 
 import numpy as np
 
@@ -168,7 +169,9 @@ def embed(model, eeg, features, *, batch_size=1000):
     was_training = model.training
     model.eval()
     out = []
-    with torch.no_grad():
+    # cached data are read-only memory maps; the model only reads its input, never writes it
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         for start in range(0, len(eeg), batch_size):
             x = torch.as_tensor(eeg[start:start + batch_size], device=device)
             out.append(model.encode_eeg(x).float().cpu().numpy())

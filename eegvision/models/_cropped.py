@@ -32,6 +32,7 @@ from ._fused_kernel import (
     _ConvEluSpatial,
     chunk_trials,
     plain_tsconv,
+    temporal_parts,
 )
 
 #: Use the crop where it applies. Only benchmarks switch it off, to time the uncropped path
@@ -174,14 +175,11 @@ class CropCache:
 def cropped_tsconv(tsconv, x):
     """TSConv's fused map for a :class:`CroppedBatch`: ``(B, F, 1, n_steps)`` as :func:`~._fused.fused_tsconv`."""
     n_trials, n_chans, n_filters = len(x), tsconv.n_chans, tsconv.n_filters
-    kernel, stride, n_steps = tsconv.kernel, tsconv.stride, tsconv.n_steps
+    stride, n_steps = tsconv.stride, tsconv.n_steps
     s0, n_active = x.first_step, x.n_active
     chunk = chunk_trials(n_active, n_chans, n_filters)
     owner = tsconv if torch.is_grad_enabled() else None
-    conv, bn = tsconv.temporal_conv, tsconv.bn1
-    w = conv.weight.reshape(n_filters, kernel)
-    b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
-    batch_stats = bn.training or bn.running_mean is None
+    w, b, bn, batch_stats = temporal_parts(tsconv)
     low = _compute_dtype(torch.float32)
     m = x.average.to(low or w.dtype)
     mean_p, cov_p = (x.mean, x.cov) if batch_stats else (None, None)

@@ -55,6 +55,7 @@ from ._fused_kernel import (  # noqa: F401  (_elu_, _Windows ...: re-exported fo
     _Windows,
     chunk_trials,
     plain_tsconv,
+    temporal_parts,
 )
 
 
@@ -254,10 +255,7 @@ def fused_tsconv(tsconv, x):
     chunk = chunk_trials(n_steps, n_chans, n_filters)
     # buffers are reused across training steps; inference allocates and frees as usual
     owner = tsconv if torch.is_grad_enabled() else None
-    conv, bn = tsconv.temporal_conv, tsconv.bn1
-    w = conv.weight.reshape(n_filters, kernel)
-    b = conv.bias if conv.bias is not None else w.new_zeros(n_filters)
-    batch_stats = bn.training or bn.running_mean is None
+    w, b, bn, batch_stats = temporal_parts(tsconv)
     window = (n_steps, kernel, stride) if batch_stats else ()
     low = _compute_dtype(torch.float32 if pooled else x.dtype)
     if pooled:

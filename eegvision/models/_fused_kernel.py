@@ -172,6 +172,16 @@ class _Windows:
         return out
 
 
+def temporal_parts(tsconv):
+    """``(w, b, bn, batch_stats)``: TSConv's temporal conv as ``(F, K)`` weights and a bias, its
+    BatchNorm, and whether that normalises with batch statistics (training, or no running ones).
+    """
+    conv, bn = tsconv.temporal_conv, tsconv.bn1
+    w = conv.weight.reshape(tsconv.n_filters, tsconv.kernel)
+    b = conv.bias if conv.bias is not None else w.new_zeros(tsconv.n_filters)
+    return w, b, bn, bn.training or bn.running_mean is None
+
+
 def _batchnorm_fold(bn, w, b, mean_p, cov_p, n_win):
     """Scale and shift of ``bn`` applied to ``z = w . p + b``, as ``(w', b')`` with ``bn(z) = w' . p + b'``.
 

@@ -17,28 +17,31 @@ import torch
 from torch import nn
 
 
-class _MaxNormConv2d(nn.Conv2d):
+class _MaxNorm:
+    """Mixin: every output kernel is renormalised to an L2 norm <= ``max_norm`` before use."""
+
+    def __init__(self, *args, max_norm, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_norm = float(max_norm)
+
+    def forward(self, x):
+        with torch.no_grad():
+            self.weight.copy_(torch.renorm(self.weight, 2, 0, self.max_norm))
+        return super().forward(x)
+
+
+class _MaxNormConv2d(_MaxNorm, nn.Conv2d):
     """Conv2d whose every output kernel is renormalised to an L2 norm <= ``max_norm``."""
 
     def __init__(self, *args, max_norm=1.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.max_norm = float(max_norm)
-
-    def forward(self, x):
-        with torch.no_grad():
-            self.weight.copy_(torch.renorm(self.weight, 2, 0, self.max_norm))
-        return super().forward(x)
+        super().__init__(*args, max_norm=max_norm, **kwargs)
 
 
-class _MaxNormLinear(nn.Linear):
+class _MaxNormLinear(_MaxNorm, nn.Linear):
+    """Linear whose every output row is renormalised to an L2 norm <= ``max_norm``."""
+
     def __init__(self, *args, max_norm=0.25, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.max_norm = float(max_norm)
-
-    def forward(self, x):
-        with torch.no_grad():
-            self.weight.copy_(torch.renorm(self.weight, 2, 0, self.max_norm))
-        return super().forward(x)
+        super().__init__(*args, max_norm=max_norm, **kwargs)
 
 
 def _same(kernel):

@@ -35,10 +35,7 @@ import collections
 import math
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from ._utils import logger
 
@@ -162,7 +159,7 @@ def _setup(index, train, config, device, budget):
         _make_optimizer,
         _make_scheduler,
         _prepare,
-        _window_cache,
+        _training_inputs,
         split_rows,
     )
 
@@ -172,19 +169,15 @@ def _setup(index, train, config, device, budget):
     m.model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
                           n_features=data.n_features, sfreq=data.sfreq).to(device)
     m.rng = _rng_state(device)  # dropout draws from here on, as in a lone fit
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        x = torch.as_tensor(np.ascontiguousarray(data.eeg), device=device)
-        m.y = torch.as_tensor(np.ascontiguousarray(data.features), device=device)
     optimizer = _make_optimizer(m.model, config)
     steps = sum(1 for s in range(0, len(m.train_rows), config.batch_size)
                 if min(config.batch_size, len(m.train_rows) - s) >= 2)
     m.amp_dtype = _amp_dtype(device, config.amp)
     t0 = time.perf_counter()
-    cache, m.x = _window_cache(m.model, x, config, m.amp_dtype, budget=budget["left"]), x
-    if hasattr(cache, "kept"):  # a crop: it keeps the only non-zero samples
+    m.x, m.y, cache = _training_inputs(m.model, data, config, m.amp_dtype, device,
+                                       budget=budget["left"])
+    if hasattr(cache, "kept"):  # a crop: what it stores counts against the shared budget
         budget["left"] -= _stored_bytes(cache)
-        m.x = cache.kept[:1]  # run_epoch only needs the device
     m.seconds = time.perf_counter() - t0
     m.ctx = dict(config=config, optimizer=optimizer, amp_dtype=m.amp_dtype, cache=cache,
                  scheduler=_make_scheduler(optimizer, config, steps),

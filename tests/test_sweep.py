@@ -218,3 +218,33 @@ def test_no_batch_option_reaches_analyze(monkeypatch):
     assert seen["batch"] is False
     assert cli.main(["analyze", "temporal", "--model", "ridge"]) == 2
     assert seen["batch"] is True
+
+
+def test_window_condition_never_copies_the_whole_eeg(monkeypatch):
+    """A pending mask_time where the crop applies trains from the unmasked samples, alone and in
+    the engine, to the bit of a fit on the written mask; the container is never masked in full.
+    Where every TSConv step sees data (no crop), the mask is written as before."""
+    data, test = _data(), _data(30, seed=5)
+    written = _window(data, 0, 30)
+    written.eeg  # the mask written out, as before lazy masking  # noqa: B018
+    reads = []
+    getter = EEGImageData.eeg.fget
+
+    def counting(self):
+        reads.append(self.zero_outside)
+        return getter(self)
+
+    monkeypatch.setattr(EEGImageData, "eeg", property(counting, EEGImageData.eeg.fset))
+    ref = fit(written, _cfg(), progress=False)
+    lazy = [_window(data, 0, 30), _window(data, 120, 150)]
+    reads.clear()
+    alone = fit(lazy[0], _cfg(), progress=False)
+    together = sweep.fit_many(lazy, [_cfg(), _cfg(seed=2)], progress=False)
+    assert all(r is None for r in reads)  # no pending mask was written out
+    assert lazy[0].zero_outside == (0, 30) and lazy[1].zero_outside == (120, 150)
+    for other in (alone, together[0]):
+        _check_equal(ref, other, _window(test, 0, N_T), rtol=0)
+    middle = _window(data, 60, 90)  # all 16 steps see data: trained on the written mask
+    reads.clear()
+    fit(middle, _cfg(epochs=1), progress=False)
+    assert (60, 90) in reads

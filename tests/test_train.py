@@ -417,7 +417,7 @@ def test_fit_with_window_cache_trains_as_without(monkeypatch):
     assert len(built) == 1 and isinstance(built[0], _fused.WindowCache)
     T.fit(data.train, cfg(model="nice", epochs=1, aug_noise=0.1), progress=False)
     assert len(built) == 1  # augmentation changes the EEG every step: no cache
-    monkeypatch.setattr(LOOP, "_window_cache", lambda *a: None)
+    monkeypatch.setattr(S, "_window_cache", lambda *a: None)
     direct = T.fit(data.train, config, progress=False)
     # float32 rounding differs (the cache sums moments in float64), and Adam turns the
     # rounding noise of near-zero gradients (the conv bias before BatchNorm) into full

@@ -12,6 +12,12 @@ that make a different object return a new one: indexing (``data[...]``,
 In-place methods never write into the arrays: they bind new ones. A shallow
 ``copy(deep=False)`` therefore shares the arrays safely and is what the
 analyses derive their conditions from (cached data are read-only memory maps).
+
+``mask_time`` is lazy: it records the window and writes the zeros only when
+``eeg`` is first read. Until then the container holds the unmasked array, and
+training on a time window reads the samples inside it directly
+(:meth:`EEGImageData.window_samples`), so a sweep of windows over a
+full-size subject never holds a full masked copy per window.
 """
 
 from __future__ import annotations
@@ -100,16 +106,56 @@ class EEGImageData:
 
     # -------------------------------------------------------------- properties
     @property
+    def eeg(self):
+        """The EEG ``(n_trials, n_channels, n_times)``, float32 (a pending ``mask_time`` applied)."""
+        if self._zero_outside is not None:
+            start, stop = self._zero_outside
+            eeg = np.zeros_like(self._eeg)
+            eeg[:, :, start:stop] = self._eeg[:, :, start:stop]
+            self._eeg, self._zero_outside = eeg, None
+        return self._eeg
+
+    @eeg.setter
+    def eeg(self, value):
+        self._eeg, self._zero_outside = value, None
+
+    @property
+    def zero_outside(self):
+        """``(start, stop)``: a pending :meth:`mask_time` zeroes every sample outside ``[start, stop)``.
+
+        None when there is none (the mask is written, or there never was one).
+        """
+        return self._zero_outside
+
+    def window_samples(self):
+        """The EEG inside the pending :meth:`mask_time` window, ``(n_trials, n_channels, stop - start)``.
+
+        A view of the unmasked array: nothing is copied. The whole EEG when no
+        mask is pending.
+        """
+        if self._zero_outside is None:
+            return self._eeg
+        start, stop = self._zero_outside
+        return self._eeg[:, :, start:stop]
+
+    def unmasked_eeg(self):
+        """The array a pending :meth:`mask_time` applies to (``eeg`` itself when none is pending).
+
+        Read-only use: it is shared with the container this one derives from.
+        """
+        return self._eeg
+
+    @property
     def n_trials(self):
-        return self.eeg.shape[0]
+        return self._eeg.shape[0]
 
     @property
     def n_channels(self):
-        return self.eeg.shape[1]
+        return self._eeg.shape[1]
 
     @property
     def n_times(self):
-        return self.eeg.shape[2]
+        return self._eeg.shape[2]
 
     @property
     def n_features(self):
@@ -229,13 +275,19 @@ class EEGImageData:
 
     # -------------------------------------------------------------- derivation
     def _replace(self, **changes):
-        """New container with some fields replaced (arrays shared unless replaced)."""
-        fields = dict(eeg=self.eeg, features=self.features, concepts=self.concepts,
-                      ch_names=self.ch_names, times=self.times, sfreq=self.sfreq,
-                      conditions=self.conditions, categories=self.categories,
+        """New container with some fields replaced (arrays shared unless replaced).
+
+        A pending :meth:`mask_time` carries over when the EEG is not replaced.
+        """
+        pending = None if "eeg" in changes else self._zero_outside
+        fields = dict(eeg=self._eeg if pending is not None else self.eeg, features=self.features,
+                      concepts=self.concepts, ch_names=self.ch_names, times=self.times,
+                      sfreq=self.sfreq, conditions=self.conditions, categories=self.categories,
                       meta=dict(self.meta))
         fields.update(changes)
-        return EEGImageData(validate=False, **fields)
+        out = EEGImageData(validate=False, **fields)
+        out._zero_outside = pending
+        return out
 
     def copy(self, deep=True):
         """A copy; in-place methods on it leave this container unchanged.
@@ -363,11 +415,16 @@ class EEGImageData:
 
         With ``include_tmax=False`` the window is half-open, ``[tmin, tmax)``,
         so adjacent windows share no sample. Returns ``self``.
+
+        The zeros are written when ``eeg`` is next read (see
+        :attr:`zero_outside`); until then nothing is copied.
         """
-        mask = self._time_mask(tmin, tmax, include_tmax)
-        eeg = np.zeros_like(self.eeg)
-        eeg[:, :, mask] = self.eeg[:, :, mask]
-        self.eeg = eeg
+        mask = np.flatnonzero(self._time_mask(tmin, tmax, include_tmax))
+        start, stop = int(mask[0]), int(mask[-1]) + 1
+        if self._zero_outside is not None:  # two masks: zero outside both
+            start, stop = max(start, self._zero_outside[0]), min(stop, self._zero_outside[1])
+            stop = max(start, stop)
+        self._zero_outside = (start, stop)
         return self
 
     def filter(self, l_freq, h_freq, *, method="iir", iir_params=None, pad=True, chunk=2048,

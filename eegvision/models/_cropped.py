@@ -40,12 +40,20 @@ from ._fused_kernel import (
 ENABLED = True
 
 
-def support(x):
-    """``(first, stop)``: the samples of ``x`` ``(trials, chans, times)`` that are non-zero anywhere."""
-    nonzero = torch.nonzero((x != 0).any(dim=0).any(dim=0))[:, 0]
+def support(x, window=None):
+    """``(first, stop)``: the samples of ``x`` ``(trials, chans, times)`` that are non-zero anywhere.
+
+    With ``window`` ``(start, stop)``, of ``x`` with every sample outside it
+    taken as zero (only the window's samples are read).
+    """
+    start = 0
+    if window is not None:
+        start = window[0]
+        x = x[:, :, window[0]:window[1]]
+    nonzero = torch.nonzero(torch.linalg.vector_norm(x, ord=float("inf"), dim=(0, 1)))[:, 0]
     if len(nonzero) == 0:
         return 0, 0
-    return int(nonzero[0]), int(nonzero[-1]) + 1
+    return start + int(nonzero[0]), start + int(nonzero[-1]) + 1
 
 
 def active_steps(tsconv, first, stop):
@@ -59,22 +67,30 @@ def active_steps(tsconv, first, stop):
     return s0, max(0, s1 - s0 + 1)
 
 
-def crop_cache(encoder, x, dtype, budget=CACHE_MAX_BYTES):
+def crop_cache(encoder, x, dtype, budget=CACHE_MAX_BYTES, window=None):
     """A :class:`CropCache` of ``x`` for ``encoder`` when the crop saves steps, else None.
 
     It applies where :func:`~._fused.window_cache` does (a plain TSConv on the
     CPU, fast layout) and when some TSConv steps see only zeros. The moving
     average is stored when it takes at most ``budget`` bytes; otherwise each
     batch recomputes it from the kept samples.
+
+    With ``window`` ``(start, stop)``, ``x`` is the unmasked EEG and the input
+    is ``x`` with every sample outside the window taken as zero (a pending
+    :meth:`~eegvision.data.EEGImageData.mask_time`): the cache is the one the
+    masked copy would give, to the bit, and keeps a view of ``x`` instead of
+    a copy of its samples.
     """
     tsconv = plain_tsconv(encoder)
     if (not ENABLED or tsconv is None or tsconv.layout != "fast" or x.device.type != "cpu"
             or x.ndim != 3 or x.shape[1:] != (tsconv.n_chans, tsconv.n_times)):
         return None
-    s0, n_active = active_steps(tsconv, *support(x))
+    first, stop = support(x, window)
+    s0, n_active = active_steps(tsconv, first, stop)
     if n_active == 0 or n_active == tsconv.n_steps:
         return None
-    return CropCache(tsconv, x, dtype or tsconv.temporal_conv.weight.dtype, s0, n_active, budget)
+    return CropCache(tsconv, x, dtype or tsconv.temporal_conv.weight.dtype, s0, n_active, budget,
+                     samples=(first, stop), share=window is not None)
 
 
 class CroppedBatch(PooledBatch):
@@ -105,18 +121,28 @@ class CropCache:
         float64), then the moving average. What does not fit is recomputed
         from the kept samples for each batch, by the same per-trial
         operations, so the results do not depend on the budget.
+    samples : (int, int) | None
+        ``(first, stop)``: the samples of ``x`` that can be non-zero
+        (:func:`support`, computed when None); ``x`` is taken as zero
+        outside them.
+    share : bool
+        Keep a view of ``x``'s samples instead of a copy (``x`` is the
+        unmasked EEG, which outlives the cache anyway).
     """
 
-    def __init__(self, tsconv, x, dtype, first_step, n_active, budget=CACHE_MAX_BYTES):
+    def __init__(self, tsconv, x, dtype, first_step, n_active, budget=CACHE_MAX_BYTES,
+                 samples=None, share=False):
         n_trials, n_chans, _ = x.shape
         kernel, pool, stride = tsconv.kernel, tsconv.pool_width, tsconv.stride
         self.first_step, self.n_active, self.dtype = first_step, n_active, dtype
         self.n_chans, self.n_steps, self.pool = n_chans, tsconv.n_steps, pool
         self.start = stride * first_step  # first input sample the active steps read
         self.length = stride * (n_active - 1) + kernel + pool - 1
-        first, stop = support(x)
+        first, stop = support(x) if samples is None else samples
         lo, hi = max(first, self.start), min(stop, self.start + self.length)
-        self.kept = x[:, :, lo:hi].clone()  # the only samples that are not zero
+        self.kept = x[:, :, lo:hi]  # the only samples that are not zero
+        if not share:
+            self.kept = self.kept.clone()
         self.offset = lo - self.start
         self.kernel, self.stride = kernel, stride
         n_avg = self.length - pool + 1

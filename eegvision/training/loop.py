@@ -10,7 +10,6 @@ import collections
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from .steps import (
     _prepare,
     _state_copy,
     _test_top1,
-    _window_cache,
+    _training_inputs,
     check_losses,
     run_epoch,
     split_rows,
@@ -98,18 +97,12 @@ def _fit_torch(data, config, test, progress, callback=None):
     with _deterministic(device):
         model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
                             n_features=data.n_features, sfreq=data.sfreq).to(device)
-        # one copy of the data (none for float32 on the CPU); batches are gathered by index.
-        # Cached data are read-only memory maps; nothing here writes into x or y.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            x, y = (torch.as_tensor(np.ascontiguousarray(a), device=device)
-                    for a in (data.eeg, data.features))
         optimizer = _make_optimizer(model, config)
         steps = sum(1 for s in range(0, len(train_rows), config.batch_size)
                     if min(config.batch_size, len(train_rows) - s) >= 2)
         amp_dtype = _amp_dtype(device, config.amp)
         t0 = time.perf_counter()
-        cache = _window_cache(model, x, config, amp_dtype)
+        x, y, cache = _training_inputs(model, data, config, amp_dtype, device)
         seconds = time.perf_counter() - t0  # building the cache is part of training time
         ctx = dict(config=config, optimizer=optimizer, amp_dtype=amp_dtype, cache=cache,
                    scheduler=_make_scheduler(optimizer, config, steps),

@@ -8,6 +8,7 @@ and freezing, the non-finite-loss error and per-epoch test top-1.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from .._utils import EEGVisionError, check_finite, data_error
 def _prepare(train, config):
     if config.average_train and not train.meta.get("averaged_per_subject"):
         train = train.average_repetitions()
-    for name, arr in (("EEG", train.eeg), ("image features", train.features)):
+    # a pending time mask: only the samples inside it can be non-finite once it is written
+    for name, arr in (("EEG", train.window_samples()), ("image features", train.features)):
         check_finite(arr, train.meta.get("source", "training data"), f"values in the {name}",
                      "drop or interpolate the bad trials before training.")
     return train
@@ -202,6 +204,43 @@ def _mean_state(states):
 
     return {k: torch.stack([s[k] for s in states]).mean(dim=0) if v.is_floating_point() else v
             for k, v in states[-1].items()}
+
+
+def _training_inputs(model, data, config, amp_dtype, device, budget=None):
+    """``(x, y, cache)``: the training data as tensors and TSConv's precomputed input, if any.
+
+    One copy of the data at most (none for float32 on the CPU); batches are
+    gathered by index. A container with a pending time mask
+    (:attr:`~eegvision.data.EEGImageData.zero_outside`, a window condition) is
+    cropped straight from its unmasked samples where the crop applies, so no
+    masked copy of the whole data is made; otherwise the mask is written and
+    the masked EEG used. Both give the same crop, to the bit. Cached data are
+    read-only memory maps; nothing here writes into ``x`` or ``y``.
+    """
+    import torch
+
+    from ..models._cropped import crop_cache
+
+    def tensor(a):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.as_tensor(np.ascontiguousarray(a), device=device)
+
+    y = tensor(data.features)
+    window = data.zero_outside
+    if window is not None and not (config.aug_noise or config.aug_shift):
+        from ..models._fused import CACHE_MAX_BYTES
+
+        base = tensor(data.unmasked_eeg())
+        cache = crop_cache(model.encoder, base, amp_dtype, window=window,
+                           budget=CACHE_MAX_BYTES if budget is None else budget)
+        if cache is not None:
+            return cache.kept, y, cache
+        del base
+    x = tensor(data.eeg)
+    cache = _window_cache(model, x, config, amp_dtype, budget)
+    # a crop keeps the only non-zero samples: the masked copy need not outlive it
+    return (cache.kept if hasattr(cache, "kept") else x), y, cache
 
 
 def _window_cache(model, x, config, amp_dtype, budget=None):

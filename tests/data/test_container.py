@@ -35,6 +35,37 @@ def test_every_modifying_method_works_in_place_and_chains():
     np.testing.assert_array_equal(eeg, _container().eeg)
 
 
+def test_mask_time_is_lazy_and_equals_the_written_mask():
+    data = _container()
+    base = data.eeg
+    masked = data.copy(deep=False).mask_time(0.0, 0.1, include_tmax=False)
+    # nothing copied yet: the window is recorded and its samples are a view of the original
+    assert masked.zero_outside == (10, 20)
+    assert np.shares_memory(masked.window_samples(), base) and masked.unmasked_eeg() is base
+    assert masked.n_trials == 12 and masked.n_times == 50 and masked.zero_outside == (10, 20)
+    # a shallow copy carries the pending mask; a second mask narrows it
+    narrowed = masked.copy(deep=False).mask_time(0.05, 0.3)
+    assert narrowed.zero_outside == (15, 20) and masked.zero_outside == (10, 20)
+    expected = np.zeros_like(base)
+    expected[:, :, 10:20] = base[:, :, 10:20]
+    np.testing.assert_array_equal(masked.eeg, expected)  # written on first read
+    assert masked.zero_outside is None and masked.unmasked_eeg() is masked.eeg
+    expected[:, :, 10:15] = 0
+    np.testing.assert_array_equal(narrowed.copy(deep=False).eeg, expected)
+    np.testing.assert_array_equal(data.eeg, base)  # the original is unchanged
+    # methods that make new arrays see the masked EEG
+    assert masked.copy(deep=False).mask_time(0.0, 0.1).average().data.shape == (17, 50)
+    pending = data.copy(deep=False).mask_time(0.0, 0.1, include_tmax=False)
+    np.testing.assert_array_equal(pending.subset([0, 1]).eeg, masked.eeg[:2])
+    np.testing.assert_array_equal(pending.copy().eeg, masked.eeg)
+
+
+def test_disjoint_masks_leave_only_zeros():
+    data = _container().mask_time(0.0, 0.05).mask_time(0.2, 0.3)
+    assert data.zero_outside[0] == data.zero_outside[1]
+    assert not data.eeg.any()
+
+
 def test_copy_keeps_the_original():
     data = _container()
     for deep in (True, False):

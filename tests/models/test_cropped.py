@@ -84,3 +84,31 @@ def test_crop_budget_changes_nothing_but_memory():
 def test_no_crop_without_zero_margins():
     enc = create_encoder("nice", n_chans=5, n_times=250, n_outputs=8)
     assert crop_cache(enc, torch.randn(8, 5, 250), torch.float32) is None
+
+
+def test_crop_of_a_pending_mask_equals_the_masked_copy():
+    """``window=`` crops the unmasked EEG: the same cache as the masked copy's, without a copy."""
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(30, 5, 250, generator=g)
+    base[:, :, 110] = 0  # a zero column inside the window changes nothing
+    masked = torch.zeros_like(base)
+    masked[:, :, 100:125] = base[:, :, 100:125]
+    enc = create_encoder("nice", n_chans=5, n_times=250, n_outputs=8)
+    for budget in (1 << 30, 0):
+        ref = crop_cache(enc, masked, torch.float32, budget=budget)
+        lazy = crop_cache(enc, base, torch.float32, budget=budget, window=(100, 125))
+        assert (lazy.first_step, lazy.n_active) == (ref.first_step, ref.n_active)
+        assert torch.equal(lazy.kept, ref.kept)
+        assert lazy.kept.untyped_storage().data_ptr() == base.untyped_storage().data_ptr()
+        assert ref.kept.untyped_storage().data_ptr() != masked.untyped_storage().data_ptr()
+        for name in ("average", "sums", "products"):
+            a, b = getattr(lazy, name), getattr(ref, name)
+            assert (a is None and b is None) or torch.equal(a, b), name
+        idx = torch.tensor([4, 0, 29, 7])
+        for name in ("average", "mean", "cov"):
+            assert torch.equal(getattr(lazy.batch(idx), name), getattr(ref.batch(idx), name))
+    # the window's own zero margins count as in support()
+    edge = base.clone()
+    edge[:, :, 100:103] = 0
+    assert support(edge, (100, 125)) == (103, 125)
+    assert support(torch.zeros(3, 5, 250), (10, 40)) == (0, 0)

@@ -30,6 +30,33 @@ from .._utils import check_finite, data_error, logger
 from .montage import REGIONS, channel_regions, make_info
 
 
+def _group_means(eeg, groups, counts, block_bytes=1 << 28):
+    """Mean of the trials of each group, ``(n_groups, ...)`` float32, summed in float64.
+
+    ``groups`` is each trial's group index (0..n_groups-1), ``counts`` the
+    trials per group. Each group's trials are added in their order in ``eeg``
+    (as ``np.add.at`` would), a block of groups at a time so that at most
+    ``block_bytes`` of trials are gathered at once; ``np.add.at`` itself is
+    about a hundred times slower.
+    """
+    order = np.argsort(groups, kind="stable")
+    grouped = bool(np.all(order == np.arange(len(order))))  # already in group order: no gather
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    out = np.empty((len(counts),) + eeg.shape[1:], dtype=np.float32)
+    per_trial = max(1, eeg[0].size * 8)
+    g = 0
+    while g < len(counts):
+        stop = g + 1  # at least one group, then as many as fit the block
+        while stop < len(counts) and (starts[stop + 1] - starts[g]) * per_trial <= block_bytes:
+            stop += 1
+        block = (eeg[starts[g]:starts[stop]] if grouped
+                 else eeg[order[starts[g]:starts[stop]]])
+        sums = np.add.reduceat(block, starts[g:stop] - starts[g], axis=0, dtype=np.float64)
+        out[g:stop] = sums / counts[g:stop].reshape((-1,) + (1,) * (eeg.ndim - 1))
+        g = stop
+    return out
+
+
 class EEGImageData:
     """EEG epochs paired with image features.
 
@@ -483,13 +510,11 @@ class EEGImageData:
             out = self._replace() if sorted_ else self.subset(order)
             out.meta["n_repetitions"] = 1
             return out
-        eeg = np.zeros((len(ids),) + self.eeg.shape[1:], dtype=np.float64)
-        np.add.at(eeg, inverse, self.eeg)
-        eeg /= counts[:, None, None]
+        eeg = _group_means(self.eeg, inverse, counts)
         first = np.zeros(len(ids), dtype=np.int64)
         first[inverse[::-1]] = np.arange(self.n_trials)[::-1]
         cats = None if self.categories is None else self.categories[first]
-        out = self._replace(eeg=eeg.astype(np.float32), features=self.features[first],
+        out = self._replace(eeg=eeg, features=self.features[first],
                             concepts=self.concepts[first], conditions=ids, categories=cats)
         out.meta["n_repetitions"] = int(counts.min()) if counts.min() == counts.max() else counts.tolist()
         return out

@@ -106,3 +106,30 @@ def test_contrastive_decoder_trains_through_fit_and_embeds():
     assert 0.0 <= est.score(X, feats[image]) <= 1.0
     with pytest.raises(ValueError, match="Unknown training setting"):
         ContrastiveDecoder(config={"learning_rate": 1}).fit(X, feats[image])
+
+
+@pytest.mark.parametrize("n, p, t, snr", [(400, 60, 30, 0.3), (300, 40, 5, 3.0), (500, 60, 20, 30.0)])
+def test_ridge_gcv_equals_scikit_learn_ridgecv(n, p, t, snr):
+    """The one-decomposition GCV ridge chooses RidgeCV's penalty and gives its coefficients."""
+    from sklearn.linear_model import RidgeCV
+
+    from eegvision.models.ridge import DEFAULT_ALPHAS, ridge_gcv
+
+    rng = np.random.default_rng(n + p)
+    x = rng.standard_normal((n, p)) * rng.uniform(0.1, 3, p) + rng.standard_normal(p)
+    y = snr * x @ rng.standard_normal((p, t)) / np.sqrt(p) + rng.standard_normal((n, t)) + 2
+    reg = RidgeCV(alphas=DEFAULT_ALPHAS).fit(x, y)
+    coef, intercept, alpha, mse = ridge_gcv(x, y, DEFAULT_ALPHAS)
+    assert alpha == reg.alpha_
+    assert mse == pytest.approx(-reg.best_score_, rel=1e-10)
+    np.testing.assert_allclose(coef, reg.coef_, rtol=1e-9, atol=1e-12 * np.abs(reg.coef_).max())
+    np.testing.assert_allclose(intercept, reg.intercept_, rtol=1e-9, atol=1e-12)
+    # the package's ridge takes this path when trials outnumber values, scikit-learn's otherwise
+    eeg = x.reshape(n, 4, p // 4)
+    for rows in (slice(None), slice(0, p // 2)):
+        ours = BaseRidge().fit(eeg[rows], y[rows])
+        ref = RidgeCV(alphas=DEFAULT_ALPHAS).fit((x[rows] - x[rows].mean(0)) / x[rows].std(0),
+                                                 y[rows])
+        assert ours.alpha_ == ref.alpha_
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-8,
+                                   atol=1e-11 * np.abs(ref.coef_).max())

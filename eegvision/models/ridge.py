@@ -9,6 +9,64 @@ from sklearn.base import BaseEstimator
 DEFAULT_ALPHAS = tuple(np.logspace(-1, 6, 8))
 
 
+def ridge_gcv(x, y, alphas):
+    """Ridge with an intercept, penalty by leave-one-out error (GCV): ``RidgeCV(alphas)``'s result.
+
+    The same fit as :class:`sklearn.linear_model.RidgeCV` with its defaults
+    (efficient leave-one-out, the mean squared error over all trials and
+    targets, the first of equal errors), computed from one eigendecomposition
+    of the centred ``x'x`` for all penalties: with ``q = x v`` (``v`` the
+    eigenvectors, ``l`` the eigenvalues), ``d = 1 / (l + alpha)`` and
+    ``r = y - q diag(d) q'y`` the residuals, each trial's squared residual
+    is ``|y_i|^2 - 2 sum_j q_ij d_j (y q'y')_ij + (q d)_i (q'y y'q) (q d)_i'``,
+    so a penalty costs one ``n x p x p`` product instead of scikit-learn's
+    ``n x p x (p + targets)``. For ``n_trials > n_values`` (scikit-learn's
+    covariance mode); equal to it up to float rounding (``tests/test_decoding.py``).
+
+    Parameters
+    ----------
+    x : array, shape (n_trials, n_values)
+    y : array, shape (n_trials, n_targets)
+    alphas : sequence of float
+
+    Returns
+    -------
+    coef : array, shape (n_targets, n_values)
+    intercept : array, shape (n_targets,)
+    alpha : float
+        The chosen penalty.
+    mse : float
+        Its mean squared leave-one-out error.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    xc, yc = x - x_mean, y - y_mean
+    eigvals, v = np.linalg.eigh(xc.T @ xc)
+    q = xc @ v
+    xty = xc.T @ yc
+    qty = v.T @ xty                     # q'y, (p, targets)
+    cross = yc @ qty.T                  # (n, p): y_i . (q'y)_j
+    gram = qty @ qty.T                  # (p, p)
+    y_sq = np.einsum("ij,ij->i", yc, yc)
+    q_sq = q * q
+    n, n_targets = yc.shape
+    best = None
+    for alpha in alphas:
+        d = 1.0 / (eigvals + alpha)
+        qd = q * d
+        resid_sq = y_sq - 2.0 * np.einsum("ij,ij->i", qd, cross) \
+            + np.einsum("ij,ij->i", qd @ gram, qd)
+        # leverage of the centred fit plus the intercept's 1/n
+        denom = 1.0 - q_sq @ d - 1.0 / n
+        mse = float(np.sum(np.maximum(resid_sq, 0.0) / denom ** 2) / (n * n_targets))
+        if best is None or mse < best[1]:
+            best = (alpha, mse)
+    alpha, mse = best
+    coef = ((v / (eigvals + alpha)) @ qty).T
+    return coef, y_mean - coef @ x_mean, alpha, mse
+
+
 class RidgeDecoder(BaseEstimator):
     """Linear map from flattened EEG to image features, penalty chosen by GCV.
 
@@ -61,13 +119,18 @@ class RidgeDecoder(BaseEstimator):
         keep = std > 0
         xs = ((x - self.mean_) / self.std_)[:, keep]
         alphas = tuple(float(a) for a in self.alphas)
-        reg = RidgeCV(alphas=alphas).fit(xs, np.asarray(features, np.float64))
-        coef = np.zeros((reg.coef_.shape[0], x.shape[1]))
-        coef[:, keep] = reg.coef_
+        y = np.asarray(features, np.float64)
+        if xs.shape[0] > xs.shape[1] and len(alphas) > 1:  # more trials than values
+            w, intercept, alpha, mse = ridge_gcv(xs, y, alphas)
+        else:  # scikit-learn's Gram-matrix path
+            reg = RidgeCV(alphas=alphas).fit(xs, y)
+            w, intercept, alpha, mse = reg.coef_, reg.intercept_, reg.alpha_, -reg.best_score_
+        coef = np.zeros((w.shape[0], x.shape[1]))
+        coef[:, keep] = w
         self.coef_ = coef
-        self.intercept_ = np.asarray(reg.intercept_, dtype=np.float64)
-        self.alpha_ = float(reg.alpha_)
-        self.cv_mse_ = float(-reg.best_score_)
+        self.intercept_ = np.asarray(intercept, dtype=np.float64)
+        self.alpha_ = float(alpha)
+        self.cv_mse_ = float(mse)
         return self
 
     def predict(self, eeg):

@@ -24,14 +24,22 @@ def builtin_root(subjects=(1,)):
 
     It lives in the user cache directory (``platformdirs``, or
     ``$EEGVISION_CACHE``), keyed by the simulator version and by whether real
-    CLIP features were available. Subject 1 and the shared files are made on
-    first use; every other subject (up to 10) the first time it is asked for.
+    CLIP features were available. The shared files and the first subject asked
+    for are made on first use; every other subject (up to 10) the first time
+    it is asked for. Each subject's data depend on its number only, not on
+    which subjects were simulated before it.
     """
     from .simulate import SIMULATOR_VERSION, ensure_builtin_root
 
-    root = ensure_builtin_root(builtin_dir(SIMULATOR_VERSION), subjects=[1])
+    subjects = [int(s) for s in subjects] or [1]
     for subject in subjects:
-        _ensure_builtin_subject(root, int(subject))
+        _check_builtin_subject(subject)
+    path = builtin_dir(SIMULATOR_VERSION)
+    if not (path / "simulation_truth.json").is_file():
+        print(f"eegvision: simulating built-in subject {subjects[0]} (once)...", flush=True)
+    root = ensure_builtin_root(path, subjects=[subjects[0]])
+    for subject in subjects:
+        _ensure_builtin_subject(root, subject)
     if not (root / "dnn_feature" / "blur" / "manifest.json").is_file():
         from .simulate import write_blur_bank
 
@@ -39,13 +47,17 @@ def builtin_root(subjects=(1,)):
     return root
 
 
+def _check_builtin_subject(subject):
+    if not 1 <= subject <= BUILTIN_MAX_SUBJECTS:
+        raise ValueError(f"--subject {subject}: the built-in dataset has subjects 1-"
+                         f"{BUILTIN_MAX_SUBJECTS}. Use --data-dir for your own data.")
+
+
 def _ensure_builtin_subject(root, subject):
     """Simulate one more subject into the built-in root (atomic rename into place)."""
     from .simulate import simulate_root
 
-    if not 1 <= subject <= BUILTIN_MAX_SUBJECTS:
-        raise ValueError(f"--subject {subject}: the built-in dataset has subjects 1-"
-                         f"{BUILTIN_MAX_SUBJECTS}. Use --data-dir for your own data.")
+    _check_builtin_subject(subject)
     target = root / "Preprocessed_data_250Hz" / f"sub-{subject:02d}"
     if target.is_dir():
         return

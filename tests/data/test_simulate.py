@@ -233,6 +233,19 @@ def test_builtin_root_generated_once(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["builtin"]  # no temp folder left
 
 
+def test_a_subject_does_not_depend_on_the_others_simulated(tmp_path):
+    """The built-in root starts with the first subject asked for and adds others later:
+    sub-03 is the same alone as beside sub-01."""
+    sim.simulate_root(tmp_path / "alone", [3], features_dir=False, **TINY)
+    sim.simulate_root(tmp_path / "both", [1, 3], features_dir=False, **TINY)
+    files = sorted(p.relative_to(tmp_path / "alone")
+                   for p in (tmp_path / "alone").rglob("*") if p.is_file())
+    assert any("sub-03" in str(f) for f in files)
+    for f in files:
+        if f.name != "simulation_truth.json":
+            assert (tmp_path / "alone" / f).read_bytes() == (tmp_path / "both" / f).read_bytes(), f
+
+
 def test_simulate_cli_prints_truth(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sim.SIZES, "default", dict(TINY, dtype="float32"))
     args = argparse.Namespace(directory=str(tmp_path / "cli"), subjects=1, seed=0, full=False,

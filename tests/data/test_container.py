@@ -132,3 +132,20 @@ def test_plot_methods_return_figures():
 def test_subject_data_unchanged_type():
     data = _container()
     assert SubjectData(1, data, data.copy()).train is data
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 28, 4000])  # one block, or a group or two at a time
+def test_average_repetitions_equals_np_add_at_to_the_bit(block_bytes, monkeypatch):
+    from eegvision.data import container as C
+
+    rng = np.random.default_rng(2)
+    groups = rng.integers(0, 9, 60)  # unequal counts, shuffled
+    eeg = rng.standard_normal((60, 3, 7)).astype(np.float32)
+    ids, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    ref = np.zeros((len(ids), 3, 7))
+    np.add.at(ref, inverse, eeg)
+    ref = (ref / counts[:, None, None]).astype(np.float32)
+    np.testing.assert_array_equal(C._group_means(eeg, inverse, counts, block_bytes), ref)
+    ordered = np.argsort(inverse, kind="stable")  # already grouped: read without a gather
+    np.testing.assert_array_equal(
+        C._group_means(eeg[ordered], inverse[ordered], counts, block_bytes), ref)

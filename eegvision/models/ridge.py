@@ -1,4 +1,4 @@
-"""Ridge baseline: flattened, standardised EEG -> image features (RidgeCV)."""
+"""Ridge baseline: flattened, standardised EEG -> image features (penalty by GCV, as RidgeCV)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,18 @@ def ridge_gcv(x, y, alphas):
 
     The same fit as :class:`sklearn.linear_model.RidgeCV` with its defaults
     (efficient leave-one-out, the mean squared error over all trials and
-    targets, the first of equal errors), computed from one eigendecomposition
-    of the centred ``x'x`` for all penalties: with ``q = x v`` (``v`` the
-    eigenvectors, ``l`` the eigenvalues), ``d = 1 / (l + alpha)`` and
-    ``r = y - q diag(d) q'y`` the residuals, each trial's squared residual
-    is ``|y_i|^2 - 2 sum_j q_ij d_j (y q'y')_ij + (q d)_i (q'y y'q) (q d)_i'``,
-    so a penalty costs one ``n x p x p`` product instead of scikit-learn's
-    ``n x p x (p + targets)``. For ``n_trials > n_values`` (scikit-learn's
-    covariance mode); equal to it up to float rounding (``tests/test_decoding.py``).
+    targets, the first of equal errors), from one eigendecomposition for all
+    penalties: of the centred ``x'x`` when trials outnumber values, else of
+    ``x x'``. Either way the fitted values are ``q diag(g) q'y`` (``x'x``:
+    ``q = x v``, ``g = 1 / (l + alpha)``; ``x x'``: ``q`` its eigenvectors,
+    ``g = l / (l + alpha)``), so each trial's squared residual is
+    ``|y_i|^2 - 2 sum_j q_ij g_j (y q'y')_ij + (q g)_i (q'y y'q) (q g)_i'``
+    (for ``x x'``, whose ``q`` is a whole orthonormal basis, directly
+    ``(q h)_i (q'y y'q) (q h)_i'`` with ``h = 1 - g``, free of cancellation):
+    a penalty costs one ``n x k x k`` product (``k = min(n, p)``) instead of
+    scikit-learn's ``n x k x (k + targets)``, and the coefficients are
+    computed for the chosen penalty only. Equal to scikit-learn up to float
+    rounding (``tests/test_decoding.py``).
 
     Parameters
     ----------
@@ -42,28 +46,42 @@ def ridge_gcv(x, y, alphas):
     y = np.asarray(y, dtype=np.float64)
     x_mean, y_mean = x.mean(0), y.mean(0)
     xc, yc = x - x_mean, y - y_mean
-    eigvals, v = np.linalg.eigh(xc.T @ xc)
-    q = xc @ v
-    xty = xc.T @ yc
-    qty = v.T @ xty                     # q'y, (p, targets)
-    cross = yc @ qty.T                  # (n, p): y_i . (q'y)_j
-    gram = qty @ qty.T                  # (p, p)
-    y_sq = np.einsum("ij,ij->i", yc, yc)
-    q_sq = q * q
     n, n_targets = yc.shape
+    covariance = n > x.shape[1]
+    if covariance:
+        eigvals, v = np.linalg.eigh(xc.T @ xc)
+        q = xc @ v
+        qty = v.T @ (xc.T @ yc)         # q'y, (p, targets)
+    else:
+        eigvals, q = np.linalg.eigh(xc @ xc.T)
+        eigvals = np.maximum(eigvals, 0.0)  # x x' is positive semi-definite
+        qty = q.T @ yc
+    gram = qty @ qty.T                  # (k, k)
+    if covariance:
+        cross = yc @ qty.T              # (n, p): y_i . (q'y)_j
+        y_sq = np.einsum("ij,ij->i", yc, yc)
+    q_sq = q * q
     best = None
     for alpha in alphas:
-        d = 1.0 / (eigvals + alpha)
-        qd = q * d
-        resid_sq = y_sq - 2.0 * np.einsum("ij,ij->i", qd, cross) \
-            + np.einsum("ij,ij->i", qd @ gram, qd)
+        if covariance:
+            g = 1.0 / (eigvals + alpha)
+            qg = q * g
+            resid_sq = y_sq - 2.0 * np.einsum("ij,ij->i", qg, cross) \
+                + np.einsum("ij,ij->i", qg @ gram, qg)
+        else:  # q is a whole orthonormal basis: the residuals are q diag(alpha / (l + alpha)) q'y
+            g = eigvals / (eigvals + alpha)
+            qr = q * (alpha / (eigvals + alpha))
+            resid_sq = np.einsum("ij,ij->i", qr @ gram, qr)
         # leverage of the centred fit plus the intercept's 1/n
-        denom = 1.0 - q_sq @ d - 1.0 / n
+        denom = 1.0 - q_sq @ g - 1.0 / n
         mse = float(np.sum(np.maximum(resid_sq, 0.0) / denom ** 2) / (n * n_targets))
         if best is None or mse < best[1]:
             best = (alpha, mse)
     alpha, mse = best
-    coef = ((v / (eigvals + alpha)) @ qty).T
+    if covariance:
+        coef = ((v / (eigvals + alpha)) @ qty).T
+    else:
+        coef = (xc.T @ (q @ (qty / (eigvals + alpha)[:, None]))).T
     return coef, y_mean - coef @ x_mean, alpha, mse
 
 
@@ -79,7 +97,8 @@ class RidgeDecoder(BaseEstimator):
     Parameters
     ----------
     alphas : sequence of float
-        Candidate penalties for :class:`sklearn.linear_model.RidgeCV`.
+        Candidate penalties, chosen among by leave-one-out error as
+        :class:`sklearn.linear_model.RidgeCV` does (:func:`ridge_gcv`).
     """
 
     name = "ridge"
@@ -108,8 +127,6 @@ class RidgeDecoder(BaseEstimator):
         -------
         self : RidgeDecoder
         """
-        from sklearn.linear_model import RidgeCV
-
         x = self._flat(eeg)
         self.mean_ = x.mean(0)
         std = x.std(0)
@@ -119,12 +136,7 @@ class RidgeDecoder(BaseEstimator):
         keep = std > 0
         xs = ((x - self.mean_) / self.std_)[:, keep]
         alphas = tuple(float(a) for a in self.alphas)
-        y = np.asarray(features, np.float64)
-        if xs.shape[0] > xs.shape[1] and len(alphas) > 1:  # more trials than values
-            w, intercept, alpha, mse = ridge_gcv(xs, y, alphas)
-        else:  # scikit-learn's Gram-matrix path
-            reg = RidgeCV(alphas=alphas).fit(xs, y)
-            w, intercept, alpha, mse = reg.coef_, reg.intercept_, reg.alpha_, -reg.best_score_
+        w, intercept, alpha, mse = ridge_gcv(xs, np.asarray(features, np.float64), alphas)
         coef = np.zeros((w.shape[0], x.shape[1]))
         coef[:, keep] = w
         self.coef_ = coef

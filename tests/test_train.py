@@ -1,5 +1,6 @@
 """Training: config, fit, determinism, checkpoints, errors, run_training, LOSO, CLI."""
 
+import contextlib
 import json
 from types import SimpleNamespace
 
@@ -106,6 +107,37 @@ def test_fit_is_deterministic():
     np.testing.assert_array_equal(h1[cols].to_numpy(), h2[cols].to_numpy())
     h3 = T.fit(data.train, cfg(epochs=4, seed=1), progress=False).history
     assert not np.array_equal(h1.train_loss.to_numpy(), h3.train_loss.to_numpy())
+
+
+def test_deterministic_mode_is_scoped_and_skips_the_nan_fill(monkeypatch):
+    """Deterministic kernels inside a fit, without torch's NaN fill of new tensors (nothing
+    reads memory it has not written: the NaN-filled run trains the same to the bit); the
+    caller's settings come back afterwards."""
+    import torch
+
+    monkeypatch.setattr(B, "make_encoder", REAL_MAKE_ENCODER)
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    data = make_subject()
+    seen = []
+    fast = T.fit(data.train, cfg(model="nice", epochs=2, amp=False), progress=False,
+                 callback=lambda *a, **k: seen.append(
+                     (torch.are_deterministic_algorithms_enabled(),
+                      torch.utils.deterministic.fill_uninitialized_memory)))
+    assert seen and all(s == (True, False) for s in seen)
+    assert torch.utils.deterministic.fill_uninitialized_memory == fill
+    assert not torch.are_deterministic_algorithms_enabled()
+    real = DEV._deterministic
+
+    @contextlib.contextmanager
+    def with_fill(device):
+        with real(device):
+            torch.utils.deterministic.fill_uninitialized_memory = True
+            yield
+
+    monkeypatch.setattr(LOOP, "_deterministic", with_fill)
+    filled = T.fit(data.train, cfg(model="nice", epochs=2, amp=False), progress=False)
+    for a, b in zip(fast.model.state_dict().values(), filled.model.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_temperature_trained_unless_nice_defects():

@@ -262,8 +262,10 @@ def _epoch(m, shared):
         m.recent.append(_state_copy(m.model))
     m.seconds += time.perf_counter() - t0
     m.rng = _rng_state(m.x.device)
-    if shared:  # other models train next: give back this one's training-size scratch buffers
-        release(m.model)
+    if shared:  # other models train next: give back this one's scratch buffers and gradients
+        release(m.model)  # (its next step sets the gradients to None before its backward anyway)
+        for p in m.model.parameters():
+            p.grad = None
     check_losses(epoch, train_loss, val_loss, config)
     m.rows.append(dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=m.seconds,
                        val_top1=val_top1, lr=m.ctx["optimizer"].param_groups[0]["lr"],

@@ -90,25 +90,33 @@ def run_mode(mode, args):
 
         _cropped.ENABLED = mode == "alone"
         seconds = cpu = 0.0
+        results = []
         for w in wins:
             d = masked(data, w)
             t, c = time.perf_counter(), time.process_time()
-            fit(d, config, progress=False)
+            results.append(fit(d, config, progress=False))
             seconds, cpu = seconds + time.perf_counter() - t, cpu + time.process_time() - c
             del d
     else:
         t, c = time.perf_counter(), time.process_time()
-        sweep.fit_many([(lambda w=w: masked(data, w)) for w in wins], [config] * len(wins),
-                       progress=False)
+        results = sweep.fit_many([(lambda w=w: masked(data, w)) for w in wins],
+                                 [config] * len(wins), progress=False)
         # the batched set-up masks each condition lazily: take the masking out as for 'alone'
         mask_wall, mask_cpu = _masking_seconds(data, wins)
         seconds = time.perf_counter() - t - mask_wall
         cpu = time.process_time() - c - mask_cpu
+    # each model's last epoch (the temporal conv frozen when --freeze < --epochs), in seconds
+    last_epoch = [float(np.diff(np.r_[0.0, r.history["seconds"].to_numpy()])[-1]) for r in results]
     return dict(mode=mode, models=len(wins), epochs=args.epochs, train_seconds=seconds,
+                last_epoch_seconds=dict(zip(_names(wins), last_epoch)),
                 cpu_seconds=cpu, wall_seconds=time.perf_counter() - t0,
                 models_epochs_per_s=len(wins) * args.epochs / seconds,
                 models_epochs_per_cpu_s=len(wins) * args.epochs / cpu,
                 peak_rss_gb=_peak_rss_gb(), torch_threads=torch.get_num_threads())
+
+
+def _names(wins):
+    return ["whole" if w is None else f"{w[0]:.0f}-{w[1]:.0f}ms" for w in wins]
 
 
 def _masking_seconds(data, wins):
@@ -169,6 +177,22 @@ def main(argv=None):
                 ratios[name] = by[m][per] / by[base][per]
     for name, value in ratios.items():
         print(f"throughput {name}: {value:.2f}x")
+    for r in rows:
+        last = r["last_epoch_seconds"]
+        print(f"{r['mode']}: last epoch per model (s): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in last.items()))
+    if "uncropped" in by and len(by) > 1:
+        # what cropping TSConv can give at most: a window model still costs its head, image
+        # projector, loss and optimiser; the cheapest window (fewest active steps) is about that
+        cropped = next(r for r in rows if r["mode"] != "uncropped")["last_epoch_seconds"]
+        whole = by["uncropped"]["last_epoch_seconds"]["whole"]
+        floor = min(v for k, v in cropped.items() if k != "whole") / whole
+        n = len(cropped)
+        ratios["bound_if_windows_cost_the_cheapest"] = n / (1 + (n - 1) * floor)
+        print(f"cheapest window's last epoch / uncropped whole epoch: {floor:.2f}; if every "
+              "window cost what the cheapest does, the sweep would be "
+              f"{ratios['bound_if_windows_cost_the_cheapest']:.2f}x faster than uncropped fits (about the most "
+              "a crop of TSConv can give)")
     if args.json:
         write_json(args.json, dict(machine=info, settings=vars(args), runs=rows, ratios=ratios))
 

@@ -83,7 +83,13 @@ def test_sweep_bench_reports_ratios_and_memory(tmp_path):
     assert set(result["ratios"]) == {f"{m}/{b}{cpu}" for m, b in (("alone", "uncropped"),
                                                                   ("batched", "uncropped"),
                                                                   ("batched", "alone"))
-                                     for cpu in ("", " (CPU time)")}
+                                     for cpu in ("", " (CPU time)")} | {
+                                         "bound_if_windows_cost_the_cheapest"}
+    assert 0 < result["ratios"]["bound_if_windows_cost_the_cheapest"] <= 11
+    for r in result["runs"]:
+        assert list(r["last_epoch_seconds"])[:2] == ["whole", "0-100ms"]
+        assert all(v > 0 for v in r["last_epoch_seconds"].values())
+    assert "if every window cost what the cheapest does" in stdout
 
 
 def test_sweep_recipe_bench_compares_recipes(tiny_root, tmp_path):

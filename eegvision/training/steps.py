@@ -236,7 +236,6 @@ def _training_inputs(model, data, config, amp_dtype, device, budget=None):
                            budget=CACHE_MAX_BYTES if budget is None else budget)
         if cache is not None:
             return cache.kept, y, cache
-        del base
     x = tensor(data.eeg)
     cache = _window_cache(model, x, config, amp_dtype, budget)
     # a crop keeps the only non-zero samples: the masked copy need not outlive it

@@ -228,7 +228,8 @@ def _training_inputs(model, data, config, amp_dtype, device, budget=None):
 
     y = tensor(data.features)
     window = data.zero_outside
-    if window is not None and not (config.aug_noise or config.aug_shift):
+    if (window is not None and torch.device(device).type == "cpu"  # the crop is CPU-only
+            and not (config.aug_noise or config.aug_shift)):
         from ..models._fused import CACHE_MAX_BYTES
 
         base = tensor(data.unmasked_eeg())

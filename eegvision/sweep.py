@@ -15,14 +15,15 @@ stacking models into batched products did not beat them (docs/training.md),
 so every model keeps its own kernels, the very ones a lone fit runs. What a
 sweep has that one fit does not is structure: a time-window condition is
 zero outside its window, and TSConv's steps that only see zeros compute a
-constant. The fused path finds such an input's non-zero samples, keeps only
-those (a tenth of the memory for a 100-ms window) and trains TSConv on the
-active steps only (:mod:`eegvision.models._cropped`), which is the same map;
-a lone fit does the same (:func:`eegvision.training.steps._window_cache`), so the
+constant. The fused path finds such an input's non-zero samples, reads only
+those (a view of the subject's EEG when the window's ``mask_time`` is still
+pending, so no masked copy is made) and trains TSConv on the active steps
+only (:mod:`eegvision.models._cropped`), which is the same map; a lone fit
+does the same (:func:`eegvision.training.steps._training_inputs`), so the
 two paths agree to the bit. What the engine adds is one set-up and one task
 for a whole group (on Dask: one transfer of the subject's data), a shared
-memory budget for the crops' stored averages, and one progress bar over
-all models.
+memory budget for the crops' stored moments and averages, and one progress
+bar over all models.
 
 :func:`execute_batch` runs a group of runner jobs this way: the runner and
 the Dask backend send one such group as one task, and each job's result is

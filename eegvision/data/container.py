@@ -307,7 +307,7 @@ class EEGImageData:
         A pending :meth:`mask_time` carries over when the EEG is not replaced.
         """
         pending = None if "eeg" in changes else self._zero_outside
-        fields = dict(eeg=self._eeg if pending is not None else self.eeg, features=self.features,
+        fields = dict(eeg=self._eeg, features=self.features,
                       concepts=self.concepts, ch_names=self.ch_names, times=self.times,
                       sfreq=self.sfreq, conditions=self.conditions, categories=self.categories,
                       meta=dict(self.meta))

@@ -305,11 +305,15 @@ def find_spatial_conv(encoder):
         layer = next((m for name, m in encoder.named_modules()
                       if name.split(".")[-1] == "spatial_conv"), None)
     if layer is None:
-        name = getattr(encoder, "name", type(encoder).__name__)
-        raise data_error(None, f"Grad-CAM needs an encoder with a `spatial_conv` layer; "
-                         f"{name!r} has none.",
-                         "use --model nice, nice-sa or nice-ga (or ridge for linear patterns).")
+        raise _no_layer(encoder, "Grad-CAM needs an encoder with a `spatial_conv` layer",
+                        "use --model nice, nice-sa or nice-ga (or ridge for linear patterns).")
     return layer
+
+
+def _no_layer(encoder, need, fix):
+    """The error for an encoder that lacks the layer a saliency method needs."""
+    name = getattr(encoder, "name", type(encoder).__name__)
+    return data_error(None, f"{need}; {name!r} has none.", fix)
 
 
 def _capture_input(layer):
@@ -531,10 +535,8 @@ def find_attention(encoder):
     layer = next((m for m in encoder.modules() if hasattr(m, "attention_weights")
                   and callable(getattr(m, "value", None))), None)
     if layer is None:
-        name = getattr(encoder, "name", type(encoder).__name__)
-        raise data_error(None, f"--method attention needs an encoder with channel attention; "
-                         f"{name!r} has none.",
-                         "use --model nice-sa or nice-ga, or --method gradient / occlusion.")
+        raise _no_layer(encoder, "--method attention needs an encoder with channel attention",
+                        "use --model nice-sa or nice-ga, or --method gradient / occlusion.")
     return layer
 
 

@@ -367,25 +367,29 @@ class ResumableDownloader:
                 break
             except requests.Timeout:
                 raise data_error(url, f"no answer within {self.timeout:g} s (timeout); "
-                                      f"{self._have()} bytes kept in {self.part}.",
+                                      f"{self._kept()}.",
                                  "check the connection and rerun the same command: the "
                                  "download resumes where it stopped (or raise --timeout)") from None
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, _Cut):
                 if attempt == self.retries:
-                    raise data_error(url, f"the connection was cut after {self._have()} bytes "
-                                          f"(tried {self.retries + 1} times); the partial file "
-                                          f"{self.part} is kept.",
+                    n = self.retries + 1
+                    raise data_error(url, f"the connection was cut ({n} attempt"
+                                          f"{'s' if n > 1 else ''}); {self._kept()}.",
                                      "rerun the same command: the download resumes from there"
                                      ) from None
                 time.sleep(min(self.wait * 2 ** attempt, 30))
             except OSError as err:
                 raise data_error(self.part, f"could not write it ({err.strerror or err}); "
-                                            f"{self._have()} bytes kept.",
+                                            f"{self._kept()}.",
                                  os_error_fix(err) + ", then rerun: the download resumes") \
                     from None
         if self.verify is not None:
             self.verify(self.part)
         os.replace(self.part, output_file)
+
+    def _kept(self):
+        have = self._have()
+        return f"{have} bytes kept in {self.part}" if have else "no bytes received"
 
     def _have(self):
         return self.part.stat().st_size if self.part.exists() else 0
@@ -402,7 +406,7 @@ class ResumableDownloader:
                 have = 0
             total = _total(r, have)
             with open(self.part, "ab" if have else "wb") as fh, self._bar(total, have) as bar:
-                for chunk in r.iter_content(chunk_size=1 << 20):
+                for chunk in r.iter_content(chunk_size=1 << 16):  # a cut loses < 64 KB
                     fh.write(chunk)
                     bar.update(len(chunk))
         if total is not None and self._have() < total:
@@ -447,7 +451,8 @@ def _retrieve(item, target, opts, label, http):
     known, verify = item.known_hash, None
     if known and known.startswith("gitsha1:"):
         known, verify = None, _git_blob_check(known.split(":", 1)[1], item.url)
-    downloader = ResumableDownloader(target.with_name(target.name + ".part"),
+    downloader = ResumableDownloader(target.with_name(target.name.lstrip(".").replace(
+                                         ".eegvision-new", "") + ".part"),
                                      timeout=opts["timeout"], retries=opts["retries"],
                                      label=label, progress=opts["progress"], verify=verify,
                                      wait=opts["wait"], session=http)
@@ -613,12 +618,14 @@ def _state(item, root, overwrite):
 def _fetch_item(item, root, opts, registry, label, http):
     target = root / item.rel
     _resolve_hash(http, item, opts["bases"], opts["timeout"], registry)
-    if target.exists():
-        if not opts["overwrite"]:
-            raise data_error(target, "already exists; eegvision replaces no file without "
-                                     "--overwrite.", "rerun with --overwrite to replace it")
-        target.unlink()
-    _retrieve(item, target, opts, label, http)
+    if target.exists() and not opts["overwrite"]:
+        raise data_error(target, "already exists; eegvision replaces no file without "
+                                 "--overwrite.", "rerun with --overwrite to replace it")
+    # fetched under another name and renamed: a failed --overwrite keeps the old file
+    fresh = target.with_name(f".{target.name}.eegvision-new")
+    fresh.unlink(missing_ok=True)
+    _retrieve(item, fresh, opts, label, http)
+    os.replace(fresh, target)
     import pooch
 
     digest = item.known_hash or f"sha256:{pooch.file_hash(str(target))}"
@@ -809,8 +816,10 @@ def _dry_line(item, root, overwrite, echo):
         item.size or "size given by the host at download time")
     source = item.url + (f" (the file {item.name} of this listing)" if "/nodes/" in item.url
                          else "")
-    folder = f"{item.dest}/sub-{item.subject:02d}" if item.subject else item.done[0]
-    unpack = f", unpacked into {root / folder}" if item.archive else ""
+    unpack = ""
+    if item.archive:
+        folder = f"{item.dest}/sub-{item.subject:02d}" if item.subject else item.done[0]
+        unpack = f", unpacked into {root / folder}"
     note = "  (already there: skipped without --overwrite)" if state == "there" else ""
     echo(f"{source}\n    -> {root / item.rel}{unpack}  [{size}]{note}")
     return dict(what=item.what, subject=item.subject, file=item.name, url=item.url,

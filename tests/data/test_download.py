@@ -1,0 +1,459 @@
+"""``eegvision download`` end to end against a loopback server (no network).
+
+The server (127.0.0.1, a daemon thread, shut down by the fixture and by a
+timer after 60 s at the latest) serves small fixture files at the URL shapes
+of the real hosts: OSF's ``download/<id>/`` redirect and ``/v2/files/<id>/``
+file API, a component's ``/v2/nodes/<id>/files/osfstorage/`` listing,
+Figshare's ``ndownloader/files/<id>`` and article file list, GitHub's raw
+files and NEMAR's manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import socket
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eegvision.cli import main
+from eegvision.data import download as dl
+from eegvision.data.download import fetch_things_eeg2, read_sources
+
+NICE_COMMIT = "1c4770cc4d2dc5aa67b3a65a7d958ce137d135f7"
+
+
+# ------------------------------------------------------------------ server
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep pytest's output clean
+        pass
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        rng = self.headers.get("Range")
+        self.server.log.append((path, rng))
+        route = self.server.routes.get(path)
+        if route is None:
+            return self._send(404, b"Not Found")
+        time.sleep(route.get("sleep", 0))
+        if "redirect" in route:
+            return self._send(302, b"", {"Location": self.server.base + route["redirect"]})
+        if "json" in route:
+            return self._send(200, json.dumps(route["json"]).encode(),
+                              {"Content-Type": "application/json"})
+        return self._body(route, rng)
+
+    def _body(self, route, rng):
+        body, start = route["body"], 0
+        if rng:
+            start = int(re.match(r"bytes=(\d+)-", rng).group(1))
+        part = body[start:]
+        if route.get("corrupt"):  # flip one byte in what is sent
+            part = part[:1] + bytes([part[1] ^ 0xFF]) + part[2:]
+        headers = {"Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"} if start else {}
+        if route.get("cut", 0) > 0:  # send half, then drop the connection
+            route["cut"] -= 1
+            self._head(206 if start else 200, len(part), headers)
+            self.wfile.write(part[: len(part) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return None
+        return self._send(206 if start else 200, part, headers)
+
+    def _head(self, status, length, headers):
+        self.send_response(status)
+        self.send_header("Content-Length", str(length))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def _send(self, status, body, headers=None):
+        self._head(status, len(body), headers or {})
+        self.wfile.write(body)
+
+
+class _Host(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes, self.log = {}, []
+        self.base = f"http://127.0.0.1:{self.server_port}"
+
+    def handle_error(self, request, client_address):  # the client hung up on a slow or cut reply
+        pass
+
+    def urls(self):
+        b = self.base
+        return dict(osf=b, osf_api=f"{b}/v2", figshare=f"{b}/figshare",
+                    figshare_api=f"{b}/figshare-api/v2", github=f"{b}/gh", nemar=f"{b}/nemar")
+
+    def osf_file(self, file_id, name, body, *, hash_key="sha256", **route):
+        self.routes[f"/download/{file_id}/"] = dict(redirect=f"/storage/{file_id}")
+        self.routes[f"/storage/{file_id}"] = dict(body=body, **route)
+        hashes = {hash_key: hashlib.new(hash_key, body).hexdigest()} if hash_key else {}
+        self.routes[f"/v2/files/{file_id}/"] = dict(json=dict(data=dict(attributes=dict(
+            name=name, size=len(body), extra=dict(hashes=hashes)))))
+
+    def requested(self, prefix):
+        return [(p, r) for p, r in self.log if p.startswith(prefix)]
+
+
+@pytest.fixture
+def host():
+    server = _Host()
+    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.05),
+                              daemon=True)
+    thread.start()
+    stop = threading.Timer(60, server.shutdown)  # bounded: stops by itself
+    stop.daemon = True
+    stop.start()
+    yield server
+    stop.cancel()
+    server.shutdown()
+    server.server_close()
+
+
+# ------------------------------------------------------------------ fixture files
+def _zip(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """Small files written as the public code writes them (np.save of dicts), zipped as published."""
+    from eegvision.data.montage import THINGS_EEG2_CHANNELS
+    from eegvision.data.simulate import simulate_root
+
+    root = tmp_path_factory.mktemp("published")
+    simulate_root(root, 1, seed=0, n_train=20, n_test=10, n_train_reps=2, n_test_reps=2,
+                  layouts=("eeg_dataset",))
+    sub = root / "eeg_dataset" / "preprocessed_data" / "sub-01"
+    pre = _zip({f"sub-01/{p.name}": p.read_bytes() for p in sorted(sub.glob("*.npy"))})
+    raw_files = {}
+    for ses in range(1, 5):
+        for split in ("training", "test"):
+            buf = io.BytesIO()
+            np.save(buf, dict(raw_eeg_data=np.zeros((64, 50)), ch_names=THINGS_EEG2_CHANNELS +
+                              ["stim"], ch_types=["eeg"] * 63 + ["stim"], sfreq=1000.0),
+                    allow_pickle=True)
+            raw_files[f"sub-01/ses-{ses:02d}/raw_eeg_{split}.npy"] = buf.getvalue()
+    features = io.BytesIO()
+    np.save(features, np.ones((10, 1, 8), dtype=np.float32))
+    return dict(pre=pre, raw=_zip(raw_files), features=features.getvalue(),
+                meta=(root / "image_set" / "image_metadata.npy").read_bytes(),
+                test_images=_zip({"test_images/00001_a/a.jpg": b"jpg" * 10}))
+
+
+def _fetch(tmp_path, host, **kw):
+    kw.setdefault("progress", False)
+    kw.setdefault("echo", None)
+    kw.setdefault("timeout", 5)
+    return fetch_things_eeg2(tmp_path / "root", base_urls=host.urls(), _retry_wait=0, **kw)
+
+
+# ------------------------------------------------------------------ the table
+def test_sources_table_is_shipped_and_read():
+    table = read_sources()
+    assert dl.SOURCES_FILE.is_file() and dl.SOURCES_FILE.parent.name == "data"
+    pre = table[table["what"] == "preprocessed"]
+    assert list(pre["subject"]) == [str(s) for s in range(1, 11)]
+    assert pre["url"].str.fullmatch(r"https://osf\.io/download/\w{5}/").all()
+    raw = table[table["what"] == "raw"]
+    assert raw["url"].str.startswith("https://plus.figshare.com/ndownloader/files/").all()
+    assert set(table["what"]) == {"preprocessed", "raw", "images", "features", "bids"}
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parents[2] / "setup.cfg")
+    assert "sources.tsv" in cfg["options.package_data"]["eegvision.data"]
+    assert "pooch" in cfg["options"]["install_requires"]
+
+
+def test_no_test_host_is_shipped():
+    text = dl.SOURCES_FILE.read_text() + Path(dl.__file__).read_text()
+    assert "127.0.0.1" not in text and "localhost" not in text
+
+
+# ------------------------------------------------------------------ OSF
+def test_preprocessed_end_to_end(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"])
+    report = _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    root = tmp_path / "root"
+    folder = root / "eeg_dataset" / "preprocessed_data" / "sub-01"
+    assert sorted(p.name for p in folder.iterdir()) == ["preprocessed_eeg_test.npy",
+                                                        "preprocessed_eeg_training.npy"]
+    assert not (folder.parent / "sub-01.zip").exists()  # the archive is removed once unpacked
+    row = report.iloc[0]
+    assert row["status"] == "downloaded" and row["check"] == "sha256 from OSF"
+    assert "training (20, 2, 17, 100), test (10, 2, 17, 100)" in row["summary"]
+    registry = json.loads((root / dl.REGISTRY).read_text())["files"]
+    assert registry["eeg_dataset/preprocessed_data/sub-01.zip"]["hash"] == \
+        "sha256:" + hashlib.sha256(published["pre"]).hexdigest()
+    from eegvision.data.things import read_preprocessed
+
+    host.routes.clear()  # the readers use what was unpacked, offline
+    assert read_preprocessed(folder / "preprocessed_eeg_test.npy", cache=False)["eeg"].shape == \
+        (10, 17, 100)
+    assert not list(root.rglob("*.part")) and not list(root.rglob(".eegvision-unzip-*"))
+
+
+def test_rerun_skips_and_overwrite_replaces(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"])
+    _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    target = tmp_path / "root/eeg_dataset/preprocessed_data/sub-01/preprocessed_eeg_test.npy"
+    target.write_bytes(b"edited by the user")
+    n_requests = len(host.log)
+    report = _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    assert report.iloc[0]["status"] == "there" and len(host.log) == n_requests  # no network
+    assert target.read_bytes() == b"edited by the user"
+    report = _fetch(tmp_path, host, subjects=1, what="preprocessed", overwrite=True)
+    assert report.iloc[0]["status"] == "downloaded"
+    assert target.read_bytes() != b"edited by the user"
+
+
+def test_half_present_subject_is_refused_without_overwrite(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"])
+    mine = tmp_path / "root/eeg_dataset/preprocessed_data/sub-01/preprocessed_eeg_test.npy"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"mine")
+    with pytest.raises(dl.DataError, match="--overwrite"):
+        _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    assert mine.read_bytes() == b"mine" and host.log == []
+
+
+def test_connection_cut_halfway_resumes(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"], cut=1)
+    report = _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    assert report.iloc[0]["status"] == "downloaded"
+    ranges = [r for _, r in host.requested("/storage/nb8wr")]
+    assert len(ranges) == 2 and ranges[0] is None
+    assert 0 < int(re.fullmatch(r"bytes=(\d+)-", ranges[1]).group(1)) <= len(published["pre"]) // 2
+
+
+def test_killed_download_leaves_only_a_partial_file_then_resumes(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"], cut=1)
+    with pytest.raises(dl.DataError, match=r"connection was cut \(1 attempt\); \d+ bytes kept in .*sub-01\.zip\.part"):
+        _fetch(tmp_path, host, subjects=1, what="preprocessed", retries=0)
+    folder = tmp_path / "root/eeg_dataset/preprocessed_data"
+    assert [p.name for p in folder.iterdir()] == ["sub-01.zip.part"]  # nothing looks complete
+    kept = (folder / "sub-01.zip.part").stat().st_size
+    assert 0 < kept < len(published["pre"])
+    _fetch(tmp_path, host, subjects=1, what="preprocessed", retries=0)
+    assert host.requested("/storage/nb8wr")[-1][1] == f"bytes={kept}-"
+    assert (folder / "sub-01/preprocessed_eeg_training.npy").is_file()
+
+
+def test_corrupted_byte_is_refused_and_nothing_is_left(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"], corrupt=True)
+    with pytest.raises(dl.DataError) as err:
+        _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    msg = str(err.value)
+    assert msg.startswith(f"{host.base}/download/nb8wr/: checksum mismatch")
+    assert hashlib.sha256(published["pre"]).hexdigest() in msg and "Fix:" in msg
+    files = [p for p in (tmp_path / "root").rglob("*") if p.is_file()]
+    assert files == []  # neither the archive, a temporary, nor a partial file
+
+
+def test_404_is_one_clear_line(tmp_path, host, capsys, monkeypatch):
+    for key, url in host.urls().items():  # the CLI takes the hosts from the environment
+        monkeypatch.setenv(dl.HOSTS[key][1], url)
+    assert main(["download", "--data-dir", str(tmp_path / "root"), "--subjects", "2",
+                 "--what", "preprocessed", "--no-progress", "--timeout", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"eegvision download: error: {host.base}/download/u43p5/: HTTP 404")
+    assert "Fix:" in err[0] and "sources.tsv" in err[0]
+    assert not list((tmp_path / "root").rglob("*.zip*"))
+
+
+def test_slow_server_times_out_with_one_line(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"], sleep=3)
+    start = time.monotonic()
+    with pytest.raises(dl.DataError, match=r"no answer within 0\.5 s \(timeout\)") as err:
+        _fetch(tmp_path, host, subjects=1, what="preprocessed", timeout=0.5)
+    assert time.monotonic() - start < 3
+    assert str(err.value).startswith(f"{host.base}/download/nb8wr/: ")  # the address asked for
+    assert not list((tmp_path / "root").rglob("*.zip*"))
+
+
+def test_raw_from_figshare_is_checked_with_its_md5(tmp_path, host, published):
+    body = published["raw"]
+    host.routes["/figshare/ndownloader/files/33244238"] = dict(body=body)
+    host.routes["/figshare-api/v2/articles/18470912/files"] = dict(json=[dict(
+        id=33244238, name="sub-01.zip", size=len(body),
+        computed_md5=hashlib.md5(body).hexdigest())])
+    report = _fetch(tmp_path, host, subjects=1, what="raw")
+    assert report.iloc[0]["check"] == "md5 from Figshare"
+    assert "4 sessions, 64 channels" in report.iloc[0]["summary"]
+    from eegvision.data.raw import find_raw_sessions
+
+    assert len(find_raw_sessions(tmp_path / "root", 1)) == 4
+
+
+def test_images_from_the_component_listing(tmp_path, host, published):
+    listing = []
+    for i, (name, body) in enumerate([("image_metadata.npy", published["meta"]),
+                                      ("test_images.zip", published["test_images"])]):
+        host.osf_file(f"img{i}", name, body)
+        listing.append(dict(attributes=dict(name=name, size=len(body), extra=dict(hashes=dict(
+            sha256=hashlib.sha256(body).hexdigest()))),
+            links=dict(download=f"https://osf.io/download/img{i}/")))  # published host: rebased
+    host.routes["/v2/nodes/y63gw/files/osfstorage/"] = dict(json=dict(
+        data=listing[:1], links=dict(next=f"{host.base}/v2/nodes/y63gw/page2")))
+    host.routes["/v2/nodes/y63gw/page2"] = dict(json=dict(data=listing[1:], links={}))
+    table = read_sources()
+    only = table[~table["name"].isin(["training_images.zip"])]
+    orig = dl.read_sources
+    dl.read_sources = lambda path=None: only
+    try:
+        report = _fetch(tmp_path, host, what="images")
+    finally:
+        dl.read_sources = orig
+    root = tmp_path / "root"
+    assert (root / "image_set/test_images/00001_a/a.jpg").read_bytes() == b"jpg" * 10
+    assert "20 training and 10 test images named" in report.iloc[0]["summary"]
+
+
+def test_features_without_published_hash_are_recorded_then_checked(tmp_path, host, published):
+    for name in ("center_clip.npy", "clip_feature_maps_test.npy"):
+        host.routes[f"/gh/eeyhsong/NICE-EEG/{NICE_COMMIT}/dnn_feature/{name}"] = dict(
+            body=published["features"])
+    report = _fetch(tmp_path, host, what="features")
+    assert list(report["summary"]) == ["features 10x8"] * 2
+    root = tmp_path / "root"
+    registry = json.loads((root / dl.REGISTRY).read_text())["files"]
+    assert registry["dnn_feature/center_clip.npy"]["hash"] == \
+        "sha256:" + hashlib.sha256(published["features"]).hexdigest()
+    # the host now serves other bytes: the recorded hash refuses them
+    host.routes[f"/gh/eeyhsong/NICE-EEG/{NICE_COMMIT}/dnn_feature/center_clip.npy"]["body"] = \
+        published["features"][:-4] + b"\0\0\0\1"
+    with pytest.raises(dl.DataError, match="checksum mismatch.*recorded at the first download"):
+        _fetch(tmp_path, host, what="features", overwrite=True)
+    # the failed --overwrite keeps the file that was there
+    assert (root / "dnn_feature/center_clip.npy").read_bytes() == published["features"]
+    assert sorted(p.name for p in (root / "dnn_feature").iterdir()) == [
+        "center_clip.npy", "clip_feature_maps_test.npy"]
+
+
+# ------------------------------------------------------------------ NEMAR
+def _nemar(host, files):
+    base = "/nemar/nm000232/v1.1.0"
+    entries = {}
+    for path, body in files.items():
+        host.routes[f"{base}/{path}"] = dict(body=body)
+        if path.endswith(".json"):  # git-tracked text: git blob sha1
+            sha1 = hashlib.sha1(f"blob {len(body)}\0".encode() + body).hexdigest()
+            entries[path] = dict(key=f"git:{sha1}", size=len(body))
+        else:  # annexed: SHA256E key
+            digest = hashlib.sha256(body).hexdigest()
+            entries[path] = dict(key=f"SHA256E-s{len(body)}--{digest}{Path(path).suffix}",
+                                 size=len(body))
+    host.routes[f"{base}/manifest.json"] = dict(json=dict(dataset_id="nm000232",
+                                                          version="1.1.0", files=entries))
+    return base
+
+
+def test_nemar_fetches_chosen_subjects_and_sessions(tmp_path, host):
+    events = b"onset\tduration\tsample\tvalue\ttrial_type\ttot_img_number\n21.644\t0.1\t21644\t154\timage\t154\n"
+    files = {"dataset_description.json": b'{"Name": "THINGS-EEG2", "BIDSVersion": "1.8.0"}',
+             "participants.tsv": b"participant_id\nsub-01\nsub-02\n"}
+    for sub in (1, 2):
+        for ses in (1, 2):
+            stem = f"sub-{sub:02d}/ses-{ses:02d}/eeg/sub-{sub:02d}_ses-{ses:02d}_task-test"
+            files[f"{stem}_eeg.bdf"] = b"BDF" * 20
+            files[f"{stem}_events.tsv"] = events
+            files[f"{stem}_eeg.json"] = b'{"SamplingFrequency": 1000}'
+    files["stimuli/test_images.zip"] = b"zip"
+    _nemar(host, files)
+    report = _fetch(tmp_path, host, source="nemar", subjects=1, sessions=2)
+    root = tmp_path / "root"
+    got = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+                 and p.name != dl.REGISTRY)
+    assert got == ["dataset_description.json", "participants.tsv",
+                   "sub-01/ses-02/eeg/sub-01_ses-02_task-test_eeg.bdf",
+                   "sub-01/ses-02/eeg/sub-01_ses-02_task-test_eeg.json",
+                   "sub-01/ses-02/eeg/sub-01_ses-02_task-test_events.tsv"]
+    assert (root / "sub-01/ses-02/eeg/sub-01_ses-02_task-test_events.tsv").read_bytes() == events
+    assert set(report["check"]) == {"hash from the NEMAR manifest"}
+
+
+def test_nemar_refuses_a_corrupted_file_by_its_sha256(tmp_path, host):
+    base = _nemar(host, {"sub-01/ses-01/eeg/x_eeg.bdf": b"BDF" * 30})
+    host.routes[f"{base}/sub-01/ses-01/eeg/x_eeg.bdf"]["corrupt"] = True
+    with pytest.raises(dl.DataError, match="checksum mismatch"):
+        _fetch(tmp_path, host, source="nemar", subjects=1)
+    assert not [p for p in (tmp_path / "root").rglob("*.bdf*")]
+
+
+def test_nemar_manifest_cannot_write_outside_the_root(tmp_path, host):
+    host.routes["/nemar/nm000232/v1.1.0/manifest.json"] = dict(json=dict(
+        dataset_id="nm000232", version="1.1.0", files={"../evil.txt": dict(size=1)}))
+    with pytest.raises(dl.DataError, match="unsafe path"):
+        _fetch(tmp_path, host, source="nemar", subjects=1)
+    assert not (tmp_path / "evil.txt").exists()
+
+
+# ------------------------------------------------------------------ dry run, options
+def test_dry_run_writes_nothing_and_opens_no_socket(tmp_path, monkeypatch, capsys):
+    def no_socket(*args, **kwargs):
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket.socket, "connect", no_socket)
+    monkeypatch.setattr(socket, "create_connection", no_socket)
+    root = tmp_path / "root"
+    assert main(["download", "--dry-run", "--data-dir", str(root), "--subjects", "1-2",
+                 "--what", "preprocessed,raw,images,features"]) == 0
+    out = capsys.readouterr().out
+    assert "https://osf.io/download/nb8wr/" in out and "https://osf.io/download/u43p5/" in out
+    assert "https://plus.figshare.com/ndownloader/files/33244238" in out
+    assert f"-> {root}/eeg_dataset/preprocessed_data/sub-01.zip, unpacked into " \
+           f"{root}/eeg_dataset/preprocessed_data/sub-01" in out
+    assert "[~10 GB]" in out and "[~655 MB]" in out
+    assert not root.exists()
+    assert main(["download", "--dry-run", "--data-dir", str(root), "--source", "nemar",
+                 "--subjects", "3", "--sessions", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "nm000232" in out and "sub-03/ (ses-01" in out and not root.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--subjects", "0-3"], "--subjects"),
+    (["--subjects", "9-11"], "THINGS-EEG2 has subjects 1-10"),
+    (["--what", "preprocessed,eeg"], "--what 'preprocessed,eeg': not fetched from osf"),
+    (["--sessions", "1"], "--sessions '1': the OSF release has one archive per subject"),
+    (["--source", "nemar", "--what", "features"], "not fetched from nemar"),
+    (["--source", "nemar", "--sessions", "5"], "THINGS-EEG2 has sessions 1-4"),
+])
+def test_bad_options_are_one_line(tmp_path, capsys, args, message):
+    assert main(["download", "--dry-run", "--data-dir", str(tmp_path / "r"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Fix:" in err[0]
+
+
+def test_no_data_dir_is_an_error(capsys, monkeypatch):
+    monkeypatch.delenv("EEGVISION_DATA", raising=False)
+    assert main(["download", "--dry-run"]) == 2
+    assert "--data-dir None: no folder to download into" in capsys.readouterr().err
+
+
+def test_unknown_base_url_key_is_refused(tmp_path):
+    from eegvision._utils import OptionError
+
+    with pytest.raises(OptionError, match="unknown host"):
+        fetch_things_eeg2(tmp_path, 1, dry_run=True, base_urls=dict(zenodo="http://x"),
+                          echo=None)

@@ -133,30 +133,32 @@ def _zip(files):
     return buf.getvalue()
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """Small files written as the public code writes them (np.save of dicts), zipped as published."""
-    from eegvision.data.montage import THINGS_EEG2_CHANNELS
-    from eegvision.data.simulate import simulate_root
+def _npy(obj):
+    buf = io.BytesIO()
+    np.save(buf, obj, allow_pickle=isinstance(obj, dict))
+    return buf.getvalue()
 
-    root = tmp_path_factory.mktemp("published")
-    simulate_root(root, 1, seed=0, n_train=20, n_test=10, n_train_reps=2, n_test_reps=2,
-                  layouts=("eeg_dataset",))
-    sub = root / "eeg_dataset" / "preprocessed_data" / "sub-01"
-    pre = _zip({f"sub-01/{p.name}": p.read_bytes() for p in sorted(sub.glob("*.npy"))})
-    raw_files = {}
-    for ses in range(1, 5):
-        for split in ("training", "test"):
-            buf = io.BytesIO()
-            np.save(buf, dict(raw_eeg_data=np.zeros((64, 50)), ch_names=THINGS_EEG2_CHANNELS +
-                              ["stim"], ch_types=["eeg"] * 63 + ["stim"], sfreq=1000.0),
-                    allow_pickle=True)
-            raw_files[f"sub-01/ses-{ses:02d}/raw_eeg_{split}.npy"] = buf.getvalue()
-    features = io.BytesIO()
-    np.save(features, np.ones((10, 1, 8), dtype=np.float32))
-    return dict(pre=pre, raw=_zip(raw_files), features=features.getvalue(),
-                meta=(root / "image_set" / "image_metadata.npy").read_bytes(),
-                test_images=_zip({"test_images/00001_a/a.jpg": b"jpg" * 10}))
+
+@pytest.fixture(scope="module")
+def published():
+    """Small files written as the public code writes them (np.save of dicts), zipped as published."""
+    from eegvision.data.montage import OFFICIAL_17_CHANNELS, THINGS_EEG2_CHANNELS
+
+    rng = np.random.default_rng(0)
+    times = np.round(np.arange(-0.2, 0.8, 0.01), 2)
+    pre = _zip({f"sub-01/preprocessed_eeg_{split}.npy": _npy(dict(
+        preprocessed_eeg_data=rng.standard_normal((n, reps, 17, 100)).astype(np.float32),
+        ch_names=list(OFFICIAL_17_CHANNELS), times=times))
+        for split, n, reps in (("training", 20, 2), ("test", 10, 2))})
+    raw = _zip({f"sub-01/ses-{ses:02d}/raw_eeg_{split}.npy": _npy(dict(
+        raw_eeg_data=np.zeros((64, 50)), ch_names=THINGS_EEG2_CHANNELS + ["stim"],
+        ch_types=["eeg"] * 63 + ["stim"], sfreq=1000.0))
+        for ses in range(1, 5) for split in ("training", "test")})
+    meta = {f"{split}_img_{key}": np.array([f"{i + 1:05d}_concept{i}" + ext for i in range(n)])
+            for split, n in (("train", 20), ("test", 10))
+            for key, ext in (("concepts", ""), ("files", ".jpg"))}
+    return dict(pre=pre, raw=raw, features=_npy(np.ones((10, 1, 8), dtype=np.float32)),
+                meta=_npy(meta), test_images=_zip({"test_images/00001_a/a.jpg": b"jpg" * 10}))
 
 
 def _fetch(tmp_path, host, **kw):

@@ -354,7 +354,7 @@ class ResumableDownloader:
                  wait=1.0, session=None):
         self.part, self.timeout, self.retries = Path(part), float(timeout), int(retries)
         self.label, self.progress, self.verify, self.wait = label, progress, verify, wait
-        self.session = session
+        self.session, self.answered = session, False
 
     def __call__(self, url, output_file, pooch=None, check_only=False):
         """Download ``url`` into ``output_file`` (the pooch downloader protocol)."""
@@ -362,6 +362,7 @@ class ResumableDownloader:
 
         http = self.session or _session()
         for attempt in range(self.retries + 1):
+            self.answered = False
             try:
                 self._get(http, url)
                 break
@@ -370,15 +371,15 @@ class ResumableDownloader:
                                       f"{self._kept()}.",
                                  "check the connection and rerun the same command: the "
                                  "download resumes where it stopped (or raise --timeout)") from None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, _Cut):
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                    _Cut) as err:
                 if attempt == self.retries:
-                    n = self.retries + 1
-                    raise data_error(url, f"the connection was cut ({n} attempt"
-                                          f"{'s' if n > 1 else ''}); {self._kept()}.",
-                                     "rerun the same command: the download resumes from there"
-                                     ) from None
+                    raise self._connection_error(url, err) from None
                 time.sleep(min(self.wait * 2 ** attempt, 30))
-            except OSError as err:
+            except requests.RequestException as err:  # too many redirects, a bad address ...
+                raise data_error(url, f"the request failed ({type(err).__name__}: {err}).",
+                                 _REPORT) from None
+            except OSError as err:  # writing the partial file: disk full, permissions ...
                 raise data_error(self.part, f"could not write it ({err.strerror or err}); "
                                             f"{self._kept()}.",
                                  os_error_fix(err) + ", then rerun: the download resumes") \
@@ -386,6 +387,22 @@ class ResumableDownloader:
         if self.verify is not None:
             self.verify(self.part)
         os.replace(self.part, output_file)
+
+    def _connection_error(self, url, err):
+        import requests
+
+        n = f"{self.retries + 1} attempt{'s' if self.retries else ''}"
+        if isinstance(err, requests.exceptions.SSLError):
+            return data_error(url, f"secure connection failed ({n}): {err}.",
+                              "check the system's certificates (or a proxy that intercepts "
+                              "HTTPS) and rerun")
+        if not self.answered:
+            return data_error(url, f"could not connect ({n}; {type(err).__name__}); "
+                                   f"{self._kept()}.",
+                              "check the connection (and a proxy, if any) and rerun the same "
+                              "command: the download resumes")
+        return data_error(url, f"the connection was cut ({n}); {self._kept()}.",
+                          "rerun the same command: the download resumes from there")
 
     def _kept(self):
         have = self._have()
@@ -398,6 +415,7 @@ class ResumableDownloader:
         have = self._have()
         headers = {"Range": f"bytes={have}-"} if have else {}
         with http.get(url, headers=headers, stream=True, timeout=self.timeout) as r:
+            self.answered = True
             if r.status_code == 416 and have:  # the partial file is already whole
                 return
             if r.status_code >= 400:
@@ -443,21 +461,23 @@ def _git_blob_check(expected, url):
     return verify
 
 
-def _retrieve(item, target, opts, label, http):
-    """Download ``item`` to ``target`` with pooch; one error line for a hash mismatch."""
+def _retrieve(item, fresh, part, opts, label, http):
+    """Download ``item`` to ``fresh`` with pooch; one error line for a hash mismatch."""
     import pooch
 
-    pooch.get_logger().setLevel("WARNING")
     known, verify = item.known_hash, None
     if known and known.startswith("gitsha1:"):
         known, verify = None, _git_blob_check(known.split(":", 1)[1], item.url)
-    downloader = ResumableDownloader(target.with_name(target.name.lstrip(".").replace(
-                                         ".eegvision-new", "") + ".part"),
-                                     timeout=opts["timeout"], retries=opts["retries"],
+    if known is None and verify is None:  # nothing could tell a stale partial file: start over
+        part.unlink(missing_ok=True)
+    downloader = ResumableDownloader(part, timeout=opts["timeout"], retries=opts["retries"],
                                      label=label, progress=opts["progress"], verify=verify,
                                      wait=opts["wait"], session=http)
+    log = pooch.get_logger()
+    level = log.level
+    log.setLevel("WARNING")  # pooch's own "Downloading ..." lines: eegvision prints its own
     try:
-        pooch.retrieve(item.url, known_hash=known, fname=target.name, path=target.parent,
+        pooch.retrieve(item.url, known_hash=known, fname=fresh.name, path=fresh.parent,
                        downloader=downloader, progressbar=False)
     except ValueError as err:
         if "does not match" not in str(err):
@@ -469,6 +489,8 @@ def _retrieve(item, target, opts, label, http):
                                    "download was discarded, nothing was written.",
                          "rerun the command (a transfer error); if it fails again, the host's "
                          "file changed: " + _REPORT) from None
+    finally:
+        log.setLevel(level)
 
 
 # ------------------------------------------------------------------ unpack
@@ -624,7 +646,7 @@ def _fetch_item(item, root, opts, registry, label, http):
     # fetched under another name and renamed: a failed --overwrite keeps the old file
     fresh = target.with_name(f".{target.name}.eegvision-new")
     fresh.unlink(missing_ok=True)
-    _retrieve(item, fresh, opts, label, http)
+    _retrieve(item, fresh, target.with_name(target.name + ".part"), opts, label, http)
     os.replace(fresh, target)
     import pooch
 
@@ -666,6 +688,8 @@ def _manifest_entry(entry, base, url, bases):
 def _manifest_hash(entry):
     """A pooch-style hash from a manifest entry: its checksum, else its git-annex key."""
     checksum, algo = entry.get("checksum"), entry.get("checksum_algorithm", "sha256")
+    if not checksum and entry.get("sha256"):
+        checksum, algo = entry["sha256"], "sha256"
     if checksum:
         return checksum if ":" in checksum else f"{algo}:{checksum}"
     key = str(entry.get("key", ""))
@@ -685,8 +709,10 @@ def _nemar_wanted(path, what, subjects, sessions):
         return True
     if parts[0] == "stimuli":
         return "images" in what
-    if parts[0] == "derivatives":
-        return "preprocessed" in what and any(p.startswith(tuple(subs)) for p in parts[1:])
+    if parts[0] == "derivatives":  # the subjects' files and the derivative's own
+        subject_files = [p for p in parts[1:] if p.startswith("sub-")]
+        return "preprocessed" in what and (not subject_files or any(
+            p.startswith(tuple(subs)) for p in subject_files))
     if parts[0] in subs and "raw" in what:
         ses = next((p for p in parts[1:] if re.fullmatch(r"ses-\d+", p)), None)
         return ses is None or int(ses[4:]) in sessions
@@ -786,6 +812,9 @@ def fetch_things_eeg2(data_dir, subjects=None, what=None, *, source="osf", sessi
     import pandas as pd
 
     what, subjects, sessions = _options(source, subjects, what, sessions)
+    if not float(timeout) > 0:
+        raise option_error("--timeout", timeout, "must be a positive number of seconds",
+                           "use e.g. --timeout 60")
     root = Path(data_dir).expanduser()
     echo = echo or (lambda *a, **k: None)
     opts = dict(bases=_bases(base_urls), timeout=float(timeout), retries=int(retries),

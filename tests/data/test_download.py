@@ -440,6 +440,7 @@ def test_dry_run_writes_nothing_and_opens_no_socket(tmp_path, monkeypatch, capsy
     (["--sessions", "1"], "--sessions '1': the OSF release has one archive per subject"),
     (["--source", "nemar", "--what", "features"], "not fetched from nemar"),
     (["--source", "nemar", "--sessions", "5"], "THINGS-EEG2 has sessions 1-4"),
+    (["--timeout", "0"], "--timeout 0.0: must be a positive number"),
 ])
 def test_bad_options_are_one_line(tmp_path, capsys, args, message):
     assert main(["download", "--dry-run", "--data-dir", str(tmp_path / "r"), *args]) == 2
@@ -459,3 +460,50 @@ def test_unknown_base_url_key_is_refused(tmp_path):
     with pytest.raises(OptionError, match="unknown host"):
         fetch_things_eeg2(tmp_path, 1, dry_run=True, base_urls=dict(zenodo="http://x"),
                           echo=None)
+
+
+def test_disk_full_is_one_line_naming_the_file(tmp_path, host, published, monkeypatch):
+    import builtins
+    import errno
+
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"])
+
+    def full(path, mode="r", *args, **kwargs):
+        if str(path).endswith(".part") and "b" in mode and ("a" in mode or "w" in mode):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(dl, "open", full, raising=False)
+    with pytest.raises(dl.DataError) as err:
+        _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    msg = str(err.value)
+    assert msg.startswith(str(tmp_path / "root/eeg_dataset/preprocessed_data/sub-01.zip.part"))
+    assert "No space left on device" in msg and "free disk space" in msg
+    assert not list((tmp_path / "root").rglob("*.zip"))
+
+
+def test_unreachable_host_is_one_line(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(dl.DataError, match=r"could not connect") as err:
+        fetch_things_eeg2(tmp_path / "root", 1, "features", progress=False, echo=None,
+                          retries=1, _retry_wait=0, timeout=2,
+                          base_urls=dict(github=f"http://127.0.0.1:{port}"))
+    assert str(err.value).startswith(f"http://127.0.0.1:{port}/eeyhsong/NICE-EEG/")
+    assert "(2 attempts" in str(err.value)
+
+
+def test_nemar_extras_follow_what(tmp_path, host):
+    _nemar(host, {"README": b"THINGS-EEG2", "stimuli/stimuli.tsv": b"stim_file\n",
+                  "derivatives/preprocessed_eeg/dataset_description.json": b"{}",
+                  "derivatives/preprocessed_eeg/sub-01.zip": b"z1",
+                  "derivatives/preprocessed_eeg/sub-02.zip": b"z2",
+                  "sub-01/ses-01/eeg/a_eeg.bdf": b"BDF", ".nemar/metadata.json": b"{}"})
+    _fetch(tmp_path, host, source="nemar", subjects=1, what="images,preprocessed")
+    root = tmp_path / "root"
+    got = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+                 and p.name != dl.REGISTRY)
+    assert got == ["README", "derivatives/preprocessed_eeg/dataset_description.json",
+                   "derivatives/preprocessed_eeg/sub-01.zip", "stimuli/stimuli.tsv"]
+    assert (root / "derivatives/preprocessed_eeg/sub-01.zip").read_bytes() == b"z1"  # kept zipped

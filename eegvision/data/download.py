@@ -213,7 +213,8 @@ def _session():
     from .. import __version__
 
     s = requests.Session()
-    s.headers["User-Agent"] = f"eegvision/{__version__} (+https://github.com/eegvision)"
+    # OSF answers browsers-like agents (the official scripts pass "Mozilla/5.0" to wget)
+    s.headers["User-Agent"] = f"Mozilla/5.0 (compatible; eegvision/{__version__})"
     return s
 
 
@@ -648,6 +649,7 @@ def _fetch_item(item, root, opts, registry, label, http):
     fresh.unlink(missing_ok=True)
     _retrieve(item, fresh, target.with_name(target.name + ".part"), opts, label, http)
     os.replace(fresh, target)
+    item.nbytes = target.stat().st_size
     import pooch
 
     digest = item.known_hash or f"sha256:{pooch.file_hash(str(target))}"

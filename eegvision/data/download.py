@@ -285,6 +285,14 @@ def _figshare_file(http, item, bases, timeout):
 
 def _host_hash(http, item, bases, timeout):
     """Set the item's known hash, size and URL from what its host publishes."""
+    try:
+        _read_host_hash(http, item, bases, timeout)
+    except (AttributeError, TypeError, KeyError):  # JSON of another shape than the API's
+        raise data_error(item.url, "the host's file API answered in an unexpected form.",
+                         _REPORT) from None
+
+
+def _read_host_hash(http, item, bases, timeout):
     if item.hashes == "osf":
         attrs, link = _osf_attributes(http, item, bases, timeout)
         hashes = (attrs.get("extra") or {}).get("hashes") or {}
@@ -312,12 +320,15 @@ def _resolve_hash(http, item, bases, timeout, registry):
                 raise
             logger.warning("%s: the host's checksum could not be read (%s); checking against "
                            "the registry instead.", item.rel, str(err).splitlines()[0])
-    if item.known_hash is None:
-        record = registry.get(item.rel)
-        if record and record.get("hash"):
-            item.known_hash, item.check = record["hash"], "hash recorded at the first download"
-        else:
-            item.check = "no published hash: recorded now, checked on every later download"
+    record = registry.get(item.rel) or {}
+    if item.known_hash is None and record.get("hash"):
+        item.known_hash, item.check = record["hash"], "hash recorded at the first download"
+    elif item.known_hash is None:
+        item.check = "no published hash: recorded now, checked on every later download"
+    elif record.get("hash") and record["hash"] != item.known_hash:
+        logger.warning("%s: the host now publishes %s, not the %s recorded when it was first "
+                       "fetched: the host's file changed.", item.rel, item.known_hash,
+                       record["hash"])
 
 
 # ------------------------------------------------------------------ download
@@ -638,21 +649,31 @@ def _state(item, root, overwrite):
     return "fetch"
 
 
+def _hash_of(path, like):
+    """``path``'s hash in the form of ``like`` (``"sha256:..."``, ``"md5:..."``)."""
+    import pooch
+
+    alg = like.split(":", 1)[0] if ":" in like else "sha256"
+    return f"{alg}:{pooch.file_hash(str(path), alg=alg)}"
+
+
 def _fetch_item(item, root, opts, registry, label, http):
     target = root / item.rel
     _resolve_hash(http, item, opts["bases"], opts["timeout"], registry)
-    if target.exists() and not opts["overwrite"]:
-        raise data_error(target, "already exists; eegvision replaces no file without "
-                                 "--overwrite.", "rerun with --overwrite to replace it")
-    # fetched under another name and renamed: a failed --overwrite keeps the old file
-    fresh = target.with_name(f".{target.name}.eegvision-new")
-    fresh.unlink(missing_ok=True)
-    _retrieve(item, fresh, target.with_name(target.name + ".part"), opts, label, http)
-    os.replace(fresh, target)
+    reuse = (target.exists() and not opts["overwrite"] and item.known_hash is not None
+             and not item.known_hash.startswith("gitsha1:")
+             and _hash_of(target, item.known_hash) == item.known_hash.lower())
+    if target.exists() and not opts["overwrite"] and not reuse:
+        raise data_error(target, "already exists and is not the file the host publishes; "
+                                 "eegvision replaces no file without --overwrite.",
+                         "rerun with --overwrite to replace it")
+    if not reuse:  # fetched under another name, then renamed: a failed --overwrite keeps the old file
+        fresh = target.with_name(f".{target.name}.eegvision-new")
+        fresh.unlink(missing_ok=True)
+        _retrieve(item, fresh, target.with_name(target.name + ".part"), opts, label, http)
+        os.replace(fresh, target)
     item.nbytes = target.stat().st_size
-    import pooch
-
-    digest = item.known_hash or f"sha256:{pooch.file_hash(str(target))}"
+    digest = item.known_hash or _hash_of(target, "sha256")
     _record(root, registry, item, digest)
     if item.archive:
         _unzip(target, item, root, opts["overwrite"])
@@ -670,11 +691,12 @@ def _manifest_entries(doc, url, bases):
         version = version if version.startswith("v") else f"v{version}"
         base = (f"{bases['nemar']}/{doc['dataset_id']}/{version}" if doc.get("dataset_id")
                 and doc.get("version") else url.rsplit("/", 1)[0])
-        files = [dict(spec, path=path) for path, spec in files.items()]
+        files = [dict(spec, path=path) if isinstance(spec, dict) else None
+                 for path, spec in files.items()]
     else:
         base = url.rsplit("/", 1)[0]
-    if not isinstance(files, list):
-        raise data_error(url, "not a NEMAR manifest (no file list).", _REPORT)
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise data_error(url, "not a NEMAR manifest (no list of file records).", _REPORT)
     return [_manifest_entry(entry, base, url, bases) for entry in files]
 
 

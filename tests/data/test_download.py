@@ -507,3 +507,29 @@ def test_nemar_extras_follow_what(tmp_path, host):
     assert got == ["README", "derivatives/preprocessed_eeg/dataset_description.json",
                    "derivatives/preprocessed_eeg/sub-01.zip", "stimuli/stimuli.tsv"]
     assert (root / "derivatives/preprocessed_eeg/sub-01.zip").read_bytes() == b"z1"  # kept zipped
+
+
+def test_an_archive_already_in_place_is_checked_and_used(tmp_path, host, published):
+    host.osf_file("nb8wr", "sub-01.zip", published["pre"])
+    folder = tmp_path / "root/eeg_dataset/preprocessed_data"
+    folder.mkdir(parents=True)
+    (folder / "sub-01.zip").write_bytes(published["pre"])  # fetched by hand earlier
+    report = _fetch(tmp_path, host, subjects=1, what="preprocessed", keep_archives=True)
+    assert report.iloc[0]["status"] == "downloaded"
+    assert host.requested("/storage/") == []  # checked against OSF's sha256, not fetched again
+    assert (folder / "sub-01/preprocessed_eeg_test.npy").is_file()
+    assert (folder / "sub-01.zip").is_file()  # --keep-archives
+    (folder / "sub-01/preprocessed_eeg_test.npy").unlink()
+    (folder / "sub-01/preprocessed_eeg_training.npy").unlink()
+    (folder / "sub-01.zip").write_bytes(b"something else")
+    with pytest.raises(dl.DataError, match="not the file the host publishes"):
+        _fetch(tmp_path, host, subjects=1, what="preprocessed")
+    assert (folder / "sub-01.zip").read_bytes() == b"something else"
+
+
+@pytest.mark.parametrize("manifest", [dict(files={"a.tsv": "not a record"}), [1, 2],
+                                      dict(dataset_id="nm000232")])
+def test_malformed_manifest_is_one_error(tmp_path, host, manifest):
+    host.routes["/nemar/nm000232/v1.1.0/manifest.json"] = dict(json=manifest)
+    with pytest.raises(dl.DataError, match="manifest"):
+        _fetch(tmp_path, host, source="nemar", subjects=1)

@@ -370,28 +370,54 @@ def _nemar(host, files):
     return base
 
 
+_EVENTS = ("onset\tduration\tsample\tvalue\ttrial_type\ttot_img_number\timg_category\t"
+           "category_name\tblock\tsequence\timg_in_sequence\tsoa\n"
+           "21.644\t0.09996724140364677\t21644\t154\timage\t154\t154\t00154_sailboat\t1\t1\t1\tn/a\n"
+           "48.552\t0.09996441464863892\t48552\t255\ttarget\tn/a\tn/a\tn/a\t1\t5\t2\t"
+           "0.19995460254358477\n").encode()
+
+
+def _bids_tree(subjects=(1, 2), sessions=(1, 2)):
+    """A small copy of nm000232's tree: its file names, text files and events.tsv columns."""
+    files = {"dataset_description.json": json.dumps(dict(
+                 Name="THINGS-EEG2: A large and rich EEG dataset for modeling human visual "
+                      "object recognition", BIDSVersion="1.9.0", Version="1.1.0",
+                 DatasetType="raw", DatasetDOI="10.82901/nemar.nm000232")).encode(),
+             "participants.tsv": b"participant_id\tage\tsex\tn_sessions\nsub-01\t33\tF\t4\n"
+                                 b"sub-02\t25\tF\t4\n",
+             "stimuli/test_images.zip": b"PK-test", "stimuli/stimuli.json": b"{}",
+             "sourcedata/sub-01.zip": b"PK-source"}
+    for sub in subjects:
+        for ses in sessions:
+            pre = f"sub-{sub:02d}/ses-{ses:02d}"
+            files[f"{pre}/{pre.replace('/', '_')}_scans.tsv"] = b"filename\tacq_time\n"
+            eeg = f"{pre}/eeg/{pre.replace('/', '_')}"
+            files[f"{eeg}_space-CapTrak_electrodes.tsv"] = b"name\tx\ty\tz\nFp1\t-0.03\t0.1\t0.0\n"
+            for task in ("task-test", "task-train_run-01", "task-rest_run-01"):
+                files[f"{eeg}_{task}_eeg.bdf"] = b"\xff" + b"BIOSEMI" + bytes(200)  # BDF magic
+                files[f"{eeg}_{task}_eeg.json"] = b'{"SamplingFrequency": 1000.0}'
+                files[f"{eeg}_{task}_events.tsv"] = _EVENTS
+    return files
+
+
 def test_nemar_fetches_chosen_subjects_and_sessions(tmp_path, host):
-    events = b"onset\tduration\tsample\tvalue\ttrial_type\ttot_img_number\n21.644\t0.1\t21644\t154\timage\t154\n"
-    files = {"dataset_description.json": b'{"Name": "THINGS-EEG2", "BIDSVersion": "1.8.0"}',
-             "participants.tsv": b"participant_id\nsub-01\nsub-02\n"}
-    for sub in (1, 2):
-        for ses in (1, 2):
-            stem = f"sub-{sub:02d}/ses-{ses:02d}/eeg/sub-{sub:02d}_ses-{ses:02d}_task-test"
-            files[f"{stem}_eeg.bdf"] = b"BDF" * 20
-            files[f"{stem}_events.tsv"] = events
-            files[f"{stem}_eeg.json"] = b'{"SamplingFrequency": 1000}'
-    files["stimuli/test_images.zip"] = b"zip"
-    _nemar(host, files)
+    _nemar(host, _bids_tree())
     report = _fetch(tmp_path, host, source="nemar", subjects=1, sessions=2)
     root = tmp_path / "root"
     got = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
                  and p.name != dl.REGISTRY)
+    eeg = "sub-01/ses-02/eeg/sub-01_ses-02"
     assert got == ["dataset_description.json", "participants.tsv",
-                   "sub-01/ses-02/eeg/sub-01_ses-02_task-test_eeg.bdf",
-                   "sub-01/ses-02/eeg/sub-01_ses-02_task-test_eeg.json",
-                   "sub-01/ses-02/eeg/sub-01_ses-02_task-test_events.tsv"]
-    assert (root / "sub-01/ses-02/eeg/sub-01_ses-02_task-test_events.tsv").read_bytes() == events
+                   f"{eeg}_space-CapTrak_electrodes.tsv"] + sorted(
+        f"{eeg}_{task}_{kind}" for task in ("task-test", "task-train_run-01", "task-rest_run-01")
+        for kind in ("eeg.bdf", "eeg.json", "events.tsv")) + [
+        "sub-01/ses-02/sub-01_ses-02_scans.tsv"]
+    import pandas as pd
+
+    events = pd.read_csv(root / f"{eeg}_task-test_events.tsv", sep="\t")
+    assert list(events["tot_img_number"].astype("Int64")) == [154, pd.NA]
     assert set(report["check"]) == {"hash from the NEMAR manifest"}
+    assert report["status"].eq("downloaded").all()
 
 
 def test_nemar_refuses_a_corrupted_file_by_its_sha256(tmp_path, host):

@@ -20,6 +20,18 @@ def download_cli(args):
                                dry_run=args.dry_run, timeout=args.timeout, retries=args.retries,
                                keep_archives=args.keep_archives, progress=not args.no_progress)
     if not args.dry_run:
-        print(f"eegvision download: {data_dir} is ready; check it with "
-              f"`eegvision info --data-dir {data_dir}`.")
+        print(f"eegvision download: {_next_step(args, data_dir, report)}")
     return report
+
+
+def _next_step(args, data_dir, report):
+    """What to run next on what was fetched."""
+    if args.source == "nemar":
+        return f"{data_dir} holds NEMAR's BIDS tree (nm000232) as published."
+    fetched = set(report["what"])
+    if "preprocessed" in fetched:
+        return f"check the data root with `eegvision info --data-dir {data_dir}`."
+    if "raw" in fetched:
+        return (f"preprocess the raw EEG with `eegvision preprocess --data-dir {data_dir} "
+                "--subject N --preset official`.")
+    return f"files are in {data_dir}."

@@ -559,3 +559,25 @@ def test_malformed_manifest_is_one_error(tmp_path, host, manifest):
     host.routes["/nemar/nm000232/v1.1.0/manifest.json"] = dict(json=manifest)
     with pytest.raises(dl.DataError, match="manifest"):
         _fetch(tmp_path, host, source="nemar", subjects=1)
+
+
+def test_cli_reports_each_file_and_the_next_step(tmp_path, host, published, capsys,
+                                                 monkeypatch):
+    for key, url in host.urls().items():
+        monkeypatch.setenv(dl.HOSTS[key][1], url)
+    host.routes["/figshare/ndownloader/files/33244238"] = dict(body=published["raw"])
+    host.routes["/figshare-api/v2/articles/18470912/files"] = dict(json=[dict(
+        id=33244238, size=len(published["raw"]),
+        computed_md5=hashlib.md5(published["raw"]).hexdigest())])
+    root = tmp_path / "root"
+    argv = ["download", "--data-dir", str(root), "--subjects", "1", "--what", "raw",
+            "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("[1/1] eeg_dataset/raw_data/sub-01.zip: done (4 sessions")
+    assert out[1].startswith("1 of 1 file(s) downloaded (")
+    assert out[2] == (f"eegvision download: preprocess the raw EEG with `eegvision preprocess "
+                      f"--data-dir {root} --subject N --preset official`.")
+    assert main(argv) == 0
+    assert "[1/1] eeg_dataset/raw_data/sub-01.zip: already there, skipped" in \
+        capsys.readouterr().out

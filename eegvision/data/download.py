@@ -61,6 +61,8 @@ HOSTS = {"osf": ("https://osf.io", "EEGVISION_OSF_URL"),
 REGISTRY = ".eegvision-downloads.json"
 N_SUBJECTS = 10
 N_SESSIONS = 4
+#: Seconds before the first retry after a cut connection (doubling, at most 30).
+_RETRY_WAIT = 1.0
 _PROJECT = "https://osf.io/3jk45/"
 _REPORT = ("the address in eegvision/data/sources.tsv may be out of date: look the file up on "
            f"{_PROJECT} (or https://nemar.org/dataset/nm000232) and report it to eegvision")
@@ -122,7 +124,7 @@ def read_sources(path=None):
 
 
 def _bases(base_urls=None):
-    """Base address of every host: the published one, else ``$EEGVISION_*_URL``, else ``base_urls``."""
+    """Base address of every host: ``base_urls``, else ``$EEGVISION_*_URL``, else the published one."""
     base_urls = dict(base_urls or {})
     unknown = sorted(set(base_urls) - set(HOSTS))
     if unknown:
@@ -783,7 +785,7 @@ def _nemar_dry(table, what, subjects, sessions, bases):
 def fetch_things_eeg2(data_dir, subjects=None, what=None, *, source="osf", sessions=None,
                       overwrite=False, dry_run=False, timeout=60.0, retries=3,
                       keep_archives=False, verify=True, progress=True, base_urls=None,
-                      echo=print, _retry_wait=1.0):
+                      echo=print):
     """Download THINGS-EEG2 into a data root laid out as eegvision reads it.
 
     Parameters
@@ -839,11 +841,13 @@ def fetch_things_eeg2(data_dir, subjects=None, what=None, *, source="osf", sessi
     if not float(timeout) > 0:
         raise option_error("--timeout", timeout, "must be a positive number of seconds",
                            "use e.g. --timeout 60")
+    if int(retries) < 0:
+        raise option_error("--retries", retries, "must be 0 or more", "use e.g. --retries 3")
     root = Path(data_dir).expanduser()
     echo = echo or (lambda *a, **k: None)
     opts = dict(bases=_bases(base_urls), timeout=float(timeout), retries=int(retries),
                 overwrite=bool(overwrite), keep_archives=bool(keep_archives), verify=verify,
-                progress=progress, wait=_retry_wait)
+                progress=progress, wait=_RETRY_WAIT)
     table = read_sources()
     if dry_run:
         echo(f"Dry run: nothing is downloaded or written. Source {source}, into {root}:")

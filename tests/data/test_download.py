@@ -109,6 +109,11 @@ class _Host(ThreadingHTTPServer):
         return [(p, r) for p, r in self.log if p.startswith(prefix)]
 
 
+@pytest.fixture(autouse=True)
+def _no_retry_wait(monkeypatch):
+    monkeypatch.setattr(dl, "_RETRY_WAIT", 0.0)
+
+
 @pytest.fixture
 def host():
     server = _Host()
@@ -165,7 +170,7 @@ def _fetch(tmp_path, host, **kw):
     kw.setdefault("progress", False)
     kw.setdefault("echo", None)
     kw.setdefault("timeout", 5)
-    return fetch_things_eeg2(tmp_path / "root", base_urls=host.urls(), _retry_wait=0, **kw)
+    return fetch_things_eeg2(tmp_path / "root", base_urls=host.urls(), **kw)
 
 
 # ------------------------------------------------------------------ the table
@@ -514,7 +519,7 @@ def test_unreachable_host_is_one_line(tmp_path):
         port = s.getsockname()[1]
     with pytest.raises(dl.DataError, match=r"could not connect") as err:
         fetch_things_eeg2(tmp_path / "root", 1, "features", progress=False, echo=None,
-                          retries=1, _retry_wait=0, timeout=2,
+                          retries=1, timeout=2,
                           base_urls=dict(github=f"http://127.0.0.1:{port}"))
     assert str(err.value).startswith(f"http://127.0.0.1:{port}/eeyhsong/NICE-EEG/")
     assert "(2 attempts" in str(err.value)

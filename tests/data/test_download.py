@@ -183,12 +183,23 @@ def test_sources_table_is_shipped_and_read():
     raw = table[table["what"] == "raw"]
     assert raw["url"].str.startswith("https://plus.figshare.com/ndownloader/files/").all()
     assert set(table["what"]) == {"preprocessed", "raw", "images", "features", "bids"}
-    import configparser
 
-    cfg = configparser.ConfigParser()
-    cfg.read(Path(__file__).resolve().parents[2] / "setup.cfg")
-    assert "sources.tsv" in cfg["options.package_data"]["eegvision.data"]
-    assert "pooch" in cfg["options"]["install_requires"]
+
+def test_sources_table_is_package_data(monkeypatch):
+    """setuptools' build_py, configured by setup.cfg, copies sources.tsv into the package."""
+    from setuptools import find_packages
+    from setuptools.dist import Distribution
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)
+    dist = Distribution()
+    dist.parse_config_files([str(repo / "setup.cfg")])
+    dist.packages = find_packages(include=["eegvision", "eegvision.*"])
+    build = dist.get_command_obj("build_py")
+    build.ensure_finalized()
+    shipped = {pkg: files for pkg, _, _, files in build.data_files}
+    assert "sources.tsv" in shipped["eegvision.data"]
+    assert any(r.startswith("pooch") for r in dist.install_requires)
 
 
 def test_no_test_host_is_shipped():

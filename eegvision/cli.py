@@ -120,6 +120,33 @@ def build_parser():
     _add_data_options(p)
     p.set_defaults(func=_cmd_info)
 
+    p = sub.add_parser("download", help="fetch THINGS-EEG2 (OSF release or NEMAR's BIDS copy) "
+                                         "into a data root, checksummed and resumable")
+    p.add_argument("--data-dir", default=None,
+                   help="folder to fill (default: $EEGVISION_DATA); with --source nemar, the "
+                        "BIDS root")
+    p.add_argument("--subjects", default=None, help="subjects 1-10 or 1,3,5 (default all 10)")
+    p.add_argument("--what", default=None,
+                   help="comma list; osf: preprocessed, images, raw, features (default "
+                        "preprocessed,images,features: raw is ~10 GB per subject); nemar: raw, "
+                        "images, preprocessed (default raw)")
+    p.add_argument("--source", default="osf", choices=("osf", "nemar"),
+                   help="osf: the published release (OSF 3jk45, raw on Figshare+); nemar: the "
+                        "BIDS copy nm000232 (default osf)")
+    p.add_argument("--sessions", default=None, help="--source nemar: sessions 1-4 (default all)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="fetch again and replace files already there")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print each address, destination and expected size; download nothing")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for a host (default 60)")
+    p.add_argument("--retries", type=_nonneg_int, default=3,
+                   help="retries after a cut connection, each resuming (default 3)")
+    p.add_argument("--keep-archives", action="store_true",
+                   help="keep the zip archives after unpacking them")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_download)
+
     p = sub.add_parser("simulate", help="write a simulated THINGS-EEG2 data root with planted truth")
     p.add_argument("directory", help="where to write the data root")
     p.add_argument("--subjects", type=_positive_int, default=1, help="number of subjects (default 1)")
@@ -250,6 +277,12 @@ def _cmd_info(args):
     from ._commands.data import describe_root
 
     print(describe_root(args.data_dir, args.subject))
+
+
+def _cmd_download(args):
+    from ._commands.download import download_cli
+
+    download_cli(args)
 
 
 def _cmd_simulate(args):

@@ -187,11 +187,11 @@ class RootLoader:
         features and channels.
         """
         from .channels import select_channels
-        from .things import _split_data, find_subject_files, read_image_metadata
+        from .things import _split_data, find_subject_files, subject_metadata
 
         files = find_subject_files(self.root, subject, self.layout, targets=self.targets,
                                    features=self.features, bank=self.bank)
-        meta = read_image_metadata(self.root) if files["metadata"] is not None else None
+        meta = subject_metadata(self.root, subject, files)
         data = _split_data(files, split, meta, average=False, cache=False, targets=self.targets,
                            subject=subject)
         if self.channels is not None:

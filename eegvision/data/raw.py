@@ -46,11 +46,13 @@ def read_raw_session(path):
 
     Parameters
     ----------
-    path : str | Path
+    path : str | Path | eegvision.data.bids.BIDSRecording
         ``raw_eeg_{training,test}.npy``: a saved dict with ``raw_eeg_data``
         (channels x samples, volts, last row the stim channel), ``ch_names``,
         ``ch_types`` (final entry ``'stim'``), ``sfreq`` and optionally
-        ``highpass`` / ``lowpass``.
+        ``highpass`` / ``lowpass``. Or the runs of one partition of a BIDS
+        session (:func:`eegvision.data.bids.read_bids_session` builds the
+        same object from them).
 
     Returns
     -------
@@ -59,6 +61,10 @@ def read_raw_session(path):
     """
     import mne
 
+    from .bids import BIDSRecording, read_bids_session
+
+    if isinstance(path, BIDSRecording):  # a BIDS root's runs: the same object, from BDF
+        return read_bids_session(path)
     path = Path(path)
     if not path.is_file():
         raise data_error(path, "raw recording not found.",
@@ -406,10 +412,15 @@ def raw_subject_dir(root, subject):
 def find_raw_sessions(root, subject):
     """Raw files of one subject: ``[(session, {split: path}), ...]``, ascending.
 
-    Every session from ``ses-01`` to the highest present must hold both
+    For a BIDS root (:func:`eegvision.data.bids.is_bids_root`) the paths are
+    :class:`~eegvision.data.bids.BIDSRecording` (the runs of each task). Every session from ``ses-01`` to the highest present must hold both
     ``raw_eeg_training.npy`` and ``raw_eeg_test.npy``; otherwise one
     :class:`~eegvision._utils.DataError` lists every missing file.
     """
+    from .bids import find_bids_sessions, is_bids_root
+
+    if is_bids_root(root):
+        return find_bids_sessions(root, subject)
     sub_dir = raw_subject_dir(root, subject)
     found = sorted(int(m.group(1)) for p in (sub_dir.glob("ses-*") if sub_dir.is_dir() else [])
                    if p.is_dir() and (m := re.fullmatch(r"ses-(\d+)", p.name)))
@@ -423,6 +434,15 @@ def find_raw_sessions(root, subject):
                          f"{RAW_DIR_OFFICIAL}/sub-XX/ses-YY/), or make a simulated root with "
                          "`eegvision simulate DIR --raw`.")
     return sessions
+
+
+def default_out_root(root, out_root=None):
+    """Where preprocessing writes: ``out_root``, else ``derivatives/eegvision/`` of a BIDS root, else ``root``."""
+    from .bids import DERIVATIVES, is_bids_root
+
+    if out_root is not None:
+        return Path(out_root)
+    return Path(root) / DERIVATIVES if is_bids_root(root) else Path(root)
 
 
 def _merge_sessions(parts, split, src):
@@ -489,11 +509,13 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     Parameters
     ----------
     root : str | Path
-        Data root holding ``Raw_data/sub-XX/ses-YY/raw_eeg_{training,test}.npy``.
+        Data root holding ``Raw_data/sub-XX/ses-YY/raw_eeg_{training,test}.npy``,
+        or a BIDS root (:mod:`eegvision.data.bids`).
     subject : int
         Subject number (1-based).
     out_root : str | Path | None
-        Where to write the preprocessed layout (default: ``root``).
+        Where to write the preprocessed layout (default: ``root``; for a
+        BIDS root its ``derivatives/eegvision/``).
     sfreq, tmin, tmax : float
         Output rate and epoch window (NICE: 250 Hz, -0.2 to 1.0 s).
     mvnn : bool
@@ -514,7 +536,7 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     """
     sessions = find_raw_sessions(root, subject)
     sub = f"sub-{int(subject):02d}"
-    out_dir = Path(out_root or root) / preprocessed_dir_name(sfreq) / sub
+    out_dir = default_out_root(root, out_root) / preprocessed_dir_name(sfreq) / sub
     parts = {sp: [] for sp in SPLITS}
     names = times = None
     for ses, files in sessions:

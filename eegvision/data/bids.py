@@ -26,8 +26,6 @@ runs unchanged on it, so both routes give the same arrays.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +38,14 @@ from .._utils import data_error, logger
 TASKS = {"training": "train", "test": "test"}
 #: Recording formats read, in order of preference when a run has several.
 EXTENSIONS = (".bdf", ".edf", ".vhdr", ".set", ".fif")
+#: Stim code of target (catch) trials in the raw recordings (both routes); these epochs are dropped.
+TARGET_CODE = 99999
 #: Where ``eegvision preprocess`` writes for a BIDS root when no ``--out`` is given.
 DERIVATIVES = "derivatives/eegvision"
 #: Epoch window (s) every pipeline fits in: events whose window leaves their run are dropped.
 WINDOW = (-0.2, 1.0)
 _BIDS_FIX = ("a THINGS-EEG2 BIDS root (NEMAR nm000232) holds sub-XX/ses-YY/eeg/"
              "sub-XX_ses-YY_task-{train,test}[_run-ZZ]_eeg.bdf with an _events.tsv each.")
-_CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -157,13 +156,11 @@ def read_events_tsv(path, sfreq, n_times=None):
     -------
     events : array of int, shape (n_events, 3)
         MNE events ``(sample, 0, code)``: the 1-based image condition, or
-        99999 (:data:`eegvision.data.raw.TARGET_CODE`) for catch trials.
+        99999 (:data:`TARGET_CODE`) for catch trials.
     names : dict of int -> str
         ``category_name`` of each condition code (empty without the column).
     """
     import pandas as pd
-
-    from .raw import TARGET_CODE
 
     path = Path(path)
     df = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
@@ -263,8 +260,6 @@ def read_bids_session(recording, window=WINDOW):
     """
     import mne
 
-    from .raw import TARGET_CODE
-
     parts, stims, first = [], [], None
     for path in recording.runs:
         raw = read_bids_run(path)
@@ -324,60 +319,6 @@ def concept_names(root, subject):
     return out
 
 
-# ------------------------------------------------------------------ preprocessed cache
-def _stamp(root, subject):
-    """Identity of a subject's BIDS files (paths, sizes, mtimes): a change re-preprocesses."""
-    items = []
-    for ses, recs in find_bids_sessions(root, subject):
-        for split, rec in recs.items():
-            for run in rec.runs:
-                for p in (Path(run), events_path(run)):
-                    st = p.stat()
-                    items.append([ses, split, str(p.resolve()), st.st_size, st.st_mtime_ns])
-    return {"version": _CACHE_VERSION, "files": items}
-
-
-def preprocessed_cache(root):
-    """The cache folder of a BIDS root's automatic preprocessing (one per root)."""
-    from .paths import cache_base
-
-    key = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
-    return cache_base() / "bids" / key
-
-
-def ensure_preprocessed(root, subject):
-    """Preprocess one subject of a BIDS root into the cache (once); return the cache root.
-
-    The default pipeline (:func:`eegvision.data.raw.preprocess_subject`: 250 Hz,
-    MVNN, 0-1 s) writes ``Preprocessed_data_250Hz/sub-XX/`` under
-    :func:`preprocessed_cache`, stamped with the source files' sizes and
-    times, so a changed recording is preprocessed again. To choose a preset,
-    run ``eegvision preprocess --data-dir ROOT --preset ...`` instead: what it
-    writes in ``derivatives/eegvision/`` is read first.
-    """
-    from .raw import preprocess_subject, preprocessed_dir_name
-
-    cache = preprocessed_cache(root)
-    sub = f"sub-{int(subject):02d}"
-    stamp_file = cache / f"{sub}.json"
-    stamp = _stamp(root, subject)
-    target = cache / preprocessed_dir_name(250.0) / sub
-    if stamp_file.is_file() and (target / "preprocessed_eeg_test.npy").is_file():
-        try:
-            if json.loads(stamp_file.read_text()) == stamp:
-                return cache
-        except ValueError:
-            pass
-    logger.warning("%s: preprocessing %s from the BIDS recordings (once; cached in %s)",
-                   root, sub, cache)
-    stamp_file.unlink(missing_ok=True)
-    preprocess_subject(root, subject, cache)
-    from .._utils import write_json
-
-    write_json(stamp_file, stamp)
-    return cache
-
-
 # ------------------------------------------------------------------ writing
 def write_bids_run(raw_dict, root, subject, session, split, run=None, *, concepts=None,
                    overwrite=False):
@@ -416,8 +357,6 @@ def write_bids_run(raw_dict, root, subject, session, split, run=None, *, concept
     """
     import mne
     from mne_bids import BIDSPath, write_raw_bids
-
-    from .raw import TARGET_CODE
 
     data = np.asarray(raw_dict["raw_eeg_data"], dtype=np.float64)
     types = [str(t).lower() for t in raw_dict["ch_types"]]

@@ -245,8 +245,8 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         The training and test files written. Memory: the merged float64
         arrays (a real NICE subject: 8.3 GB of training data) plus a session.
     """
+    from .paths import dataset_base
     from .raw import default_out_root, find_raw_sessions
-    from .things import dataset_base
 
     _check_option("preset", preset, tuple(PRESETS))
     cfg = PRESETS[preset]

@@ -20,24 +20,26 @@ are built by :func:`eegvision.data.simulate.simulate_raw_session`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import pickle
 import re
 from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, check_finite, data_error, logger
+from .._utils import _check_option, atomic_path, check_finite, data_error, logger, write_json
 from ._pickle import load_dict_file
+from .bids import TARGET_CODE  # noqa: F401  (99999 marks target (catch) trials, dropped)
 
 RAW_DIR = "Raw_data"
 #: The official release's raw folder (under the folder that holds ``eeg_dataset/``).
 RAW_DIR_OFFICIAL = "eeg_dataset/raw_data"
 SPLITS = ("training", "test")
-#: Stim code of target (catch) trials; these epochs are dropped.
-TARGET_CODE = 99999
 #: Where the raw recordings come from.
 RAW_DATA_URL = "https://osf.io/crxs4/"
 _RAW_KEYS = ("raw_eeg_data", "ch_names", "ch_types", "sfreq")
+_BIDS_CACHE_VERSION = 1
 
 
 # ------------------------------------------------------------------ loading
@@ -399,7 +401,7 @@ def raw_subject_dir(root, subject):
     ``root`` may also be the official ``eeg_dataset/`` folder itself. When
     neither exists, the NICE name is returned (the error then names it).
     """
-    from .things import dataset_base
+    from .paths import dataset_base
 
     sub = f"sub-{int(subject):02d}"
     base = dataset_base(root)
@@ -566,3 +568,55 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
                                          data, names, times[t0:]))
         logger.info("wrote %s %s", paths[-1], data.shape)
     return paths
+
+
+# ------------------------------------------------------------------ BIDS roots: a cached preprocessing
+def _stamp(root, subject):
+    """Identity of a subject's BIDS files (paths, sizes, mtimes): a change re-preprocesses."""
+    from .bids import events_path, find_bids_sessions
+
+    items = []
+    for ses, recs in find_bids_sessions(root, subject):
+        for split, rec in recs.items():
+            for run in rec.runs:
+                for p in (Path(run), events_path(run)):
+                    st = p.stat()
+                    items.append([ses, split, str(p.resolve()), st.st_size, st.st_mtime_ns])
+    return {"version": _BIDS_CACHE_VERSION, "files": items}
+
+
+def preprocessed_cache(root):
+    """The cache folder of a BIDS root's automatic preprocessing (one per root)."""
+    from .paths import cache_base
+
+    key = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return cache_base() / "bids" / key
+
+
+def ensure_preprocessed(root, subject):
+    """Preprocess one subject of a BIDS root into the cache (once); return the cache root.
+
+    The default pipeline (:func:`preprocess_subject`: 250 Hz,
+    MVNN, 0-1 s) writes ``Preprocessed_data_250Hz/sub-XX/`` under
+    :func:`preprocessed_cache`, stamped with the source files' sizes and
+    times, so a changed recording is preprocessed again. To choose a preset,
+    run ``eegvision preprocess --data-dir ROOT --preset ...`` instead: what it
+    writes in ``derivatives/eegvision/`` is read first.
+    """
+    cache = preprocessed_cache(root)
+    sub = f"sub-{int(subject):02d}"
+    stamp_file = cache / f"{sub}.json"
+    stamp = _stamp(root, subject)
+    target = cache / preprocessed_dir_name(250.0) / sub
+    if stamp_file.is_file() and (target / "preprocessed_eeg_test.npy").is_file():
+        try:
+            if json.loads(stamp_file.read_text()) == stamp:
+                return cache
+        except ValueError:
+            pass
+    logger.warning("%s: preprocessing %s from the BIDS recordings (once; cached in %s)",
+                   root, sub, cache)
+    stamp_file.unlink(missing_ok=True)
+    preprocess_subject(root, subject, cache)
+    write_json(stamp_file, stamp)
+    return cache

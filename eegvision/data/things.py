@@ -35,6 +35,7 @@ import numpy as np
 from .._utils import _check_option, check_finite, data_error, logger, write_json
 from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
+from .paths import dataset_base  # noqa: F401  (re-exported: long its home)
 
 #: Fixed layouts: name -> folder (relative to the data root, or, for
 #: ``eeg_dataset``, to the folder that holds ``eeg_dataset/``). Folders
@@ -367,18 +368,6 @@ def read_concept_table(path):
 _RATE_DIR = re.compile(r"Preprocessed_data_(\d+(?:\.\d+)?)Hz")
 
 
-def dataset_base(root):
-    """The folder holding ``image_set/`` and the feature folders.
-
-    That is ``root`` itself, or its parent when ``root`` is the official
-    release's ``eeg_dataset/`` folder.
-    """
-    root = Path(root)
-    if root.name.lower() == "eeg_dataset" and not (root / "eeg_dataset").is_dir():
-        return root.parent
-    return root
-
-
 def layout_dirs(root):
     """Every layout a root can hold: ``{name: folder of sub-XX/}``, in search order.
 
@@ -386,9 +375,10 @@ def layout_dirs(root):
     ``Preprocessed_data_<rate>Hz`` folder present (layout ``<rate>hz``). For a
     BIDS root these are looked for in its ``derivatives/eegvision/`` (where
     ``eegvision preprocess`` writes for it), and layout ``bids`` last: the
-    automatic preprocessing of its recordings (:func:`eegvision.data.bids.ensure_preprocessed`).
+    automatic preprocessing of its recordings (:func:`eegvision.data.raw.ensure_preprocessed`).
     """
-    from .bids import DERIVATIVES, is_bids_root, preprocessed_cache
+    from .bids import DERIVATIVES, is_bids_root
+    from .raw import preprocessed_cache
 
     base = dataset_base(root)
     bids = is_bids_root(base)
@@ -416,7 +406,7 @@ def subject_layouts(root, subject):
 
 
 def _pick_layout(root, subject, layout):
-    from .bids import ensure_preprocessed
+    from .raw import ensure_preprocessed
 
     dirs = layout_dirs(root)
     _check_option("layout", layout, ("auto",) + tuple(dirs))

@@ -378,7 +378,7 @@ def layout_dirs(root):
     automatic preprocessing of its recordings (:func:`eegvision.data.raw.ensure_preprocessed`).
     """
     from .bids import DERIVATIVES, is_bids_root
-    from .raw import preprocessed_cache
+    from .raw import preprocessed_cache, preprocessed_dir_name
 
     base = dataset_base(root)
     bids = is_bids_root(base)
@@ -391,7 +391,7 @@ def layout_dirs(root):
             if m and p.is_dir():
                 dirs.setdefault(f"{float(m.group(1)):g}hz", p)
     if bids:
-        dirs[BIDS_LAYOUT] = preprocessed_cache(root) / "Preprocessed_data_250Hz"
+        dirs[BIDS_LAYOUT] = preprocessed_cache(root) / preprocessed_dir_name(250.0)
     return dirs
 
 

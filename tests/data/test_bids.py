@@ -114,17 +114,21 @@ def test_bids_and_npy_routes_give_equal_arrays(both_routes, tmp_path, preset):
     assert shapes == [(6, 4), (3, 40)]
 
 
-def test_preprocess_writes_into_derivatives_by_default(both_routes, tmp_path):
+def test_preprocess_cli_writes_into_derivatives_by_default(both_routes, tmp_path, capsys):
     import shutil
 
-    from eegvision.data.raw import preprocess_subject
+    from eegvision.cli import main
+    from eegvision.data.presets import PRESETS
 
     root = tmp_path / "bids"
     shutil.copytree(both_routes[0], root)
     before = {p for p in root.rglob("*") if p.is_file()}
-    paths = preprocess_subject(root, 1)
-    assert all(p.is_relative_to(root / "derivatives" / "eegvision") for p in paths)
-    assert {p for p in root.rglob("*") if p.is_file()} - before == set(paths)
+    assert main(["preprocess", "--data-dir", str(root), "--subject", "1",
+                 "--preset", "official"]) == 0
+    new = {p for p in root.rglob("*") if p.is_file()} - before
+    folder = root / "derivatives" / "eegvision" / PRESETS["official"]["folder"] / "sub-01"
+    assert new == {folder / "preprocessed_eeg_training.npy", folder / "preprocessed_eeg_test.npy"}
+    assert str(folder) in capsys.readouterr().out
 
 
 def test_events_errors_name_the_file(tmp_path):

@@ -64,10 +64,6 @@ class BIDSRecording:
         first = str(self.runs[0])
         return first if len(self.runs) == 1 else f"{first} (+{len(self.runs) - 1} runs)"
 
-    def is_file(self):
-        """True when every run and its events file exist."""
-        return all(Path(r).is_file() and events_path(r).is_file() for r in self.runs)
-
 
 def is_bids_root(root):
     """True when ``root`` is a BIDS dataset (``dataset_description.json`` at its top)."""
@@ -283,8 +279,6 @@ def read_bids_session(recording, window=WINDOW):
     with out.info._unlock():  # the acquisition filter and bads, as the file says
         out.info["highpass"], out.info["lowpass"] = first.info["highpass"], first.info["lowpass"]
     out.info["bads"] = list(first.info["bads"])
-    logger.debug("%s: %d target codes", recording, int((out.get_data(picks="STI") ==
-                                                         TARGET_CODE).sum()))
     return out
 
 

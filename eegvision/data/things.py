@@ -706,6 +706,6 @@ def root_info(root, subject=1):
     sets = sorted(p.parent.name
                   for p in (dataset_base(root) / "dnn_feature").glob("*/manifest.json"))
     truth = root / "simulation_truth.json"
-    return dict(root=root, layouts=_layout_info(root, subject), feature_sets=sets,
-                data=load_subject(root, subject),
+    data = load_subject(root, subject)  # first: a BIDS root's subject is preprocessed here
+    return dict(root=root, layouts=_layout_info(root, subject), feature_sets=sets, data=data,
                 truth=json.loads(truth.read_text()) if truth.is_file() else None)

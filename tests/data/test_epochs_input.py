@@ -174,3 +174,16 @@ def test_analysis_runs_on_an_epochs_file_python(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((5, 8)))
     with pytest.raises(ValueError, match="5 feature rows for 32 epochs of 16 image"):
         analyze("temporal", data=str(path), features=str(tmp_path / "bad.npy"), model="ridge")
+
+
+def test_train_on_an_epochs_file(tmp_path, capsys):
+    from eegvision.cli import main
+
+    path, feats = _write_inputs(tmp_path)
+    assert main(["train", "--epochs-file", str(path), "--features", str(feats), "--model",
+                 "ridge", "--out", str(tmp_path / "train")]) == 0
+    assert (tmp_path / "train" / "metrics.json").is_file()
+    assert "4-way" in capsys.readouterr().out  # the metadata's 4 test images
+    assert main(["train", "--epochs-file", str(path), "--features", str(feats), "--data-dir",
+                 str(tmp_path), "--model", "ridge", "--out", str(tmp_path / "t2")]) == 2
+    assert "--epochs-file holds one subject" in capsys.readouterr().err

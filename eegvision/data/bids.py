@@ -252,7 +252,8 @@ def read_bids_session(recording, window=WINDOW):
     raw : mne.io.RawArray
         The EEG (volts) of every run in run order, then a channel ``STI``
         of type ``stim`` with the condition code (99999: catch trial) at each
-        onset; ``info['bads']`` from ``channels.tsv``.
+        onset; ``info['bads']`` from ``channels.tsv``, the electrode positions
+        of ``electrodes.tsv`` when it comes with its ``coordsystem.json``.
     """
     import mne
 
@@ -279,6 +280,8 @@ def read_bids_session(recording, window=WINDOW):
     with out.info._unlock():  # the acquisition filter and bads, as the file says
         out.info["highpass"], out.info["lowpass"] = first.info["highpass"], first.info["lowpass"]
     out.info["bads"] = list(first.info["bads"])
+    if first.get_montage() is not None:  # electrodes.tsv + coordsystem.json, when given
+        out.set_montage(first.get_montage(), on_missing="ignore", verbose="error")
     return out
 
 

@@ -131,6 +131,45 @@ def test_preprocess_cli_writes_into_derivatives_by_default(both_routes, tmp_path
     assert str(folder) in capsys.readouterr().out
 
 
+def test_nemar_sidecars_read_quietly(both_routes, tmp_path, caplog):
+    """nm000232 has no channels.tsv and an electrodes.tsv without coordsystem.json."""
+    import shutil
+
+    root = tmp_path / "bids"
+    shutil.copytree(both_routes[0], root)
+    for path in root.rglob("*_channels.tsv"):
+        path.unlink()
+    (root / "sub-01" / "ses-01" / "eeg" / "sub-01_ses-01_space-CapTrak_electrodes.tsv"
+     ).write_text("name\tx\ty\tz\nO1\t-0.03\t-0.1\t0.0\n")
+    rec = bids.find_bids_sessions(root, 1)[0][1]["training"]
+    with caplog.at_level("WARNING"):
+        raw = bids.read_bids_session(rec)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert raw.ch_names == list(THINGS_EEG2_CHANNELS) + ["STI"]
+
+
+def test_bad_channels_from_channels_tsv(both_routes, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from eegvision.data.raw import preprocess_subject
+
+    root = tmp_path / "bids"
+    shutil.copytree(both_routes[0], root)
+    for path in root.rglob("*_channels.tsv"):  # Oz marked bad in every run
+        table = pd.read_csv(path, sep="\t", keep_default_na=False)
+        table.loc[table["name"] == "Oz", "status"] = "bad"
+        table.to_csv(path, sep="\t", index=False)
+    rec = bids.find_bids_sessions(root, 1)[0][1]["test"]
+    assert bids.read_bids_session(rec).info["bads"] == ["Oz"]
+    from eegvision.data._pickle import load_dict_file
+
+    paths = preprocess_subject(root, 1, tmp_path / "out")  # the default route leaves it out
+    assert "Oz" not in load_dict_file(paths[0])["ch_names"]
+    assert len(load_dict_file(paths[0])["ch_names"]) == 62
+
+
 def test_events_errors_name_the_file(tmp_path):
     from eegvision._utils import DataError
 

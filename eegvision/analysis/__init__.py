@@ -248,6 +248,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     from ..training.config import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
+    epochs_file = str(data) if isinstance(data, (str, Path)) else None
     data, features = epochs_input(data, features)  # an -epo.fif path, a features .npy path
     recipe = recipe or getattr(module, "RECIPE", "sweep")
     bank = uses_bank(recipe)
@@ -325,7 +326,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                   "device": device, "layout": layout, "targets": targets,
                   "data_root": None if root is None else str(root),
                   "features": feature_set, "channels": channels, "builtin_data": builtin,
-                  "data_in_memory": prints, "train_options": dict(train_options or {}),
+                  "data_in_memory": prints, "epochs_file": epochs_file,
+                  "train_options": dict(train_options or {}),
                   "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list],

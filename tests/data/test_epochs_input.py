@@ -147,6 +147,8 @@ def _write_inputs(tmp_path):
 
 
 def test_analysis_runs_on_an_epochs_file_cli(tmp_path, capsys):
+    import json
+
     import pandas as pd
 
     from eegvision.cli import main
@@ -158,6 +160,8 @@ def test_analysis_runs_on_an_epochs_file_cli(tmp_path, capsys):
                  "--out", str(out)]) == 0
     df = pd.read_csv(out / "results.csv")
     assert set(df["condition"]) == {"full", "0-400ms", "400-800ms"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["epochs_file"] == str(path) and config["data_root"] is None
     assert main(["analyze", "temporal", "--epochs-file", str(path), "--model", "ridge",
                  "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

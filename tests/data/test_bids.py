@@ -56,7 +56,7 @@ def write_subject(tmp_path, *, n_sessions=2, n_train=6, n_test=3, train_runs=2, 
 
 @pytest.fixture(scope="module")
 def both_routes(tmp_path_factory):
-    return write_subject(tmp_path_factory.mktemp("bids_vs_npy"))
+    return write_subject(tmp_path_factory.mktemp("bids_vs_npy"), n_train=4, n_test=2)
 
 
 def test_layout_is_found_like_nemar(both_routes):
@@ -109,9 +109,9 @@ def test_bids_and_npy_routes_give_equal_arrays(both_routes, tmp_path, preset):
         assert da["ch_names"] == db["ch_names"]
         np.testing.assert_array_equal(da["times"], db["times"])
         np.testing.assert_array_equal(da["preprocessed_eeg_data"], db["preprocessed_eeg_data"])
-    # 6 training conditions x 2 repetitions x 2 sessions; 3 test conditions x 20 x 2
+    # 4 training conditions x 2 repetitions x 2 sessions; 2 test conditions x 20 x 2
     shapes = [load_dict_file(p)["preprocessed_eeg_data"].shape[:2] for p in out["bids"]]
-    assert shapes == [(6, 4), (3, 40)]
+    assert shapes == [(4, 4), (2, 40)]
 
 
 def test_preprocess_cli_writes_into_derivatives_by_default(both_routes, tmp_path, capsys):

@@ -178,6 +178,10 @@ def test_analysis_runs_on_an_epochs_file_python(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((5, 8)))
     with pytest.raises(ValueError, match="5 feature rows for 32 epochs of 16 image"):
         analyze("temporal", data=str(path), features=str(tmp_path / "bad.npy"), model="ridge")
+    with pytest.raises(ValueError, match="epochs file not found"):
+        analyze("temporal", data=str(tmp_path / "nope-epo.fif"), features=str(feats))
+    with pytest.raises(ValueError, match="MNE could not read it as epochs"):
+        analyze("temporal", data=str(feats), features=str(feats))
 
 
 def test_train_on_an_epochs_file(tmp_path, capsys):

@@ -20,6 +20,7 @@ from ._utils import DataError, EEGVisionError  # noqa: E402
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
     "load_subject": "eegvision.data.things",
+    "read_epochs_file": "eegvision.data.epochs_file",
     "EEGImageData": "eegvision.data.container",
     "SubjectData": "eegvision.data.container",
     "TrainConfig": "eegvision.training",

@@ -82,17 +82,19 @@ targets : 'centers' | 'images'
     image's own features."""
 
 docdict["data"] = """
-data : SubjectData | EEGImageData | mne.Epochs | dict | None
+data : SubjectData | EEGImageData | mne.Epochs | str | Path | dict | None
     Data in memory instead of a root: a subject's data, one container (its
     images split into training and test, see
-    :func:`eegvision.data.inputs.split_images`), epochs with ``features``,
-    or a dict of these by subject. Jobs are cached by the arrays' content
-    hash."""
+    :func:`eegvision.data.inputs.split_images`; a ``split`` column of the
+    epochs' metadata decides it), epochs with ``features``, the path of an
+    ``-epo.fif`` file with ``features``, or a dict of these by subject. Jobs
+    are cached by the arrays' content hash."""
 
 docdict["features"] = """
-features : array | dict | None
-    The image features of ``mne.Epochs`` data: one row per epoch, or a dict
-    concept name -> vector."""
+features : array | str | Path | dict | None
+    The image features of ``mne.Epochs`` data: one row per epoch (or per
+    image condition), as an array or a ``.npy`` path, or a dict concept
+    name -> vector."""
 
 docdict["jobs_backend"] = """
 jobs, backend, scheduler

@@ -47,8 +47,8 @@ def _nonneg_int(text):
 
 def _add_data_options(p, subjects=False):
     p.add_argument("--data-dir", default=None,
-                   help="THINGS-EEG2 data root (default: $EEGVISION_DATA, else the built-in "
-                        "simulated dataset)")
+                   help="THINGS-EEG2 data root or BIDS root (default: $EEGVISION_DATA, else "
+                        "the built-in simulated dataset)")
     if subjects:
         g = p.add_mutually_exclusive_group()
         g.add_argument("--subject", type=_positive_int, default=None, help="one subject (default 1)")
@@ -68,12 +68,16 @@ def _add_compute_options(p, default_model="nice", unset_defaults=False):
     p.add_argument("--model", default=None if unset_defaults else default_model,
                    help=f"encoder name (default {default_model})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--epochs-file", default=None, metavar="X-epo.fif",
+                   help="epochs already made (MNE -epo.fif) instead of --data-dir; --features "
+                        "then gives their image features as a .npy (one row per epoch or per "
+                        "image)")
 
 
 def _add_feature_options(p, channels=True):
     p.add_argument("--features", default=None, metavar="NAME",
                    help="named feature set dnn_feature/NAME/ from `eegvision features` "
-                        "(default: NICE's files in dnn_feature/)")
+                        "(default: NICE's files in dnn_feature/); with --epochs-file a .npy")
     if channels:
         p.add_argument("--channels", default=None,
                        help="channel selection: posterior17, a comma list (O1,Oz,O2), a glob "

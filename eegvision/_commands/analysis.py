@@ -47,13 +47,30 @@ def analyze_cli(args):
     for key in ("features", "channels"):
         if getattr(args, key, None) is not None:
             settings[key] = getattr(args, key)
-    df = analyze(args.analysis, settings.pop("subjects"), data_dir=args.data_dir, out=out,
+    data = _epochs_file(args, settings)
+    df = analyze(args.analysis, settings.pop("subjects"), data=data, data_dir=args.data_dir, out=out,
                  device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None),
                  noise_ceiling=not getattr(args, "no_noise_ceiling", False),
                  batch=not getattr(args, "no_batch", False), report=print, **settings,
                  **options)
     _print_summary(args.analysis, df, out)
+
+
+def _epochs_file(args, settings):
+    """``--epochs-file``: the data (its features from ``--features FILE.npy``), or None."""
+    from .._utils import EEGVisionError
+
+    path = getattr(args, "epochs_file", None)
+    if path is None:
+        return None
+    if args.data_dir is not None:
+        raise EEGVisionError("--epochs-file and --data-dir both give the data.\n  Fix: drop "
+                             "one of them.")
+    if settings.get("features") is None:
+        raise EEGVisionError(f"--epochs-file {path}: the epochs need their image features.\n"
+                             "  Fix: add --features F.npy (one row per epoch or per image).")
+    return path
 
 
 def _print_summary(name, df, out):

@@ -35,14 +35,19 @@ def train_cli(args):
     from ..data.channels import pick
     from ..data.things import load_subject
 
-    root, _ = resolve_root(args.data_dir, subjects=subjects)
     args.targets = args.targets or ("images" if args.recipe in BLUR_RECIPES else "centers")
     channels = getattr(args, "channels", None) or RECIPE_CHANNELS.get(args.recipe)
-    datasets = {s: pick(load_subject(root, s, targets=args.targets, average=True,
-                                     features=getattr(args, "features", None) or (
-                                         BLUR_FEATURES if args.recipe in BLUR_RECIPES else None),
-                                     bank=args.recipe in BLUR_RECIPES), channels)
-                for s in subjects}
+    if getattr(args, "epochs_file", None) is not None:
+        datasets = {1: pick(_epochs_subject(args), channels)}
+        subjects = [1]
+    else:
+        root, _ = resolve_root(args.data_dir, subjects=subjects)
+        datasets = {s: pick(load_subject(root, s, targets=args.targets, average=True,
+                                         features=getattr(args, "features", None) or (
+                                             BLUR_FEATURES if args.recipe in BLUR_RECIPES
+                                             else None),
+                                         bank=args.recipe in BLUR_RECIPES), channels)
+                    for s in subjects}
     if args.loso:
         df = run_loso(datasets, config, out, targets=args.targets)
         for row in df.itertuples():
@@ -61,6 +66,21 @@ def train_cli(args):
     if len(subjects) > 1:
         print(f"wrote {out / 'results.csv'}")
     return df
+
+
+def _epochs_subject(args):
+    """``--epochs-file`` (+ ``--features F.npy``) as one subject, split by metadata or ``--seed``."""
+    from ..data.epochs_file import read_epochs_file
+    from ..data.inputs import as_subjects
+
+    if args.data_dir is not None or getattr(args, "loso", False):
+        raise EEGVisionError("--epochs-file holds one subject's data: it goes without "
+                             "--data-dir and --loso.\n  Fix: drop --data-dir / --loso.")
+    if getattr(args, "features", None) is None:
+        raise EEGVisionError(f"--epochs-file {args.epochs_file}: the epochs need their image "
+                             "features.\n  Fix: add --features F.npy (one row per epoch or per "
+                             "image).")
+    return as_subjects(read_epochs_file(args.epochs_file, args.features), seed=args.seed)[1]
 
 
 def evaluate_cli(args):

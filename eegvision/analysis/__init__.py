@@ -194,7 +194,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     features : str | array, shape (n_trials, n_features) | None
         With a data root: a named feature set (``dnn_feature/<features>/``, as
         ``--features``; None reads NICE's files). With ``data`` an
-        ``mne.Epochs``: the image features of its trials.
+        ``mne.Epochs`` or an ``-epo.fif`` path: the image features of its
+        trials, as an array or a ``.npy`` path (one row per epoch, or per
+        image condition; see :func:`eegvision.data.epochs_file.read_epochs_file`).
     %(data_dir)s
     %(out)s
     %(seeds)s
@@ -241,10 +243,13 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         One row per (subject, condition, seed); ``.attrs['summary']`` holds the
         across-subject summary with intervals and p-values.
     """
+    from ..data.epochs_file import epochs_input
     from ..runner import results_table, run_jobs
     from ..training.config import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
+    epochs_file = str(data) if isinstance(data, (str, Path)) else None
+    data, features = epochs_input(data, features)  # an -epo.fif path, a features .npy path
     recipe = recipe or getattr(module, "RECIPE", "sweep")
     bank = uses_bank(recipe)
     channels = channels or RECIPE_CHANNELS.get(recipe)
@@ -321,7 +326,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                   "device": device, "layout": layout, "targets": targets,
                   "data_root": None if root is None else str(root),
                   "features": feature_set, "channels": channels, "builtin_data": builtin,
-                  "data_in_memory": prints, "train_options": dict(train_options or {}),
+                  "data_in_memory": prints, "epochs_file": epochs_file,
+                  "train_options": dict(train_options or {}),
                   "options": options, "n_jobs": len(job_list),
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list],

@@ -96,7 +96,8 @@ def _grid(opts, start_ms, end_ms):
 
 def conditions(options, ref):
     """Windows (ms): ``sliding`` (width, step), ``cumulative`` ([onset, t]), ``tail``
-    ([t, end]) or an explicit ``windows`` list; plus the whole-epoch reference."""
+    ([t, end]) or an explicit ``windows`` list; plus the whole-epoch reference
+    (from ``tmin_ms``, image onset by default, to the end of the epoch)."""
     times = ref.times
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     if len(times) < 2:
@@ -116,7 +117,9 @@ def conditions(options, ref):
                            f"({times_ms[0]:.0f} to {end_ms:.0f} ms, every "
                            f"{1e3 / _sfreq(times):g} ms) falls in these windows.",
                            "choose windows inside the data's time range")
-    full = (REFERENCE, {"tmin_ms": float(times[0] * 1000), "tmax_ms": float(end_ms)})
+    # the whole-epoch reference starts at image onset (tmin_ms, 0 by default): a baseline
+    # before it is not part of "the whole epoch" unless tmin_ms asks for it
+    full = (REFERENCE, {"tmin_ms": float(max(times[0] * 1000, start_ms)), "tmax_ms": float(end_ms)})
     return [full] + [(f"{lo:g}-{hi:g}ms", {"tmin_ms": lo, "tmax_ms": hi}) for lo, hi in wins]
 
 

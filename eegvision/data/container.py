@@ -103,6 +103,7 @@ class EEGImageData:
         self.categories = None if categories is None else np.asarray(categories).astype(str)
         self.meta = dict(meta or {})
         self._info = None
+        self._source_info = None  # an mne.Info the data came with (from_epochs): its positions
         if validate:
             self._validate()
 
@@ -190,10 +191,28 @@ class EEGImageData:
 
     @property
     def info(self):
-        """``mne.Info`` with the easycap-M1 montage (built on first use)."""
+        """``mne.Info`` of the channels (built on first use).
+
+        The digitisation of the epochs the container was made from
+        (:meth:`from_epochs`) when they had one, else the easycap-M1 montage.
+        """
         if self._info is None:
-            self._info = make_info(self.ch_names, self.sfreq)
+            self._info = self._own_info() or make_info(self.ch_names, self.sfreq)
         return self._info
+
+    def _own_info(self):
+        """The source ``Info`` reduced to this container's channels (None without one)."""
+        import mne
+
+        src = self._source_info
+        if src is None or not set(self.ch_names) <= set(src["ch_names"]):
+            return None
+        info = mne.pick_info(src, [src["ch_names"].index(c) for c in self.ch_names],
+                             verbose="error")
+        if info["sfreq"] != self.sfreq:
+            with info._unlock():
+                info["sfreq"] = self.sfreq
+        return info
 
     def __len__(self):
         return self.n_trials
@@ -314,6 +333,7 @@ class EEGImageData:
         fields.update(changes)
         out = EEGImageData(validate=False, **fields)
         out._zero_outside = pending
+        out._source_info = self._source_info
         return out
 
     def copy(self, deep=True):
@@ -341,9 +361,12 @@ class EEGImageData:
         """New container of the trials selected by an integer index or boolean mask."""
         index = np.asarray(index)
         cats = None if self.categories is None else self.categories[index]
-        return self._replace(eeg=self.eeg[index], features=self.features[index],
-                             concepts=self.concepts[index], conditions=self.conditions[index],
-                             categories=cats)
+        out = self._replace(eeg=self.eeg[index], features=self.features[index],
+                            concepts=self.concepts[index], conditions=self.conditions[index],
+                            categories=cats)
+        if "trial_split" in self.meta:  # per-trial labels follow the trials
+            out.meta["trial_split"] = np.asarray(self.meta["trial_split"])[index]
+        return out
 
     def with_features(self, features):
         """Same EEG with other features (e.g. another image model's)."""
@@ -521,7 +544,17 @@ class EEGImageData:
 
     # ------------------------------------------------------------------ MNE io
     def to_epochs(self):
-        """Return an ``mne.EpochsArray`` (with concept/condition metadata)."""
+        """Return an ``mne.EpochsArray`` with named events and concept/condition metadata.
+
+        Each image condition is one event, named after its concept
+        (``'category/concept'`` when categories are known, as MNE's
+        hierarchical event names; ``'.../<condition>'`` appended when a
+        concept spans several images), coded ``condition + 1``.
+
+        Returns
+        -------
+        epochs : mne.EpochsArray
+        """
         import mne
         import pandas as pd
 
@@ -531,46 +564,119 @@ class EEGImageData:
         if self.categories is not None:
             meta["category"] = self.categories
         return mne.EpochsArray(self.eeg.astype(np.float64), self.info, events=events,
-                               tmin=float(self.times[0]), metadata=meta, verbose="error")
+                               event_id=self._event_id(), tmin=float(self.times[0]),
+                               metadata=meta, verbose="error")
+
+    def _event_id(self):
+        ids, first = np.unique(self.conditions, return_index=True)
+        names = [c if self.categories is None else f"{self.categories[i]}/{c}"
+                 for c, i in zip(self.concepts[first], first, strict=True)]
+        shared = {n for n in names if names.count(n) > 1}
+        return {(f"{n}/{c}" if n in shared else n): int(c) + 1
+                for n, c in zip(names, ids, strict=True)}
 
     @classmethod
     def from_epochs(cls, epochs, features, concepts=None, *, categories=None, meta=None):
         """Build a container from any ``mne.Epochs`` and image features.
 
+        Follows MNE: only EEG channels are kept, channels in ``info['bads']``
+        are left out (as MNE's default picks do), and the epochs' own channel
+        positions stay with the data (:attr:`info`). Epochs that are not
+        preloaded are read once, for the picked channels only.
+
         Parameters
         ----------
         epochs : mne.Epochs
-            EEG epochs; only EEG channels are kept.
+            EEG epochs, preloaded or not.
         features : array, shape (n_epochs, d) | dict of str -> array (d,)
             One feature per epoch, or one per concept name.
         concepts : array of str | None
             Concept of each epoch. Defaults to ``epochs.metadata['concept']``,
-            else the event names.
+            else the event names: a hierarchical name (``'animal/antelope'``)
+            gives the concept (its last tag, ``antelope``) and the category
+            (its first, ``animal``); tags that are numbers (image ids) are
+            skipped.
+        categories : array of str | None
+            Category of each epoch; default ``metadata['category']``, else
+            the first tag of hierarchical event names.
+        meta : dict | None
+            Provenance kept in ``meta``.
+
+        Returns
+        -------
+        EEGImageData
+            Conditions (repetitions of one image share one) from
+            ``metadata['condition']``, else the event codes when concepts come
+            from the event names, else one per concept. A ``metadata['split']``
+            column (``train`` / ``test`` per epoch) is kept as
+            ``meta['trial_split']``, and
+            :func:`eegvision.data.inputs.split_images` uses it instead of
+            drawing a split.
         """
-        eeg_epochs = epochs.copy().pick("eeg")
-        data = eeg_epochs.get_data(copy=False)
-        if concepts is None:
-            if eeg_epochs.metadata is not None and "concept" in eeg_epochs.metadata:
-                concepts = eeg_epochs.metadata["concept"].to_numpy()
-            else:
-                id_to_name = {v: k for k, v in eeg_epochs.event_id.items()}
-                concepts = [id_to_name[e] for e in eeg_epochs.events[:, 2]]
+        import mne
+
+        picks = mne.pick_types(epochs.info, meg=False, eeg=True, exclude="bads")
+        if len(picks) == 0:
+            raise ValueError("The epochs have no good EEG channels (after leaving out "
+                             f"info['bads'] = {epochs.info['bads']}).")
+        bads = [c for c in epochs.info["bads"] if c in epochs.ch_names]
+        if bads:
+            logger.info("Leaving out the bad channels %s (info['bads'])", ", ".join(bads))
+        data = epochs.get_data(picks=picks)  # reads non-preloaded epochs from disk
+        md = epochs.metadata
+        conditions = None
+        if concepts is None and md is not None and "concept" in md:
+            concepts = md["concept"].to_numpy()
+        elif concepts is None:
+            id_to_name = {v: k for k, v in epochs.event_id.items()}
+            tags = [_event_tags(id_to_name[e]) for e in epochs.events[:, 2]]
+            concepts = [t[-1] for t in tags]
+            if categories is None and all(len(t) > 1 for t in tags):
+                categories = [t[0] for t in tags]
+            conditions = np.unique(epochs.events[:, 2], return_inverse=True)[1]
+        if md is not None and "condition" in md:
+            conditions = md["condition"].to_numpy()
+        if categories is None and md is not None and "category" in md:
+            categories = md["category"].to_numpy()
         concepts = np.asarray(concepts).astype(str)
-        if isinstance(features, dict):
-            missing = sorted(set(concepts) - set(features))
-            if missing:
-                raise ValueError(f"No feature for concepts: {', '.join(missing[:10])}")
-            features = np.stack([np.asarray(features[c]) for c in concepts])
-        features = np.asarray(features)
-        if features.ndim == 3 and features.shape[1] == 1:
-            features = features[:, 0]
-        if categories is None and eeg_epochs.metadata is not None and "category" in eeg_epochs.metadata:
-            categories = eeg_epochs.metadata["category"].to_numpy()
-        out = cls(data, features, concepts, eeg_epochs.ch_names, eeg_epochs.times,
-                  eeg_epochs.info["sfreq"], categories=categories,
-                  meta=dict(meta or {}, source="mne.Epochs"))
+        features = _features_per_epoch(features, concepts)
+        extra = {} if md is None or "split" not in md else {
+            "trial_split": _split_labels(md["split"])}
+        out = cls(data, features, concepts, [epochs.ch_names[i] for i in picks], epochs.times,
+                  epochs.info["sfreq"], conditions=conditions, categories=categories,
+                  meta={"source": "mne.Epochs", **(meta or {}), **extra})
+        if epochs.info.get_montage() is not None:  # the recording's own positions
+            out._source_info = mne.pick_info(epochs.info, picks, verbose="error")
         logger.info("Built %r from epochs", out)
         return out
+
+
+def _event_tags(name):
+    """``'animal/antelope/0012'`` -> ``['animal', 'antelope']`` (number tags are image ids)."""
+    tags = [t for t in str(name).split("/") if t and not t.isdigit()]
+    return tags or [str(name)]
+
+
+def _features_per_epoch(features, concepts):
+    if isinstance(features, dict):
+        missing = sorted(set(concepts) - set(features))
+        if missing:
+            raise ValueError(f"No feature for concepts: {', '.join(missing[:10])}")
+        features = np.stack([np.asarray(features[c]) for c in concepts])
+    features = np.asarray(features)
+    if features.ndim == 3 and features.shape[1] == 1:
+        features = features[:, 0]
+    return features
+
+
+def _split_labels(column):
+    """``metadata['split']`` as ``'train'`` / ``'test'`` per epoch (``training`` is ``train``)."""
+    labels = column.astype(str).str.strip().str.lower().replace({"training": "train"})
+    unknown = sorted(set(labels) - {"train", "test"})
+    if unknown:
+        raise data_error("epochs.metadata['split']", f"values {unknown[:5]} are neither "
+                         "'train' nor 'test'.", "label every epoch train or test.")
+    return labels.to_numpy()
 
 
 def n_repetitions(container):

@@ -38,10 +38,15 @@ def split_images(data, test_size=0.2, seed=0, *, subject=1):
     Returns
     -------
     SubjectData
-        Every trial of a test image is in ``test``, none in ``train``.
+        Every trial of a test image is in ``test``, none in ``train``. When
+        ``data.meta['trial_split']`` labels every trial ``train`` / ``test``
+        (a ``split`` column of the epochs' metadata, see
+        :meth:`EEGImageData.from_epochs`), that split is used and nothing is drawn.
     """
     from .._utils import rng_from_seed
 
+    if "trial_split" in data.meta:
+        return _given_split(data, subject)
     ids = np.unique(data.conditions)
     n_test = int(round(test_size * len(ids))) if test_size < 1 else int(test_size)
     if not 2 <= n_test <= len(ids) - 2:
@@ -52,6 +57,27 @@ def split_images(data, test_size=0.2, seed=0, *, subject=1):
     meta = {"source": data.meta.get("source", "EEGImageData"), "test_size": test_size,
             "split_seed": int(seed)}
     return SubjectData(int(subject), data.subset(~is_test), data.subset(is_test), meta)
+
+
+def _given_split(data, subject):
+    """The split the data's metadata gives (``meta['trial_split']``), checked for zero-shot use."""
+    src = data.meta.get("source", "EEGImageData")
+    labels = np.asarray(data.meta["trial_split"])
+    is_test = labels == "test"
+    shared = np.intersect1d(data.conditions[is_test], data.conditions[~is_test])
+    if shared.size:
+        raise data_error(src, f"the metadata's split puts {shared.size} images in both train "
+                         "and test (zero-shot retrieval tests on unseen images).",
+                         "label every epoch of an image with the same split.")
+    for name, mask in (("test", is_test), ("train", ~is_test)):
+        if len(np.unique(data.conditions[mask])) < 2:
+            raise data_error(src, f"the metadata's split has fewer than 2 {name} images.",
+                             "label at least 2 images train and 2 test.")
+    meta = {"source": src, "split": "metadata"}
+    parts = [data.subset(mask) for mask in (~is_test, is_test)]
+    for part in parts:
+        part.meta.pop("trial_split", None)
+    return SubjectData(int(subject), parts[0], parts[1], meta)
 
 
 @fill_doc
@@ -187,11 +213,11 @@ class RootLoader:
         features and channels.
         """
         from .channels import select_channels
-        from .things import _split_data, find_subject_files, read_image_metadata
+        from .things import _split_data, find_subject_files, subject_metadata
 
         files = find_subject_files(self.root, subject, self.layout, targets=self.targets,
                                    features=self.features, bank=self.bank)
-        meta = read_image_metadata(self.root) if files["metadata"] is not None else None
+        meta = subject_metadata(self.root, subject, files)
         data = _split_data(files, split, meta, average=False, cache=False, targets=self.targets,
                            subject=subject)
         if self.channels is not None:

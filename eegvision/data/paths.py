@@ -46,3 +46,15 @@ def builtin_dir(simulator_version):
     """
     flavour = "real" if shared_data_dir() else "synthetic"
     return cache_base() / f"builtin-v{simulator_version}-{flavour}"
+
+
+def dataset_base(root):
+    """The folder holding ``image_set/`` and the feature folders.
+
+    That is ``root`` itself, or its parent when ``root`` is the official
+    release's ``eeg_dataset/`` folder.
+    """
+    root = Path(root)
+    if root.name.lower() == "eeg_dataset" and not (root / "eeg_dataset").is_dir():
+        return root.parent
+    return root

@@ -227,13 +227,15 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
     Parameters
     ----------
     root : str | Path
-        Data root with ``Raw_data/`` or ``eeg_dataset/raw_data/``.
+        Data root with ``Raw_data/`` or ``eeg_dataset/raw_data/``, or a BIDS
+        root (:mod:`eegvision.data.bids`).
     subject : int
         Subject number (1-based).
     preset : 'official' | 'nice'
         Which published preprocessing (see the module docstring).
     out_root : str | Path | None
-        Where to write (default ``root``).
+        Where to write (default ``root``; for a BIDS root its
+        ``derivatives/eegvision/``).
     seed : int
         Repetition selection and shuffling (both codes: 20200220).
 
@@ -243,8 +245,8 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         The training and test files written. Memory: the merged float64
         arrays (a real NICE subject: 8.3 GB of training data) plus a session.
     """
-    from .raw import find_raw_sessions
-    from .things import dataset_base
+    from .paths import dataset_base
+    from .raw import default_out_root, find_raw_sessions
 
     _check_option("preset", preset, tuple(PRESETS))
     cfg = PRESETS[preset]
@@ -260,7 +262,7 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         parts["training"].append((train, ep["training"][1]))
         logger.info("sub-%02d ses-%02d: %s preset epoched and whitened", subject, ses, preset)
     test, train = merge_sessions_preset(parts["test"], parts["training"], seed)
-    out = dataset_base(out_root or root) / cfg["folder"] / f"sub-{int(subject):02d}"
+    out = dataset_base(default_out_root(root, out_root)) / cfg["folder"] / f"sub-{int(subject):02d}"
     paths = []
     for split, data in (("training", train), ("test", test)):
         obj = {"preprocessed_eeg_data": data, "ch_names": names, "times": times}

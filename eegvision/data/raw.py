@@ -20,24 +20,26 @@ are built by :func:`eegvision.data.simulate.simulate_raw_session`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import pickle
 import re
 from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, check_finite, data_error, logger
+from .._utils import _check_option, atomic_path, check_finite, data_error, logger, write_json
 from ._pickle import load_dict_file
+from .bids import TARGET_CODE  # noqa: F401  (99999 marks target (catch) trials, dropped)
 
 RAW_DIR = "Raw_data"
 #: The official release's raw folder (under the folder that holds ``eeg_dataset/``).
 RAW_DIR_OFFICIAL = "eeg_dataset/raw_data"
 SPLITS = ("training", "test")
-#: Stim code of target (catch) trials; these epochs are dropped.
-TARGET_CODE = 99999
 #: Where the raw recordings come from.
 RAW_DATA_URL = "https://osf.io/crxs4/"
 _RAW_KEYS = ("raw_eeg_data", "ch_names", "ch_types", "sfreq")
+_BIDS_CACHE_VERSION = 1
 
 
 # ------------------------------------------------------------------ loading
@@ -46,11 +48,13 @@ def read_raw_session(path):
 
     Parameters
     ----------
-    path : str | Path
+    path : str | Path | eegvision.data.bids.BIDSRecording
         ``raw_eeg_{training,test}.npy``: a saved dict with ``raw_eeg_data``
         (channels x samples, volts, last row the stim channel), ``ch_names``,
         ``ch_types`` (final entry ``'stim'``), ``sfreq`` and optionally
-        ``highpass`` / ``lowpass``.
+        ``highpass`` / ``lowpass``. Or the runs of one partition of a BIDS
+        session (:func:`eegvision.data.bids.read_bids_session` builds the
+        same object from them).
 
     Returns
     -------
@@ -59,6 +63,10 @@ def read_raw_session(path):
     """
     import mne
 
+    from .bids import BIDSRecording, read_bids_session
+
+    if isinstance(path, BIDSRecording):  # a BIDS root's runs: the same object, from BDF
+        return read_bids_session(path)
     path = Path(path)
     if not path.is_file():
         raise data_error(path, "raw recording not found.",
@@ -393,7 +401,7 @@ def raw_subject_dir(root, subject):
     ``root`` may also be the official ``eeg_dataset/`` folder itself. When
     neither exists, the NICE name is returned (the error then names it).
     """
-    from .things import dataset_base
+    from .paths import dataset_base
 
     sub = f"sub-{int(subject):02d}"
     base = dataset_base(root)
@@ -406,10 +414,15 @@ def raw_subject_dir(root, subject):
 def find_raw_sessions(root, subject):
     """Raw files of one subject: ``[(session, {split: path}), ...]``, ascending.
 
-    Every session from ``ses-01`` to the highest present must hold both
+    For a BIDS root (:func:`eegvision.data.bids.is_bids_root`) the paths are
+    :class:`~eegvision.data.bids.BIDSRecording` (the runs of each task). Every session from ``ses-01`` to the highest present must hold both
     ``raw_eeg_training.npy`` and ``raw_eeg_test.npy``; otherwise one
     :class:`~eegvision._utils.DataError` lists every missing file.
     """
+    from .bids import find_bids_sessions, is_bids_root
+
+    if is_bids_root(root):
+        return find_bids_sessions(root, subject)
     sub_dir = raw_subject_dir(root, subject)
     found = sorted(int(m.group(1)) for p in (sub_dir.glob("ses-*") if sub_dir.is_dir() else [])
                    if p.is_dir() and (m := re.fullmatch(r"ses-(\d+)", p.name)))
@@ -423,6 +436,15 @@ def find_raw_sessions(root, subject):
                          f"{RAW_DIR_OFFICIAL}/sub-XX/ses-YY/), or make a simulated root with "
                          "`eegvision simulate DIR --raw`.")
     return sessions
+
+
+def default_out_root(root, out_root=None):
+    """Where preprocessing writes: ``out_root``, else ``derivatives/eegvision/`` of a BIDS root, else ``root``."""
+    from .bids import DERIVATIVES, is_bids_root
+
+    if out_root is not None:
+        return Path(out_root)
+    return Path(root) / DERIVATIVES if is_bids_root(root) else Path(root)
 
 
 def _merge_sessions(parts, split, src):
@@ -489,11 +511,13 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     Parameters
     ----------
     root : str | Path
-        Data root holding ``Raw_data/sub-XX/ses-YY/raw_eeg_{training,test}.npy``.
+        Data root holding ``Raw_data/sub-XX/ses-YY/raw_eeg_{training,test}.npy``,
+        or a BIDS root (:mod:`eegvision.data.bids`).
     subject : int
         Subject number (1-based).
     out_root : str | Path | None
-        Where to write the preprocessed layout (default: ``root``).
+        Where to write the preprocessed layout (default: ``root``; for a
+        BIDS root its ``derivatives/eegvision/``).
     sfreq, tmin, tmax : float
         Output rate and epoch window (NICE: 250 Hz, -0.2 to 1.0 s).
     mvnn : bool
@@ -514,7 +538,7 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     """
     sessions = find_raw_sessions(root, subject)
     sub = f"sub-{int(subject):02d}"
-    out_dir = Path(out_root or root) / preprocessed_dir_name(sfreq) / sub
+    out_dir = default_out_root(root, out_root) / preprocessed_dir_name(sfreq) / sub
     parts = {sp: [] for sp in SPLITS}
     names = times = None
     for ses, files in sessions:
@@ -544,3 +568,55 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
                                          data, names, times[t0:]))
         logger.info("wrote %s %s", paths[-1], data.shape)
     return paths
+
+
+# ------------------------------------------------------------------ BIDS roots: a cached preprocessing
+def _stamp(root, subject):
+    """Identity of a subject's BIDS files (paths, sizes, mtimes): a change re-preprocesses."""
+    from .bids import events_path, find_bids_sessions
+
+    items = []
+    for ses, recs in find_bids_sessions(root, subject):
+        for split, rec in recs.items():
+            for run in rec.runs:
+                for p in (Path(run), events_path(run)):
+                    st = p.stat()
+                    items.append([ses, split, str(p.resolve()), st.st_size, st.st_mtime_ns])
+    return {"version": _BIDS_CACHE_VERSION, "files": items}
+
+
+def preprocessed_cache(root):
+    """The cache folder of a BIDS root's automatic preprocessing (one per root)."""
+    from .paths import cache_base
+
+    key = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return cache_base() / "bids" / key
+
+
+def ensure_preprocessed(root, subject):
+    """Preprocess one subject of a BIDS root into the cache (once); return the cache root.
+
+    The default pipeline (:func:`preprocess_subject`: 250 Hz,
+    MVNN, 0-1 s) writes ``Preprocessed_data_250Hz/sub-XX/`` under
+    :func:`preprocessed_cache`, stamped with the source files' sizes and
+    times, so a changed recording is preprocessed again. To choose a preset,
+    run ``eegvision preprocess --data-dir ROOT --preset ...`` instead: what it
+    writes in ``derivatives/eegvision/`` is read first.
+    """
+    cache = preprocessed_cache(root)
+    sub = f"sub-{int(subject):02d}"
+    stamp_file = cache / f"{sub}.json"
+    stamp = _stamp(root, subject)
+    target = cache / preprocessed_dir_name(250.0) / sub
+    if stamp_file.is_file() and (target / "preprocessed_eeg_test.npy").is_file():
+        try:
+            if json.loads(stamp_file.read_text()) == stamp:
+                return cache
+        except ValueError:
+            pass
+    logger.warning("%s: preprocessing %s from the BIDS recordings (once; cached in %s)",
+                   root, sub, cache)
+    stamp_file.unlink(missing_ok=True)
+    preprocess_subject(root, subject, cache)
+    write_json(stamp_file, stamp)
+    return cache

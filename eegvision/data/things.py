@@ -35,6 +35,7 @@ import numpy as np
 from .._utils import _check_option, check_finite, data_error, logger, write_json
 from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
+from .paths import dataset_base  # noqa: F401  (re-exported: long its home)
 
 #: Fixed layouts: name -> folder (relative to the data root, or, for
 #: ``eeg_dataset``, to the folder that holds ``eeg_dataset/``). Folders
@@ -44,6 +45,8 @@ LAYOUTS = {"250hz": "Preprocessed_data_250Hz",
            "eeg_dataset": "eeg_dataset/preprocessed_data",
            "official": "Preprocessed_data"}
 TARGETS = ("centers", "images")
+#: Layout of a BIDS root's automatic preprocessing (:mod:`eegvision.data.bids`).
+BIDS_LAYOUT = "bids"
 _REQUIRED_KEYS = ("preprocessed_eeg_data", "ch_names", "times")
 _CACHE_VERSION = 1
 _CHUNK = 256
@@ -365,31 +368,30 @@ def read_concept_table(path):
 _RATE_DIR = re.compile(r"Preprocessed_data_(\d+(?:\.\d+)?)Hz")
 
 
-def dataset_base(root):
-    """The folder holding ``image_set/`` and the feature folders.
-
-    That is ``root`` itself, or its parent when ``root`` is the official
-    release's ``eeg_dataset/`` folder.
-    """
-    root = Path(root)
-    if root.name.lower() == "eeg_dataset" and not (root / "eeg_dataset").is_dir():
-        return root.parent
-    return root
-
-
 def layout_dirs(root):
     """Every layout a root can hold: ``{name: folder of sub-XX/}``, in search order.
 
     The fixed :data:`LAYOUTS` come first (whether present or not), then every
-    ``Preprocessed_data_<rate>Hz`` folder present (layout ``<rate>hz``).
+    ``Preprocessed_data_<rate>Hz`` folder present (layout ``<rate>hz``). For a
+    BIDS root these are looked for in its ``derivatives/eegvision/`` (where
+    ``eegvision preprocess`` writes for it), and layout ``bids`` last: the
+    automatic preprocessing of its recordings (:func:`eegvision.data.raw.ensure_preprocessed`).
     """
+    from .bids import DERIVATIVES, is_bids_root
+    from .raw import preprocessed_cache, preprocessed_dir_name
+
     base = dataset_base(root)
+    bids = is_bids_root(base)
+    if bids:  # what `eegvision preprocess` wrote for it, then its automatic preprocessing
+        base = base / DERIVATIVES
     dirs = {name: base / rel for name, rel in LAYOUTS.items()}
     if base.is_dir():
         for p in sorted(base.iterdir()):
             m = _RATE_DIR.fullmatch(p.name)
             if m and p.is_dir():
                 dirs.setdefault(f"{float(m.group(1)):g}hz", p)
+    if bids:
+        dirs[BIDS_LAYOUT] = preprocessed_cache(root) / preprocessed_dir_name(250.0)
     return dirs
 
 
@@ -404,13 +406,20 @@ def subject_layouts(root, subject):
 
 
 def _pick_layout(root, subject, layout):
+    from .raw import ensure_preprocessed
+
     dirs = layout_dirs(root)
     _check_option("layout", layout, ("auto",) + tuple(dirs))
+    if layout == BIDS_LAYOUT:
+        ensure_preprocessed(dataset_base(root), subject)
     if layout != "auto":
         return layout
-    found = subject_layouts(root, subject)
+    found = [name for name in subject_layouts(root, subject) if name != BIDS_LAYOUT]
     if found:
         return found[0]
+    if BIDS_LAYOUT in dirs:  # a BIDS root: preprocess its recordings (once, cached)
+        ensure_preprocessed(dataset_base(root), subject)
+        return BIDS_LAYOUT
     looked = "\n    ".join(f"{name}: {folder / f'sub-{int(subject):02d}'}/"
                           for name, folder in dirs.items())
     raise data_error(root, f"subject {subject}: no preprocessed EEG found. Looked for these "
@@ -510,13 +519,32 @@ def metadata_path(root):
                              base / "Image_set" / "image_metadata.npy") if p.is_file()), None)
 
 
+def subject_metadata(root, subject, files):
+    """Image metadata for one subject: ``image_metadata.npy``, else a BIDS root's events.
+
+    A BIDS root without ``image_set/`` names its conditions by the
+    ``category_name`` of its ``events.tsv`` (:func:`eegvision.data.bids.concept_names`).
+    None when neither is there (conditions are then numbered).
+    """
+    from .bids import concept_names, is_bids_root
+
+    if files["metadata"] is not None:
+        return read_image_metadata(root)
+    if not is_bids_root(dataset_base(root)):
+        return None
+    names = concept_names(dataset_base(root), subject)
+    return {f"{key}_concepts": np.array([concept_name(n) for n in names[key]])
+            for key in ("train", "test") if names[key] is not None} or None
+
+
 def _names(meta, split, key, n, path):
     """Per-condition names from the metadata (None when the key is absent)."""
     if meta is None or key not in meta:
         return None
     values = np.asarray(meta[key]).ravel()
     if len(values) != n:
-        raise data_error(path, f"{len(values)} {key} for {n} {split} conditions.",
+        raise data_error(path or "image metadata", f"{len(values)} {key} for {n} {split} "
+                         "conditions.",
                          "use the image_metadata.npy that matches this EEG.")
     return values.astype(str)
 
@@ -606,7 +634,7 @@ def load_subject(root, subject, *, layout="auto", targets="centers", average=Tru
 
     files = find_subject_files(root, subject, layout, targets=targets, features=features,
                                bank=bank)
-    meta = read_image_metadata(root) if files["metadata"] is not None else None
+    meta = subject_metadata(root, subject, files)
     kw = dict(average=average, cache=cache, targets=targets, subject=subject)
     train = _split_data(files, "train", meta, **kw)
     test = _split_data(files, "test", meta, **kw)
@@ -678,6 +706,6 @@ def root_info(root, subject=1):
     sets = sorted(p.parent.name
                   for p in (dataset_base(root) / "dnn_feature").glob("*/manifest.json"))
     truth = root / "simulation_truth.json"
-    return dict(root=root, layouts=_layout_info(root, subject), feature_sets=sets,
-                data=load_subject(root, subject),
+    data = load_subject(root, subject)  # first: a BIDS root's subject is preprocessed here
+    return dict(root=root, layouts=_layout_info(root, subject), feature_sets=sets, data=data,
                 truth=json.loads(truth.read_text()) if truth.is_file() else None)

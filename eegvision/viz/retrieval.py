@@ -76,12 +76,11 @@ def find_image(image_dir, concept):
 
 
 def _thumbnail(path, size=160):
-    from PIL import Image
+    from ..images.decode import read_rgb  # by bit depth, bombs refused (as `features` reads)
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((size, size))
-        return np.asarray(im)
+    im = read_rgb(path)
+    im.thumbnail((size, size))
+    return np.asarray(im)
 
 
 def _cell(ax, concept, image_dir, *, frame=None, blank=False):

@@ -482,3 +482,13 @@ def test_damaged_partial_results_are_recomputed(root, clip_dir, damage, caplog):
             for n in ("s", "fresh"))
     assert np.array_equal(a, b)
     assert ("computing it again" if damage != "settings" else "discarding") in caplog.text
+
+
+def test_retrieval_thumbnails_decode_like_features(tmp_path):
+    """``figures --images`` thumbnails read pictures by the same rule (16-bit, bombs)."""
+    from eegvision.viz.retrieval import _thumbnail
+
+    Image.fromarray(GRADIENT.astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    assert np.array_equal(_thumbnail(tmp_path / "deep.png"), _grey(GRADIENT))
+    with pytest.raises(DataError, match="decompression bomb"):
+        _thumbnail(_bomb_png(tmp_path / "bomb.png"))

@@ -127,7 +127,7 @@ def _display_range(im, path):
         return lo, hi
     if _sixteen_bit(im, tags):
         return 0.0, 65535.0
-    kind = "float" if im.mode == "F" else "32-bit integer"
+    kind = "float" if im.mode == "F" else "signed or 32-bit integer"
     raise data_error(path, f"a {kind} picture (mode {im.mode!r}) that declares no display "
                      "range, so which value is black and which white is unknown.",
                      "re-save it as 8- or 16-bit RGB or greyscale, or give the TIFF "

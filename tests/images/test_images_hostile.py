@@ -120,10 +120,31 @@ def test_float_and_32_bit_need_a_declared_range(tmp_path):
     assert np.array_equal(np.asarray(read_rgb(tmp_path / "ranged.tif")), _grey(GRADIENT))
     wide = GRADIENT.astype(np.int32) * 1000
     Image.fromarray(wide).save(tmp_path / "int.tif")
-    with pytest.raises(DataError, match=r"int\.tif: a 32-bit integer picture"):
+    with pytest.raises(DataError, match=r"int\.tif: a signed or 32-bit integer picture"):
         read_rgb(tmp_path / "int.tif")
     Image.fromarray(wide).save(tmp_path / "int_ranged.tif", tiffinfo={340: 0, 341: 255000})
     assert np.array_equal(np.asarray(read_rgb(tmp_path / "int_ranged.tif")), _grey(GRADIENT))
+
+
+def test_signed_16_bit_tiff_needs_a_declared_range(tmp_path):
+    signed = GRADIENT.astype(np.int16) - 128
+    Image.fromarray(signed).save(tmp_path / "s.tif")
+    with pytest.raises(DataError, match="signed or 32-bit integer picture"):
+        read_rgb(tmp_path / "s.tif")
+    Image.fromarray(signed).save(tmp_path / "r.tif", tiffinfo={340: -128, 341: 127})
+    assert np.array_equal(np.asarray(read_rgb(tmp_path / "r.tif")), _grey(GRADIENT))
+
+
+@pytest.mark.parametrize("mode", Image.MODES)
+def test_every_pillow_mode_converts_or_is_refused_in_one_line(mode):
+    """Loops over Pillow's own list: a mode added to Pillow is tested the day it appears."""
+    try:
+        got = to_rgb(Image.new(mode, (4, 3)), "pic.png")
+    except DataError as err:
+        assert str(err).startswith("pic.png: ") and "\n  Fix: " in str(err)
+        assert mode in ("La", "F", "I")  # I and F: no declared range in memory
+    else:
+        assert got.mode == "RGB" and got.size == (4, 3)
 
 
 @pytest.mark.parametrize("values, problem", [
@@ -492,3 +513,17 @@ def test_retrieval_thumbnails_decode_like_features(tmp_path):
     assert np.array_equal(_thumbnail(tmp_path / "deep.png"), _grey(GRADIENT))
     with pytest.raises(DataError, match="decompression bomb"):
         _thumbnail(_bomb_png(tmp_path / "bomb.png"))
+
+
+def test_retrieval_thumbnails_never_look_outside_the_image_folder(tmp_path):
+    from eegvision.viz.retrieval import find_image
+
+    images, outside = tmp_path / "test_images", tmp_path / "outside"
+    (images / "00001_cat").mkdir(parents=True)
+    outside.mkdir()
+    Image.new("RGB", (4, 4)).save(images / "00001_cat" / "a.jpg")
+    Image.new("RGB", (4, 4)).save(outside / "secret.png")
+    (images / "00002_dog").symlink_to(outside, target_is_directory=True)
+    assert find_image(images, "00001_cat") == images / "00001_cat" / "a.jpg"
+    for concept in (str(outside), "../outside", "..", "00002_dog", "dog", "*"):
+        assert find_image(images, concept) is None, concept

@@ -59,7 +59,8 @@ def read_rgb(path):
 
     bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # PIL's complaints (corrupt tags ...) name no file
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 rgb = to_rgb(im, path)
@@ -70,6 +71,8 @@ def read_rgb(path):
                          ) from None
     except (OSError, SyntaxError, EOFError) as err:
         raise data_error(path, f"cannot be read as an image ({err}).", _REPLACE) from None
+    for w in caught:
+        logger.warning("%s: %s", path, w.message)
     _warn_if_flat(rgb, path)
     return rgb
 

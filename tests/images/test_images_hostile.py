@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -162,6 +163,23 @@ def test_flat_picture_is_named_in_a_warning(tmp_path, caplog):
     Image.new("L", (8, 8), 7).save(tmp_path / "flat.png")
     read_rgb(tmp_path / "flat.png")
     assert "flat.png: the picture is one flat colour (7, 7, 7)" in caplog.text
+
+
+def test_pil_warnings_are_logged_with_the_file(tmp_path, caplog, monkeypatch):
+    from eegvision.images import decode
+
+    real = decode.to_rgb
+
+    def complaining(im, path):
+        warnings.warn("Corrupt EXIF data.", UserWarning, stacklevel=1)  # as PIL's TIFF reader
+        return real(im, path)
+
+    monkeypatch.setattr(decode, "to_rgb", complaining)
+    Image.fromarray(GRADIENT).save(tmp_path / "w.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_rgb(tmp_path / "w.png")
+    assert "w.png: Corrupt EXIF data." in caplog.text
 
 
 # ------------------------------------------------------------ decompression bombs
@@ -527,3 +545,122 @@ def test_retrieval_thumbnails_never_look_outside_the_image_folder(tmp_path):
     assert find_image(images, "00001_cat") == images / "00001_cat" / "a.jpg"
     for concept in (str(outside), "../outside", "..", "00002_dog", "dog", "*"):
         assert find_image(images, concept) is None, concept
+
+
+# ------------------------------------------------------------ fuzzing (generated hostile content)
+def _fuzz_settings():
+    from datetime import timedelta
+
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=60, deadline=timedelta(seconds=5),
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+
+
+def _valid_pictures(tmp_path):
+    """One small valid file per format and mode family, to mutate."""
+    rgb = np.stack([GRADIENT, 255 - GRADIENT, GRADIENT // 3], axis=2)
+    made = {}
+    for name, im, kw in (("a.png", Image.fromarray(rgb), {}),
+                         ("b.jpg", Image.fromarray(rgb), {}),
+                         ("c.png", Image.fromarray(GRADIENT.astype(np.uint16) * 257), {}),
+                         ("d.tif", Image.fromarray(GRADIENT.astype(np.float32) / 255),
+                          dict(tiffinfo={340: 0.0, 341: 1.0})),
+                         ("e.gif", Image.fromarray(GRADIENT).convert("P"), {}),
+                         ("f.bmp", Image.fromarray(rgb), {})):
+        im.save(tmp_path / name, **kw)
+        made[name] = (tmp_path / name).read_bytes()
+    return made
+
+
+def test_fuzz_mutated_pictures_decode_or_fail_in_one_line(tmp_path):
+    """Flipped, cut and overwritten bytes of valid PNG, JPEG, TIFF, GIF and BMP files."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    originals = _valid_pictures(tmp_path)
+
+    @_fuzz_settings()
+    @given(name=st.sampled_from(sorted(originals)), cut=st.floats(0.05, 1.0),
+           flips=st.lists(st.tuples(st.floats(0, 0.999), st.integers(0, 255)), max_size=6))
+    def run(name, cut, flips):
+        data = bytearray(originals[name][:max(8, int(len(originals[name]) * cut))])
+        for where, value in flips:
+            data[int(where * len(data))] = value
+        path = tmp_path / f"m-{name}"
+        path.write_bytes(bytes(data))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # PIL's warnings are logged with the file
+                got = read_rgb(path)
+        except DataError as err:
+            assert str(err).startswith(f"{path}: ") and "\n  Fix: " in str(err), err
+        else:
+            assert got.mode == "RGB"
+
+    run()
+
+
+def test_fuzz_manifest_contents(tmp_path):
+    """Any JSON value or bytes as manifest.json: a manifest dict or one DataError naming it."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from eegvision.images import read_manifest
+    from eegvision.images.features import _listed_files
+
+    folder = tmp_path / "dnn_feature" / "s"
+    folder.mkdir(parents=True)
+    path = folder / "manifest.json"
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=12)
+    names = st.sampled_from(["clip_feature_maps_test.npy", "../../x.npy", "/etc/passwd",
+                             "blur_bank_test.npy", "", ".."]) | st.text(max_size=10)
+    manifests = st.fixed_dictionaries({"settings": st.dictionaries(st.text(max_size=5), values,
+                                                                   max_size=3),
+                                       "files": st.dictionaries(names, values, max_size=4)})
+
+    @_fuzz_settings()
+    @given(content=st.one_of(values.map(lambda v: json.dumps(v).encode()),
+                             manifests.map(lambda v: json.dumps(v).encode()),
+                             st.binary(max_size=40)))
+    def run(content):
+        path.write_bytes(content)
+        try:
+            man = read_manifest(tmp_path, "s")
+        except DataError as err:
+            assert str(err).startswith(f"{path}: ") and "\n  Fix: " in str(err), err
+            assert _listed_files(tmp_path, "s") == []
+        else:
+            assert isinstance(man["settings"], dict) and isinstance(man["files"], dict)
+            listed = _listed_files(tmp_path, "s")  # the only names --overwrite may delete
+            assert set(listed) <= {"clip_feature_maps_test.npy", "blur_bank_test.npy"}
+
+    run()
+
+
+def test_fuzz_metadata_names_stay_in_the_image_set(root):
+    """Generated concept and file names: a path inside test_images/ or one DataError."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from eegvision.images.imageset import image_paths
+
+    split = (root / "image_set" / "test_images").resolve()
+    parts = st.sampled_from(["..", ".", "/", "\\\\", "/etc", "~", "a", "b.png", "", " "])
+    names = st.lists(parts, min_size=1, max_size=4).map("".join) | st.text(max_size=8)
+
+    @_fuzz_settings()
+    @given(key=st.sampled_from(["test_img_concepts", "test_img_files"]), name=names)
+    def run(key, name):
+        _edit_metadata(root, **{key: (0, name)})
+        try:
+            paths = image_paths(root, "test")
+        except DataError as err:
+            assert "image_metadata.npy" in str(err) or "test_images" in str(err), err
+        else:
+            assert all(p.resolve().is_relative_to(split) for p in paths)
+
+    run()

@@ -65,7 +65,8 @@ def read_rgb(path):
             with Image.open(path) as im:
                 rgb = to_rgb(im, path)
     except bomb as err:
-        raise data_error(path, f"refused as a possible decompression bomb ({err}).",
+        raise data_error(path, f"refused as a possible decompression bomb "
+                         f"({str(err).rstrip('.')}).",
                          "THINGS-EEG2 images are 500 x 500 pixels: replace the file with the "
                          "image set's own, or downscale it below PIL.Image.MAX_IMAGE_PIXELS."
                          ) from None

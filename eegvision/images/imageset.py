@@ -72,9 +72,11 @@ def _inside(folder, meta_path, *names):
     the resolved ``folder`` (a symlinked ``image_set/`` or split folder is fine).
     """
     for name in names:
-        if name in ("", ".", "..") or "/" in name or "\\" in name or Path(name).is_absolute():
-            raise data_error(meta_path, f"names the image {'/'.join(names)!r}, which is not a "
-                             f"plain name inside {folder.name}/ (an absolute path or '..').",
+        if (name in ("", ".", "..") or any(c in name for c in "/\\\0")
+                or Path(name).is_absolute()):
+            raise data_error(meta_path, f"names the image {name!r} (of {'/'.join(names)!r}), "
+                             f"which is not a plain name inside {folder.name}/ (an absolute "
+                             "path, '..', a path separator or a NUL byte).",
                              "use the image_metadata.npy published with THINGS-EEG2 (concept "
                              "folders and file names, no paths).")
     path = folder.joinpath(*names)

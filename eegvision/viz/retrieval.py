@@ -67,7 +67,7 @@ def find_image(image_dir, concept):
         return None
     image_dir = Path(image_dir)
     name = concept_name(concept)
-    if any(c in str(concept) for c in "/\\*?[") or str(concept) in ("", ".", ".."):
+    if any(c in str(concept) for c in "/\\*?[\0") or str(concept) in ("", ".", ".."):
         return None  # not a plain folder name: never look outside image_dir
     for folder in (image_dir / str(concept), *sorted(image_dir.glob(f"*_{name}"))):
         if folder.is_dir() and folder.resolve().is_relative_to(image_dir.resolve()):

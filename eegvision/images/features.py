@@ -2,9 +2,13 @@
 
 Work is split into fixed chunks of images; each finished chunk is saved
 atomically under ``dnn_feature/<name>/.partial/``, so a killed run computes
-only the missing chunks when started again with the same settings. The final
-files and ``manifest.json`` are written when every chunk is there, and the
-partial folder is then removed.
+only the missing chunks when started again with the same settings and the
+same images (a sha256 fingerprint of their bytes is part of the key). The
+final files and ``manifest.json`` are written when every chunk is there, and
+the partial folder is then removed. A set is "up to date" only when its key
+matches and every file its manifest lists is there with its shape; a set made
+otherwise, a damaged one and feature files without a manifest are replaced
+only with ``overwrite`` (``--overwrite``).
 
 Blur bank: each image is also encoded at Gaussian blur levels ``sigma`` (in
 pixels of the image file as stored; THINGS-EEG2 images are 500 x 500), with

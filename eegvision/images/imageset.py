@@ -140,7 +140,7 @@ def center_image_paths(things_dir, root):
                        (str(concept), concept_name(concept)) if (things_dir / n).is_dir()), None)
         files = [] if folder is None else sorted(
             p for p in folder.iterdir()
-            if p.suffix.lower() in _EXTENSIONS and p.name != str(test_file))
+            if p.suffix.lower() in _EXTENSIONS and p.name != str(test_file) and p.is_file())
         if not files:
             missing.append(str(concept))
         groups.append(files)

@@ -664,3 +664,20 @@ def test_fuzz_metadata_names_stay_in_the_image_set(root):
             assert all(p.resolve().is_relative_to(split) for p in paths)
 
     run()
+
+
+def test_centre_pictures_are_regular_files_only(root, tmp_path):
+    """A folder or a FIFO named like a picture is skipped (a FIFO would block the hash)."""
+    from eegvision.data._pickle import load_dict_file
+    from eegvision.images.imageset import center_image_paths
+
+    meta = load_dict_file(root / "image_set" / "image_metadata.npy")
+    things = tmp_path / "things"
+    for concept in meta["test_img_concepts"]:
+        folder = things / str(concept)
+        folder.mkdir(parents=True)
+        Image.new("RGB", (4, 4)).save(folder / "a.jpg")
+        (folder / "d.jpg").mkdir()
+        os.mkfifo(folder / "f.jpg")
+    groups = center_image_paths(things, root)
+    assert [[p.name for p in g] for g in groups] == [["a.jpg"]] * len(groups)

@@ -265,6 +265,9 @@ def build_parser():
     p.add_argument("--output", default="image_embeds", choices=("image_embeds", "projected"),
                    help="image_embeds (L2-normalised, as NICE) or the unnormalised projection")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--overwrite", action="store_true",
+                   help="recompute a set made with other settings or images (or damaged), "
+                        "and replace feature files without a manifest; refused without it")
     p.set_defaults(func=_cmd_features)
 
     p = sub.add_parser("figures", help="rebuild publication figures and tables from saved results")

@@ -116,7 +116,8 @@ def features_cli(args):
     man = extract_features(root, name, args.model, blur_sigmas=sigmas,
                            things_images=args.things_images,
                            splits=splits, batch_size=args.batch_size,
-                           chunk_size=args.chunk_size, device=args.device, output=args.output)
+                           chunk_size=args.chunk_size, device=args.device, output=args.output,
+                           overwrite=args.overwrite)
     state = "up to date" if man["cached"] else "written"
     print(f"feature set {name!r} {state}: {feature_set_dir(root, name)}")
     for fname, shape in man["files"].items():

@@ -36,6 +36,23 @@ def feature_set_dir(root, name):
 
 
 def read_manifest(root, name):
-    """The ``manifest.json`` of a feature set, or None when it has none."""
+    """The ``manifest.json`` of a feature set, or None when it has none.
+
+    A file that is not a JSON object holding ``settings`` and ``files``
+    objects (truncated, edited, a list) is refused in one line naming it.
+    """
     path = feature_set_dir(root, name) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    fix = (f"recompute the set with `eegvision features --name {name} ... --overwrite` "
+           f"(or delete the folder {path.parent}).")
+    try:
+        man = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise data_error(path, f"not valid JSON ({err}): truncated or edited?", fix) from None
+    if not isinstance(man, dict) or not all(isinstance(man.get(k), dict)
+                                            for k in ("settings", "files")):
+        found = type(man).__name__ if not isinstance(man, dict) else f"keys {sorted(man)}"
+        raise data_error(path, f"expected a JSON object with 'settings' and 'files' objects, "
+                         f"found {found}.", fix)
+    return man

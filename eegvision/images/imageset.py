@@ -53,7 +53,8 @@ def image_paths(root, split):
     if len(concepts) != len(files):
         raise data_error(base / "image_metadata.npy", f"{len(concepts)} {need[0]} but "
                          f"{len(files)} {need[1]}.", "use the published image_metadata.npy.")
-    paths = [base / folder / c / f for c, f in zip(concepts, files, strict=True)]
+    paths = [_inside(base / folder, base / "image_metadata.npy", c, f)
+             for c, f in zip(concepts, files, strict=True)]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         shown = "\n    ".join(missing[:5]) + (f"\n    ... and {len(missing) - 5} more"
@@ -61,6 +62,48 @@ def image_paths(root, split):
         raise data_error(base / folder, f"{len(missing)} of {len(paths)} {split} images named "
                          f"in image_metadata.npy are missing:\n    {shown}", _WHERE)
     return paths
+
+
+def _inside(folder, meta_path, *names):
+    """``folder / names...``, refused when a name is not one plain entry or leaves ``folder``.
+
+    An absolute name or ``..`` would read pictures from anywhere on disk, and a
+    symlink inside the image set could too: the resolved path must stay inside
+    the resolved ``folder`` (a symlinked ``image_set/`` or split folder is fine).
+    """
+    for name in names:
+        if (name in ("", ".", "..") or any(c in name for c in "/\\\0")
+                or Path(name).is_absolute()):
+            raise data_error(meta_path, f"names the image {name!r} (of {'/'.join(names)!r}), "
+                             f"which is not a plain name inside {folder.name}/ (an absolute "
+                             "path, '..', a path separator or a NUL byte).",
+                             "use the image_metadata.npy published with THINGS-EEG2 (concept "
+                             "folders and file names, no paths).")
+    path = folder.joinpath(*names)
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise data_error(path, f"resolves to {path.resolve()}, outside {folder} (a symlink "
+                         "out of the image set).", "copy the picture into the image set, or "
+                         "symlink the whole image_set/ (or its split folder) instead.")
+    return path
+
+
+def fingerprint(paths, base):
+    """``sha256:<32 hex>`` of every file's path relative to ``base`` and its bytes, in order.
+
+    The contents, not sizes and mtimes: a picture rewritten in place with its
+    old mtime is caught, and a copied image set (new mtimes) still matches.
+    Hashing reads every file once (see docs/images.md for the measured cost).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).relative_to(base).as_posix().encode() + b"\0")
+        digest.update(Path(path).stat().st_size.to_bytes(8, "little"))
+        with open(path, "rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(block)
+    return "sha256:" + digest.hexdigest()[:32]
 
 
 def center_image_paths(things_dir, root):
@@ -88,15 +131,16 @@ def center_image_paths(things_dir, root):
     if not things_dir.is_dir():
         raise data_error(things_dir, "not a folder.", "pass the THINGS image folder "
                          "(one sub-folder per concept) with --things-images.")
-    meta = load_dict_file(image_set_dir(root) / "image_metadata.npy")
+    meta_path = image_set_dir(root) / "image_metadata.npy"
+    meta = load_dict_file(meta_path)
     groups, missing = [], []
     for concept, test_file in zip(list(meta["test_img_concepts"]), list(meta["test_img_files"]),
                                   strict=True):
-        folder = next((things_dir / n for n in (str(concept), concept_name(concept))
-                       if (things_dir / n).is_dir()), None)
+        folder = next((_inside(things_dir, meta_path, n) for n in
+                       (str(concept), concept_name(concept)) if (things_dir / n).is_dir()), None)
         files = [] if folder is None else sorted(
             p for p in folder.iterdir()
-            if p.suffix.lower() in _EXTENSIONS and p.name != str(test_file))
+            if p.suffix.lower() in _EXTENSIONS and p.name != str(test_file) and p.is_file())
         if not files:
             missing.append(str(concept))
         groups.append(files)

@@ -67,8 +67,10 @@ def find_image(image_dir, concept):
         return None
     image_dir = Path(image_dir)
     name = concept_name(concept)
+    if any(c in str(concept) for c in "/\\*?[\0") or str(concept) in ("", ".", ".."):
+        return None  # not a plain folder name: never look outside image_dir
     for folder in (image_dir / str(concept), *sorted(image_dir.glob(f"*_{name}"))):
-        if folder.is_dir():
+        if folder.is_dir() and folder.resolve().is_relative_to(image_dir.resolve()):
             files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
             if files:
                 return files[0]
@@ -76,12 +78,11 @@ def find_image(image_dir, concept):
 
 
 def _thumbnail(path, size=160):
-    from PIL import Image
+    from ..images.decode import read_rgb  # by bit depth, bombs refused (as `features` reads)
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((size, size))
-        return np.asarray(im)
+    im = read_rgb(path)
+    im.thumbnail((size, size))
+    return np.asarray(im)
 
 
 def _cell(ax, concept, image_dir, *, frame=None, blank=False):

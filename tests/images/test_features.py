@@ -15,25 +15,6 @@ from eegvision.images import extract_features, feature_set_dir, read_manifest  #
 from eegvision.images import features as feat_mod  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def clip_dir(tmp_path_factory):
-    """A randomly initialised CLIPModel (no weights downloaded), saved and loaded by path."""
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
-
-    torch.manual_seed(0)
-    cfg = CLIPConfig(
-        text_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, vocab_size=64, max_position_embeddings=8),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                           num_attention_heads=2, image_size=32, patch_size=8),
-        projection_dim=12)
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    CLIPModel(cfg).save_pretrained(folder)
-    CLIPImageProcessor(size={"shortest_edge": 32},
-                       crop_size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
-
-
 def _write_images(root, seed=0):
     """JPEGs laid out as the THINGS-EEG2 image set, plus a THINGS folder for the centres."""
     from PIL import Image

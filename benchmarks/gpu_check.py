@@ -95,14 +95,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: the checkout's eegvision
     sys.path.insert(0, str(REPO))
 
-#: Data sizes: ``full`` is a THINGS-EEG2 subject (training averaged over its 4 repetitions).
+#: Data sizes: ``full`` is a THINGS-EEG2 subject (training averaged over its 4 repetitions);
+#: the sweep's windows are ``window_ms`` wide (tiny: 4 windows + the whole epoch, for CI).
 SIZES = {
     "full": dict(n_train=16540, n_test=200, n_chans=63, n_times=250, sfreq=250.0,
-                 n_features=768, n_images=(1000, 200)),
+                 n_features=768, n_images=(1000, 200), window_ms=100.0),
     "small": dict(n_train=1654, n_test=200, n_chans=63, n_times=250, sfreq=250.0,
-                  n_features=768, n_images=(200, 50)),
+                  n_features=768, n_images=(200, 50), window_ms=100.0),
     "tiny": dict(n_train=60, n_test=20, n_chans=17, n_times=100, sfreq=100.0,
-                 n_features=32, n_images=(20, 10)),
+                 n_features=32, n_images=(20, 10), window_ms=250.0),
 }
 #: What a cuda test's skip reason says when CUDA is absent (tests/conftest.py words it).
 SKIP_WORDS = "needs CUDA"
@@ -256,8 +257,10 @@ def step_sweep(args, data, batch):
     """The temporal analysis' 11 window models, with the sweep engine or one at a time."""
     from eegvision.analysis import analyze
 
+    width = SIZES[args.size]["window_ms"]
     df = analyze("temporal", data=data, epochs=args.epochs, device=args.device, batch=batch,
-                 plot=False, progress=False, noise_ceiling=False, timecourse=False)
+                 plot=False, progress=False, noise_ceiling=False, timecourse=False,
+                 width=width, step=width)
     n = len(df)
     from eegvision.analysis.temporal import REFERENCE
 

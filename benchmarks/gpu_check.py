@@ -28,8 +28,9 @@ What it runs, each step timed, caught and reported in ONE table at the end
    temporary folder, deleted afterwards).
 
 Each step has a time budget (``--step-budget-s``; the test run
-``--tests-budget-s``), and steps that would start after ``--budget-s`` are
-not run; either counts as a failure. The exit status is 0 only when every
+``--tests-budget-s``) and the whole check one (``--budget-s``, 450 s): a
+step stops at whichever comes first, and steps that would start after it
+are not run; either counts as a failure. The exit status is 0 only when every
 step passed, else 1 (2 for a bad option, e.g. ``--device cuda`` without
 CUDA).
 
@@ -121,7 +122,8 @@ def _budget(seconds):
         return
 
     def alarm(signum, frame):
-        raise StepTimeout(f"over its {seconds:g}-s budget")
+        raise StepTimeout(f"stopped after {seconds:.0f} s (its budget, or what was left of "
+                          "the check's)")
 
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, float(seconds))
@@ -355,8 +357,10 @@ class Check:
             return self._add(row)
         self._reset_peak()
         t, cpu = time.perf_counter(), time.process_time()
+        # a step stops at its own budget or at the check's, whichever comes first
+        limit = max(0.01, min(self.args.step_budget_s, self.args.budget_s - spent))
         try:
-            with _budget(None if name == "cuda tests" else self.args.step_budget_s):
+            with _budget(None if name == "cuda tests" else limit):
                 row.update(fn(*fn_args) or {})
         except StepTimeout as err:
             row.update(status="timeout", note=str(err))
@@ -475,7 +479,7 @@ def build_parser():
     p.add_argument("--encoders", default=",".join(list_encoders()),
                    help="comma list (default: every registered encoder)")
     p.add_argument("--budget-s", type=float, default=450.0,
-                   help="no step starts after this many seconds (default 450)")
+                   help="the whole check stops after this many seconds (default 450)")
     p.add_argument("--step-budget-s", type=float, default=120.0,
                    help="each step's time budget (default 120)")
     p.add_argument("--tests-budget-s", type=float, default=180.0,

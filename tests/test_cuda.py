@@ -183,7 +183,7 @@ def test_features_on_cuda_match_the_cpu(tmp_path, monkeypatch):
         np.testing.assert_allclose(gpu, cpu, atol=2e-4)
 
 
-@pytest.mark.parametrize("method", ["gradient", "gradcam", "attention"])
+@pytest.mark.parametrize("method", ["gradient", "gradcam", "attention", "occlusion"])
 def test_saliency_on_cuda_matches_the_model_on_the_cpu(subject, method):
     from eegvision.analysis.saliency import compute_saliency
 

@@ -171,13 +171,14 @@ def test_features_on_cuda_match_the_cpu(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from gpu_check import _image_root  # the check's random CLIP and JPEG image set
 
-    from eegvision.images import extract_features, feature_set_dir
+    from eegvision.images import feature_set_dir
 
     root, clip = _image_root(tmp_path, 20, 10, tiny=True)
-    extract_features(root, "gpu", str(clip), device="cuda", batch_size=8, progress=False)
-    extract_features(root, "cpu", str(clip), device="cpu", batch_size=8, progress=False)
+    for device in ("cuda", "cpu"):
+        assert main(["features", "--data-dir", str(root), "--model", str(clip), "--name", device,
+                     "--device", device, "--batch-size", "8"]) == 0
     for name in ("clip_feature_maps_training.npy", "clip_feature_maps_test.npy"):
-        gpu = np.load(feature_set_dir(root, "gpu") / name)
+        gpu = np.load(feature_set_dir(root, "cuda") / name)
         cpu = np.load(feature_set_dir(root, "cpu") / name)
         assert gpu.shape == cpu.shape and gpu.dtype == np.float32
         np.testing.assert_allclose(gpu, cpu, atol=2e-4)

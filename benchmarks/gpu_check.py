@@ -18,7 +18,8 @@ What it runs, each step timed, caught and reported in ONE table at the end
 3. ``train``: one fit with each registered encoder (``fast`` recipe,
    ``--epochs``), in float32 and under autocast (bf16 on GPUs that have it,
    else fp16 with a GradScaler), scored on the test set. Ratio: the encoder's
-   float32 wall time / its autocast wall time.
+   float32 wall time / its autocast wall time (none where both ran in
+   float32: a CPU without native bf16).
 4. ``sweep``: the temporal analysis' 11 models (whole epoch + ten 100-ms
    windows, ``sweep`` recipe, ``--epochs``) batched (the sweep engine) and
    one at a time (``--no-batch``). Ratio: one-at-a-time wall / batched wall
@@ -410,7 +411,8 @@ def run_check(args):
     for encoder in args.encoders:
         rows = [check.run(f"train {encoder} {name}", _needs(data, step_train), args, data,
                           encoder, amp) for name, amp in (("float32", False), ("autocast", True))]
-        if all(r["status"] == "ok" for r in rows):
+        # (a CPU without native bf16 trains both in float32: no ratio to take)
+        if all(r["status"] == "ok" for r in rows) and rows[0]["precision"] != rows[1]["precision"]:
             rows[1]["ratio"] = rows[0]["wall_s"] / rows[1]["wall_s"]
     batched = check.run("sweep batched", _needs(data, step_sweep), args, data, True)
     alone = check.run("sweep one at a time", _needs(data, step_sweep), args, data, False)

@@ -7,7 +7,8 @@ What it runs, each step timed, caught and reported in ONE table at the end
    cuda`` train and evaluate, bf16 autocast, fp16 autocast with a
    GradScaler, the sweep engine's per-device RNG state against lone fits,
    ``features --device cuda`` with a random tiny CLIP, saliency maps and
-   ``topomap`` on the device). Without CUDA they skip, and this step checks
+   ``topomap`` on the device, the blur recipes and the scikit-learn
+   estimator). Without CUDA they skip, and this step checks
    that every one skipped for that reason.
 2. A simulated subject made in memory in seconds, nothing downloaded or
    written: ``--size full`` (default) has THINGS-EEG2's dimensions, 16540

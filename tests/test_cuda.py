@@ -207,3 +207,30 @@ def test_topomap_cli_on_cuda(root63, tmp_path):
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 1 and results["top1"].between(0, 1).all()
     assert json.loads((out / "config.json").read_text())["device"] == "cuda"
+
+
+@pytest.mark.parametrize("recipe", ["ubp", "blur-bank"])
+def test_blur_recipes_train_on_cuda(tmp_path, recipe):
+    from eegvision.data.simulate import simulate_root
+
+    root = simulate_root(tmp_path / "root", 1, seed=1, n_train=60, n_test=20, n_train_reps=2,
+                         n_test_reps=2, blur_levels=3)
+    out = tmp_path / recipe
+    assert main(["train", "--data-dir", str(root), "--recipe", recipe, "--device", "cuda",
+                 "--epochs", "2", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["device_used"].startswith("cuda") and config["blur_levels"] == 3
+    assert 0 <= json.loads((out / "metrics.json").read_text())["top1"] <= 1
+
+
+def test_sklearn_estimator_on_cuda(subject):
+    from eegvision.decoding import ContrastiveDecoder
+
+    train = subject.train.average_repetitions()
+    test = subject.test.average_repetitions()
+    est = ContrastiveDecoder("nice", epochs=1, device="cuda", progress=False)
+    est.fit(train.eeg, train.features)
+    assert next(est.model_.parameters()).device.type == "cuda"
+    emb = est.transform(test.eeg)
+    assert emb.shape == (test.n_trials, test.n_features) and np.isfinite(emb).all()
+    assert 0 <= est.score(test.eeg, test.features) <= 1

@@ -43,12 +43,13 @@ unfused code takes about 1.5 s per epoch on an RTX 4090 (5 min for 200
 epochs); the H100 is at least as fast, and these models are small enough
 that kernel launches, not arithmetic, set the pace: about 1 s per epoch
 (ATM and the attention encoders up to 2 s), plus 2-5 s of set-up, transfer
-and scoring per fit. So: 16 fits x 2 epochs about 1.5 min; the sweep, 22
-model-epochs twice, about 1 min (each model holds its own 1 GB copy of the
-masked EEG on the GPU: about 12 GB at the sweep's peak); topomap, features
-and the data about 30 s; the cuda tests about 1 min (CUDA start-up in
-each). About 4 minutes in all, half the 8-minute limit; the budgets stop
-it at 7.5 minutes whatever happens.
+and scoring per fit. So: 16 fits of 2 epochs about 2 min; the sweep, 22
+model-epochs and 11 set-ups in each mode, about 1.5 min for both (each
+model holds its own 1 GB copy of the masked EEG on the GPU: about 12 GB at
+the batched sweep's peak); topomap, features and the data about 45 s; the
+15 cuda tests 1-1.5 min (their simulated roots, CUDA start-up). About 5
+minutes in all, inside the 8-minute limit; the budgets stop it at 7.5
+minutes whatever happens.
 
 Running it on a GPU machine that has no package index (the device
 machines' ``python3`` holds CUDA torch, transformers, scikit-learn, scipy,

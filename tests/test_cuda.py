@@ -50,6 +50,17 @@ def deterministic_cudnn(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
 
 
+@pytest.fixture
+def exact_float32():
+    """No TF32 (cuDNN convolutions use it by default): the GPU's float32 compared with the CPU's."""
+    saved = torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    yield
+    torch.backends.cudnn.allow_tf32 = saved[0]
+    torch.set_float32_matmul_precision(saved[1])
+
+
 class _CountingScaler(torch.amp.GradScaler):
     """A GradScaler that counts its instances and its ``update`` calls."""
 
@@ -157,7 +168,7 @@ def test_sweep_engine_on_cuda_equals_lone_fits_and_keeps_the_callers_rng(subject
     assert not np.allclose(batched[0].history.train_loss, batched[3].history.train_loss)
 
 
-def test_evaluate_on_cuda_matches_the_model_on_the_cpu(subject):
+def test_evaluate_on_cuda_matches_the_model_on_the_cpu(subject, exact_float32):
     result = T.fit(subject.train, _config(amp=False, epochs=1), progress=False)
     test = subject.test.average_repetitions()
     gpu = embed(result.model, test.eeg, test.features)
@@ -166,7 +177,7 @@ def test_evaluate_on_cuda_matches_the_model_on_the_cpu(subject):
         np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-4)
 
 
-def test_features_on_cuda_match_the_cpu(tmp_path, monkeypatch):
+def test_features_on_cuda_match_the_cpu(tmp_path, monkeypatch, exact_float32):
     pytest.importorskip("transformers")
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from gpu_check import _image_root  # the check's random CLIP and JPEG image set
@@ -185,7 +196,7 @@ def test_features_on_cuda_match_the_cpu(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["gradient", "gradcam", "attention", "occlusion"])
-def test_saliency_on_cuda_matches_the_model_on_the_cpu(subject, method):
+def test_saliency_on_cuda_matches_the_model_on_the_cpu(subject, method, exact_float32):
     from eegvision.analysis.saliency import compute_saliency
 
     result = T.fit(subject.train, _config(model="nice-sa", amp=False, epochs=1), progress=False)

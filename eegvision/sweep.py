@@ -125,12 +125,12 @@ def fit_many(trains, configs, *, progress=True, on_done=None):
         results[i] = fit(_materialise(trains[i]), configs[i], progress=False)
         if on_done is not None:
             on_done(i, results[i])
-    import torch
-
     by_device = collections.defaultdict(list)
     for i in torch_idx:
         by_device[resolve_device(configs[i].device)].append(i)
-    rng_before = torch.get_rng_state()
+    # the caller's global streams are not consumed here: the CPU's, and that of each GPU used
+    # (every state holds the same CPU state: all are read before any model trains)
+    rng_before = [_rng_state(d) for d in by_device]
     try:
         for device, idx in by_device.items():
             with _deterministic(device):
@@ -141,7 +141,8 @@ def fit_many(trains, configs, *, progress=True, on_done=None):
                     if on_done is not None:
                         on_done(member.index, result)
     finally:
-        torch.set_rng_state(rng_before)  # the caller's global stream is not consumed here
+        for state in rng_before:
+            _set_rng_state(state)
     return results
 
 

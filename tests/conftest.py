@@ -10,6 +10,25 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def cuda_skip_reason():
+    """Why the tests marked ``cuda`` cannot run here, or None when torch sees a GPU."""
+    try:
+        import torch
+    except ImportError:
+        return "needs CUDA: torch is not installed"
+    if torch.cuda.is_available():
+        return None
+    return f"needs CUDA: torch {torch.__version__} sees no GPU (benchmarks/gpu_check.py runs these)"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked ``cuda`` where there is no GPU, each with the reason."""
+    marked = [item for item in items if item.get_closest_marker("cuda") is not None]
+    reason = cuda_skip_reason() if marked else None
+    for item in marked if reason else ():
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):
     """Point caches at a temp dir and expose ../shared/data when it exists."""

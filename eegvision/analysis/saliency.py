@@ -326,6 +326,14 @@ def _capture_input(layer):
     return store, layer.register_forward_pre_hook(hook)
 
 
+def _device_of(module):
+    """The device of ``module``'s parameters (the CPU for a module without any)."""
+    import torch
+
+    param = next(module.parameters(), None) if hasattr(module, "parameters") else None
+    return torch.device("cpu") if param is None else param.device
+
+
 def _parent_of(root, layer):
     """The module that holds ``layer`` as a direct child (``root`` if none)."""
     return next((m for m in root.modules() if any(c is layer for c in m.children())), root)
@@ -369,21 +377,24 @@ def _receptive_spans(encoder, n_chans, n_times):
     import torch
 
     layer = find_spatial_conv(encoder)
+    device = _device_of(encoder)
     act_store, act_handle = _capture_input(layer)
     block_store, block_handle = _capture_input(_parent_of(encoder, layer))
     try:
         with torch.no_grad():
-            encoder(torch.zeros(1, n_chans, n_times))
+            encoder(torch.zeros(1, n_chans, n_times, device=device))
         n_pos = act_store["act"].shape[-1]
+        # drawn on the CPU, so a model on a GPU probes with the same inputs
         x = torch.randn(n_pos, n_chans, n_times, generator=torch.Generator().manual_seed(0))
-        encoder(x.requires_grad_(True))
+        encoder(x.to(device).requires_grad_(True))
         act, block_in = act_store["act"], block_store["act"]
-        picked = act[torch.arange(n_pos), ..., torch.arange(n_pos)]  # (n_pos, F, n_chans)
+        pos = torch.arange(n_pos, device=device)
+        picked = act[pos, ..., pos]  # (n_pos, F, n_chans)
         (grad,) = torch.autograd.grad(picked.sum(), block_in)
     finally:
         act_handle.remove()
         block_handle.remove()
-    weight = grad.abs().reshape(n_pos, -1, grad.shape[-1]).sum(1).double().numpy()
+    weight = grad.abs().reshape(n_pos, -1, grad.shape[-1]).sum(1).double().cpu().numpy()
     n_in = weight.shape[-1]
     first, last = np.full(n_pos, np.nan), np.full(n_pos, np.nan)
     for j, w in enumerate(weight):
@@ -403,7 +414,7 @@ def retrieval_margin(eeg_emb, img_emb, index):
     import torch
 
     sim = torch.nn.functional.normalize(eeg_emb.float(), dim=-1) @ img_emb.T
-    own = sim[torch.arange(len(index)), index]
+    own = sim[torch.arange(len(index), device=sim.device), index.to(sim.device)]
     return own - (sim.sum(1) - own) / max(img_emb.shape[0] - 1, 1)
 
 
@@ -411,7 +422,8 @@ def _image_embeddings(model, features):
     import torch
 
     with torch.no_grad():
-        img = model.encode_image(torch.as_tensor(np.asarray(features, dtype=np.float32)))
+        img = model.encode_image(torch.as_tensor(np.asarray(features, dtype=np.float32),
+                                                 device=_device_of(model)))
     return torch.nn.functional.normalize(img.float(), dim=-1)
 
 
@@ -444,11 +456,11 @@ def gradient_x_input(model, eeg, features, *, batch_size=100):
     maps, attn = [], []
     try:
         for start in range(0, len(eeg), batch_size):
-            x = torch.tensor(eeg[start:start + batch_size], requires_grad=True)
+            x = torch.tensor(eeg[start:start + batch_size], device=img.device, requires_grad=True)
             index = torch.arange(start, start + len(x))
             margin = retrieval_margin(model.encode_eeg(x), img, index)
             (grad,) = torch.autograd.grad(margin.sum(), x)
-            maps.append(grad.double().numpy() * (eeg[start:start + len(x)] - centre))
+            maps.append(grad.double().cpu().numpy() * (eeg[start:start + len(x)] - centre))
             a = _attention_received(model.encoder) if hasattr(model, "encoder") else None
             if a is not None:
                 attn.append(a)
@@ -493,7 +505,7 @@ def grad_cam(model, eeg, features, *, batch_size=100):
     store, handle = _capture_input(find_spatial_conv(encoder))
     cams, attn = [], []
     try:
-        batches = [torch.as_tensor(eeg[s:s + batch_size], dtype=torch.float32)
+        batches = [torch.as_tensor(eeg[s:s + batch_size], dtype=torch.float32, device=img.device)
                    for s in range(0, n_trials, batch_size)]
         with torch.no_grad():  # the trial-mean activation, the reference of every trial
             mean_act = sum(_act_sum(model, store, x) for x in batches) / n_trials
@@ -506,7 +518,7 @@ def grad_cam(model, eeg, features, *, batch_size=100):
             (grad,) = torch.autograd.grad(margin.sum(), act)
             # element-wise weights: a gradient pooled over channels and time (classic
             # Grad-CAM) weights every activation alike, uninformative ones included
-            cam = (grad * (act - mean_act)).sum(1).detach().double().numpy()  # (B, C, T')
+            cam = (grad * (act - mean_act)).sum(1).detach().double().cpu().numpy()  # (B, C, T')
             cams.append(cam @ fields)  # each position's share to the samples it saw
             a = _attention_received(encoder)
             if a is not None:
@@ -593,7 +605,8 @@ def attention_x_gradient(model, eeg, features, *, batch_size=100):
     maps, attn = [], []
     try:
         eeg = np.array(eeg, dtype=np.float32)  # a writable copy: torch shares its memory
-        batches = [torch.from_numpy(eeg[s:s + batch_size]) for s in range(0, len(eeg), batch_size)]
+        batches = [torch.from_numpy(eeg[s:s + batch_size]).to(img.device)
+                   for s in range(0, len(eeg), batch_size)]
         with torch.no_grad():  # the trial-mean input of the layer, the reference of every trial
             centre = sum(_layer_input_sum(model, store, x) for x in batches) / len(eeg)
         start = 0
@@ -621,7 +634,7 @@ def _edge_relevance(layer, weights, grad, centred):
     # the margin's gradient at the value input along the kept edges only (A fixed), not
     # through the residual nor through the queries and keys
     (through,) = torch.autograd.grad(((weights * keep) @ layer.value(v) * grad).sum(), v)
-    return (through * centred).double().numpy()
+    return (through * centred).double().cpu().numpy()
 
 
 def _layer_input_sum(model, store, x):

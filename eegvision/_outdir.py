@@ -111,8 +111,8 @@ def _valid_name(name):
     if not isinstance(name, str) or not name or len(name) > 1024 or "\x00" in name:
         return False
     parts = Path(name).parts  # one spelling only: no "./x", "a//b", "/x", "..", no backslash
-    return Path(name).as_posix() == name and not Path(name).is_absolute() and ".." not in parts \
-        and parts[0] not in (MANIFEST, LOCK) and "\\" not in name
+    return bool(parts) and Path(name).as_posix() == name and not Path(name).is_absolute() \
+        and ".." not in parts and parts[0] not in (MANIFEST, LOCK) and "\\" not in name
 
 
 def _valid_signature(sig):

@@ -281,32 +281,15 @@ def _lock(out, command, option):
     results anyway, and a wait behind an hours-long training looks like a hang.
     """
     try:
-        import fcntl
+        import fcntl  # noqa: F401
     except ImportError:  # pragma: no cover - not POSIX: no lock, say so once
         logger.warning("No file locking on this system: do not run two commands into %s.", out)
         return None
     path = Path(out) / LOCK
     for _ in range(5):  # a lock file removed between open and flock: take the new one
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
-        except OSError as err:
-            raise _refuse(out, f"cannot open its lock file {LOCK} ({err.strerror or err}).",
-                          option, f"remove {path} if it is a link, or choose another {option}") \
-                from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 300).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise _refuse(out, f"another eegvision run is writing there ({holder}).", option,
-                          f"wait for it to finish, or choose another {option}") from None
-        except OSError as err:  # e.g. ENOLCK on an NFS mount without locking
-            logger.warning("Cannot lock %s (%s): do not run two commands into it at once.",
-                           path, err.strerror or err)
-            return fd
-        with contextlib.suppress(OSError):
-            if os.fstat(fd).st_ino == os.stat(path, follow_symlinks=False).st_ino:
-                break
+        fd = _open_lock(path, out, option)
+        if not _flock(fd, path, out, option) or _same_file(fd, path):
+            break
         os.close(fd)
     else:  # pragma: no cover - a folder whose lock file keeps vanishing
         raise _refuse(out, "its lock file keeps being removed.", option, f"choose another {option}")
@@ -316,12 +299,46 @@ def _lock(out, command, option):
     return fd
 
 
+def _open_lock(path, out, option):
+    try:  # never through a link: O_NOFOLLOW
+        return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as err:
+        raise _refuse(out, f"cannot open its lock file {LOCK} ({err.strerror or err}).", option,
+                      f"remove {path} if it is a link, or choose another {option}") from None
+
+
+def _flock(fd, path, out, option):
+    """Lock ``fd``; False where the file system cannot lock (the run goes on, with a warning)."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 300).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise _refuse(out, f"another eegvision run is writing there ({holder}).", option,
+                      f"wait for it to finish, or choose another {option}") from None
+    except OSError as err:  # e.g. ENOLCK on an NFS mount without locking
+        logger.warning("Cannot lock %s (%s): do not run two commands into it at once.",
+                       path, err.strerror or err)
+        return False
+    return True
+
+
+def _same_file(fd, path):
+    """Whether ``fd`` is still the file at ``path`` (not one unlinked by a finishing run)."""
+    try:
+        return os.fstat(fd).st_ino == os.stat(path, follow_symlinks=False).st_ino
+    except OSError:
+        return False
+
+
 def _unlock(out, fd):
     """Remove the lock file while still holding it (only ours, by inode), then release it."""
     if fd is None:
         return
     with contextlib.suppress(OSError):
-        if os.fstat(fd).st_ino == os.stat(Path(out) / LOCK, follow_symlinks=False).st_ino:
+        if _same_file(fd, Path(out) / LOCK):
             os.unlink(Path(out) / LOCK)
     os.close(fd)
 

@@ -497,7 +497,7 @@ def write_outputs(module, df, extras, config, out, *, plot=True):
     """Write results.csv, summary.csv, extra tables, config.json and the figure.
 
     All are written into a staging folder and committed together at the end
-    (:func:`~eegvision._utils.staged_outputs`): a kill during the figure step
+    (:func:`~eegvision._outdir.staged_outputs`): a kill during the figure step
     never leaves new tables beside an old figure.
     """
     from .._outdir import staged_outputs

@@ -222,6 +222,9 @@ def test_train_into_an_analysis_folder_is_refused(tiny_root, tmp_path, capsys):
     status, err = _cli(["analyze", "spatial", "--data-dir", tiny_root, "--model", "ridge",
                         "--out", out], capsys)
     assert status == 2 and "`eegvision analyze spatial` would replace" in err
+    status, err = _cli(["topomap", "--data-dir", tiny_root, "--out", out], capsys)
+    assert status == 2 and "`eegvision analyze saliency` would replace" in err
+    assert _files(out) == before
     assert _cli(_analyze(tiny_root, out), capsys)[0] == 0  # its own folder: allowed
 
 
@@ -237,6 +240,19 @@ def test_a_users_file_of_an_output_name_is_never_replaced(tiny_root, tmp_path, c
     assert status == 2 and (out / "results.csv").read_text() == "my own table\n"
     assert _cli(_analyze(tiny_root, out, "--overwrite"), capsys)[0] == 0
     assert (out / "results.csv").read_text() != "my own table\n"
+
+
+def test_per_subject_folders_are_checked_before_training(tmp_path):
+    from eegvision.training.runs import train_folders
+
+    out = tmp_path / "t"
+    _commit(out / "sub-02", ("results.csv", "config.json"))  # an analysis in sub-02/
+    with pytest.raises(OutputError, match=r"sub-02: holds the outputs of `eegvision analyze"):
+        with train_folders(out, [out / "sub-01", out / "sub-02"]):
+            pytest.fail("training started")
+    assert not (out / LOCK).exists()
+    with train_folders(out, [out / "sub-01", out / "sub-02"], overwrite=True):
+        pass
 
 
 def test_evaluate_into_its_own_folder_twice(tiny_root, tmp_path, capsys):

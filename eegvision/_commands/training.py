@@ -53,7 +53,7 @@ def _train(args, out, subjects):
                 for s in subjects}
     if args.loso:
         df = run_loso(datasets, config, out, targets=args.targets,
-                    overwrite=getattr(args, "overwrite", False))
+                      overwrite=getattr(args, "overwrite", False))
         for row in df.itertuples():
             print(f"held-out subject {row.subject}: top-1 {row.top1:.1%}, top-5 {row.top5:.1%}")
         print(f"wrote {out / 'results.csv'} and one folder per fold under {out}")

@@ -99,6 +99,9 @@ def command_line():
     On one line (a newline inside an argument is written ``\\n``), so a CSV row stays a line.
     """
     text = _COMMAND or shlex.join([Path(sys.executable).name] + sys.argv)
+    # a byte of another encoding in an argument arrives as a lone surrogate, which no UTF-8
+    # table can hold: write it escaped, or results.csv fails after the other files are written
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 

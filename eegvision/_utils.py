@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +164,18 @@ def _user_mode(path, directory=False):
         os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
+def temp_tag():
+    """``eegvision-PID-HOST``: the mark of this process's temporaries (see ``_outdir``).
+
+    Only a temporary carrying it, of this host and a pid that no longer runs,
+    is ever swept: a user's own ``.download.tmp`` is never touched.
+    """
+    import socket
+
+    host = "".join(c for c in socket.gethostname().lower() if c.isalnum())[:32]
+    return f"eegvision-{os.getpid()}-{host}"
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; move it into place only on success.
@@ -176,7 +187,8 @@ def atomic_path(path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{temp_tag()}.", suffix=".tmp",
+                               dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -197,71 +209,6 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-_STAGING = ".staging-"
-_MANIFEST = ".eegvision-outputs.json"
-
-
-def _remove_dead_stagings(out):
-    """Remove staging folders (and stray temporaries) left by processes that no longer run."""
-    import shutil
-
-    for stale in out.glob(f"{_STAGING}*"):
-        try:
-            pid = int(stale.name[len(_STAGING):].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(stale, ignore_errors=True)
-        except (ValueError, PermissionError, OSError):
-            continue
-    for tmp in out.glob(".*.tmp"):  # atomic_path temporaries of a SIGKILLed writer
-        with contextlib.suppress(OSError):
-            if tmp.is_file() and time.time() - tmp.stat().st_mtime > 3600:
-                tmp.unlink()
-
-
-@contextlib.contextmanager
-def staged_outputs(out):
-    """Yield a staging folder inside ``out``; on success, commit its files into ``out`` together.
-
-    A run's outputs (tables, config, figures) are written into the staging
-    folder and only then renamed into place, ``config.json`` last, so a kill
-    while the figure renders leaves the previous run's files untouched and
-    consistent. Files the previous commit wrote but this one does not (a
-    figure of an earlier ``plot=True`` run) are removed, so no old output
-    stays beside new ones. On failure the staging folder is removed.
-    """
-    import shutil
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_dead_stagings(out)
-    stage = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out))
-    try:
-        try:
-            yield stage
-        except WriteError as err:  # name the output the user asked for, not the staging copy
-            error = WriteError(str(err).replace(str(stage), str(out)))
-            error.errno = err.errno
-            raise error from None
-        new = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-        try:
-            old = json.loads((out / _MANIFEST).read_text())
-        except (OSError, ValueError):
-            old = []
-        for name in old if isinstance(old, list) else []:
-            if isinstance(name, str) and Path(name) not in new and ".." not in Path(name).parts:
-                with contextlib.suppress(OSError):
-                    (out / name).unlink()
-        for rel in sorted(new, key=lambda r: r.name == "config.json"):
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            _user_mode(stage / rel)
-            os.replace(stage / rel, out / rel)
-        with atomic_path(out / _MANIFEST) as tmp:
-            tmp.write_text(json.dumps([str(r) for r in new]) + "\n")
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_json(path, obj):
@@ -292,10 +239,18 @@ def check_writable_dir(path, option="--out"):
     """Create ``path`` if needed and check it is writable, before any work is done."""
     path = Path(path)
     try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:  # results, provenance and messages all hold the path as text
+        raise option_error(option, str(path), "the path is not valid UTF-8 (a byte of another "
+                           "encoding in a folder name); no result could name it", "choose a "
+                           "folder whose name is UTF-8, e.g. --out ./eegvision-out") from None
+    try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".eegvision-write-test"
-        probe.write_text("")
-        probe.unlink()
+        # a fresh name (O_EXCL): a planted link of a fixed name is never written through
+        fd, probe = tempfile.mkstemp(prefix=f".eegvision-write-test.{temp_tag()}.",
+                                     suffix=".tmp", dir=path)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as err:
         raise EEGVisionError(
             f"{option} {path}: cannot write there ({err.strerror or err}).\n"

@@ -61,6 +61,7 @@ def _add_compute_options(p, default_model="nice", unset_defaults=False):
     # With unset_defaults, options left out stay None so that a --config recipe
     # can fill them and explicit options still win over the recipe.
     p.add_argument("--out", default=None, help="output directory (default ./eegvision-out/<command>)")
+    _add_overwrite_option(p)
     p.add_argument("--seed", type=_nonneg_int, default=None if unset_defaults else 0,
                    help="random seed (default 0)")
     p.add_argument("--epochs", type=_positive_int, default=None,
@@ -72,6 +73,12 @@ def _add_compute_options(p, default_model="nice", unset_defaults=False):
                    help="epochs already made (MNE -epo.fif) instead of --data-dir; --features "
                         "then gives their image features as a .npy (one row per epoch or per "
                         "image)")
+
+
+def _add_overwrite_option(p):
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace another command's outputs in --out, or files of an output's "
+                        "name eegvision did not write (default: refuse; see docs/outputs.md)")
 
 
 def _add_feature_options(p, channels=True):
@@ -204,7 +211,9 @@ def build_parser():
     p = sub.add_parser("evaluate", help="score a saved checkpoint on the test set")
     p.add_argument("checkpoint")
     _add_data_options(p)
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None,
+                   help="output directory (default: evaluate-sub-XX-TARGETS/ beside the checkpoint)")
+    _add_overwrite_option(p)
     p.add_argument("--targets", default="centers", choices=("centers", "images"))
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     _add_feature_options(p, channels=False)
@@ -273,6 +282,7 @@ def build_parser():
     p = sub.add_parser("figures", help="rebuild publication figures and tables from saved results")
     p.add_argument("--results", required=True, help="folder holding analysis / training outputs")
     p.add_argument("--out", required=True, help="where to write the figures and tables")
+    _add_overwrite_option(p)
     p.add_argument("--images", default=None,
                    help="THINGS-EEG2 image_set/test_images, for retrieval thumbnails")
     p.set_defaults(func=_cmd_figures)

@@ -329,8 +329,11 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
     """
     _check_option("backend", backend, BACKENDS)
     if cache_dir is not None:
+        from ._outdir import remove_dead_temporaries
+
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(cache_dir)  # a killed writer's, by its pid: never another's
     results = {job.key: load_cached(cache_dir, job) if cache_dir is not None else None
                for job in jobs}
     todo = list({j.key: j for j in jobs if results[j.key] is None}.values())

@@ -670,7 +670,8 @@ def test_sigterm_is_one_line_exit_143_and_leaves_no_partial_files(tiny_root, tmp
 def test_write_error_names_the_final_output(tmp_path, monkeypatch):
     import errno
 
-    from eegvision._utils import WriteError, staged_outputs, write_json
+    from eegvision._outdir import staged_outputs
+    from eegvision._utils import WriteError, write_json
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

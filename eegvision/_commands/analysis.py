@@ -52,7 +52,8 @@ def analyze_cli(args):
                  device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None),
                  noise_ceiling=not getattr(args, "no_noise_ceiling", False),
-                 batch=not getattr(args, "no_batch", False), report=print, **settings,
+                 batch=not getattr(args, "no_batch", False), report=print,
+                 overwrite=getattr(args, "overwrite", False), **settings,
                  **options)
     _print_summary(args.analysis, df, out)
 
@@ -86,7 +87,8 @@ def figures_cli(args):
     """Body of ``eegvision figures``."""
     from ..viz.figures import rebuild_figures
 
-    paths = rebuild_figures(args.results, args.out, image_dir=getattr(args, "images", None))
+    paths = rebuild_figures(args.results, args.out, image_dir=getattr(args, "images", None),
+                            overwrite=getattr(args, "overwrite", False))
     for p in paths:
         print(p)
     print(f"\n{len(paths)} files -> {args.out}")

@@ -9,18 +9,26 @@ import numpy as np
 from .._utils import EEGVisionError, resolve_device, write_csv, write_json
 from ..evaluate import evaluate, public_metrics, ranks_table
 from ..training.config import BLUR_FEATURES, BLUR_RECIPES, RECIPE_CHANNELS, TrainConfig
-from ..training.runs import _result_row, _write_results, run_loso, run_training
+from ..training.runs import _result_row, _write_results, run_loso, run_training, train_folders
 
 
 def train_cli(args):
     """``eegvision train``: parse-level options -> training runs -> printed summary."""
-    from .._utils import check_writable_dir, parse_subjects
+    from .._utils import parse_subjects
 
-    out = check_writable_dir(Path(args.out) if args.out else Path("eegvision-out") / "train")
+    out = Path(args.out) if args.out else Path("eegvision-out") / "train"
     subjects = parse_subjects(args.subjects) if getattr(args, "subjects", None) else \
         [args.subject or 1]
     if args.loso and len(subjects) < 2:
         raise EEGVisionError("--loso needs at least two subjects.\n  Fix: e.g. --subjects 1-10 --loso")
+    folders = [] if len(subjects) == 1 else [
+        out / f"{'loso-' if args.loso else ''}sub-{s:02d}" for s in subjects]
+    # refused here, before any data is read, rather than after the training
+    with train_folders(out, folders, overwrite=getattr(args, "overwrite", False)) as out:
+        return _train(args, out, subjects)
+
+
+def _train(args, out, subjects):
     overrides = dict(seed=args.seed, device=args.device)
     if args.model is not None:
         overrides["model"] = args.model
@@ -49,7 +57,8 @@ def train_cli(args):
                                          bank=args.recipe in BLUR_RECIPES), channels)
                     for s in subjects}
     if args.loso:
-        df = run_loso(datasets, config, out, targets=args.targets)
+        df = run_loso(datasets, config, out, targets=args.targets,
+                      overwrite=getattr(args, "overwrite", False))
         for row in df.itertuples():
             print(f"held-out subject {row.subject}: top-1 {row.top1:.1%}, top-5 {row.top5:.1%}")
         print(f"wrote {out / 'results.csv'} and one folder per fold under {out}")
@@ -57,7 +66,8 @@ def train_cli(args):
     rows = []
     for s in subjects:
         where = out if len(subjects) == 1 else out / f"sub-{s:02d}"
-        m = run_training(datasets[s], config, where, targets=args.targets)
+        m = run_training(datasets[s], config, where, targets=args.targets,
+                         overwrite=getattr(args, "overwrite", False))
         rows.append(_result_row(m, "within-subject", config))
         print(f"subject {s}: top-1 {m['top1']:.1%}, top-3 {m['top3']:.1%}, top-5 {m['top5']:.1%} "
               f"({m['n_way']}-way, {m['targets']}; {m['epochs']} epochs, {m['train_seconds']:.0f} s)")
@@ -88,15 +98,23 @@ def evaluate_cli(args):
 
     Without ``--out`` they go to ``evaluate-sub-XX-<targets>/`` beside the checkpoint.
     """
-    from .._utils import check_writable_dir
-    from ..data.builtin import resolve_root
-    from ..data.things import load_subject
-    from ..training.checkpoint import load_checkpoint
+    from .._outdir import output_folder
 
     ckpt = Path(args.checkpoint)
     # by default beside the checkpoint, in a folder of its own: never over training's files
     default = ckpt.parent / f"evaluate-sub-{args.subject:02d}-{args.targets}"
-    out = check_writable_dir(Path(args.out) if args.out else default)
+    with output_folder(Path(args.out) if args.out else default, "evaluate",
+                       overwrite=getattr(args, "overwrite", False),
+                       names=("metrics.json", "ranks.csv")) as out:
+        return _evaluate(args, ckpt, out)
+
+
+def _evaluate(args, ckpt, out):
+    from .._outdir import staged_outputs
+    from ..data.builtin import resolve_root
+    from ..data.things import load_subject
+    from ..training.checkpoint import load_checkpoint
+
     model, info = load_checkpoint(ckpt, device=getattr(args, "device", "auto"), return_info=True)
     root, _ = resolve_root(args.data_dir, subjects=[args.subject])
     from ..data.channels import pick
@@ -113,8 +131,9 @@ def evaluate_cli(args):
     scores = evaluate(model, test, targets=args.targets)
     metrics = dict(public_metrics(scores), model=info["encoder"], subject=args.subject,
                    checkpoint=str(ckpt))
-    write_json(out / "metrics.json", metrics)
-    write_csv(out / "ranks.csv", ranks_table(scores))
+    with staged_outputs(out) as stage:  # both or neither
+        write_json(stage / "metrics.json", metrics)
+        write_csv(stage / "ranks.csv", ranks_table(scores))
     print(f"subject {args.subject}: top-1 {metrics['top1']:.1%}, top-3 {metrics['top3']:.1%}, "
           f"top-5 {metrics['top5']:.1%} ({metrics['n_way']}-way, {args.targets})")
     print(f"wrote {out / 'metrics.json'} and {out / 'ranks.csv'}")

@@ -177,11 +177,30 @@ def _warn_unused(module, options):
         logger.warning("%s analysis ignores option(s) %s", module.NAME, ", ".join(unused))
 
 
+def _holds_out(func):
+    """Run ``func`` holding its ``out`` folder (the lock and the up-front refusals)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(name, *args, out=None, overwrite=False, **kwargs):
+        if out is None:
+            return func(name, *args, out=None, overwrite=overwrite, **kwargs)
+        from .._outdir import output_folder
+
+        stem = get_module(name).NAME  # an unknown analysis is named before the folder is used
+        names = ("results.csv", "summary.csv", "config.json", f"{stem}.png", f"{stem}.pdf")
+        with output_folder(out, f"analyze {name}", overwrite=overwrite, names=names) as held:
+            return func(name, *args, out=held, overwrite=overwrite, **kwargs)
+
+    return wrapper
+
+
+@_holds_out
 @fill_doc
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
-            seeds=(0,), model=None, recipe=None, epochs=None, device="auto", jobs=1,
-            backend="local", scheduler=None, layout="auto", targets="centers", plot=True,
-            progress=True, channels=None, train_options=None, noise_ceiling=True,
+            overwrite=False, seeds=(0,), model=None, recipe=None, epochs=None, device="auto",
+            jobs=1, backend="local", scheduler=None, layout="auto", targets="centers",
+            plot=True, progress=True, channels=None, train_options=None, noise_ceiling=True,
             batch=True, report=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
@@ -199,6 +218,11 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         image condition; see :func:`eegvision.data.epochs_file.read_epochs_file`).
     %(data_dir)s
     %(out)s
+    overwrite : bool
+        Replace another command's outputs in ``out``, or files of an output's
+        name that eegvision did not write; without it such a folder is
+        refused before any work (``docs/outputs.md``). Rerunning the same
+        analysis into its own folder needs no ``overwrite``.
     %(seeds)s
     model : str | None
         Encoder name (``eegvision.list_encoders()``) or ``ridge``; None is the
@@ -448,14 +472,18 @@ def write_preview(module, tables, out, report=None, *, plot=True):
         return
     # in preview/ of its own: the run's committed outputs (written together at the end)
     # never sit beside tables of a run that was killed during its sweep
-    folder = Path(out) / "preview"
-    for table_name, table in tables.items():
-        write_csv(folder / f"{table_name}.csv", table)
-    if plot and tc is not None:
-        from ..viz import save_figure
-        from ..viz.decoding import plot_timecourse
+    from .._outdir import staged_outputs
 
-        save_figure(plot_timecourse(tc), folder / f"{module.NAME}-timecourse")
+    folder = Path(out) / "preview"
+    with staged_outputs(folder, f"analyze {module.NAME}") as stage:
+        for table_name, table in tables.items():
+            write_csv(stage / f"{table_name}.csv", table)
+        if plot and tc is not None:
+            from ..viz import save_figure
+            from ..viz.decoding import plot_timecourse
+
+            save_figure(plot_timecourse(tc), stage / f"{module.NAME}-timecourse")
+    if plot and tc is not None:
         if report is not None:
             report(f"first figure -> {folder / (module.NAME + '-timecourse.png')}")
 
@@ -475,12 +503,12 @@ def write_outputs(module, df, extras, config, out, *, plot=True):
     """Write results.csv, summary.csv, extra tables, config.json and the figure.
 
     All are written into a staging folder and committed together at the end
-    (:func:`~eegvision._utils.staged_outputs`): a kill during the figure step
+    (:func:`~eegvision._outdir.staged_outputs`): a kill during the figure step
     never leaves new tables beside an old figure.
     """
-    from .._utils import staged_outputs
+    from .._outdir import staged_outputs
 
-    with staged_outputs(out) as stage:
+    with staged_outputs(out, f"analyze {module.NAME}") as stage:
         _write_outputs(module, df, extras, config, stage, plot=plot)
 
 

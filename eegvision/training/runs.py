@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -10,18 +11,24 @@ from .. import __version__
 from .._utils import data_error, resolve_device, write_csv, write_json
 from .loop import fit
 
+#: The files ``train`` writes into each of its folders (``results.csv`` into ``--out``).
+TRAIN_FILES = ("metrics.json", "history.csv", "config.json", "model.pt", "ranks.csv")
 
-def run_training(data, config, out_dir, *, targets=None, progress=True):
+
+def run_training(data, config, out_dir, *, targets=None, progress=True, overwrite=False):
     """Train on ``data.train``, evaluate on ``data.test``, write every output file.
 
     Writes ``metrics.json``, ``history.csv``, ``config.json``, ``model.pt`` and
-    ``ranks.csv`` under ``out_dir`` and returns the metrics dict.
+    ``ranks.csv`` under ``out_dir`` and returns the metrics dict. A folder
+    holding another command's outputs, or files of those names eegvision did
+    not write, is refused before training unless ``overwrite=True``
+    (``docs/outputs.md``).
     """
+    from .._outdir import output_folder, staged_outputs
     from .._provenance import training_provenance
-    from .._utils import check_writable_dir, staged_outputs
 
-    out_dir = check_writable_dir(out_dir)
-    with staged_outputs(out_dir) as stage:  # all files committed together at the end
+    with output_folder(out_dir, "train", overwrite=overwrite, names=TRAIN_FILES) as out_dir, \
+            staged_outputs(out_dir) as stage:  # all files committed together at the end
         return _run_training(data, config, stage, targets, progress, training_provenance)
 
 
@@ -86,13 +93,16 @@ def concat_train(containers, names=None):
                         validate=False)
 
 
-def run_loso(datasets, config, out_dir, *, targets=None, progress=True):
+def run_loso(datasets, config, out_dir, *, targets=None, progress=True, overwrite=False):
     """Leave-one-subject-out: a fresh model per held-out subject; one row per fold.
 
     Parameters
     ----------
     datasets : dict of int -> SubjectData
         At least two subjects.
+    overwrite : bool
+        Replace another command's outputs (or files eegvision did not write)
+        in ``out_dir`` and the fold folders; without it they are refused up front.
 
     Returns
     -------
@@ -104,17 +114,36 @@ def run_loso(datasets, config, out_dir, *, targets=None, progress=True):
     subjects = sorted(datasets)
     if len(subjects) < 2:
         raise ValueError("Leave-one-subject-out needs at least two subjects, e.g. --subjects 1-10.")
-    rows = []
-    for held in subjects:
-        others = [s for s in subjects if s != held]
-        train = concat_train([datasets[s].train for s in others], [str(s) for s in others])
-        fold = SubjectData(held, train, datasets[held].test,
-                           meta=dict(datasets[held].meta, loso=True, train_subjects=others))
-        # fit() builds the model from config.seed: nothing carries over between folds
-        metrics = run_training(fold, config, Path(out_dir) / f"loso-sub-{held:02d}",
-                               targets=targets, progress=progress)
-        rows.append(_result_row(metrics, "loso", config))
-    return _write_results(out_dir, rows)
+    folders = {held: Path(out_dir) / f"loso-sub-{held:02d}" for held in subjects}
+    with train_folders(out_dir, folders.values(), overwrite=overwrite):
+        rows = []
+        for held in subjects:
+            others = [s for s in subjects if s != held]
+            train = concat_train([datasets[s].train for s in others], [str(s) for s in others])
+            fold = SubjectData(held, train, datasets[held].test,
+                               meta=dict(datasets[held].meta, loso=True, train_subjects=others))
+            # fit() builds the model from config.seed: nothing carries over between folds
+            metrics = run_training(fold, config, folders[held], targets=targets,
+                                   progress=progress, overwrite=overwrite)
+            rows.append(_result_row(metrics, "loso", config))
+        return _write_results(out_dir, rows)
+
+
+@contextlib.contextmanager
+def train_folders(out_dir, folders=(), *, overwrite=False):
+    """Hold ``out_dir`` for ``train`` and check it and each per-subject folder, before training.
+
+    A refusal (another command's outputs, a user's file of an output's name)
+    comes before the first model is fitted, not after hours of training.
+    """
+    from .._outdir import check_claim, output_folder
+
+    with output_folder(out_dir, "train", overwrite=overwrite,
+                       names=("results.csv",) + TRAIN_FILES) as out:
+        for folder in folders:
+            if Path(folder).is_dir():
+                check_claim(folder, "train", overwrite=overwrite, names=TRAIN_FILES)
+        yield out
 
 
 #: Provenance carried by every training row (see :func:`_provenance.training_provenance`).
@@ -133,6 +162,9 @@ def _result_row(metrics, condition, config):
 def _write_results(out_dir, rows):
     import pandas as pd
 
+    from .._outdir import staged_outputs
+
     df = pd.DataFrame(rows)
-    write_csv(Path(out_dir) / "results.csv", df)
+    with staged_outputs(out_dir, "train") as stage:  # listed in the folder's manifest
+        write_csv(stage / "results.csv", df)
     return df

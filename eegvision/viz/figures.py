@@ -155,7 +155,8 @@ def write_tables(dfs, out_dir, stem="accuracy_table"):
     return paths
 
 
-def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=5, n_examples=6):
+def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=5, n_examples=6,
+                    overwrite=False):
     """Rebuild every figure and the accuracy table from the results under ``results_dir``.
 
     Parameters
@@ -171,24 +172,38 @@ def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=
         THINGS-EEG2 ``image_set/test_images`` for thumbnails in the retrieval figure.
     k, n_examples : int
         Retrieval figure: candidates per row and rows.
+    overwrite : bool
+        Replace another command's outputs in ``out_dir`` (or files of these
+        names eegvision did not write); without it they are refused before
+        any figure is drawn (``docs/outputs.md``).
 
     Returns
     -------
     list of Path
         Every file written.
     """
-    import pandas as pd
-
-    from .._utils import check_writable_dir, logger
-    from ._style import save_figure
-    from .retrieval import plot_retrieval_examples
+    from .._outdir import output_folder, staged_outputs
 
     analyses, trainings = find_results(results_dir)
     if not analyses and not trainings:
         raise FileNotFoundError(f"{results_dir}: no analysis folder (results.csv + config.json) "
                                 "or training folder (metrics.json + ranks.csv) found; run "
                                 "`eegvision analyze ... --out DIR` first.")
-    out_dir = check_writable_dir(out_dir)
+    names = [f"accuracy_table.{s}" for s in ("md", "tex", "csv")] + [
+        f"{stem}.{fmt}" for stem in ["retrieval"] + _stems(analyses) for fmt in formats]
+    with output_folder(out_dir, "figures", overwrite=overwrite, names=names) as out_dir, \
+            staged_outputs(out_dir) as stage:  # all figures and tables together, or none
+        written = _rebuild(analyses, trainings, stage, formats, image_dir, k, n_examples)
+    return [out_dir / p.relative_to(stage) for p in written]
+
+
+def _rebuild(analyses, trainings, out_dir, formats, image_dir, k, n_examples):
+    import pandas as pd
+
+    from .._utils import logger
+    from ._style import save_figure
+    from .retrieval import plot_retrieval_examples
+
     written, tables = [], {}
     for (folder, _), stem in zip(analyses, _stems(analyses), strict=True):
         written += rebuild_analysis_figure(folder, out_dir / stem, formats=formats)

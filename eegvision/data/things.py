@@ -143,6 +143,11 @@ def _write_cache(path, out):
 
 
 # ------------------------------------------------------------ EEG files
+_CENTRES_FIX = ("without center_clip.npy (the concept-centre targets), score against the test "
+                "images' own features with --targets images (clip_feature_maps_test.npy), or "
+                "compute the centres with `eegvision features --things-images DIR`. ")
+
+
 def _check_contents(path, d, warn=True):
     """Validate the dict of a preprocessed file; return (eeg, ch_names, times)."""
     missing = [k for k in _REQUIRED_KEYS if k not in d]
@@ -552,8 +557,10 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
         files["test_bank"] = feat / "blur_bank_test.npy"
     missing = [str(p) for k, p in files.items() if k != "layout" and not p.is_file()]
     if missing:
+        centres = targets == "centers" and str(files["test_features"]) in missing
         raise data_error(root, f"subject {subject} ({layout} layout): {len(missing)} missing "
-                               "file(s):\n    " + "\n    ".join(missing), _WHERE)
+                               "file(s):\n    " + "\n    ".join(missing),
+                         (_CENTRES_FIX if centres else "") + _WHERE)
     files["metadata"] = metadata_path(root)
     return files
 

@@ -455,3 +455,20 @@ def test_missing_centres_name_targets_images(root, tmp_path, capsys):
     line = _one_error_line(err)
     assert status == 2 and "center_clip.npy" in line and "--targets images" in line
     assert "eegvision features --things-images" in line
+
+
+def test_saliency_bins_below_a_sample_are_refused_before_allocating(tiny_root, tmp_path, capsys):
+    status, err = _cli(["topomap", "--data-dir", str(tiny_root), "--model", "ridge",
+                        "--bin-ms", "1e-9", "--out", str(tmp_path / "out")], capsys)
+    line = _one_error_line(err)
+    assert status == 2 and "--bin-ms" in line and "a bin holds at least one sample" in line
+
+
+@pytest.mark.parametrize("kw, match", [(dict(epochs=1.5), "epochs 1.5"),
+                                       (dict(jobs=10**9), "jobs 1000000000")])
+def test_api_counts_are_checked(tiny_root, kw, match):
+    from eegvision.analysis import analyze
+
+    with pytest.raises(OptionError, match=match):
+        analyze("temporal", data_dir=tiny_root, model="ridge", windows="0-100", progress=False,
+                **kw)

@@ -180,6 +180,14 @@ def check_seeds(seeds, name="seeds"):
     return seeds
 
 
+def _check_counts(epochs, jobs):
+    """``epochs`` (None: the recipe's) and ``jobs`` as bounded ints (1.5 epochs is refused)."""
+    from .._values import MAX_EPOCHS, MAX_JOBS, check_int
+
+    epochs = None if epochs is None else check_int(epochs, "epochs", low=1, high=MAX_EPOCHS)
+    return epochs, check_int(jobs, "jobs", low=1, high=MAX_JOBS)
+
+
 def check_model_name(model):
     """Raise a ValueError naming ``--model`` unless it is an encoder or ``ridge``."""
     from ..models import list_encoders
@@ -265,6 +273,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     module = get_module(name)
     seeds = check_seeds(seeds)
     options = check_analysis_options(options)
+    epochs, jobs = _check_counts(epochs, jobs)
     recipe = recipe or getattr(module, "RECIPE", "sweep")
     bank = uses_bank(recipe)
     channels = channels or RECIPE_CHANNELS.get(recipe)

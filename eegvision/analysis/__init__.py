@@ -271,11 +271,11 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     from ..training.config import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
 
     module = get_module(name)
+    recipe = recipe or getattr(module, "RECIPE", "sweep")
+    bank = uses_bank(recipe)
     seeds = check_seeds(seeds)
     options = check_analysis_options(options)
     epochs, jobs = _check_counts(epochs, jobs)
-    recipe = recipe or getattr(module, "RECIPE", "sweep")
-    bank = uses_bank(recipe)
     channels = channels or RECIPE_CHANNELS.get(recipe)
     model = model or RECIPES.get(recipe, {}).get("model", "nice")
     feature_set = features if isinstance(features, str) else None

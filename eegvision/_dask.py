@@ -137,8 +137,10 @@ def run_dask(jobs, cache_dir, run, *, scheduler=None, n_workers=2, data=None,
                 key = futures[future]
                 results[key] = _result_of(future, unique[key], distributed)
                 logger.info("job %s done (%d/%d)", key, len(results), len(unique))
+        except _lost_errors(distributed) as err:
+            raise _scheduler_lost(scheduler, err, len(results), len(unique)) from None
         except BaseException:
-            client.cancel(list(futures))
+            _cancel(client, futures)
             raise
     return [results[job.key] for job in jobs]
 
@@ -167,10 +169,37 @@ def _run_dask_groups(jobs, groups, cache_dir, run, scheduler, n_workers, data):
                 for job, res in zip(group, _result_of(future, group[0], distributed), strict=True):
                     results[job.key] = res
                 logger.info("batch of %d jobs done (%d/%d)", len(group), len(results), len(jobs))
+        except _lost_errors(distributed) as err:
+            raise _scheduler_lost(scheduler, err, len(results), len(jobs)) from None
         except BaseException:
-            client.cancel(list(futures))
+            _cancel(client, futures)
             raise
     return [results[job.key] for job in jobs]
+
+
+def _lost_errors(distributed):
+    """What a future or the client raise when the scheduler dies or its connection drops."""
+    from concurrent.futures import CancelledError
+
+    return (CancelledError, distributed.comm.CommClosedError)
+
+
+def _scheduler_lost(scheduler, err, n_done, n_jobs):
+    """One error for a scheduler killed (or unreachable) mid-sweep: finished jobs are kept."""
+    where = "the local Dask cluster" if scheduler is None else (
+        f"the Dask scheduler {getattr(scheduler, 'scheduler_address', scheduler)}")
+    reason = str(err).strip() or type(err).__name__
+    return EEGVisionError(
+        f"{where} stopped or lost its connection mid-sweep ({type(err).__name__}: {reason}); "
+        f"{n_done} of {n_jobs} jobs had finished.\n"
+        "  Fix: finished jobs are kept in the job cache: restart the scheduler (or leave "
+        "--scheduler out) and rerun the same command to resume.")
+
+
+def _cancel(client, futures):
+    """Cancel the sweep's tasks; a client that lost its scheduler cannot, and must not hang."""
+    with contextlib.suppress(Exception):
+        client.cancel(list(futures), asynchronous=False)
 
 
 def _result_of(future, job, distributed):

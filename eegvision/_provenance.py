@@ -1,8 +1,8 @@
 """Provenance of a result: what decided it (settings, data, code) and how to redo it.
 
 A file's fingerprint is the sha256 of its whole content, streamed once and
-kept in a small on-disk cache keyed by the file's path, size and mtime (and
-in memory for this process), so a rewritten middle of a 4 GB file is seen
+kept in a small on-disk cache keyed by the file's path, size, mtime, ctime and
+inode (:func:`~eegvision.data.things.file_state`; and in memory for this process), so a rewritten middle of a 4 GB file is seen
 while unchanged files are never read twice. The code fingerprint hashes the
 eegvision package's own ``.py`` sources: a changed recipe value or algorithm
 gives new job keys, so cached results are reused only if nothing that
@@ -25,7 +25,7 @@ _COMMAND = None
 
 
 def file_fingerprint(path):
-    """``sha256:<16 hex>`` of a file's whole content (cached by path, size and mtime).
+    """``sha256:<16 hex>`` of a file's whole content (cached by path and file state).
 
     Parameters
     ----------
@@ -36,21 +36,22 @@ def file_fingerprint(path):
     -------
     str
     """
+    from .data.things import file_state
+
     path = Path(path).resolve()
-    st = path.stat()
-    return _fingerprint(str(path), st.st_size, st.st_mtime_ns)
+    return _fingerprint(str(path), file_state(path))
 
 
-def _digest_cache_file(path, size, mtime_ns):
+def _digest_cache_file(path, state):
     from .data.things import _cache_root
 
-    key = hashlib.sha256(f"{path}|{size}|{mtime_ns}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{path}|{state}".encode()).hexdigest()[:24]
     return _cache_root().parent / "fingerprints" / f"{key}.txt"
 
 
 @functools.lru_cache(maxsize=256)
-def _fingerprint(path, size, mtime_ns):
-    cached = _digest_cache_file(path, size, mtime_ns)
+def _fingerprint(path, state):
+    cached = _digest_cache_file(path, state)
     try:
         text = cached.read_text().strip()
         if text.startswith("sha256:") and len(text) == 23:

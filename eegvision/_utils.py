@@ -105,6 +105,43 @@ def check_finite(arr, where, what, fix=None, *, why="", problem=None):
     return arr
 
 
+def check_not_constant(arr, where, what, fix=None, *, axis=None):
+    """Refuse an array whose values are all equal (``axis=0``: whose rows are all equal).
+
+    All-zero EEG or identical image features carry no information: a model
+    trained on them scores chance and nothing would say why. Cheap on real
+    data: the first rows decide unless they are constant themselves.
+
+    Parameters
+    ----------
+    arr : ndarray
+        The values (EEG or features).
+    where : str | Path
+        The file or source named in the error.
+    what : str
+        What the values are, e.g. ``'EEG'``.
+    fix : str | None
+        How to fix it.
+    axis : None | 0
+        None: every value equal; 0: every row equal to the first.
+
+    Returns
+    -------
+    arr
+    """
+    if arr.size == 0:
+        return arr
+    first = arr[:1] if axis == 0 else arr.reshape(-1)[:1]
+    head = arr[:8]
+    if np.any(head != (first if axis == 0 else first[0])):
+        return arr  # the usual case: decided by the first rows
+    if np.all(arr == (first if axis == 0 else first[0])):
+        same = (f"all {len(arr)} {what} are identical" if axis == 0 else
+                f"the {what} are constant (every value is {float(first[0]):g})")
+        raise data_error(where, f"{same}: nothing to decode, a model would score chance.", fix)
+    return arr
+
+
 def _check_option(name, value, allowed):
     """Raise a ValueError naming ``name`` unless ``value`` is in ``allowed``."""
     if value not in allowed:
@@ -259,42 +296,67 @@ def check_writable_dir(path, option="--out"):
     return path
 
 
-def parse_int_list(spec, option="--subjects", minimum=1):
-    """Parse ``"3"``, ``"1-10"`` or ``"1,3,5-7"`` (or ints) into a sorted list of ints."""
-    if isinstance(spec, (int, np.integer)):
+#: Bounds of --subjects and --seeds (numpy's and torch's generators take any seed below 2**32);
+#: a range beyond them is refused before its list is built.
+MAX_SUBJECT = 10_000
+MAX_SEED = 2**32 - 1
+MAX_SEEDS = 1_000
+
+
+def parse_int_list(spec, option="--subjects", minimum=1, maximum=MAX_SUBJECT, max_count=MAX_SEEDS):
+    """Parse ``"3"``, ``"1-10"`` or ``"1,3,5-7"`` (or ints) into a sorted list of ints.
+
+    Values lie in ``[minimum, maximum]`` and there are at most ``max_count`` of
+    them; both are checked before a range is expanded, so ``1-10000000000`` is
+    refused at once instead of filling the memory.
+    """
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         items = [int(spec)]
     elif isinstance(spec, (list, tuple, range)):
-        items = [int(s) for s in spec]
+        items = [_list_int(s, spec, option) for s in spec]
     else:
         items = []
         for part in str(spec).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                if "-" in part:
-                    lo, hi = (int(p) for p in part.split("-", 1))
-                    if hi < lo:
-                        raise ValueError
-                    items.extend(range(lo, hi + 1))
-                else:
-                    items.append(int(part))
-            except ValueError:
-                raise ValueError(
-                    f"{option} {spec!r}: cannot parse {part!r}. Use e.g. 3, 1-10 or 1,3,5-7."
-                ) from None
+            items.extend(_parse_part(part.strip(), spec, option, maximum, max_count - len(items)))
     if not items:
         raise ValueError(f"{option} {spec!r}: no values given.")
-    if min(items) < minimum:
-        raise ValueError(f"{option} {spec!r}: values start at {minimum}.")
+    if min(items) < minimum or max(items) > maximum:
+        raise ValueError(f"{option} {spec!r}: values run from {minimum} to {maximum}.")
+    if len(set(items)) > max_count:
+        raise ValueError(f"{option} {spec!r}: {len(set(items))} values; at most {max_count}.")
     return sorted(set(items))
+
+
+def _list_int(value, spec, option):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{option} {spec!r}: {value!r} is not an integer.")
+    return int(value)
+
+
+def _parse_part(part, spec, option, maximum, room):
+    """The integers of one comma-separated part (``"3"`` or ``"1-10"``), bounded before expanding."""
+    if not part:
+        return []
+    try:
+        if "-" not in part:
+            return [int(part)]
+        lo, hi = (int(p) for p in part.split("-", 1))
+        if hi < lo:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{option} {spec!r}: cannot parse {part!r}. Use e.g. 3, 1-10 or 1,3,5-7."
+                         ) from None
+    if hi > maximum or hi - lo + 1 > room:
+        raise ValueError(f"{option} {spec!r}: the range {part} is too large (values up to "
+                         f"{maximum}, at most {room} of them).")
+    return list(range(lo, hi + 1))
 
 
 def parse_subjects(spec):
     """Subjects from ``3``, ``"1-10"`` or ``"1,3,5-7"`` (numbered from 1)."""
-    return parse_int_list(spec, "--subjects", 1)
+    return parse_int_list(spec, "--subjects", 1, MAX_SUBJECT)
 
 
 def parse_seeds(spec):
     """Seeds from ``0``, ``"0-4"`` or ``"0,1,2"``."""
-    return parse_int_list(spec, "--seeds", 0)
+    return parse_int_list(spec, "--seeds", 0, MAX_SEED)

@@ -25,24 +25,41 @@ def _recipes():
     return tuple(RECIPES)
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_type(low, high):
+    """An argparse type: an integer in ``[low, high]`` (the same check as a recipe's keys)."""
+    def parse(text):
+        from ._values import check_int
+
+        try:
+            return check_int(text, "", low=low, high=high)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(_one_line(err).split(": ", 1)[-1]) from None
+    parse.__name__ = "integer"
+    return parse
 
 
-def _nonneg_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def _float_type(low=None, high=None, low_open=False):
+    """An argparse type: a finite number within its bounds (NaN and infinity refused)."""
+    def parse(text):
+        from ._values import check_float
+
+        try:
+            return check_float(text, "", low=low, high=high, low_open=low_open)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(_one_line(err).split(": ", 1)[-1]) from None
+    parse.__name__ = "number"
+    return parse
+
+
+#: Counts are bounded at parse time: an absurd one is refused before anything is allocated.
+_nonneg_int = _int_type(0, 2**32 - 1)  # seeds: numpy's and torch's generators take < 2**32
+_subject = _int_type(1, 10_000)
+_epochs = _int_type(1, 100_000)
+_jobs = _int_type(1, 1_024)
+_permutations = _int_type(1, 1_000_000)
+_batch = _int_type(1, 1_000_000)
+_levels = _int_type(1, 100)
+_positive_ms = _float_type(0, 1e6, low_open=True)
 
 
 def _add_data_options(p, subjects=False):
@@ -51,10 +68,10 @@ def _add_data_options(p, subjects=False):
                         "the built-in simulated dataset)")
     if subjects:
         g = p.add_mutually_exclusive_group()
-        g.add_argument("--subject", type=_positive_int, default=None, help="one subject (default 1)")
+        g.add_argument("--subject", type=_subject, default=None, help="one subject (default 1)")
         g.add_argument("--subjects", default=None, help="several subjects: 1-10 or 1,3,5")
     else:
-        p.add_argument("--subject", type=_positive_int, default=1, help="subject number (default 1)")
+        p.add_argument("--subject", type=_subject, default=1, help="subject number (default 1)")
 
 
 def _add_compute_options(p, default_model="nice", unset_defaults=False):
@@ -64,7 +81,7 @@ def _add_compute_options(p, default_model="nice", unset_defaults=False):
     _add_overwrite_option(p)
     p.add_argument("--seed", type=_nonneg_int, default=None if unset_defaults else 0,
                    help="random seed (default 0)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
+    p.add_argument("--epochs", type=_epochs, default=None,
                    help="training epochs (default: the recipe's)")
     p.add_argument("--model", default=None if unset_defaults else default_model,
                    help=f"encoder name (default {default_model})")
@@ -92,7 +109,7 @@ def _add_feature_options(p, channels=True):
 
 
 def _add_bin_option(p):
-    p.add_argument("--bin-ms", type=float, default=None,
+    p.add_argument("--bin-ms", type=_positive_ms, default=None,
                    help="saliency: width of the topomap time bins in ms (default 100)")
     p.add_argument("--method", default=None,
                    choices=("auto", "gradient", "gradcam", "attention", "occlusion", "haufe"),
@@ -108,7 +125,7 @@ def _add_run_options(p):
                    help="TOML recipe from analyses/ (paper settings; explicit options win)")
     p.add_argument("--quick", action="store_true",
                    help="with --config: first subject, one seed, at most 20 epochs")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel local jobs")
+    p.add_argument("--jobs", type=_jobs, default=1, help="parallel local jobs")
     p.add_argument("--backend", default="local", choices=("local", "dask"))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
     p.add_argument("--no-noise-ceiling", action="store_true",
@@ -160,7 +177,7 @@ def build_parser():
 
     p = sub.add_parser("simulate", help="write a simulated THINGS-EEG2 data root with planted truth")
     p.add_argument("directory", help="where to write the data root")
-    p.add_argument("--subjects", type=_positive_int, default=1, help="number of subjects (default 1)")
+    p.add_argument("--subjects", type=_int_type(1, 100), default=1, help="number of subjects (default 1)")
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--full", action="store_true", help="THINGS-EEG2's real dimensions (large!)")
     p.add_argument("--layouts", default="250hz",
@@ -172,17 +189,17 @@ def build_parser():
     p.add_argument("--band", default=None, help="planted band in Hz, e.g. 4-8")
     p.add_argument("--features", default=None, help="CLIP test features .npy (default: from "
                    "$EEGVISION_SHARED_DATA or ../shared/data when present)")
-    p.add_argument("--eeg-detail", type=float, default=None,
+    p.add_argument("--eeg-detail", type=_float_type(0, 1), default=None,
                    help="the EEG carries only this fraction (0-1) of the features' fine detail "
                         "(what blur priors exploit; default: all of it)")
-    p.add_argument("--blur-levels", type=_positive_int, default=None,
+    p.add_argument("--blur-levels", type=_levels, default=None,
                    help="also write the feature set dnn_feature/blur/ with this many blur levels")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("preprocess", help="raw THINGS-EEG2 recordings -> preprocessed layout (MNE)")
     _add_data_options(p)
     p.add_argument("--out", default=None, help="output data root (default: the data root)")
-    p.add_argument("--sfreq", type=float, default=None, help="target sampling rate (default 250)")
+    p.add_argument("--sfreq", type=_float_type(0, 100_000, low_open=True), default=None, help="target sampling rate (default 250)")
     p.add_argument("--no-mvnn", action="store_true", help="skip multivariate noise normalisation")
     p.add_argument("--preset", default=None, choices=("official", "nice"),
                    help="reproduce a published preprocessing exactly: official (17 posterior "
@@ -227,14 +244,14 @@ def build_parser():
     _add_run_options(p)
     _add_feature_options(p)
     p.add_argument("--windows", default=None, help="temporal: explicit windows in ms, 0-100,100-200")
-    p.add_argument("--width", type=float, default=None, help="temporal: window width in ms (100)")
-    p.add_argument("--step", type=float, default=None, help="temporal: window step in ms (100)")
+    p.add_argument("--width", type=_positive_ms, default=None, help="temporal: window width in ms (100)")
+    p.add_argument("--step", type=_positive_ms, default=None, help="temporal: window step in ms (100)")
     p.add_argument("--mode", default=None,
                    help="temporal: sliding|cumulative; spatial: drop|only|both; spectral: pass|stop")
     p.add_argument("--bands", default=None, help="spectral: delta,theta or name=lo-hi,... (Hz)")
     p.add_argument("--regions", default=None, type=lambda s: s.split(","),
                    help="spatial: comma list of regions (default all five)")
-    p.add_argument("--n-permutations", type=_positive_int, default=None,
+    p.add_argument("--n-permutations", type=_permutations, default=None,
                    help="semantic: Mantel permutations; saliency: cluster-test sign flips "
                         "(default 1000)")
     p.add_argument("--text", action="store_true", default=None,
@@ -248,7 +265,7 @@ def build_parser():
     _add_run_options(p)
     _add_feature_options(p)
     _add_bin_option(p)
-    p.add_argument("--n-permutations", type=_positive_int, default=None,
+    p.add_argument("--n-permutations", type=_permutations, default=None,
                    help="sign flips of the cluster test of the map (default 1000)")
     p.set_defaults(func=_cmd_topomap)
 
@@ -268,8 +285,8 @@ def build_parser():
                    help="THINGS image folder (one sub-folder per concept): also write the "
                         "concept-centre targets center_clip.npy")
     p.add_argument("--splits", default="training,test", help="training,test (default both)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, help="images per pass (32)")
-    p.add_argument("--chunk-size", type=_positive_int, default=256,
+    p.add_argument("--batch-size", type=_batch, default=32, help="images per pass (32)")
+    p.add_argument("--chunk-size", type=_batch, default=256,
                    help="images per saved partial chunk, the unit of resuming (256)")
     p.add_argument("--output", default="image_embeds", choices=("image_embeds", "projected"),
                    help="image_embeds (L2-normalised, as NICE) or the unnormalised projection")

@@ -19,14 +19,18 @@ import numpy as np
 from .. import __version__
 from .._docs import fill_doc
 from .._utils import (
+    OptionError,
     _check_option,
     atomic_path,
     check_writable_dir,
     data_error,
+    option_error,
+    parse_seeds,
     parse_subjects,
     write_csv,
     write_json,
 )
+from .._values import MAX_SEED, MAX_SEEDS, MAX_SUBJECT
 
 ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
             "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
@@ -162,6 +166,28 @@ def check_train_options(train_options, *, recipe="sweep", model="nice"):
     return train_options
 
 
+def check_seeds(seeds, name="seeds"):
+    """``seeds`` as a list of ints in [0, 2**32 - 1]; a fraction (1.5 would run as 1) is refused."""
+    from .._values import check_int
+
+    if isinstance(seeds, (str, bytes, dict)) or not hasattr(seeds, "__iter__"):
+        raise option_error(name, seeds, f"expected a list of integers from 0 to {MAX_SEED}, "
+                           f"found {type(seeds).__name__}.", "give e.g. seeds=[0, 1, 2].")
+    seeds = [check_int(s, name, low=0, high=MAX_SEED) for s in seeds]
+    if not seeds or len(seeds) > MAX_SEEDS:
+        raise option_error(name, seeds, f"expected 1 to {MAX_SEEDS} seeds, found {len(seeds)}.",
+                           "give e.g. seeds=[0, 1, 2].")
+    return seeds
+
+
+def _check_counts(epochs, jobs):
+    """``epochs`` (None: the recipe's) and ``jobs`` as bounded ints (1.5 epochs is refused)."""
+    from .._values import MAX_EPOCHS, MAX_JOBS, check_int
+
+    epochs = None if epochs is None else check_int(epochs, "epochs", low=1, high=MAX_EPOCHS)
+    return epochs, check_int(jobs, "jobs", low=1, high=MAX_JOBS)
+
+
 def check_model_name(model):
     """Raise a ValueError naming ``--model`` unless it is an encoder or ``ridge``."""
     from ..models import list_encoders
@@ -276,6 +302,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     data, features = epochs_input(data, features)  # an -epo.fif path, a features .npy path
     recipe = recipe or getattr(module, "RECIPE", "sweep")
     bank = uses_bank(recipe)
+    seeds = check_seeds(seeds)
+    options = check_analysis_options(options)
+    epochs, jobs = _check_counts(epochs, jobs)
     channels = channels or RECIPE_CHANNELS.get(recipe)
     model = model or RECIPES.get(recipe, {}).get("model", "nice")
     feature_set = features if isinstance(features, str) else None
@@ -563,6 +592,55 @@ def load_results(directory):
     return df, extras, config
 
 
+#: Checks of the analyses' numeric and boolean options: option -> (check, bounds). The
+#: CLI, the Python API and a recipe's ``[options]`` table all go through them
+#: (:func:`check_analysis_options`), so a count is bounded before anything is allocated.
+OPTION_CHECKS = {
+    "n_permutations": ("int", dict(low=1, high=1_000_000)),
+    "n_splits": ("int", dict(low=1, high=10_000)),
+    "max_k": ("int", dict(low=1, high=1_000_000)),
+    "decim": ("int", dict(low=1, high=100_000)),
+    "width_samples": ("int", dict(low=1, high=100_000)),
+    "width": ("float", dict(low=0, low_open=True, high=1e6)),
+    "step": ("float", dict(low=0, low_open=True, high=1e6)),
+    "step_ms": ("float", dict(low=0, low_open=True, high=1e6)),
+    "bin_ms": ("float", dict(low=0, low_open=True, high=1e6)),
+    "tmin_ms": ("float", dict(low=-1e6, high=1e6)),
+    "tmax_ms": ("float", dict(low=-1e6, high=1e6)),
+    "timecourse": ("bool", {}),
+    "text": ("bool", {}),
+    "within": ("bool", {}),
+    "timebytime": ("bool", {}),
+}
+
+
+def check_analysis_options(options, where=None):
+    """Check the analysis options of :data:`OPTION_CHECKS` (types and bounds); return a copy.
+
+    Parameters
+    ----------
+    options : dict
+        The options.
+    where : str | None
+        What the messages name before the key (``'--config r.toml: [options]'``).
+
+    Returns
+    -------
+    dict
+    """
+    from .._values import check_bool, check_float, check_int
+
+    checks = {"int": check_int, "float": check_float, "bool": check_bool}
+    options = dict(options)
+    for key, value in options.items():
+        if key in OPTION_CHECKS and value is not None:
+            kind, bounds = OPTION_CHECKS[key]
+            name = key if where is None else f"{where} {key}"
+            checked = checks[kind](value, name, **bounds)
+            options[key] = checked if kind == "int" else value
+    return options
+
+
 def read_recipe_file(path):
     """Read a TOML recipe (``analyses/*.toml``): ``(settings, options)``.
 
@@ -570,30 +648,96 @@ def read_recipe_file(path):
     ``[train]``), ``train_options`` (every other ``[train]`` key: a
     :class:`~eegvision.training.TrainConfig` setting; an unknown one is an error
     with "did you mean"), ``subjects`` and ``seeds``; ``options`` are the
-    analysis' own (``[options]``).
+    analysis' own (``[options]``). Every key is checked here, by the checks
+    the command-line options and :class:`~eegvision.training.TrainConfig`
+    use; an error is one line naming the file, the key, what was found and
+    what is expected.
     """
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        recipe = tomllib.loads(Path(path).read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ValueError(f"--config {path}: cannot read the recipe ({err}).") from None
+    where = f"--config {path}:"
+    recipe = _load_toml(path, where)
     unknown = sorted(set(recipe) - {"subjects", "seeds", "train", "options"})
     if unknown:
-        raise ValueError(f"--config {path}: unknown section or key(s) {unknown}; "
-                         "expected subjects, seeds, [train], [options].")
-    train = dict(recipe.get("train", {}))
-    settings = {k: train.pop(k) for k in _TRAIN_SETTINGS if k in train}
+        raise option_error(f"{where} key(s)", unknown, "unknown section or key(s).",
+                           "use subjects, seeds, [train] and [options].")
+    train, options = (_recipe_table(recipe, key, where) for key in ("train", "options"))
+    settings = _recipe_run_settings(train, where)
     if train:
         try:
             settings["train_options"] = check_train_options(
                 train, recipe=settings.get("recipe", "sweep"), model=settings.get("model", "nice"))
         except ValueError as err:
-            raise ValueError(f"--config {path}: [train]: {err}") from None
+            raise OptionError(f"{where} [train] {err}") from None
     if "subjects" in recipe:
-        settings["subjects"] = recipe["subjects"]
+        settings["subjects"] = _recipe_ints(recipe["subjects"], f"{where} subjects", "--subjects")
     if "seeds" in recipe:
-        settings["seeds"] = list(recipe["seeds"])
-    return settings, dict(recipe.get("options", {}))
+        settings["seeds"] = _recipe_ints(recipe["seeds"], f"{where} seeds", "--seeds")
+    return settings, check_analysis_options(options, f"{where} [options]")
+
+
+def _load_toml(path, where):
+    """The parsed TOML of ``path``; unreadable, non-UTF-8 or malformed is one error naming it."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+        return tomllib.loads(text)
+    except OSError as err:
+        raise data_error(f"--config {path}", f"cannot read the recipe ({err.strerror or err}).",
+                         "check the path (a TOML file such as analyses/temporal-sliding.toml)."
+                         ) from None
+    except UnicodeDecodeError as err:
+        raise data_error(f"--config {path}", f"not UTF-8 text (byte {err.object[err.start]:#04x} at "
+                               f"offset {err.start}).",
+                         "save the recipe as UTF-8 (TOML files must be UTF-8).") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as err:
+        problem = f"{err}" if not isinstance(err, RecursionError) else "nested too deeply"
+        raise data_error(f"--config {path}", f"not valid TOML ({problem}).",
+                         "fix the syntax (see analyses/*.toml for examples).") from None
+
+
+def _recipe_table(recipe, key, where):
+    """``recipe[key]`` as a dict (``{}`` when absent); a non-table is an error naming the key."""
+    table = recipe.get(key, {})
+    if not isinstance(table, dict):
+        raise option_error(f"{where} {key}", table, f"expected a [{key}] table, found "
+                           f"{type(table).__name__}.", f"write the settings under a [{key}] line.")
+    return dict(table)
+
+
+def _recipe_run_settings(train, where):
+    """``model``, ``recipe``, ``epochs``, ``device`` popped from ``[train]`` and checked."""
+    from .._values import MAX_EPOCHS, check_int, check_str
+    from ..training.config import RECIPES
+
+    checks = {"model": lambda v, n: check_str(v, n),
+              "recipe": lambda v, n: check_str(v, n, tuple(RECIPES)),
+              "epochs": lambda v, n: check_int(v, n, low=1, high=MAX_EPOCHS),
+              "device": lambda v, n: check_str(v, n, ("auto", "cpu", "cuda"))}
+    settings = {k: checks[k](train.pop(k), f"{where} [train] {k}")
+                for k in _TRAIN_SETTINGS if k in train}
+    if "model" in settings:
+        try:
+            check_model_name(settings["model"])
+        except ValueError as err:
+            raise OptionError(f"{where} [train] {err}") from None
+    return settings
+
+
+def _recipe_ints(value, name, option):
+    """Subjects or seeds of a recipe: a list of integers, or a range string as ``option`` takes."""
+    from .._values import check_int
+
+    if isinstance(value, str):
+        try:
+            return (parse_subjects if option == "--subjects" else parse_seeds)(value)
+        except ValueError as err:
+            raise OptionError(f"{name}: {err}") from None
+    low, high = (1, MAX_SUBJECT) if option == "--subjects" else (0, MAX_SEED)
+    if not isinstance(value, list) or not value or len(value) > MAX_SEEDS:
+        raise option_error(name, value, f"expected a list of 1 to {MAX_SEEDS} integers "
+                           f"from {low} to {high}, found {type(value).__name__}.",
+                           f"write e.g. {name.split()[-1]} = [{low}, {low + 1}] or "
+                           f"\"{low}-{low + 4}\".")
+    return sorted({check_int(v, name, low=low, high=high) for v in value})

@@ -157,6 +157,11 @@ def time_bins(times, sfreq, bin_ms=100.0, tmin_ms=0.0, tmax_ms=None):
     end_ms = float(times[-1] * 1000 + 1000 / sfreq) if tmax_ms is None else float(tmax_ms)
     start = float(times[0] * 1000) if tmin_ms is None else float(tmin_ms)
     n = int(np.floor((end_ms - start) / float(bin_ms) + 1e-6))
+    if n > len(times):  # before np.arange: a tiny bin_ms would allocate without bound
+        from .._utils import option_error
+
+        raise option_error("--bin-ms", bin_ms, f"makes {n} bins for {len(times)} samples: a bin "
+                           "holds at least one sample.", f"use --bin-ms {1000 / sfreq:g} or more.")
     if n < 1:
         raise ValueError(f"No {bin_ms:g}-ms bin fits in {start:g}-{end_ms:g} ms "
                          f"(data span {times[0] * 1000:g}-{times[-1] * 1000:g} ms).")

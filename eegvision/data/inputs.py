@@ -102,11 +102,28 @@ def as_subjects(data, *, features=None, test_size=0.2, seed=0):
             one = _one_subject(value, features, test_size, seed, int(subject))
             out[int(subject)] = SubjectData(int(subject), one.train, one.test, one.meta,
                                             one.test_repetitions)
-        return out
-    if isinstance(data, (list, tuple)) and all(isinstance(d, SubjectData) for d in data):
-        return {int(d.subject): d for d in data}
-    one = _one_subject(data, features, test_size, seed, 1)
-    return {int(one.subject): one}
+    elif isinstance(data, (list, tuple)) and all(isinstance(d, SubjectData) for d in data):
+        out = {int(d.subject): d for d in data}
+    else:
+        one = _one_subject(data, features, test_size, seed, 1)
+        out = {int(one.subject): one}
+    for one in out.values():
+        _check_informative(one)
+    return out
+
+
+def _check_informative(data):
+    """Refuse constant EEG or identical features in memory: a run on them scores chance."""
+    from .._utils import check_not_constant
+    from .things import check_times
+
+    for split in ("train", "test"):
+        part = getattr(data, split)
+        where = part.meta.get("source", f"data= (subject {data.subject}, {split})")
+        check_times(where, part.times, part.sfreq)
+        check_not_constant(part.eeg, where, "EEG values", "pass the recorded EEG.")
+        check_not_constant(part.features, where, "feature rows",
+                           "pass one image feature vector per trial (not zeros).", axis=0)
 
 
 def _one_subject(data, features, test_size, seed, subject):

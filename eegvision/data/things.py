@@ -15,7 +15,8 @@ itself, then its parent holds ``image_set/`` and the feature folders)::
 
 Shapes, channel names and times are always read from the files. The first
 repetition-averaged read of a file is cached as a float32 ``.npy`` keyed by the
-file's absolute path, size and mtime, so later reads memory-map it. Large
+file's absolute path, size, mtime, ctime and inode (:func:`file_state`), so
+later reads memory-map it. Large
 arrays are memory-mapped (:mod:`eegvision.data._mapped`) and converted to
 float32 chunk by chunk, so a float64 file never has to fit in memory.
 """
@@ -32,7 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import _check_option, check_finite, data_error, logger, write_json
+from .._utils import (
+    _check_option,
+    check_finite,
+    check_not_constant,
+    data_error,
+    logger,
+    write_json,
+)
 from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
 from .paths import dataset_base  # noqa: F401  (re-exported: long its home)
@@ -63,11 +71,27 @@ def _cache_root():
     return cache_base() / "reading"
 
 
+def file_state(path):
+    """``"size|mtime|ctime|inode"`` of a file: what the caches key a file's content on.
+
+    The inode-change time (ctime) is set by the kernel on every write and
+    cannot be set back from user space (``os.utime``, ``touch -d`` and
+    ``cp -p`` restore only the mtime), so a file rewritten in place with the
+    same size and a restored mtime still gets a new key. Hashing the whole file
+    on every run would cost as much as reading it uncached (measured on a
+    full-size 8.3 GB training file: 6.7 s for sha256 against 7.5 s for the
+    first read and 0.001 s for a cached one; docs/data.md, "The reading
+    cache"). A chmod, chown or rename changes the ctime too: that file is
+    only read again once.
+    """
+    st = Path(path).stat()
+    return f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
+
+
 def _cache_dir(path):
-    """Cache folder for ``path``: a changed file (size or mtime) gets a new key."""
+    """Cache folder for ``path``: a changed file (size, mtime, ctime or inode) gets a new key."""
     path = Path(path).resolve()
-    st = path.stat()
-    key = f"v{_CACHE_VERSION}|{path}|{st.st_size}|{st.st_mtime_ns}"
+    key = f"v{_CACHE_VERSION}|{path}|{file_state(path)}"
     return _cache_root() / hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -122,6 +146,11 @@ def _write_cache(path, out):
 
 
 # ------------------------------------------------------------ EEG files
+_CENTRES_FIX = ("without center_clip.npy (the concept-centre targets), score against the test "
+                "images' own features with --targets images (clip_feature_maps_test.npy), or "
+                "compute the centres with `eegvision features --things-images DIR`. ")
+
+
 def _check_contents(path, d, warn=True):
     """Validate the dict of a preprocessed file; return (eeg, ch_names, times)."""
     missing = [k for k in _REQUIRED_KEYS if k not in d]
@@ -170,7 +199,45 @@ def _check_contents(path, d, warn=True):
     if n_t > 1 and not (np.isfinite(times).all() and (np.diff(times) > 0).all()):
         raise data_error(path, "times are not finite and strictly increasing.",
                          "the file's times must be the sample times in seconds.")
+    check_times(path, times)
     return eeg, ch_names, times
+
+
+#: Plausible epochs: a sampling rate of at least 10 Hz and times within +-100 s of the onset
+#: (THINGS-EEG2's epochs span -0.2 to 1 s at 100 or 250 Hz).
+_MIN_SFREQ, _MAX_ABS_TIME = 10.0, 100.0
+
+
+def check_times(where, times, sfreq=None):
+    """Refuse sample times that are unevenly spaced, not at ``1 / sfreq`` or not in seconds.
+
+    Parameters
+    ----------
+    where : str | Path
+        The file or source named in the error.
+    times : array, shape (n_times,)
+        Sample times, strictly increasing.
+    sfreq : float | None
+        The sampling rate the times must be spaced at (None: their median step's).
+    """
+    if len(times) < 2:
+        return
+    steps = np.diff(times)
+    step = float(np.median(steps)) if sfreq is None else 1.0 / float(sfreq)
+    fix = "save the sample times in seconds, one per sample at 1 / sfreq (e.g. epochs.times)."
+    if np.abs(times).max() > _MAX_ABS_TIME or 1.0 / step < _MIN_SFREQ:
+        ms = (f" They look like milliseconds ({times[0]:g} to {times[-1]:g}): divide them by "
+              "1000." if np.abs(times / 1000).max() <= _MAX_ABS_TIME else "")
+        raise data_error(where, f"times run from {times[0]:g} to {times[-1]:g} s at "
+                                f"{1.0 / step:.4g} Hz; epochs of EEG span seconds at >= "
+                                f"{_MIN_SFREQ:g} Hz.{ms}", fix)
+    bad = np.flatnonzero(np.abs(steps - step) > 0.01 * step)
+    if len(bad):
+        i = int(bad[0])
+        raise data_error(where, f"times are not evenly spaced at {step * 1000:.4g} ms "
+                                f"({1.0 / step:.4g} Hz): {len(bad)} step(s) differ, the first "
+                                f"from {times[i]:.4g} to {times[i + 1]:.4g} s (a gap or a "
+                                "concatenation of epochs).", fix)
 
 
 #: Subject folders whose uncropped ``times`` were already reported (once each).
@@ -252,6 +319,8 @@ def read_preprocessed(path, *, average=True, cache=True):
     del d
     data = _averaged(path, eeg, average)
     del eeg
+    check_not_constant(data, path, "EEG values", "check that the preprocessing wrote the "
+                       "recordings (an all-zero file is what a failed export leaves).")
     sfreq = float(round(1.0 / np.median(np.diff(times)), 6)) if len(times) > 1 else float("nan")
     out = dict(eeg=data, ch_names=ch_names, times=times, sfreq=sfreq, n_repetitions=n_reps,
                source=str(path))
@@ -294,6 +363,10 @@ def read_features(path, n_expected=None):
                          "use the feature file made for these images, in condition order.")
     out = np.array(arr, dtype=np.float32)
     check_finite(out, path, "values in the features", "re-run the feature extraction.")
+    if n_expected is not None and len(out) > 1:  # after the count: that error comes first
+        check_not_constant(out, path, "feature rows", "re-run the feature extraction (every "
+                           "image got the same features: blank images or a failed model?).",
+                           axis=0)
     return out
 
 
@@ -493,8 +566,10 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
         files["test_bank"] = feat / "blur_bank_test.npy"
     missing = [str(p) for k, p in files.items() if k != "layout" and not p.is_file()]
     if missing:
+        centres = targets == "centers" and str(files["test_features"]) in missing
         raise data_error(root, f"subject {subject} ({layout} layout): {len(missing)} missing "
-                               "file(s):\n    " + "\n    ".join(missing), _WHERE)
+                               "file(s):\n    " + "\n    ".join(missing),
+                         (_CENTRES_FIX if centres else "") + _WHERE)
     files["metadata"] = metadata_path(root)
     return files
 

@@ -46,12 +46,22 @@ def _save(path, arr):
         np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
 
 
+#: Largest blur sigma and number of levels: a sigma beyond any image's size blurs it to its mean
+#: colour, and PIL refuses huge radii ("radius too large") only after the images are read.
+MAX_BLUR_SIGMA = 1000.0
+MAX_BLUR_LEVELS = 100
+
+
 def _levels(blur_sigmas):
     """Blur levels in pixels, sharp (0) first, each once, in the given order."""
-    sigmas = [0.0] + [float(s) for s in blur_sigmas]
-    if any(not np.isfinite(s) or s < 0 for s in sigmas):
-        raise data_error(f"--blur {list(blur_sigmas)}", "blur levels must be >= 0 pixels.",
-                         "e.g. --blur 1,2,4,8")
+    from .._values import check_float
+
+    fix = f"give sigmas from 0 to {MAX_BLUR_SIGMA:g} pixels, e.g. --blur 1,2,4,8"
+    sigmas = [0.0] + [check_float(s, "--blur", low=0, high=MAX_BLUR_SIGMA, fix=fix)
+                      for s in blur_sigmas]
+    if len(sigmas) > MAX_BLUR_LEVELS:
+        raise data_error(f"--blur {list(blur_sigmas)}", f"{len(sigmas)} blur levels; at most "
+                         f"{MAX_BLUR_LEVELS}.", "e.g. --blur 1,2,4,8")
     return list(dict.fromkeys(sigmas))
 
 

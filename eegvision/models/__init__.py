@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib
 
+from .._utils import option_error
+
 #: name -> (module, class, fixed keyword arguments)
 _ENCODERS = {
     "nice": ("nice", "NICE", {}),
@@ -35,6 +37,10 @@ _ENCODERS = {
 ENTRY_POINT_GROUP = "eegvision.encoders"
 #: name -> factory, from register_encoder (and, once loaded, the entry points)
 _USER = {}
+#: name -> where a user encoder came from (named in its errors)
+_SOURCES = {}
+#: (name, sizes, kwargs) of user encoders whose output was checked (once per process)
+_CHECKED = set()
 _PLUGINS_LOADED = []
 
 
@@ -66,6 +72,9 @@ def register_encoder(name, factory, *, overwrite=False):
     if name in _USER and not overwrite and _USER[name] is not factory:
         raise ValueError(f"Encoder {name!r} is already registered; pass overwrite=True.")
     _USER[name] = factory
+    _SOURCES[name] = (f"registered factory "
+                      f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', '?')}")
+    _CHECKED.difference_update({k for k in _CHECKED if k[0] == name})
 
 
 def unregister_encoder(name):
@@ -85,6 +94,7 @@ def _load_plugins():
             continue
         try:
             _USER[ep.name] = ep.load()
+            _SOURCES[ep.name] = f"entry point {ep.value}"
         except Exception as err:  # noqa: BLE001 - a broken plugin must not break the package
             import logging
 
@@ -138,7 +148,7 @@ def create_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
     """
     if name not in _ENCODERS:
         if name in list_encoders():
-            return _USER[name](int(n_chans), int(n_times), int(n_outputs), sfreq, **kwargs)
+            return _build_user(name, int(n_chans), int(n_times), int(n_outputs), sfreq, kwargs)
         raise ValueError(f"Unknown encoder name {name!r}. Available: {', '.join(list_encoders())}.")
     module, cls, fixed = _ENCODERS[name]
     clash = sorted(set(fixed) & set(kwargs))
@@ -146,6 +156,56 @@ def create_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
         raise ValueError(f"Encoder {name!r} fixes {', '.join(clash)}; do not pass it.")
     klass = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
     return klass(int(n_chans), int(n_times), int(n_outputs), sfreq, **fixed, **kwargs)
+
+
+def _build_user(name, n_chans, n_times, n_outputs, sfreq, kwargs):
+    """Build a user encoder; check once, with a dummy batch, that it is what eegvision expects.
+
+    A plugin's mistake (a factory that raises, something that is not an
+    ``nn.Module``, an output of the wrong shape or a tuple) is one error
+    naming the plugin, what it returned and what was expected, instead of a
+    torch traceback deep inside training.
+    """
+    import torch
+
+    def fail(problem):
+        return option_error("--model", name, f"encoder plugin ({_SOURCES.get(name, '?')}) "
+                            f"{problem}", "fix the plugin, or choose another --model "
+                            "(eegvision.list_encoders()).")
+
+    try:
+        encoder = _USER[name](n_chans, n_times, n_outputs, sfreq, **kwargs)
+    except Exception as err:  # noqa: BLE001 - any failure of user code is reported as the plugin's
+        raise fail(f"raised {type(err).__name__} when built for n_chans={n_chans}, "
+                   f"n_times={n_times}, n_outputs={n_outputs}: {err}") from None
+    if not isinstance(encoder, torch.nn.Module):
+        raise fail(f"returned a {type(encoder).__name__}, expected a torch.nn.Module.")
+    key = (name, n_chans, n_times, n_outputs, repr(sorted(kwargs.items())))
+    if key not in _CHECKED:
+        _check_output(encoder, n_chans, n_times, n_outputs, fail)
+        _CHECKED.add(key)
+    return encoder
+
+
+def _check_output(encoder, n_chans, n_times, n_outputs, fail):
+    """Run a dummy batch of 2 through ``encoder`` (eval mode, no grad) and check its output."""
+    import torch
+
+    was_training = encoder.training
+    encoder.eval()  # no BatchNorm statistics or dropout draws change
+    try:
+        with torch.no_grad():
+            out = encoder(torch.zeros(2, n_chans, n_times))
+    except Exception as err:  # noqa: BLE001
+        raise fail(f"failed on a batch of shape (2, {n_chans}, {n_times}): "
+                   f"{type(err).__name__}: {err}") from None
+    finally:
+        encoder.train(was_training)
+    found = (f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor)
+             else f"a {type(out).__name__}")
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_outputs):
+        raise fail(f"returned {found} for a batch of shape (2, {n_chans}, {n_times}), expected "
+                   f"a tensor of shape (2, {n_outputs}): (batch, n_outputs).")
 
 
 __all__ = ["create_encoder", "list_encoders", "register_encoder", "unregister_encoder"]

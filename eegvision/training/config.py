@@ -6,7 +6,8 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field
 
-from .._utils import _check_option
+from .._utils import _check_option, option_error
+from .._values import MAX_BATCH, MAX_EPOCHS, MAX_SEED, check_bool, check_float, check_int, check_str
 
 #: Settings of each recipe that differ from the dataclass defaults (= 'fast').
 RECIPES = {
@@ -212,22 +213,19 @@ class TrainConfig:
         _check_option("init", self.init, ("default", "normal"))
         _check_option("keep", self.keep, ("best", "last", "average"))
         _check_option("image_prior", self.image_prior, (None, "ubp", "bank"))
-        if int(self.average_epochs) < 1:
-            raise ValueError(f"average_epochs must be >= 1 (got {self.average_epochs}).")
-        self.betas = tuple(float(b) for b in self.betas)
-        if self.dropout is not None and not 0 <= float(self.dropout) < 1:
-            raise ValueError(f"dropout must be in [0, 1) or None (got {self.dropout}).")
-        if ((self.soft_targets is not None and not float(self.soft_targets) > 0)
-                or not 0 <= float(self.soft_mix) <= 1):
-            raise ValueError(f"soft_targets must be > 0 or None and soft_mix in [0, 1] "
-                             f"(got {self.soft_targets}, {self.soft_mix}).")
-        if not 0.01 <= float(self.temperature) <= 10:  # 0.01: the loss clamps the scale at 100
-            raise ValueError(f"temperature must be in [0.01, 10] (got {self.temperature}).")
-        if self.freeze_temporal is not None and int(self.freeze_temporal) < 0:
-            raise ValueError(f"freeze_temporal must be >= 0 or None (got {self.freeze_temporal}).")
-        if int(self.epochs) < 1 or int(self.batch_size) < 2:
-            raise ValueError(f"epochs must be >= 1 and batch_size >= 2 (got {self.epochs}, "
-                             f"{self.batch_size}).")
+        check_str(self.model, "model")
+        for name, (check, optional, bounds) in _FIELD_CHECKS.items():
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            checked = check(value, name, **bounds)
+            if check is check_int:  # a numpy or string integer is stored as a plain int
+                setattr(self, name, checked)
+        self.betas = _check_betas(self.betas)
+        if not isinstance(self.encoder_kwargs, dict):
+            raise option_error("encoder_kwargs", self.encoder_kwargs, "expected a table of "
+                               f"keyword arguments, found {type(self.encoder_kwargs).__name__}.",
+                               "give a table, e.g. encoder_kwargs = { depth = 2 }.")
 
     @classmethod
     def from_recipe(cls, recipe="fast", **overrides):
@@ -254,6 +252,45 @@ class TrainConfig:
         d = dict(d)
         recipe = d.pop("recipe", "fast")
         return cls.from_recipe(recipe, **d)
+
+
+#: field -> (check, None allowed, bounds): every numeric and boolean setting, checked the same
+#: way whether it comes from Python, a CLI option or a recipe's ``[train]`` table.
+_FIELD_CHECKS = {
+    "epochs": (check_int, False, dict(low=1, high=MAX_EPOCHS)),
+    "lr": (check_float, False, dict(low=0, low_open=True, high=10)),
+    "weight_decay": (check_float, False, dict(low=0, high=10)),
+    "warmup_epochs": (check_float, False, dict(low=0, high=MAX_EPOCHS)),
+    "batch_size": (check_int, False, dict(low=2, high=MAX_BATCH)),
+    # a count of conditions, or a fraction when below 1
+    "val_conditions": (check_float, False, dict(low=0, low_open=True, high=MAX_BATCH)),
+    "patience": (check_int, True, dict(low=1, high=MAX_EPOCHS)),
+    "average_epochs": (check_int, False, dict(low=1, high=MAX_EPOCHS)),
+    "seed": (check_int, False, dict(low=0, high=MAX_SEED)),
+    "amp": (check_bool, False, {}),
+    # 0.01: the loss clamps the logit scale at 100
+    "temperature": (check_float, False, dict(low=0.01, high=10)),
+    "nice_defects": (check_bool, False, {}),
+    "average_train": (check_bool, False, {}),
+    "aug_noise": (check_float, False, dict(low=0, high=100)),
+    "aug_shift": (check_int, False, dict(low=0, high=100_000)),
+    "grad_clip": (check_float, True, dict(low=0, low_open=True, high=1e6)),
+    "proj_dropout": (check_float, False, dict(low=0, high=0.99)),
+    "dropout": (check_float, True, dict(low=0, high=0.99)),
+    "soft_targets": (check_float, True, dict(low=0, low_open=True, high=1e6)),
+    "soft_mix": (check_float, False, dict(low=0, high=1)),
+    "freeze_temporal": (check_int, True, dict(low=0, high=MAX_EPOCHS)),
+    "learn_temperature": (check_bool, False, {}),
+    "blur_levels": (check_int, True, dict(low=1, high=1_000)),
+}
+
+
+def _check_betas(betas):
+    """Adam's two betas, each in [0, 1)."""
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise option_error("betas", betas, "expected two numbers in [0, 1), e.g. [0.9, 0.999].",
+                           "give betas = [0.9, 0.999].")
+    return tuple(check_float(b, "betas", low=0, high=0.9999) for b in betas)
 
 
 def resolved_train_config(train):

@@ -27,9 +27,9 @@ def _release_only(monkeypatch):
 
 
 @pytest.mark.parametrize("which, sub, expect", [
-    ("official", "", "eeg_dataset (", ),
-    ("official", "eeg_dataset", "eeg_dataset ("),
-    ("nice", "", "250hz ("),
+    ("official", "", "official (", ),
+    ("official", "eeg_dataset", "official ("),
+    ("nice", "", "nice ("),
 ])
 def test_info_lists_the_layout(official_root, nice_root, capsys, which, sub, expect):
     root = (official_root if which == "official" else nice_root) / sub
@@ -70,7 +70,7 @@ def test_train_runs(official_root, nice_root, tmp_path, which, recipe):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_way"] == 200 and metrics["recipe"] == recipe
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["data_meta"]["layout"] == ("eeg_dataset" if which == "official" else "250hz")
+    assert config["data_meta"]["layout"] == which  # layouts are named after their writers
 
 
 def test_analyze_semantic_runs_on_the_bare_release(official_root, tmp_path):
@@ -139,4 +139,4 @@ def test_simulate_writes_the_osf_tree(tmp_path):
     root = simulate_root(tmp_path / "sim", 1, seed=0, layouts=("eeg_dataset",), n_train=40, n_test=10,
                          n_train_reps=2, n_test_reps=2)
     data = load_subject(root / "eeg_dataset", 1)
-    assert data.meta["layout"] == "eeg_dataset" and data.train.n_channels == 17
+    assert data.meta["layout"] == "official" and data.train.n_channels == 17  # the old name's

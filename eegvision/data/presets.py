@@ -33,7 +33,9 @@ session and partition, in this order:
    ``official`` with ``np.save`` to ``eeg_dataset/preprocessed_data/sub-XX/``
    (times -0.2 to 0.79 s), ``nice`` with ``pickle.dump`` (protocol 4) to
    ``Preprocessed_data_250Hz/sub-XX/`` (times uncropped, 300 values, as NICE
-   stores them; the readers align them to the data).
+   stores them; the readers align them to the data): the folders the public
+   codes write (reader layouts ``official`` and ``nice``), under ``--out``.
+   An existing file there is replaced only with ``overwrite=True``.
 
 The legacy ``numpy.random.RandomState(seed)`` is used (explicitly seeded)
 because it is what ``sklearn.utils.shuffle`` draws from: a different generator
@@ -221,7 +223,7 @@ def _save(path, obj, writer):
     return path
 
 
-def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
+def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, overwrite=False):
     """Preprocess one subject's raw recordings exactly as a published code did.
 
     Parameters
@@ -236,6 +238,10 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         Where to write (default ``root``).
     seed : int
         Repetition selection and shuffling (both codes: 20200220).
+    overwrite : bool
+        Replace output files that exist. Otherwise they are refused before
+        any work starts: the preset writes the published layout's folder
+        (layout ``official`` or ``nice``), where a user's download may lie.
 
     Returns
     -------
@@ -243,11 +249,17 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         The training and test files written. Memory: the merged float64
         arrays (a real NICE subject: 8.3 GB of training data) plus a session.
     """
+    from .paths import refuse_existing
     from .raw import find_raw_sessions
     from .things import dataset_base
 
     _check_option("preset", preset, tuple(PRESETS))
     cfg = PRESETS[preset]
+    out = dataset_base(out_root or root) / cfg["folder"] / f"sub-{int(subject):02d}"
+    targets = {split: out / f"preprocessed_eeg_{split}.npy" for split in ("training", "test")}
+    if not overwrite:
+        refuse_existing(targets.values(), "pass --overwrite (Python: overwrite=True) to replace "
+                                          "them, or choose another --out.")
     parts = {"test": [], "training": []}
     names = times = None
     for ses, files in find_raw_sessions(root, subject):
@@ -260,9 +272,8 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         parts["training"].append((train, ep["training"][1]))
         logger.info("sub-%02d ses-%02d: %s preset epoched and whitened", subject, ses, preset)
     test, train = merge_sessions_preset(parts["test"], parts["training"], seed)
-    out = dataset_base(out_root or root) / cfg["folder"] / f"sub-{int(subject):02d}"
     paths = []
     for split, data in (("training", train), ("test", test)):
         obj = {"preprocessed_eeg_data": data, "ch_names": names, "times": times}
-        paths.append(_save(out / f"preprocessed_eeg_{split}.npy", obj, cfg["writer"]))
+        paths.append(_save(targets[split], obj, cfg["writer"]))
     return paths

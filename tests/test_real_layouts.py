@@ -51,15 +51,16 @@ def test_both_layouts_in_one_root_are_listed(tmp_path, capsys):
     assert main(["info", "--data-dir", str(root)]) == 0
     out = capsys.readouterr().out
     assert "Layouts found for subject 1: 2" in out
-    assert "250hz (" in out and "eeg_dataset (" in out
+    assert "  nice (" in out and "  official (" in out
 
 
 def test_missing_subject_names_every_layout_looked_for(official_root, capsys):
     assert main(["info", "--data-dir", str(official_root), "--subject", "7"]) == 2
     err = capsys.readouterr().err
-    for name in ("250hz: ", "eeg_dataset: ", "official: "):
+    for name in ("nice: ", "official: ", "legacy: "):
         assert name in err
-    assert "eeg_dataset/preprocessed_data/sub-07/" in err
+    assert "official: " + str(official_root / "eeg_dataset" / "preprocessed_data" / "sub-07") in err
+    assert "legacy: " + str(official_root / "Preprocessed_data" / "sub-07") in err
 
 
 @pytest.mark.parametrize("which, recipe", [("official", "fast"), ("nice", "fast")])

@@ -897,7 +897,7 @@ def _write_raw(root, models, splits, seed, dtype):
     from 250 Hz; the noise is white with the spatial covariance of the
     subject's background sources and sensors, at twice their standard
     deviation, so that after resampling to 250 Hz its power matches the
-    preprocessed files'.
+    preprocessed files'. Channels are in :func:`raw_channel_order`.
     """
     names = raw_channel_order()
     rows = np.array([THINGS_EEG2_CHANNELS.index(c) for c in names])

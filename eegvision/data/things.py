@@ -377,12 +377,35 @@ _LEGACY_RATE_DIR = re.compile(r"Preprocessed_data_(\d+(?:\.\d+)?)Hz")
 
 
 def eegvision_dir_name(sfreq):
-    """``eegvision_preprocessed_250Hz`` for 250 Hz: where ``eegvision preprocess`` writes."""
+    """The folder ``eegvision preprocess`` writes (layout ``eegvision_<rate>hz``).
+
+    Parameters
+    ----------
+    sfreq : float
+        Output sampling rate in Hz.
+
+    Returns
+    -------
+    str
+        ``eegvision_preprocessed_250Hz`` for 250 Hz.
+    """
     return EEGVISION_DIR.format(rate=f"{float(sfreq):g}")
 
 
 def canonical_layout(layout):
-    """A layout's current name: earlier names (``250hz``, ``eeg_dataset``) map to theirs."""
+    """A layout's current name.
+
+    Parameters
+    ----------
+    layout : str
+        A layout name, current or earlier (``'250hz'``, ``'eeg_dataset'``).
+
+    Returns
+    -------
+    str
+        ``'nice'`` for ``'250hz'``, ``'official'`` for ``'eeg_dataset'``,
+        any other name unchanged.
+    """
     return LAYOUT_ALIASES.get(str(layout), str(layout))
 
 

@@ -110,13 +110,11 @@ def epoch_preset(path, split, preset, seed=OFFICIAL_SEED):
     raw.pick(keep)
     raw.reorder_channels(keep)
     events = events[events[:, 2] != TARGET_CODE]
-    epochs = mne.Epochs(raw, events, tmin=-0.2, tmax=cfg["tmax"], baseline=(None, 0),
-                        preload=True, verbose="error")
+    if not len(events):
+        raise data_error(path, "no image-onset events in the stim channel.",
+                         "check that the last row of raw_eeg_data holds the condition codes.")
+    data, codes, ch_names, times = _epochs_in_chunks(raw, events, cfg)
     del raw
-    if cfg["sfreq"] < epochs.info["sfreq"]:
-        epochs.resample(cfg["sfreq"], verbose="error")
-    data = epochs.get_data(copy=False)
-    codes = epochs.events[:, 2]
     conditions = np.unique(codes)
     n_rep = MAX_REPS[split]
     out = np.zeros((len(conditions), n_rep) + data.shape[1:])
@@ -127,7 +125,40 @@ def epoch_preset(path, split, preset, seed=OFFICIAL_SEED):
         except ValueError as err:
             raise data_error(path, f"condition {c}: {err} (the {split} partition keeps "
                                    f"{n_rep} per session).", "check the recording is complete.") from None
-    return (out[..., cfg["drop_baseline"]:], conditions, list(epochs.ch_names),
+    return out[..., cfg["drop_baseline"]:], conditions, ch_names, times
+
+
+#: Epochs made at a time (bounds memory; the result does not depend on it).
+EPOCH_CHUNK = 2000
+
+
+def _epochs_in_chunks(raw, events, cfg):
+    """``mne.Epochs`` + ``Epochs.resample`` as the public codes call them, in chunks of epochs.
+
+    Baseline correction and FFT resampling act on each epoch alone, so the
+    result equals one call on every event; memory holds the recording, one
+    chunk at its rate and the resampled epochs, not every epoch at 1000 Hz
+    (a real training session: 10 GB).
+
+    Returns
+    -------
+    data : array, shape (n_epochs, n_channels, n_times)
+    codes : array of int, shape (n_epochs,)
+    ch_names : list of str
+    times : array of float64
+    """
+    import mne
+
+    parts, codes = [], []
+    for start in range(0, len(events), EPOCH_CHUNK):
+        epochs = mne.Epochs(raw, events[start:start + EPOCH_CHUNK], tmin=-0.2, tmax=cfg["tmax"],
+                            baseline=(None, 0), preload=True, verbose="error")
+        if cfg["sfreq"] < epochs.info["sfreq"]:
+            epochs.resample(cfg["sfreq"], verbose="error")
+        parts.append(epochs.get_data(copy=False))
+        codes.append(epochs.events[:, 2])
+    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return (data, np.concatenate(codes), list(epochs.ch_names),
             np.asarray(epochs.times, dtype=np.float64))
 
 

@@ -153,6 +153,18 @@ def test_preset_matches_step_by_step_reference(raw_root, tmp_path, preset):
         assert len(times) == 300 and list(ch_names) == THINGS_EEG2_CHANNELS
 
 
+@pytest.mark.parametrize("preset", ["official", "nice"])
+def test_epoching_in_chunks_gives_the_same_files(raw_root, tmp_path, monkeypatch, preset):
+    """Epochs are made a chunk at a time (memory); the files equal those of one big call."""
+    from eegvision.data import presets
+
+    whole = preprocess_preset(raw_root / "eeg_dataset", 1, preset, out_root=tmp_path / "a")
+    monkeypatch.setattr(presets, "EPOCH_CHUNK", 7)  # 2 sessions x (15 + 42) epochs: many chunks
+    chunked = preprocess_preset(raw_root / "eeg_dataset", 1, preset, out_root=tmp_path / "b")
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+
+
 def test_sklearn_auto_cov_matches_sklearn():
     from sklearn.discriminant_analysis import _cov
 

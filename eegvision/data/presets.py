@@ -223,10 +223,17 @@ def mvnn_preset(test, train, preset):
 
 
 def merge_sessions_preset(test_parts, train_parts, seed=OFFICIAL_SEED):
-    """Step 6: ``(test, train)`` float64 from per-session ``(data, conditions)`` lists."""
+    """Step 6: ``(test, train)`` float64 from per-session ``(data, conditions)`` lists.
+
+    The lists are emptied once merged and the repetitions permuted a block of
+    conditions at a time, so memory holds about one copy of the merged data
+    (a real subject's float64 arrays are 10 GB).
+    """
     test = np.concatenate([d for d, _ in test_parts], axis=1)
+    test_parts.clear()
     data = np.concatenate([d for d, _ in train_parts], axis=0)
     codes = np.concatenate([c for _, c in train_parts])
+    train_parts.clear()
     conditions = np.unique(codes)
     if not np.array_equal(conditions, np.arange(1, len(conditions) + 1)):
         raise data_error("training partition", "image conditions are not 1..N over the sessions.",
@@ -235,12 +242,15 @@ def merge_sessions_preset(test_parts, train_parts, seed=OFFICIAL_SEED):
     if (counts != counts[0]).any():
         raise data_error("training partition", f"conditions appear in unequal numbers of sessions "
                          f"({sorted(set(counts.tolist()))}).", "process all sessions of the subject.")
-    train = np.concatenate([data[codes == c] for c in conditions], axis=0)
-    train = train.reshape((len(conditions), -1) + data.shape[2:])
+    # by condition, each condition's sessions in session order (a stable sort)
+    train = data[np.argsort(codes, kind="stable")]
+    del data
+    train = train.reshape((len(conditions), -1) + train.shape[2:])
     for arr in (test, train):
         order = np.arange(arr.shape[1])
         np.random.RandomState(seed).shuffle(order)  # noqa: NPY002 - sklearn.utils.shuffle
-        arr[:] = arr[:, order]
+        for start in range(0, len(arr), 256):
+            arr[start:start + 256] = arr[start:start + 256, order]
     return test, train
 
 

@@ -290,7 +290,7 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, 
         The training and test files written. Memory: the merged float64
         arrays (a real NICE subject: 8.3 GB of training data) plus a session
         (its recording and its epochs at the output rate, made
-        :data:`EPOCH_CHUNK` at a time).
+        :data:`EPOCH_CHUNK` at a time), and a copy of the array being saved.
     """
     from .paths import refuse_existing
     from .raw import find_raw_sessions

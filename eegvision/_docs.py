@@ -72,9 +72,11 @@ root : path-like
     A THINGS-EEG2 data root (see ``docs/data.md`` for the layout)."""
 
 docdict["layout"] = """
-layout : 'auto' | '250hz' | 'official'
-    Which preprocessed layout to read (``auto``: the 250-Hz NICE layout if
-    present, else the official 100-Hz one)."""
+layout : 'auto' | 'nice' | 'official' | 'eegvision_<rate>hz' | 'legacy'
+    Which preprocessed layout to read, named after what writes it
+    (``auto``: the first present of NICE's 250-Hz layout, the official
+    100-Hz one, ``eegvision preprocess``'s own, then older folders; the
+    earlier names ``'250hz'`` and ``'eeg_dataset'`` still work)."""
 
 docdict["targets"] = """
 targets : 'centers' | 'images'

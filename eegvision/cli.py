@@ -180,10 +180,13 @@ def build_parser():
     p.add_argument("--subjects", type=_int_type(1, 100), default=1, help="number of subjects (default 1)")
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--full", action="store_true", help="THINGS-EEG2's real dimensions (large!)")
-    p.add_argument("--layouts", default="250hz",
-                   help="comma list of preprocessed layouts: 250hz, official, eeg_dataset "
-                        "(default 250hz)")
-    p.add_argument("--raw", action="store_true", help="also write raw recordings (Raw_data/)")
+    p.add_argument("--layouts", default="nice",
+                   help="comma list of preprocessed layouts: nice (Preprocessed_data_250Hz/), "
+                        "official (eeg_dataset/preprocessed_data/) (default nice)")
+    p.add_argument("--raw", action="store_true", help="also write raw recordings (Raw_data/, "
+                   "4 sessions built as THINGS-EEG2's)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the files of an earlier simulation in DIRECTORY")
     p.add_argument("--region", default=None, help="region carrying image information")
     p.add_argument("--window", default=None, help="planted window in ms, e.g. 100-300")
     p.add_argument("--band", default=None, help="planted band in Hz, e.g. 4-8")
@@ -204,7 +207,10 @@ def build_parser():
     p.add_argument("--preset", default=None, choices=("official", "nice"),
                    help="reproduce a published preprocessing exactly: official (17 posterior "
                         "channels, 100 Hz, eeg_dataset/preprocessed_data/) or nice (63 channels, "
-                        "250 Hz, Preprocessed_data_250Hz/)")
+                        "250 Hz, Preprocessed_data_250Hz/); default: eegvision's own "
+                        "(eegvision_preprocessed_250Hz/)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace preprocessed files that exist (otherwise refused)")
     p.add_argument("--seed", type=_nonneg_int, default=None,
                    help="with --preset: repetition selection and shuffling (default 20200220, "
                         "as both public codes)")

@@ -170,7 +170,7 @@ def _rewrite_test_file(root, change):
     """Load sub-01's test file, apply ``change(dict)``, save it back with np.save."""
     from eegvision.data._pickle import load_dict_file
 
-    path = root / "Preprocessed_data" / "sub-01" / "preprocessed_eeg_test.npy"
+    path = root / "eeg_dataset" / "preprocessed_data" / "sub-01" / "preprocessed_eeg_test.npy"
     d = load_dict_file(path)
     d = {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in d.items()}
     change(d)
@@ -537,7 +537,8 @@ def _rewrite_both(root, change):
     from eegvision.data._pickle import load_dict_file
 
     for split in ("training", "test"):
-        path = root / "Preprocessed_data" / "sub-01" / f"preprocessed_eeg_{split}.npy"
+        path = (root / "eeg_dataset" / "preprocessed_data" / "sub-01" /
+                f"preprocessed_eeg_{split}.npy")
         d = {k: np.array(v) if isinstance(v, np.ndarray) else v
              for k, v in load_dict_file(path).items()}
         change(d)

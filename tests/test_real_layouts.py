@@ -27,9 +27,9 @@ def _release_only(monkeypatch):
 
 
 @pytest.mark.parametrize("which, sub, expect", [
-    ("official", "", "eeg_dataset (", ),
-    ("official", "eeg_dataset", "eeg_dataset ("),
-    ("nice", "", "250hz ("),
+    ("official", "", "official (", ),
+    ("official", "eeg_dataset", "official ("),
+    ("nice", "", "nice ("),
 ])
 def test_info_lists_the_layout(official_root, nice_root, capsys, which, sub, expect):
     root = (official_root if which == "official" else nice_root) / sub
@@ -51,15 +51,16 @@ def test_both_layouts_in_one_root_are_listed(tmp_path, capsys):
     assert main(["info", "--data-dir", str(root)]) == 0
     out = capsys.readouterr().out
     assert "Layouts found for subject 1: 2" in out
-    assert "250hz (" in out and "eeg_dataset (" in out
+    assert "  nice (" in out and "  official (" in out
 
 
 def test_missing_subject_names_every_layout_looked_for(official_root, capsys):
     assert main(["info", "--data-dir", str(official_root), "--subject", "7"]) == 2
     err = capsys.readouterr().err
-    for name in ("250hz: ", "eeg_dataset: ", "official: "):
+    for name in ("nice: ", "official: ", "legacy: "):
         assert name in err
-    assert "eeg_dataset/preprocessed_data/sub-07/" in err
+    assert "official: " + str(official_root / "eeg_dataset" / "preprocessed_data" / "sub-07") in err
+    assert "legacy: " + str(official_root / "Preprocessed_data" / "sub-07") in err
 
 
 @pytest.mark.parametrize("which, recipe", [("official", "fast"), ("nice", "fast")])
@@ -70,7 +71,7 @@ def test_train_runs(official_root, nice_root, tmp_path, which, recipe):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_way"] == 200 and metrics["recipe"] == recipe
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["data_meta"]["layout"] == ("eeg_dataset" if which == "official" else "250hz")
+    assert config["data_meta"]["layout"] == which  # layouts are named after their writers
 
 
 def test_analyze_semantic_runs_on_the_bare_release(official_root, tmp_path):
@@ -139,4 +140,4 @@ def test_simulate_writes_the_osf_tree(tmp_path):
     root = simulate_root(tmp_path / "sim", 1, seed=0, layouts=("eeg_dataset",), n_train=40, n_test=10,
                          n_train_reps=2, n_test_reps=2)
     data = load_subject(root / "eeg_dataset", 1)
-    assert data.meta["layout"] == "eeg_dataset" and data.train.n_channels == 17
+    assert data.meta["layout"] == "official" and data.train.n_channels == 17  # the old name's

@@ -22,7 +22,8 @@ def preprocess_cli(args):
                                  "--sfreq / --no-mvnn cannot change them.\n  Fix: drop "
                                  "--sfreq / --no-mvnn, or drop --preset.")
         seed = OFFICIAL_SEED if seed is None else seed
-        paths = preprocess_preset(root, args.subject, preset, args.out, seed=seed)
+        paths = preprocess_preset(root, args.subject, preset, args.out, seed=seed,
+                                  overwrite=args.overwrite)
         print(f"eegvision preprocess: sub-{args.subject:02d} (preset {preset}, seed {seed}) "
               "written to:")
         for path in paths:
@@ -33,7 +34,7 @@ def preprocess_cli(args):
                              "first repetitions in time).\n  Fix: add --preset or drop --seed.")
     args.sfreq = 250.0 if args.sfreq is None else args.sfreq
     paths = preprocess_subject(root, args.subject, args.out, sfreq=args.sfreq,
-                               mvnn=not args.no_mvnn)
+                               mvnn=not args.no_mvnn, overwrite=args.overwrite)
     steps = f"epochs {args.sfreq:g} Hz" + ("" if args.no_mvnn else " + MVNN")
     print(f"eegvision preprocess: sub-{args.subject:02d} ({steps}) written to:")
     for path in paths:
@@ -54,9 +55,10 @@ def simulate_cli(args):
     """``eegvision simulate DIR``: write a simulated root and print what was planted."""
     from ..data.simulate import simulate_root
 
-    layouts = tuple(x.strip().lower() for x in str(args.layouts or "250hz").split(",") if x.strip())
+    layouts = tuple(x.strip().lower() for x in str(args.layouts or "nice").split(",") if x.strip())
     kwargs = dict(subjects=args.subjects, seed=args.seed, full=args.full, layouts=layouts,
                   raw=args.raw, features_dir=args.features,
+                  overwrite=getattr(args, "overwrite", False),
                   eeg_detail=getattr(args, "eeg_detail", None),
                   blur_levels=getattr(args, "blur_levels", None))
     if args.region:

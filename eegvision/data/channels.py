@@ -3,10 +3,12 @@
 ``posterior17`` are the 17 occipital and parietal channels of the official
 THINGS-EEG2 release (its preprocessed files hold exactly these: P7 ... P8,
 PO7 ... PO8, O1, Oz, O2), the set UBP and the 2026 blur method train on.
-The release's code (gifale95/eeg_encoding) selects them with the rule
-"name contains 'O' or 'P'"; applied literally to the 63 easycap names of
-the 250-Hz files that rule would also keep CP* and TP* (28 channels), so
-eegvision names the 17 explicitly instead of re-applying the rule.
+The release's code (gifale95/eeg_encoding) selects them with
+``mne.pick_channels_regexp(ch_names, '^O *|^P *')``: names that *start*
+with O or P, which of the 63 easycap names are exactly these 17 (CP* and
+TP* do not start with P). eegvision names the same 17 explicitly, in the
+63-channel order; the official files keep the recording's order
+(:data:`eegvision.data.montage.OFFICIAL_17_CHANNELS`).
 """
 
 from __future__ import annotations

@@ -58,3 +58,31 @@ def dataset_base(root):
     if root.name.lower() == "eeg_dataset" and not (root / "eeg_dataset").is_dir():
         return root.parent
     return root
+
+
+def refuse_existing(paths, fix):
+    """Refuse, in one line, to replace files that exist (``overwrite`` was not asked for).
+
+    Called before any work starts, so nothing is computed only to be thrown
+    away and nothing is half-written.
+
+    Parameters
+    ----------
+    paths : iterable of Path
+        Every data file the command is about to write.
+    fix : str
+        How to go on (e.g. "pass --overwrite to replace them, or choose another --out").
+
+    Raises
+    ------
+    eegvision._utils.DataError
+        Naming the first existing file and how many more there are.
+    """
+    from .._utils import data_error
+
+    existing = [Path(p) for p in paths if os.path.lexists(p)]
+    if existing:
+        more = f" (and {len(existing) - 1} more of the files it would write)" \
+            if len(existing) > 1 else ""
+        raise data_error(existing[0], f"already exists{more}; eegvision replaces no data file "
+                                      "unless asked.", fix)

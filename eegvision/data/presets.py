@@ -33,7 +33,9 @@ session and partition, in this order:
    ``official`` with ``np.save`` to ``eeg_dataset/preprocessed_data/sub-XX/``
    (times -0.2 to 0.79 s), ``nice`` with ``pickle.dump`` (protocol 4) to
    ``Preprocessed_data_250Hz/sub-XX/`` (times uncropped, 300 values, as NICE
-   stores them; the readers align them to the data).
+   stores them; the readers align them to the data): the folders the public
+   codes write (reader layouts ``official`` and ``nice``), under ``--out``.
+   An existing file there is replaced only with ``overwrite=True``.
 
 The legacy ``numpy.random.RandomState(seed)`` is used (explicitly seeded)
 because it is what ``sklearn.utils.shuffle`` draws from: a different generator
@@ -108,13 +110,11 @@ def epoch_preset(path, split, preset, seed=OFFICIAL_SEED):
     raw.pick(keep)
     raw.reorder_channels(keep)
     events = events[events[:, 2] != TARGET_CODE]
-    epochs = mne.Epochs(raw, events, tmin=-0.2, tmax=cfg["tmax"], baseline=(None, 0),
-                        preload=True, verbose="error")
+    if not len(events):
+        raise data_error(path, "no image-onset events in the stim channel.",
+                         "check that the last row of raw_eeg_data holds the condition codes.")
+    data, codes, ch_names, times = _epochs_in_chunks(raw, events, cfg)
     del raw
-    if cfg["sfreq"] < epochs.info["sfreq"]:
-        epochs.resample(cfg["sfreq"], verbose="error")
-    data = epochs.get_data(copy=False)
-    codes = epochs.events[:, 2]
     conditions = np.unique(codes)
     n_rep = MAX_REPS[split]
     out = np.zeros((len(conditions), n_rep) + data.shape[1:])
@@ -125,7 +125,40 @@ def epoch_preset(path, split, preset, seed=OFFICIAL_SEED):
         except ValueError as err:
             raise data_error(path, f"condition {c}: {err} (the {split} partition keeps "
                                    f"{n_rep} per session).", "check the recording is complete.") from None
-    return (out[..., cfg["drop_baseline"]:], conditions, list(epochs.ch_names),
+    return out[..., cfg["drop_baseline"]:], conditions, ch_names, times
+
+
+#: Epochs made at a time (bounds memory; the result does not depend on it).
+EPOCH_CHUNK = 2000
+
+
+def _epochs_in_chunks(raw, events, cfg):
+    """``mne.Epochs`` + ``Epochs.resample`` as the public codes call them, in chunks of epochs.
+
+    Baseline correction and FFT resampling act on each epoch alone, so the
+    result equals one call on every event; memory holds the recording, one
+    chunk at its rate and the resampled epochs, not every epoch at 1000 Hz
+    (a real training session: 10 GB).
+
+    Returns
+    -------
+    data : array, shape (n_epochs, n_channels, n_times)
+    codes : array of int, shape (n_epochs,)
+    ch_names : list of str
+    times : array of float64
+    """
+    import mne
+
+    parts, codes = [], []
+    for start in range(0, len(events), EPOCH_CHUNK):
+        epochs = mne.Epochs(raw, events[start:start + EPOCH_CHUNK], tmin=-0.2, tmax=cfg["tmax"],
+                            baseline=(None, 0), preload=True, verbose="error")
+        if cfg["sfreq"] < epochs.info["sfreq"]:
+            epochs.resample(cfg["sfreq"], verbose="error")
+        parts.append(epochs.get_data(copy=False))
+        codes.append(epochs.events[:, 2])
+    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return (data, np.concatenate(codes), list(epochs.ch_names),
             np.asarray(epochs.times, dtype=np.float64))
 
 
@@ -190,10 +223,17 @@ def mvnn_preset(test, train, preset):
 
 
 def merge_sessions_preset(test_parts, train_parts, seed=OFFICIAL_SEED):
-    """Step 6: ``(test, train)`` float64 from per-session ``(data, conditions)`` lists."""
+    """Step 6: ``(test, train)`` float64 from per-session ``(data, conditions)`` lists.
+
+    The lists are emptied once merged and the repetitions permuted a block of
+    conditions at a time, so memory holds about one copy of the merged data
+    (a real subject's float64 arrays are 10 GB).
+    """
     test = np.concatenate([d for d, _ in test_parts], axis=1)
+    test_parts.clear()
     data = np.concatenate([d for d, _ in train_parts], axis=0)
     codes = np.concatenate([c for _, c in train_parts])
+    train_parts.clear()
     conditions = np.unique(codes)
     if not np.array_equal(conditions, np.arange(1, len(conditions) + 1)):
         raise data_error("training partition", "image conditions are not 1..N over the sessions.",
@@ -202,12 +242,15 @@ def merge_sessions_preset(test_parts, train_parts, seed=OFFICIAL_SEED):
     if (counts != counts[0]).any():
         raise data_error("training partition", f"conditions appear in unequal numbers of sessions "
                          f"({sorted(set(counts.tolist()))}).", "process all sessions of the subject.")
-    train = np.concatenate([data[codes == c] for c in conditions], axis=0)
-    train = train.reshape((len(conditions), -1) + data.shape[2:])
+    # by condition, each condition's sessions in session order (a stable sort)
+    train = data[np.argsort(codes, kind="stable")]
+    del data
+    train = train.reshape((len(conditions), -1) + train.shape[2:])
     for arr in (test, train):
         order = np.arange(arr.shape[1])
         np.random.RandomState(seed).shuffle(order)  # noqa: NPY002 - sklearn.utils.shuffle
-        arr[:] = arr[:, order]
+        for start in range(0, len(arr), 256):
+            arr[start:start + 256] = arr[start:start + 256, order]
     return test, train
 
 
@@ -221,7 +264,7 @@ def _save(path, obj, writer):
     return path
 
 
-def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
+def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, overwrite=False):
     """Preprocess one subject's raw recordings exactly as a published code did.
 
     Parameters
@@ -238,18 +281,29 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         ``derivatives/eegvision/``).
     seed : int
         Repetition selection and shuffling (both codes: 20200220).
+    overwrite : bool
+        Replace output files that exist. Otherwise they are refused before
+        any work starts: the preset writes the published layout's folder
+        (layout ``official`` or ``nice``), where a user's download may lie.
 
     Returns
     -------
     list of Path
         The training and test files written. Memory: the merged float64
-        arrays (a real NICE subject: 8.3 GB of training data) plus a session.
+        arrays (a real NICE subject: 8.3 GB of training data) plus a session
+        (its recording and its epochs at the output rate, made
+        :data:`EPOCH_CHUNK` at a time), and a copy of the array being saved.
     """
-    from .paths import dataset_base
+    from .paths import dataset_base, refuse_existing
     from .raw import default_out_root, find_raw_sessions
 
     _check_option("preset", preset, tuple(PRESETS))
     cfg = PRESETS[preset]
+    out = dataset_base(default_out_root(root, out_root)) / cfg["folder"] / f"sub-{int(subject):02d}"
+    targets = {split: out / f"preprocessed_eeg_{split}.npy" for split in ("training", "test")}
+    if not overwrite:
+        refuse_existing(targets.values(), "pass --overwrite (Python: overwrite=True) to replace "
+                                          "them, or choose another --out.")
     parts = {"test": [], "training": []}
     names = times = None
     for ses, files in find_raw_sessions(root, subject):
@@ -262,9 +316,8 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED):
         parts["training"].append((train, ep["training"][1]))
         logger.info("sub-%02d ses-%02d: %s preset epoched and whitened", subject, ses, preset)
     test, train = merge_sessions_preset(parts["test"], parts["training"], seed)
-    out = dataset_base(default_out_root(root, out_root)) / cfg["folder"] / f"sub-{int(subject):02d}"
     paths = []
     for split, data in (("training", train), ("test", test)):
         obj = {"preprocessed_eeg_data": data, "ch_names": names, "times": times}
-        paths.append(_save(out / f"preprocessed_eeg_{split}.npy", obj, cfg["writer"]))
+        paths.append(_save(targets[split], obj, cfg["writer"]))
     return paths

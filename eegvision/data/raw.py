@@ -12,7 +12,9 @@ The pipeline reproduces what THINGS-EEG2 and NICE did to their raw data:
    noise covariance estimated on the training partition only.
 4. ``preprocess_subject``: all sessions of one subject, MVNN per session,
    repetitions merged across sessions, written as
-   ``Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy``.
+   ``eegvision_preprocessed_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy``
+   (eegvision's own layout: no published folder's name, never replacing a
+   file unless asked).
 
 Raw files with planted signals (for the tests and ``eegvision simulate --raw``)
 are built by :func:`eegvision.data.simulate.simulate_raw_session`.
@@ -292,9 +294,9 @@ def noise_covariance(train, *, estimator="epochs", shrinkage="ledoit_wolf", chun
         Training epochs; ``n_reps >= 2``.
     estimator : {'epochs', 'time'}
         ``'epochs'``: one covariance per epoch (over its time points),
-        averaged over epochs (THINGS-EEG2's default ``mvnn_dim``). ``'time'``:
+        averaged over epochs (NICE's ``mvnn_dim='epochs'``). ``'time'``:
         one covariance per time point (over all conditions and repetitions),
-        averaged over time.
+        averaged over time (the official THINGS-EEG2 code's default).
     shrinkage : 'ledoit_wolf' | float | None
         Shrinkage of each covariance towards a scaled identity, per epoch or
         per time point as in Guggenmos et al.'s reference code (with few
@@ -391,8 +393,15 @@ _mvnn = mvnn  # preprocess_subject's ``mvnn`` flag shadows the name
 
 # ------------------------------------------------------------------ one subject
 def preprocessed_dir_name(sfreq):
-    """``Preprocessed_data_250Hz`` for 250 Hz (the layout NICE reads)."""
-    return f"Preprocessed_data_{float(sfreq):g}Hz"
+    """``eegvision_preprocessed_250Hz`` for 250 Hz: eegvision's own layout.
+
+    No published layout uses this name: the output (float32, the first
+    repetitions in time, per-session MVNN) differs from NICE's and the
+    official files, so it never takes or replaces their folders.
+    """
+    from .things import eegvision_dir_name
+
+    return eegvision_dir_name(sfreq)
 
 
 def raw_subject_dir(root, subject):
@@ -490,16 +499,16 @@ def _write_preprocessed(path, data, ch_names, times):
 
 def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, tmax=1.0,
                        mvnn=True, drop_baseline=True, n_train_reps=2, n_test_reps=20,
-                       estimator="epochs", ch_names=None):
-    """Preprocess one subject's raw THINGS-EEG2 recordings like NICE.
+                       estimator="epochs", ch_names=None, overwrite=False):
+    """Preprocess one subject's raw THINGS-EEG2 recordings (eegvision's own layout).
 
     Session by session: epoch both partitions (:func:`epoch_session`, the
     first ``n_*_reps`` repetitions of each condition), whiten them with the
     noise covariance of that session's training epochs (:func:`mvnn`, as
     THINGS-EEG2 does per session), drop the pre-stimulus samples; then merge
     each condition's repetitions over sessions and write
-    ``<out_root>/Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy``
-    (pickle protocol 4 dicts: ``preprocessed_eeg_data`` float32 (conditions,
+    ``<out_root>/eegvision_preprocessed_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy``
+    (layout ``eegvision_250hz``; pickle protocol 4 dicts: ``preprocessed_eeg_data`` float32 (conditions,
     repetitions, channels, times), ``ch_names``, ``times`` matching the data).
 
     Memory: one raw session at a time. A real subject (63 channels, 16540
@@ -530,15 +539,24 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
         MVNN covariance estimator, see :func:`noise_covariance`.
     ch_names : list of str | None
         Channels to keep (default: every EEG channel).
+    overwrite : bool
+        Replace output files that exist; otherwise they are refused before
+        any work starts.
 
     Returns
     -------
     list of Path
         The training and test files written.
     """
+    from .paths import dataset_base, refuse_existing
+
     sessions = find_raw_sessions(root, subject)
     sub = f"sub-{int(subject):02d}"
-    out_dir = default_out_root(root, out_root) / preprocessed_dir_name(sfreq) / sub
+    out_dir = dataset_base(default_out_root(root, out_root)) / preprocessed_dir_name(sfreq) / sub
+    targets = [out_dir / f"preprocessed_eeg_{split}.npy" for split in SPLITS]
+    if not overwrite:
+        refuse_existing(targets, "pass --overwrite (Python: overwrite=True) to replace them, "
+                                 "or choose another --out.")
     parts = {sp: [] for sp in SPLITS}
     names = times = None
     for ses, files in sessions:
@@ -564,8 +582,7 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     paths = []
     for split in SPLITS:
         data = _merge_sessions(parts[split], split, Path(root) / RAW_DIR / sub)
-        paths.append(_write_preprocessed(out_dir / f"preprocessed_eeg_{split}.npy",
-                                         data, names, times[t0:]))
+        paths.append(_write_preprocessed(targets[SPLITS.index(split)], data, names, times[t0:]))
         logger.info("wrote %s %s", paths[-1], data.shape)
     return paths
 
@@ -597,7 +614,7 @@ def ensure_preprocessed(root, subject):
     """Preprocess one subject of a BIDS root into the cache (once); return the cache root.
 
     The default pipeline (:func:`preprocess_subject`: 250 Hz,
-    MVNN, 0-1 s) writes ``Preprocessed_data_250Hz/sub-XX/`` under
+    MVNN, 0-1 s) writes ``eegvision_preprocessed_250Hz/sub-XX/`` under
     :func:`preprocessed_cache`, stamped with the source files' sizes and
     times, so a changed recording is preprocessed again. To choose a preset,
     run ``eegvision preprocess --data-dir ROOT --preset ...`` instead: what it
@@ -617,6 +634,6 @@ def ensure_preprocessed(root, subject):
     logger.warning("%s: preprocessing %s from the BIDS recordings (once; cached in %s)",
                    root, sub, cache)
     stamp_file.unlink(missing_ok=True)
-    preprocess_subject(root, subject, cache)
+    preprocess_subject(root, subject, cache, overwrite=True)  # eegvision's own cache
     write_json(stamp_file, stamp)
     return cache

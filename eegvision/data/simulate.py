@@ -32,6 +32,7 @@ from .._utils import _check_option, atomic_path, data_error, logger, rng_from_se
 from .montage import OFFICIAL_17_CHANNELS, REGIONS, THINGS_EEG2_CHANNELS, channel_region
 from .paths import shared_data_dir
 from .raw import TARGET_CODE
+from .things import LAYOUTS as READER_LAYOUTS
 
 #: Bump when the simulated data change, so cached built-in roots are rebuilt.
 SIMULATOR_VERSION = 2
@@ -48,8 +49,16 @@ SIZES = {
     "default": dict(n_train=1654, n_train_reps=4, n_test=200, n_test_reps=20, dtype="float32"),
     "full": dict(n_train=16540, n_train_reps=4, n_test=200, n_test_reps=80, dtype="float64"),
 }
-LAYOUTS = ("250hz", "official", "eeg_dataset")
+#: Preprocessed layouts the simulator writes, named as the readers name them
+#: (:data:`eegvision.data.things.LAYOUTS`): ``nice`` (63 ch, 250 Hz) and
+#: ``official`` (17 ch, 100 Hz, under ``eeg_dataset/preprocessed_data``).
+LAYOUTS = ("nice", "official")
+#: Earlier names, still accepted: ``250hz`` and ``eeg_dataset`` (``official``
+#: once named ``Preprocessed_data/``, which no public code writes; it now
+#: writes the same files where THINGS-EEG2's code puts them).
+LAYOUT_ALIASES = {"250hz": "nice", "eeg_dataset": "official"}
 BUILTIN_SUBJECTS = 2
+_LAYOUT_DIRS = {name: READER_LAYOUTS[name] for name in LAYOUTS}
 
 SFREQ = 250.0
 _TMIN = -0.2
@@ -435,13 +444,11 @@ def _write_split(root, subject, split, model, feats, n_reps, layouts, dtype, see
     n = len(feats)
     times = (_TMIN + np.arange(_N_EPOCH) / SFREQ).astype(np.float64)
     files = {
-        "250hz": (root / "Preprocessed_data_250Hz", (n, n_reps, 63, _N_EPOCH - _N_CROP),
-                  THINGS_EEG2_CHANNELS, times, "pickle"),
-        "official": (root / "Preprocessed_data", (n, n_reps, 17, 100), OFFICIAL_17_CHANNELS,
+        "nice": (root / _LAYOUT_DIRS["nice"], (n, n_reps, 63, _N_EPOCH - _N_CROP),
+                 THINGS_EEG2_CHANNELS, times, "pickle"),
+        "official": (root / _LAYOUT_DIRS["official"], (n, n_reps, 17, 100), OFFICIAL_17_CHANNELS,
                      (-0.2 + np.arange(100) / 100.0), "npy"),
     }
-    # the OSF release's own tree: the official files under eeg_dataset/preprocessed_data
-    files["eeg_dataset"] = (root / "eeg_dataset" / "preprocessed_data",) + files["official"][1:]
     rng = np.random.default_rng([seed, 3, subject, split == "test"])
     step = max(1, 4_000_000 // (n_reps * 63 * _N_EPOCH))
     with contextlib.ExitStack() as stack:
@@ -452,17 +459,41 @@ def _write_split(root, subject, split, model, feats, n_reps, layouts, dtype, see
             writers[lay] = stack.enter_context(_stream_epochs(path, shape, dtype, chs, tms, style))
         for start in range(0, n, step):
             x = _simulate_chunk(model, feats[start:start + step], n_reps, rng)
-            if "250hz" in writers:  # NICE quirk: data 0..1 s, `times` from -0.2 s
-                writers["250hz"](x[..., _N_CROP:])
-            for lay in ("official", "eeg_dataset"):
-                if lay in writers:
-                    writers[lay](_to_official(x))
+            if "nice" in writers:  # NICE quirk: data 0..1 s, `times` from -0.2 s
+                writers["nice"](x[..., _N_CROP:])
+            if "official" in writers:
+                writers["official"](_to_official(x))
+
+
+def _layouts(layouts):
+    """Layout names as the readers name them, earlier names mapped, each once, checked."""
+    out = []
+    for lay in layouts:
+        lay = LAYOUT_ALIASES.get(lay, lay)
+        _check_option("layouts", lay, LAYOUTS + tuple(LAYOUT_ALIASES))
+        if lay not in out:
+            out.append(lay)
+    return tuple(out)
+
+
+def _planned_files(root, subjects, layouts, raw, blur_levels):
+    """Every data file :func:`simulate_root` is about to write."""
+    files = [root / "dnn_feature" / f for f in ("clip_feature_maps_training.npy",
+                                                "clip_feature_maps_test.npy", "center_clip.npy")]
+    files += [root / "image_set" / "image_metadata.npy", root / "simulation_truth.json"]
+    for sub in _subject_ids(subjects):
+        for split in ("training", "test"):
+            name = f"preprocessed_eeg_{split}.npy"
+            files += [root / _LAYOUT_DIRS[lay] / f"sub-{sub:02d}" / name for lay in layouts]
+            files += [root / "Raw_data" / f"sub-{sub:02d}" / f"ses-{ses:02d}" /
+                      f"raw_eeg_{split}.npy" for ses in range(1, RAW_SESSIONS + 1) if raw]
+    if blur_levels:
+        files.append(root / "dnn_feature" / "blur")
+    return files
 
 
 def _check_args(region, window_ms, band_hz, layouts, subjects):
     _check_option("region", region, REGIONS)
-    for lay in layouts:
-        _check_option("layouts", lay, LAYOUTS)
     if not (-200 <= window_ms[0] < window_ms[1] <= 1000):
         raise ValueError(f"window_ms {window_ms}: need -200 <= start < end <= 1000 ms.")
     if not (0 < band_hz[0] < band_hz[1] < SFREQ / 2):
@@ -507,17 +538,18 @@ def _feature_source(features_dir):
     return _load_real_features(path), names
 
 
-def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz",),
+def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",),
                   region=DEFAULT_REGION, window_ms=DEFAULT_WINDOW_MS, band_hz=DEFAULT_BAND_HZ,
                   n_train=None, n_test=None, n_train_reps=None, n_test_reps=None,
                   snr=DEFAULT_SNR, raw=False, features_dir=None, dtype=None, eeg_detail=None,
-                  blur_levels=None):
+                  blur_levels=None, overwrite=False):
     """Write a simulated THINGS-EEG2 data root with planted, recorded ground truth.
 
     Parameters
     ----------
     directory : path-like
-        Data root to write (created; existing simulated files are overwritten).
+        Data root to write (created). A file it would write that exists
+        already is refused before anything is written, unless ``overwrite``.
     subjects : int | list of int
         Number of subjects (``sub-01`` ...), or the subject numbers to write.
     seed : int
@@ -525,9 +557,11 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
     full : bool
         THINGS-EEG2's real sizes (16540 x 4 training, 200 x 80 test, float64;
         about 9 GB per subject) instead of the fast default (1654 x 4, 200 x 20, float32).
-    layouts : sequence of {"250hz", "official", "eeg_dataset"}
-        ``Preprocessed_data_250Hz`` (NICE, 63 ch), ``Preprocessed_data`` (17 ch,
-        100 Hz) and/or the same 17-channel files under ``eeg_dataset/preprocessed_data``.
+    layouts : sequence of {"nice", "official"}
+        ``Preprocessed_data_250Hz`` (as NICE's code writes it: 63 ch, 250 Hz)
+        and/or ``eeg_dataset/preprocessed_data`` (as THINGS-EEG2's code writes
+        it: 17 ch, 100 Hz). The earlier names ``250hz`` and ``eeg_dataset``
+        are accepted.
     region : str
         Scalp region (one of ``REGIONS``) above the dipoles that carry image information.
     window_ms, band_hz : (float, float)
@@ -537,7 +571,13 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
     snr : float
         Single-trial power of the image signal over noise power inside the window.
     raw : bool
-        Also write ``Raw_data/`` (needs :mod:`eegvision.data.raw`).
+        Also write raw recordings ``Raw_data/sub-XX/ses-01..04/raw_eeg_{training,test}.npy``
+        (1000 Hz, stim row last) built as THINGS-EEG2's are (see
+        :func:`raw_session_plan`): 2 training repetitions per session in two
+        of the four sessions, 20 test repetitions in each, target trials
+        coded 99999, whatever ``n_train_reps`` / ``n_test_reps`` the
+        preprocessed layouts hold. ``eegvision preprocess`` runs on them with
+        every preset.
     features_dir : path-like, False or None
         Real CLIP test features (file or folder); None uses ``$EEGVISION_SHARED_DATA``
         when present; False forces synthetic features.
@@ -552,15 +592,19 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
     blur_levels : int or None
         Also write the feature set ``dnn_feature/blur/`` with a blur bank of
         this many levels (:func:`write_blur_bank`).
+    overwrite : bool
+        Replace files of an earlier simulation in ``directory``.
 
     Returns
     -------
     pathlib.Path
         The data root.
     """
+    from .paths import refuse_existing
+
     t_start = time.perf_counter()
     root = Path(directory).expanduser()
-    layouts = tuple(layouts)
+    layouts = _layouts(layouts)
     window_ms, band_hz = tuple(map(float, window_ms)), tuple(map(float, band_hz))
     _check_args(region, window_ms, band_hz, layouts, subjects)
     size = dict(SIZES["full" if full else "default"])
@@ -569,6 +613,13 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
         size[key] = size[key] if val is None else val
     if not 1 <= size["n_test"] <= 200:
         raise ValueError(f"n_test={size['n_test']}: THINGS-EEG2 has 1 to 200 test concepts.")
+    if raw and size["n_train"] < 2:
+        raise ValueError(f"n_train={size['n_train']}: raw sessions split the training "
+                         "conditions in two halves; simulate at least 2.")
+    if not overwrite:
+        refuse_existing(_planned_files(root, subjects, layouts, raw, blur_levels),
+                        "pass --overwrite (Python: overwrite=True) to replace the simulated "
+                        "files, or choose another directory.")
     real, names_dir = _feature_source(features_dir)
     table, names_from = _concept_table(names_dir)
     n_concepts = len(table["train"]["concept"])
@@ -596,7 +647,8 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("250hz"
                    jitters, train.shape[1], "real" if real is not None else "synthetic",
                    names_from)
     if raw:
-        truth["raw"] = _write_raw(root, models, splits, seed)
+        truth["raw"] = _write_raw(root, models, splits, seed, size["dtype"])
+        truth["raw_design"] = raw_design()
     if eeg_detail is not None:
         truth["eeg_detail"] = float(eeg_detail)
     if blur_levels:
@@ -697,7 +749,7 @@ def _truth(planted, region, window_ms, band_hz, seed, snr, size, subjects, layou
 
 
 def simulate_raw_session(epochs_data, conditions, ch_names, *, sfreq=1000.0, isi=0.2, seed,
-                         n_targets=0, noise_std=1e-6, noise_cov=None, pad=None):
+                         n_targets=0, noise_std=1e-6, noise_cov=None, pad=None, dtype="float64"):
     """Build a raw recording (THINGS-EEG2 raw layout) from given per-trial signals.
 
     Trials are presented in the given order, one every ``isi`` seconds, with
@@ -729,23 +781,36 @@ def simulate_raw_session(epochs_data, conditions, ch_names, *, sfreq=1000.0, isi
     pad : float | None
         Seconds of recording before the first and after the last onset
         (default: the trial length, at least 1 s).
+    dtype : str
+        dtype of ``raw_eeg_data`` (THINGS-EEG2: float64).
 
     Returns
     -------
     dict
-        ``raw_eeg_data`` (n_channels + 1, n_total) float64 with the stim row
+        ``raw_eeg_data`` (n_channels + 1, n_total) with the stim row
         last, ``ch_names``, ``ch_types`` (``'eeg'``..., ``'stim'``), ``sfreq``,
         ``highpass`` 0.01, ``lowpass`` (100 or the Nyquist if lower).
     """
-    rng = rng_from_seed(seed)
     x = np.asarray(epochs_data, dtype=np.float64)
     codes = np.asarray(conditions, dtype=np.int64)
     if x.ndim != 3 or x.shape[1] != len(ch_names) or codes.shape != (len(x),):
         raise ValueError(f"epochs_data must be (n_trials, {len(ch_names)} channels, n_samples) "
                          f"with one code per trial; got {x.shape} and {codes.shape} codes.")
+    return _raw_recording(lambda i, j: x[i:j], codes, ch_names, x.shape[2], sfreq=sfreq,
+                          isi=isi, rng=rng_from_seed(seed), n_targets=n_targets,
+                          noise_std=noise_std, noise_cov=noise_cov, pad=pad, dtype=dtype)
+
+
+def _raw_recording(signals, codes, ch_names, n_s, *, sfreq, isi, rng, n_targets, noise_std,
+                   noise_cov, pad, dtype, chunk=256):
+    """The raw dict of :func:`simulate_raw_session`; ``signals(i, j)`` gives trials i..j-1.
+
+    Trial signals are asked for ``chunk`` at a time, so a session of
+    thousands of 1-s trials at 1000 Hz never holds them all at once.
+    """
     if codes.size and (codes.min() < 1 or (codes == TARGET_CODE).any()):
         raise ValueError(f"condition codes must be >= 1 and not {TARGET_CODE}.")
-    n_trials, n_ch, n_s = x.shape
+    n_trials, n_ch = len(codes), len(ch_names)
     step = int(round(isi * sfreq))
     pad_s = int(round((max(1.0, n_s / sfreq) if pad is None else pad) * sfreq))
     n_total = n_trials + int(n_targets)
@@ -753,20 +818,26 @@ def simulate_raw_session(epochs_data, conditions, ch_names, *, sfreq=1000.0, isi
     is_target[rng.choice(n_total, size=int(n_targets), replace=False)] = True
     onsets = pad_s + step * np.arange(n_total)
     n_samples = onsets[-1] + max(pad_s, n_s) + 1 if n_total else 2 * pad_s
-    if noise_cov is None:
-        eeg = rng.normal(0.0, noise_std, size=(n_ch, n_samples))
-    else:
-        chol = np.linalg.cholesky(np.asarray(noise_cov, dtype=np.float64))
-        eeg = chol @ rng.standard_normal((n_ch, n_samples))
-    stim = np.zeros(n_samples)
-    for i, onset in enumerate(onsets[~is_target]):
-        eeg[:, onset:onset + n_s] += x[i]
-    stim[onsets[~is_target]] = codes
-    stim[onsets[is_target]] = TARGET_CODE
-    return {"raw_eeg_data": np.vstack([eeg, stim[None]]),
-            "ch_names": list(ch_names) + ["stim"],
+    data = np.zeros((n_ch + 1, n_samples), dtype=dtype)  # the stim row last
+    _add_noise(data[:-1], rng, noise_std, noise_cov)
+    trial_onsets = onsets[~is_target]
+    for start in range(0, n_trials, chunk):
+        block = signals(start, start + chunk)
+        for k, onset in enumerate(trial_onsets[start:start + chunk]):
+            data[:-1, onset:onset + n_s] += block[k]
+    data[-1, trial_onsets] = codes
+    data[-1, onsets[is_target]] = TARGET_CODE
+    return {"raw_eeg_data": data, "ch_names": list(ch_names) + ["stim"],
             "ch_types": ["eeg"] * n_ch + ["stim"],
             "sfreq": float(sfreq), "highpass": 0.01, "lowpass": min(100.0, sfreq / 2)}
+
+
+def _add_noise(eeg, rng, noise_std, noise_cov, chunk=200_000):
+    """Fill ``eeg`` (channels x samples) with white noise, spatially correlated by ``noise_cov``."""
+    chol = None if noise_cov is None else np.linalg.cholesky(np.asarray(noise_cov, np.float64))
+    for start in range(0, eeg.shape[1], chunk):
+        z = rng.standard_normal((eeg.shape[0], min(chunk, eeg.shape[1] - start)))
+        eeg[:, start:start + z.shape[1]] = noise_std * z if chol is None else chol @ z
 
 
 def write_raw_session(path, raw_dict):
@@ -776,32 +847,111 @@ def write_raw_session(path, raw_dict):
     return Path(path)
 
 
-def _write_raw(root, models, splits, seed, n_sessions=4):
-    """Write ``Raw_data/`` (1000 Hz, RSVP every 0.2 s) with :func:`simulate_raw_session`.
+#: THINGS-EEG2's raw recordings, as both public pipelines expect them: four
+#: sessions; each training image in two of them, twice per session (4 in
+#: all); each test image in every session, 20 times (80 in all).
+RAW_SESSIONS = 4
+RAW_REPS_PER_SESSION = {"training": 2, "test": 20}
+RAW_SFREQ, RAW_ISI = 1000.0, 0.2
+#: Share of target (catch, code 99999) trials among a session's onsets: the
+#: simulator's choice, at least one per session (targets are rare in THINGS-EEG2's RSVP
+#: sequences).
+RAW_TARGET_SHARE = 0.06
 
-    Each session holds every ``n_sessions``-th repetition of each condition, in
-    random order; the planted signal (not the epoch noise) is upsampled from
-    250 Hz and the raw simulator adds its own sensor noise.
+
+def raw_session_plan(n_conditions, split, rng):
+    """Which conditions each raw session shows, and how often, as in THINGS-EEG2.
+
+    Parameters
+    ----------
+    n_conditions : int
+        Image conditions of the partition.
+    split : 'training' | 'test'
+    rng : numpy.random.Generator
+        Draws which half of the training conditions goes to which sessions.
+
+    Returns
+    -------
+    list of array of int
+        Per session (1..4), the 0-based conditions it shows, each
+        :data:`RAW_REPS_PER_SESSION` times: test conditions in every session,
+        a random half of the training conditions in sessions 1 and 2 and the
+        other half in sessions 3 and 4.
     """
-    from scipy.signal import resample_poly
+    reps = RAW_REPS_PER_SESSION[split]
+    everything = np.arange(n_conditions)
+    if split == "test":
+        return [np.repeat(everything, reps) for _ in range(RAW_SESSIONS)]
+    first = np.zeros(n_conditions, dtype=bool)
+    first[rng.permutation(n_conditions)[:(n_conditions + 1) // 2]] = True
+    halves = (everything[first], everything[~first])
+    return [np.repeat(halves[ses // 2], reps) for ses in range(RAW_SESSIONS)]
 
+
+def _write_raw(root, models, splits, seed, dtype):
+    """Write ``Raw_data/sub-XX/ses-YY/`` (1000 Hz, one onset every 0.2 s) as THINGS-EEG2 is built.
+
+    Sessions follow :func:`raw_session_plan`, in random order with
+    :data:`RAW_TARGET_SHARE` target trials. The planted signal (the
+    repetition's gain jitter included, not the epoch noise) is upsampled
+    from 250 Hz; the noise is white with the spatial covariance of the
+    subject's background sources and sensors, at twice their standard
+    deviation, so that after resampling to 250 Hz its power matches the
+    preprocessed files'. Channels are in :func:`raw_channel_order`.
+    """
+    names = raw_channel_order()
+    rows = np.array([THINGS_EEG2_CHANNELS.index(c) for c in names])
     written = []
     for sub, model in models.items():
-        for split, feats, n_reps in splits:
-            for ses in range(1, n_sessions + 1):
-                reps = len(range(ses - 1, n_reps, n_sessions))
-                if not reps:
-                    continue
+        bg = model["bg"].astype(np.float64)[rows]
+        noise_cov = 4e-12 * (bg @ bg.T + model["sensor_sd"] ** 2 * np.eye(len(rows)))
+        for split, feats, _ in splits:
+            plan = raw_session_plan(len(feats), split, np.random.default_rng([seed, 5, sub]))
+            for ses, shown in enumerate(plan, start=1):
                 rng = np.random.default_rng([seed, 4, sub, ses, split == "test"])
-                order = rng.permutation(np.tile(np.arange(len(feats)), reps))
-                sig = _simulate_chunk(model, feats[order], 1, rng, noise=False)[:, 0, :, _N_CROP:]
-                sig = 1e-6 * resample_poly(sig.astype(np.float64), 4, 1, axis=-1)
-                data = simulate_raw_session(sig, order + 1, THINGS_EEG2_CHANNELS, sfreq=1000.0,
-                                            seed=rng, noise_std=1e-6)
+                order = rng.permutation(shown)
+                data = _raw_recording(
+                    _raw_signals(model, feats, order, rows, np.random.default_rng([seed, 6, sub, ses])),
+                    order + 1, names, int(RAW_SFREQ), sfreq=RAW_SFREQ,
+                    isi=RAW_ISI, rng=rng, n_targets=max(1, round(RAW_TARGET_SHARE * len(order))),
+                    noise_std=None, noise_cov=noise_cov, pad=None, dtype=dtype)
                 rel = Path("Raw_data") / f"sub-{sub:02d}" / f"ses-{ses:02d}" / f"raw_eeg_{split}.npy"
                 write_raw_session(root / rel, data)
+                del data
                 written.append(str(rel))
     return written
+
+
+def _raw_signals(model, feats, order, rows, rng):
+    """``signals(i, j)``: volts at 1000 Hz, 0 to 1 s, of the trials ``order[i:j]`` (channels ``rows``)."""
+    from scipy.signal import resample_poly
+
+    def signals(i, j):
+        sig = _simulate_chunk(model, feats[order[i:j]], 1, rng, noise=False)[:, 0, rows, _N_CROP:]
+        return 1e-6 * resample_poly(sig.astype(np.float64), 4, 1, axis=-1)
+
+    return signals
+
+
+def raw_channel_order():
+    """Channel order of the simulated raw files (the stim channel follows).
+
+    NICE's 63, with the 17 occipital and parietal channels in the order the
+    official release lists them: the official code keeps those in recording
+    order, so that is their order in the recording, and NICE's order differs
+    from it (which the ``nice`` preset restores).
+    """
+    posterior = iter(OFFICIAL_17_CHANNELS)
+    return [next(posterior) if c in OFFICIAL_17_CHANNELS else c for c in THINGS_EEG2_CHANNELS]
+
+
+def raw_design():
+    """The raw recordings' structure, as recorded in ``simulation_truth.json``."""
+    return {"sessions": RAW_SESSIONS, "sfreq": RAW_SFREQ, "onset_every_s": RAW_ISI,
+            "reps_per_session": dict(RAW_REPS_PER_SESSION),
+            "training_sessions": "each training image in 2 of the 4 sessions (a random half "
+                                 "in ses-01 and ses-02, the other in ses-03 and ses-04)",
+            "target_code": TARGET_CODE, "target_share": RAW_TARGET_SHARE}
 
 
 def ensure_builtin_root(path, **kwargs):

@@ -1,14 +1,16 @@
 """THINGS-EEG2 readers: preprocessed EEG (every layout), features, metadata, a reading cache.
 
-Layouts, looked for under the data root (``--data-dir`` or ``$EEGVISION_DATA``;
-the root may be the folder holding ``eeg_dataset/`` or ``eeg_dataset/``
-itself, then its parent holds ``image_set/`` and the feature folders)::
+Layouts, named after what writes them, looked for under the data root
+(``--data-dir`` or ``$EEGVISION_DATA``; the root may be the folder holding
+``eeg_dataset/`` or ``eeg_dataset/`` itself, then its parent holds
+``image_set/`` and the feature folders), in this order::
 
-    Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy        "250hz" (NICE)
-    eeg_dataset/preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy  "eeg_dataset" (OSF)
-    Preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy              "official"
-    Preprocessed_data_<rate>Hz/sub-XX/...        "<rate>hz" (``eegvision preprocess --sfreq``)
-    image_set/image_metadata.npy (NICE: Image_set/)
+    Preprocessed_data_250Hz/sub-XX/preprocessed_eeg_{training,test}.npy        "nice"
+    eeg_dataset/preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy  "official"
+    eegvision_preprocessed_<rate>Hz/sub-XX/...    "eegvision_<rate>hz" (``eegvision preprocess``)
+    Preprocessed_data/sub-XX/...                  "legacy" (older eegvision simulators)
+    Preprocessed_data_<rate>Hz/sub-XX/...         "<rate>hz" (older ``eegvision preprocess --sfreq``)
+image_set/image_metadata.npy (NICE: Image_set/)
     dnn_feature/clip_feature_maps_{training,test}.npy, center_clip.npy
         (or DNN_feature_maps/pca_feature_maps/clip/pretrained-True/; centres also
         in the root, image_set/ or Image_set/)
@@ -45,13 +47,20 @@ from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
 from .paths import dataset_base  # noqa: F401  (re-exported: long its home)
 
-#: Fixed layouts: name -> folder (relative to the data root, or, for
-#: ``eeg_dataset``, to the folder that holds ``eeg_dataset/``). Folders
-#: ``Preprocessed_data_<rate>Hz`` (what ``eegvision preprocess`` writes) are
-#: found too, as layout ``<rate>hz``.
-LAYOUTS = {"250hz": "Preprocessed_data_250Hz",
-           "eeg_dataset": "eeg_dataset/preprocessed_data",
-           "official": "Preprocessed_data"}
+#: Fixed layouts, named after what writes them: name -> folder (relative to the
+#: data root, or, for ``official``, to the folder that holds ``eeg_dataset/``).
+#: ``nice``: NICE's preprocessing code (and ``preprocess --preset nice``);
+#: ``official``: THINGS-EEG2's code, as released on OSF (and ``--preset
+#: official``); ``legacy``: a folder no public code writes, which eegvision's
+#: simulator wrote before (read so that such roots keep working).
+LAYOUTS = {"nice": "Preprocessed_data_250Hz",
+           "official": "eeg_dataset/preprocessed_data",
+           "legacy": "Preprocessed_data"}
+#: Earlier names of the layouts, still accepted wherever a layout is named.
+LAYOUT_ALIASES = {"250hz": "nice", "eeg_dataset": "official"}
+#: What ``eegvision preprocess`` writes without ``--preset``: eegvision's own
+#: layout ``eegvision_<rate>hz``, in a folder no published layout uses.
+EEGVISION_DIR = "eegvision_preprocessed_{rate}Hz"
 TARGETS = ("centers", "images")
 #: Layout of a BIDS root's automatic preprocessing (:mod:`eegvision.data.bids`).
 BIDS_LAYOUT = "bids"
@@ -438,17 +447,54 @@ def read_concept_table(path):
 
 
 # ---------------------------------------------------------- subject level
-_RATE_DIR = re.compile(r"Preprocessed_data_(\d+(?:\.\d+)?)Hz")
+_EEGVISION_RATE_DIR = re.compile(r"eegvision_preprocessed_(\d+(?:\.\d+)?)Hz")
+#: Older ``eegvision preprocess --sfreq`` output (other rates than NICE's 250).
+_LEGACY_RATE_DIR = re.compile(r"Preprocessed_data_(\d+(?:\.\d+)?)Hz")
+
+
+def eegvision_dir_name(sfreq):
+    """The folder ``eegvision preprocess`` writes (layout ``eegvision_<rate>hz``).
+
+    Parameters
+    ----------
+    sfreq : float
+        Output sampling rate in Hz.
+
+    Returns
+    -------
+    str
+        ``eegvision_preprocessed_250Hz`` for 250 Hz.
+    """
+    return EEGVISION_DIR.format(rate=f"{float(sfreq):g}")
+
+
+def canonical_layout(layout):
+    """A layout's current name.
+
+    Parameters
+    ----------
+    layout : str
+        A layout name, current or earlier (``'250hz'``, ``'eeg_dataset'``).
+
+    Returns
+    -------
+    str
+        ``'nice'`` for ``'250hz'``, ``'official'`` for ``'eeg_dataset'``,
+        any other name unchanged.
+    """
+    return LAYOUT_ALIASES.get(str(layout), str(layout))
 
 
 def layout_dirs(root):
     """Every layout a root can hold: ``{name: folder of sub-XX/}``, in search order.
 
-    The fixed :data:`LAYOUTS` come first (whether present or not), then every
-    ``Preprocessed_data_<rate>Hz`` folder present (layout ``<rate>hz``). For a
-    BIDS root these are looked for in its ``derivatives/eegvision/`` (where
-    ``eegvision preprocess`` writes for it), and layout ``bids`` last: the
-    automatic preprocessing of its recordings (:func:`eegvision.data.raw.ensure_preprocessed`).
+    ``nice`` and ``official`` come first (whether present or not), then every
+    ``eegvision_preprocessed_<rate>Hz`` folder present (``eegvision_<rate>hz``),
+    ``legacy`` and the older ``Preprocessed_data_<rate>Hz`` folders (``<rate>hz``).
+    For a BIDS root these are looked for in its ``derivatives/eegvision/``
+    (where ``eegvision preprocess`` writes for it), and layout ``bids`` last:
+    the automatic preprocessing of its recordings
+    (:func:`eegvision.data.raw.ensure_preprocessed`).
     """
     from .bids import DERIVATIVES, is_bids_root
     from .raw import preprocessed_cache, preprocessed_dir_name
@@ -457,19 +503,22 @@ def layout_dirs(root):
     bids = is_bids_root(base)
     if bids:  # what `eegvision preprocess` wrote for it, then its automatic preprocessing
         base = base / DERIVATIVES
-    dirs = {name: base / rel for name, rel in LAYOUTS.items()}
-    if base.is_dir():
-        for p in sorted(base.iterdir()):
-            m = _RATE_DIR.fullmatch(p.name)
-            if m and p.is_dir():
-                dirs.setdefault(f"{float(m.group(1)):g}hz", p)
+    dirs = {name: base / LAYOUTS[name] for name in ("nice", "official")}
+    found = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    for p in found:
+        if m := _EEGVISION_RATE_DIR.fullmatch(p.name):
+            dirs.setdefault(f"eegvision_{float(m.group(1)):g}hz", p)
+    dirs["legacy"] = base / LAYOUTS["legacy"]
+    for p in found:
+        if (m := _LEGACY_RATE_DIR.fullmatch(p.name)) and p.name != LAYOUTS["nice"]:
+            dirs.setdefault(f"{float(m.group(1)):g}hz", p)
     if bids:
         dirs[BIDS_LAYOUT] = preprocessed_cache(root) / preprocessed_dir_name(250.0)
     return dirs
 
 
 def _subject_dir(root, layout, subject):
-    return layout_dirs(root)[layout] / f"sub-{int(subject):02d}"
+    return layout_dirs(root)[canonical_layout(layout)] / f"sub-{int(subject):02d}"
 
 
 def subject_layouts(root, subject):
@@ -482,6 +531,7 @@ def _pick_layout(root, subject, layout):
     from .raw import ensure_preprocessed
 
     dirs = layout_dirs(root)
+    layout = canonical_layout(layout)
     _check_option("layout", layout, ("auto",) + tuple(dirs))
     if layout == BIDS_LAYOUT:
         ensure_preprocessed(dataset_base(root), subject)
@@ -528,8 +578,9 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
         Subject number (``sub-XX``, from 1).
     layout : str
         ``'auto'`` takes the first layout of :func:`layout_dirs` that holds
-        the subject (``250hz`` first); or a layout name (``'250hz'``,
-        ``'eeg_dataset'``, ``'official'``, ``'<rate>hz'``).
+        the subject (``nice`` first); or a layout name (``'nice'``,
+        ``'official'``, ``'eegvision_<rate>hz'``, ``'legacy'``, ``'<rate>hz'``;
+        the earlier names ``'250hz'`` and ``'eeg_dataset'`` still work).
     targets : 'centers' | 'images'
         Test retrieval targets: ``center_clip.npy`` or ``clip_feature_maps_test.npy``.
     features : str | None

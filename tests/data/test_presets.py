@@ -144,13 +144,25 @@ def test_preset_matches_step_by_step_reference(raw_root, tmp_path, preset):
         np.testing.assert_allclose(got["times"], times)
     from eegvision.data.things import subject_layouts
 
-    assert subject_layouts(tmp_path, 1) == ["250hz" if nice else "eeg_dataset"]
+    assert subject_layouts(tmp_path, 1) == [preset]  # the layout is named after its writer
     n_ch, n_t = (63, 250) if nice else (17, 100)
     assert ref_train.shape == (N_TRAIN, 4, n_ch, n_t) and ref_test.shape == (N_TEST, 40, n_ch, n_t)
     if not nice:
         assert list(ch_names) == OFFICIAL_17_CHANNELS
     else:
         assert len(times) == 300 and list(ch_names) == THINGS_EEG2_CHANNELS
+
+
+@pytest.mark.parametrize("preset", ["official", "nice"])
+def test_epoching_in_chunks_gives_the_same_files(raw_root, tmp_path, monkeypatch, preset):
+    """Epochs are made a chunk at a time (memory); the files equal those of one big call."""
+    from eegvision.data import presets
+
+    whole = preprocess_preset(raw_root / "eeg_dataset", 1, preset, out_root=tmp_path / "a")
+    monkeypatch.setattr(presets, "EPOCH_CHUNK", 7)  # 2 sessions x (15 + 42) epochs: many chunks
+    chunked = preprocess_preset(raw_root / "eeg_dataset", 1, preset, out_root=tmp_path / "b")
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.read_bytes() == b.read_bytes()
 
 
 def test_sklearn_auto_cov_matches_sklearn():
@@ -161,3 +173,23 @@ def test_sklearn_auto_cov_matches_sklearn():
     got = sklearn_auto_cov(x)
     for i in range(4):
         np.testing.assert_allclose(got[i], _cov(x[i], shrinkage="auto"), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("preset", ["official", "nice"])
+def test_preset_never_replaces_a_published_file(raw_root, tmp_path, preset, capsys):
+    """A preset writes the published folder, where a download may lie: refused without --overwrite."""
+    from eegvision.cli import main
+    from eegvision.data.things import LAYOUTS
+
+    target = tmp_path / LAYOUTS[preset] / "sub-01" / "preprocessed_eeg_training.npy"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"downloaded")
+    args = ["preprocess", "--data-dir", str(raw_root / "eeg_dataset"), "--out", str(tmp_path),
+            "--preset", preset]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{target}: already exists" in err and "--overwrite" in err
+    assert target.read_bytes() == b"downloaded"
+    assert not target.with_name("preprocessed_eeg_test.npy").exists()
+    assert main(args + ["--overwrite"]) == 0
+    assert target.stat().st_size > 1000

@@ -175,11 +175,17 @@ def test_mvnn_uses_training_covariance_only():
 
 
 # ------------------------------------------------------------------ subject + CLI
-def test_preprocess_subject_writes_nice_layout(tmp_path):
+def test_preprocess_subject_writes_its_own_layout(tmp_path):
+    """NICE's format, in a folder no published layout uses (eegvision_preprocessed_250Hz)."""
+    from eegvision.data.things import LAYOUTS, subject_layouts
+
     root = _make_root(tmp_path / "root")
     paths = R.preprocess_subject(root, 1, tmp_path / "out", n_test_reps=3)
     assert [p.name for p in paths] == ["preprocessed_eeg_training.npy", "preprocessed_eeg_test.npy"]
-    assert all(p.parent == tmp_path / "out" / "Preprocessed_data_250Hz" / "sub-01" for p in paths)
+    assert all(p.parent == tmp_path / "out" / "eegvision_preprocessed_250Hz" / "sub-01"
+               for p in paths)
+    assert paths[0].parent.parent.name not in {v.split("/")[0] for v in LAYOUTS.values()}
+    assert subject_layouts(tmp_path / "out", 1) == ["eegvision_250hz"]
     train, test = (load_dict_file(p) for p in paths)
     assert train["preprocessed_eeg_data"].shape == (8, 4, 8, 250)  # 2 reps x 2 sessions
     assert test["preprocessed_eeg_data"].shape == (6, 6, 8, 250)   # 3 reps x 2 sessions
@@ -221,7 +227,7 @@ def test_cli_preprocess(tmp_path, capsys):
     root = _make_root(tmp_path / "root", n_sessions=1, test_reps=20)
     out = tmp_path / "out"
     assert main(["preprocess", "--data-dir", str(root), "--out", str(out), "--no-mvnn"]) == 0
-    written = sorted((out / "Preprocessed_data_250Hz" / "sub-01").glob("*.npy"))
+    written = sorted((out / "eegvision_preprocessed_250Hz" / "sub-01").glob("*.npy"))
     assert [p.name for p in written] == ["preprocessed_eeg_test.npy", "preprocessed_eeg_training.npy"]
     assert "preprocessed_eeg_test.npy" in capsys.readouterr().out
     assert main(["preprocess", "--data-dir", str(tmp_path / "empty"), "--subject", "3"]) == 2
@@ -229,17 +235,17 @@ def test_cli_preprocess(tmp_path, capsys):
 
 
 def test_every_preprocess_output_is_read_back(tmp_path):
-    """--sfreq 100 writes Preprocessed_data_100Hz/, which every reader finds as layout 100hz."""
+    """--sfreq 100 writes eegvision_preprocessed_100Hz/, found as layout eegvision_100hz."""
     from eegvision.data.things import find_subject_files, layout_dirs, read_preprocessed
 
     root = _make_root(tmp_path / "root", n_sessions=1, test_reps=3)
     R.preprocess_subject(root, 1, sfreq=100.0, n_test_reps=3, mvnn=False)
-    assert "100hz" in layout_dirs(root)
+    assert layout_dirs(root)["eegvision_100hz"] == root / "eegvision_preprocessed_100Hz"
     (root / "dnn_feature").mkdir()
     for name, n in (("clip_feature_maps_training.npy", 8), ("center_clip.npy", 6)):
         np.save(root / "dnn_feature" / name, np.ones((n, 4), np.float32))
     files = find_subject_files(root, 1)
-    assert files["layout"] == "100hz"
+    assert files["layout"] == "eegvision_100hz"
     rec = read_preprocessed(files["test_eeg"], cache=False)
     assert rec["sfreq"] == 100.0 and rec["eeg"].shape[0] == 6
 
@@ -252,3 +258,24 @@ def test_cli_preprocess_preset_options(tmp_path, capsys):
     assert "--preset nice fixes the rate" in capsys.readouterr().err
     assert main(["preprocess", "--data-dir", str(root), "--seed", "3"]) == 2
     assert "--seed is used by --preset only" in capsys.readouterr().err
+
+
+def test_preprocess_never_replaces_a_file_without_overwrite(tmp_path, capsys):
+    """An existing output (a user's download, an earlier run) is refused before any work."""
+    from eegvision.cli import main
+
+    root = _make_root(tmp_path / "root", n_sessions=1, test_reps=20)
+    out = tmp_path / "out" / "eegvision_preprocessed_250Hz" / "sub-01"
+    out.mkdir(parents=True)
+    (out / "preprocessed_eeg_test.npy").write_bytes(b"the user's file")
+    args = ["preprocess", "--data-dir", str(root), "--out", str(tmp_path / "out"), "--no-mvnn"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "preprocessed_eeg_test.npy: already exists" in err
+    assert "--overwrite" in err
+    assert (out / "preprocessed_eeg_test.npy").read_bytes() == b"the user's file"
+    assert not (out / "preprocessed_eeg_training.npy").exists()  # nothing half-written
+    assert main(args + ["--overwrite"]) == 0
+    assert load_dict_file(out / "preprocessed_eeg_test.npy")["preprocessed_eeg_data"].shape[1] == 20
+    with pytest.raises(DataError, match="already exists"):
+        R.preprocess_subject(root, 1, tmp_path / "out", mvnn=False)

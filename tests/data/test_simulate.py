@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from eegvision._commands import data as cmd
+from eegvision._utils import DataError
 from eegvision.data import simulate as sim
 from eegvision.data.montage import OFFICIAL_17_CHANNELS, THINGS_EEG2_CHANNELS, region_channels
 
@@ -24,7 +25,7 @@ def _load(path):
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("sim") / "root"
-    return sim.simulate_root(root, 2, seed=3, layouts=("250hz", "official"), features_dir=False,
+    return sim.simulate_root(root, 2, seed=3, layouts=("nice", "official"), features_dir=False,
                              **TINY)
 
 
@@ -46,8 +47,8 @@ def test_250hz_layout_and_nice_times_quirk(tiny_root):
 
 
 def test_official_layout(tiny_root):
-    box = np.load(tiny_root / "Preprocessed_data" / "sub-01" / "preprocessed_eeg_test.npy",
-                  allow_pickle=True)
+    box = np.load(tiny_root / "eeg_dataset" / "preprocessed_data" / "sub-01" /
+                  "preprocessed_eeg_test.npy", allow_pickle=True)
     assert box.shape == ()
     d = box.item()
     assert d["preprocessed_eeg_data"].shape == (10, 3, 17, 100)
@@ -92,11 +93,11 @@ def test_truth_json(tiny_root):
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, tiny_root):
-    again = sim.simulate_root(tmp_path / "a", 2, seed=3, layouts=("250hz", "official"),
+    again = sim.simulate_root(tmp_path / "a", 2, seed=3, layouts=("nice", "official"),
                               features_dir=False, **TINY)
     other = sim.simulate_root(tmp_path / "b", 1, seed=4, features_dir=False, **TINY)
     rel = "Preprocessed_data_250Hz/sub-02/preprocessed_eeg_training.npy"
-    for name in (rel, "Preprocessed_data/sub-01/preprocessed_eeg_test.npy",
+    for name in (rel, "eeg_dataset/preprocessed_data/sub-01/preprocessed_eeg_test.npy",
                  "dnn_feature/clip_feature_maps_training.npy"):
         assert (again / name).read_bytes() == (tiny_root / name).read_bytes(), name
     a = _load(tiny_root / rel)["preprocessed_eeg_data"]
@@ -255,18 +256,60 @@ def test_simulate_cli_prints_truth(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "parietal" in out and "150-350 ms" in out and "8-13 Hz" in out
     truth = json.loads((tmp_path / "cli" / "simulation_truth.json").read_text())
-    assert truth["window_ms"] == [150.0, 350.0] and truth["layouts"] == ["250hz", "official"]
+    # the earlier names 250hz / official still work; the truth records the readers' names
+    assert truth["window_ms"] == [150.0, 350.0] and truth["layouts"] == ["nice", "official"]
+    assert (tmp_path / "cli" / "eeg_dataset" / "preprocessed_data" / "sub-01").is_dir()
+    assert not (tmp_path / "cli" / "Preprocessed_data").exists()
 
 
-def test_raw_sessions_hold_every_repetition(tmp_path):
-    pytest.importorskip("eegvision.data.simulate").simulate_raw_session  # noqa: B018
+def test_simulate_never_replaces_a_file_without_overwrite(tmp_path, capsys):
+    """A second simulation into the same folder is refused in one line, before writing anything."""
+    from eegvision.cli import main
+
+    root = tmp_path / "sim"
+    args = ["simulate", str(root), "--layouts", "eeg_dataset"]
+    sim.simulate_root(root, 1, seed=0, layouts=("eeg_dataset", "official"), features_dir=False,
+                      **TINY)  # an old name and its new one: written once
+    assert sorted(p.name for p in (root / "eeg_dataset" / "preprocessed_data").iterdir()) == \
+        ["sub-01"]
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(DataError, match="already exists") as err:
+        sim.simulate_root(root, 1, seed=1, layouts=("official",), features_dir=False, **TINY)
+    assert "overwrite" in str(err.value)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert main(args) == 2
+    msg = capsys.readouterr().err
+    assert msg.count("\n") == 1 and "already exists" in msg and "--overwrite" in msg
+    again = sim.simulate_root(root, 1, seed=1, layouts=("official",), features_dir=False,
+                              overwrite=True, **TINY)
+    rel = "eeg_dataset/preprocessed_data/sub-01/preprocessed_eeg_test.npy"
+    assert (again / rel).read_bytes() != before[root / rel]
+
+
+def test_raw_sessions_are_built_like_things_eeg2(tmp_path):
+    """Four sessions: each training image in two of them twice, each test image 20x in each."""
+    from eegvision.data.raw import TARGET_CODE
+
     root = sim.simulate_root(tmp_path / "raw", 1, seed=0, raw=True, features_dir=False,
                              n_train=6, n_test=3, n_train_reps=2, n_test_reps=8)
-    codes = []
+    seen = {"training": np.zeros((4, 6), int), "test": np.zeros((4, 3), int)}
     for ses in range(1, 5):
-        d = np.load(root / "Raw_data" / "sub-01" / f"ses-{ses:02d}" / "raw_eeg_test.npy",
-                    allow_pickle=True).item()
-        assert d["sfreq"] == 1000.0 and d["ch_names"][-1] == "stim"
-        stim = d["raw_eeg_data"][-1]
-        codes.extend(stim[stim > 0].astype(int))
-    assert sorted(codes) == sorted(list(range(1, 4)) * 8)
+        for split, counts in seen.items():
+            d = np.load(root / "Raw_data" / "sub-01" / f"ses-{ses:02d}" / f"raw_eeg_{split}.npy",
+                        allow_pickle=True).item()
+            assert d["sfreq"] == 1000.0 and d["ch_names"][-1] == "stim"
+            assert d["raw_eeg_data"].dtype == np.float32  # the default size's dtype
+            stim = d["raw_eeg_data"][-1]
+            codes = stim[stim > 0].astype(int)
+            n_targets = int((codes == TARGET_CODE).sum())
+            assert n_targets == max(1, round(sim.RAW_TARGET_SHARE * (len(codes) - n_targets)))
+            counts[ses - 1] = np.bincount(codes[codes != TARGET_CODE] - 1, minlength=counts.shape[1])
+    assert (seen["test"] == 20).all()
+    train = seen["training"]
+    assert set(train.ravel().tolist()) == {0, 2} and ((train > 0).sum(0) == 2).all()
+    # one half of the conditions in sessions 1-2, the other in 3-4
+    assert (train[0] == train[1]).all() and (train[2] == train[3]).all()
+    assert ((train[0] > 0) != (train[2] > 0)).all()
+    truth = json.loads((root / "simulation_truth.json").read_text())
+    assert truth["raw_design"]["reps_per_session"] == {"training": 2, "test": 20}
+    assert len(truth["raw"]) == 8

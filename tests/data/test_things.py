@@ -22,7 +22,8 @@ from eegvision.data.things import (
     read_preprocessed,
 )
 
-DIRS = {"250hz": "Preprocessed_data_250Hz", "official": "Preprocessed_data"}
+DIRS = {"nice": "Preprocessed_data_250Hz", "official": "eeg_dataset/preprocessed_data",
+        "legacy": "Preprocessed_data"}
 
 
 def _eeg(n_cond, n_reps, n_ch, n_t, dtype, seed=0):
@@ -129,15 +130,15 @@ def test_read_features(tmp_path):
         read_features(tmp_path / "n.npy")
 
 
-def _root(tmp_path, layout="250hz", n_train=6, n_test=4, meta=True, center_at_root=False):
+def _root(tmp_path, layout="nice", n_train=6, n_test=4, meta=True, center_at_root=False):
     root = tmp_path / "root"
     sub = root / DIRS[layout] / "sub-01"
-    n_ch, n_t = (7, 25) if layout == "250hz" else (3, 10)
+    n_ch, n_t = (7, 25) if layout == "nice" else (3, 10)
     for split, n, reps in (("training", n_train, 2), ("test", n_test, 5)):
         _write(sub / f"preprocessed_eeg_{split}.npy",
                {"preprocessed_eeg_data": _eeg(n, reps, n_ch, n_t, "f4"),
                 "ch_names": [f"E{i}" for i in range(n_ch)],
-                "times": np.arange(n_t + 5) / 250.0 - 0.02}, "pickle" if layout == "250hz" else "np")
+                "times": np.arange(n_t + 5) / 250.0 - 0.02}, "pickle" if layout == "nice" else "np")
     feat = root / "dnn_feature"
     feat.mkdir(parents=True)
     rng = np.random.default_rng(3)
@@ -163,12 +164,12 @@ def test_metadata_names(tmp_path):
     assert read_image_metadata(tmp_path / "nothing") is None
 
 
-@pytest.mark.parametrize("layout", ["250hz", "official"])
+@pytest.mark.parametrize("layout", ["nice", "official", "legacy"])
 def test_load_subject(tmp_path, layout):
     root = _root(tmp_path, layout=layout)
     data = load_subject(root, 1)
     assert isinstance(data, SubjectData) and data.meta["layout"] == layout
-    n_ch = 7 if layout == "250hz" else 3
+    n_ch = 7 if layout == "nice" else 3
     assert data.train.eeg.shape[:2] == (6, n_ch) and data.test.eeg.shape[0] == 4
     assert list(data.test.concepts[:2]) == ["test_0", "test_1"]
     assert list(data.test.categories[:2]) == ["animal", "tool"] and data.train.categories is None
@@ -177,6 +178,27 @@ def test_load_subject(tmp_path, layout):
     assert data.train.meta["split"] == "train" and data.train.meta["subject"] == 1
     single = load_subject(root, 1, average=False, targets="images")
     assert single.test.n_trials == 4 * 5 and single.test.conditions[:6].tolist() == [0] * 5 + [1]
+
+
+def test_layouts_are_named_after_their_writers_and_old_names_still_work(tmp_path):
+    """nice / official / eegvision_<rate>hz / legacy, in that order; 250hz and eeg_dataset alias."""
+    from eegvision.data.things import layout_dirs, subject_layouts
+
+    root = _root(tmp_path)  # nice
+    for folder in ("eeg_dataset/preprocessed_data", "eegvision_preprocessed_250Hz",
+                   "eegvision_preprocessed_100Hz", "Preprocessed_data", "Preprocessed_data_50Hz"):
+        (root / folder / "sub-01").mkdir(parents=True)
+    dirs = layout_dirs(root)
+    assert list(dirs) == ["nice", "official", "eegvision_100hz", "eegvision_250hz", "legacy",
+                          "50hz"]
+    assert dirs["nice"] == root / "Preprocessed_data_250Hz"
+    assert dirs["official"] == root / "eeg_dataset" / "preprocessed_data"
+    assert dirs["eegvision_250hz"] == root / "eegvision_preprocessed_250Hz"
+    assert subject_layouts(root, 1) == list(dirs)
+    assert find_subject_files(root, 1, layout="250hz")["layout"] == "nice"
+    assert find_subject_files(root, 1)["layout"] == "nice"
+    with pytest.raises(ValueError, match="'official'"):
+        find_subject_files(root, 1, layout="oficial")
 
 
 def test_fallback_names_and_center_at_root(tmp_path):
@@ -188,7 +210,7 @@ def test_fallback_names_and_center_at_root(tmp_path):
 def test_missing_files_all_listed(tmp_path):
     root = _root(tmp_path)
     (root / "dnn_feature" / "center_clip.npy").unlink()
-    (root / DIRS["250hz"] / "sub-01" / "preprocessed_eeg_test.npy").unlink()
+    (root / DIRS["nice"] / "sub-01" / "preprocessed_eeg_test.npy").unlink()
     with pytest.raises(DataError) as err:
         find_subject_files(root, 1)
     msg = str(err.value)
@@ -209,7 +231,7 @@ def test_describe_root(tmp_path):
     root = _root(tmp_path)
     (root / "simulation_truth.json").write_text('{"region": "occipital"}')
     text = describe_root(root, 1)
-    assert "Layouts found for subject 1: 1\n  250hz (" in text and "6 conditions x 2 repetitions" in text
+    assert "Layouts found for subject 1: 1\n  nice (" in text and "6 conditions x 2 repetitions" in text
     assert "7 channels: E0" in text and "region: occipital" in text and "250 Hz" in text
 
 
@@ -234,8 +256,8 @@ def test_simulated_roots_do_not_warn_about_their_own_times(tmp_path, caplog):
     from eegvision.data.things import load_subject
 
     simulate_root(tmp_path, 1, seed=0, n_train=8, n_test=4, n_train_reps=1, n_test_reps=2,
-                  layouts=("250hz",))
+                  layouts=("nice",))
     with caplog.at_level(logging.WARNING, logger="eegvision"):
-        data = load_subject(tmp_path, 1, layout="250hz", cache=False)
+        data = load_subject(tmp_path, 1, layout="nice", cache=False)
     assert data.train.times[0] == pytest.approx(0.0)  # still aligned to the end
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -188,3 +188,38 @@ def test_notebook_runs(tmp_path, monkeypatch):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert len(images) >= 4, "the notebook should display its four figures"
+
+
+def test_write_root_snippet_writes_a_root_that_info_and_analyze_read(tmp_path, capsys):
+    """docs/own-data.md's ``write_root``, run as printed, on epochs with EOG and stim channels."""
+    import mne
+    import numpy as np
+
+    from eegvision.cli import main
+
+    text = (DOCS / "own-data.md").read_text()
+    block = next(b for b in re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+                 if "def write_root" in b)
+    namespace = {}
+    exec(compile(block, "docs/own-data.md:write_root", "exec"), namespace)
+    names = ["O1", "Oz", "O2", "P7", "P3", "Pz", "P4", "P8", "EOG1", "STI"]
+    info = mne.create_info(names, 100.0, ["eeg"] * 8 + ["eog", "stim"])
+    rng = np.random.default_rng(0)
+    epochs = mne.EpochsArray(rng.standard_normal((4, 10, 100)), info, tmin=0.0, verbose=False)
+    epochs.info["bads"] = ["P8"]
+    n_eeg = 7  # 8 EEG channels, one of them bad; EOG and stim never enter
+    train_features, test_features = rng.standard_normal((2, 40, 16))
+    # image information in the EEG: the features, projected onto the 7 channels, in 30-60 ms
+    proj = rng.standard_normal((16, n_eeg))
+    def eeg(feats, reps):
+        x = rng.standard_normal((len(feats), reps, n_eeg, 100))
+        x[..., 30:60] += 3 * (feats @ proj)[:, None, :, None]
+        return x
+    namespace["write_root"](tmp_path / "my_root", 1, eeg(train_features, 2), eeg(test_features, 2),
+                            train_features, test_features, epochs)
+    assert main(["info", "--data-dir", str(tmp_path / "my_root"), "--subject", "1"]) == 0
+    assert "7 channels" in capsys.readouterr().out
+    out = tmp_path / "out"
+    assert main(["analyze", "temporal", "--data-dir", str(tmp_path / "my_root"), "--subject", "1",
+                 "--model", "ridge", "--out", str(out), "--no-noise-ceiling"]) == 0
+    assert (out / "results.csv").is_file()

@@ -86,3 +86,24 @@ def refuse_existing(paths, fix):
             if len(existing) > 1 else ""
         raise data_error(existing[0], f"already exists{more}; eegvision replaces no data file "
                                       "unless asked.", fix)
+
+
+#: What ``eegvision preprocess`` writes without ``--preset``: eegvision's own
+#: layout ``eegvision_<rate>hz``, in a folder no published layout uses.
+EEGVISION_DIR = "eegvision_preprocessed_{rate}Hz"
+
+
+def eegvision_dir_name(sfreq):
+    """The folder ``eegvision preprocess`` writes (layout ``eegvision_<rate>hz``).
+
+    Parameters
+    ----------
+    sfreq : float
+        Output sampling rate in Hz.
+
+    Returns
+    -------
+    str
+        ``eegvision_preprocessed_250Hz`` for 250 Hz.
+    """
+    return EEGVISION_DIR.format(rate=f"{float(sfreq):g}")

@@ -399,7 +399,7 @@ def preprocessed_dir_name(sfreq):
     repetitions in time, per-session MVNN) differs from NICE's and the
     official files, so it never takes or replaces their folders.
     """
-    from .things import eegvision_dir_name
+    from .paths import eegvision_dir_name
 
     return eegvision_dir_name(sfreq)
 

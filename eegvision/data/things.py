@@ -45,7 +45,7 @@ from .._utils import (
 )
 from ._mapped import load_dict_mapped, release_pages
 from ._pickle import _physical_memory, load_dict_file
-from .paths import dataset_base  # noqa: F401  (re-exported: long its home)
+from .paths import EEGVISION_DIR, dataset_base, eegvision_dir_name  # noqa: F401  (re-exported)
 
 #: Fixed layouts, named after what writes them: name -> folder (relative to the
 #: data root, or, for ``official``, to the folder that holds ``eeg_dataset/``).
@@ -58,9 +58,6 @@ LAYOUTS = {"nice": "Preprocessed_data_250Hz",
            "legacy": "Preprocessed_data"}
 #: Earlier names of the layouts, still accepted wherever a layout is named.
 LAYOUT_ALIASES = {"250hz": "nice", "eeg_dataset": "official"}
-#: What ``eegvision preprocess`` writes without ``--preset``: eegvision's own
-#: layout ``eegvision_<rate>hz``, in a folder no published layout uses.
-EEGVISION_DIR = "eegvision_preprocessed_{rate}Hz"
 TARGETS = ("centers", "images")
 #: Layout of a BIDS root's automatic preprocessing (:mod:`eegvision.data.bids`).
 BIDS_LAYOUT = "bids"
@@ -450,22 +447,6 @@ def read_concept_table(path):
 _EEGVISION_RATE_DIR = re.compile(r"eegvision_preprocessed_(\d+(?:\.\d+)?)Hz")
 #: Older ``eegvision preprocess --sfreq`` output (other rates than NICE's 250).
 _LEGACY_RATE_DIR = re.compile(r"Preprocessed_data_(\d+(?:\.\d+)?)Hz")
-
-
-def eegvision_dir_name(sfreq):
-    """The folder ``eegvision preprocess`` writes (layout ``eegvision_<rate>hz``).
-
-    Parameters
-    ----------
-    sfreq : float
-        Output sampling rate in Hz.
-
-    Returns
-    -------
-    str
-        ``eegvision_preprocessed_250Hz`` for 250 Hz.
-    """
-    return EEGVISION_DIR.format(rate=f"{float(sfreq):g}")
 
 
 def canonical_layout(layout):

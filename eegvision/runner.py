@@ -147,7 +147,7 @@ def _analysis_module(name):
     return importlib.import_module(f"eegvision.analysis.{name}")
 
 
-def execute_job(job, data=None):
+def execute_job(job, data=None, *, derived=None, fitted=None):
     """Run one job in this process and return its result dict (row + arrays).
 
     Parameters
@@ -156,12 +156,22 @@ def execute_job(job, data=None):
     data : SubjectData | None
         The subject's data, handed over by :func:`run_jobs`; None reads the
         job's data root here.
+    derived : SubjectData | None
+        The job's condition data when :func:`execute_batch` derived them
+        already (to train its model); None derives them here.
+    fitted : FitResult | None
+        The job's model when :func:`execute_batch` trained it (with its
+        sweep); None: the analysis fits it.
     """
+    from .analysis._base import condition_data
+
     t0 = time.perf_counter()
     module = _analysis_module(job.analysis)
     if data is None:
         data = job_data(job)
-    result = module.run_condition(data, job)
+    if derived is None:
+        derived = condition_data(module, data, job)
+    result = module.run_condition(data, job, derived, fitted)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
     row["job_seconds"] = round(time.perf_counter() - t0, 3)
@@ -259,12 +269,12 @@ def execute_batch(jobs, data=None, progress=False):
     """Run a group of compatible jobs (:func:`group_jobs`): one sweep, then each job's scoring.
 
     Every job's result is what :func:`execute_job` returns
-    for it alone: its condition's data are derived as the analysis does, its
-    model is trained by :func:`eegvision.sweep.fit_many` together with the others, and the
-    analysis' own ``run_condition`` then scores it (``fit_and_score`` takes the
-    prepared model instead of fitting again).
+    for it alone: its condition's data are derived once, as the analysis does
+    (:func:`eegvision.analysis._base.condition_data`), its model is trained by
+    :func:`eegvision.sweep.fit_many` together with the others, and both are
+    handed to :func:`execute_job`, where the analysis scores the model.
     """
-    from .sweep import drop_prefit, fit_many, put_prefit
+    from .sweep import fit_many
     from .training.config import TrainConfig
 
     if len(jobs) == 1:
@@ -272,8 +282,8 @@ def execute_batch(jobs, data=None, progress=False):
     t0 = time.perf_counter()
     if data is None:  # handed over by the runner, else read from the jobs' root
         data = job_data(jobs[0])
-    modules = [_analysis_module(j.analysis) for j in jobs]
-    trains = [_deriver(mod, data, job) for mod, job in zip(modules, jobs, strict=True)]
+    derived = [None] * len(jobs)
+    trains = [_deriver(derived, i, data, job) for i, job in enumerate(jobs)]
     configs = []
     for job in jobs:
         cfg = dict(job.train)
@@ -281,22 +291,24 @@ def execute_batch(jobs, data=None, progress=False):
     fits = fit_many(trains, configs, progress=progress)
     fit_seconds = (time.perf_counter() - t0) / len(jobs)
     out = []
-    try:
-        for job, result in zip(jobs, fits, strict=True):
-            put_prefit(job, result)
-            res = execute_job(job, data)
-            res["row"]["job_seconds"] = round(res["row"]["job_seconds"] + fit_seconds, 3)
-            out.append(res)
-    finally:
-        for job in jobs:
-            drop_prefit(job)
+    for i, (job, fitted) in enumerate(zip(jobs, fits, strict=True)):
+        res = execute_job(job, data, derived=derived[i], fitted=fitted)
+        derived[i] = None  # scored: its derived copy can go
+        res["row"]["job_seconds"] = round(res["row"]["job_seconds"] + fit_seconds, 3)
+        out.append(res)
     return out
 
 
-def _deriver(module, data, job):
-    if hasattr(module, "derive_job"):  # training data that depend on more than the params
-        return lambda: module.derive_job(data, job).train
-    return lambda: module.derive(data, job.params).train
+def _deriver(slots, i, data, job):
+    """A callable for :func:`~eegvision.sweep.fit_many`: job ``i``'s training set, its
+    condition data kept in ``slots[i]`` for scoring (derived once)."""
+    def train():
+        from .analysis._base import condition_data
+
+        slots[i] = condition_data(_analysis_module(job.analysis), data, job)
+        return slots[i].train
+
+    return train
 
 
 # ------------------------------------------------------------------ running

@@ -73,7 +73,7 @@ COLUMNS = ["subject", "decoder", "nc_top1", "nc_top5", "reliability_half", "reli
            "n_splits", "n_reps_half"]
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived=None, fitted=None):
     """Job body: ridge on the averaged training set, split halves of the unaveraged test set
     (handed over with the data: ``data.repetitions['test']``).
 

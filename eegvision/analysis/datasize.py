@@ -58,9 +58,13 @@ def derive(data, params):
     return out
 
 
-def run_condition(data, job):
-    derived = derive(data, {**job.params, "sample_seed": job.seed})
-    row, _ = fit_and_score(derived, job)
+def derive_job(data, job):
+    """The job's data: its concepts drawn with the job's seed."""
+    return derive(data, {**job.params, "sample_seed": job.seed})
+
+
+def run_condition(data, job, derived, fitted=None):
+    row, _ = fit_and_score(derived, job, fitted)
     row.update(fraction=float(job.params["fraction"]),
                n_train_concepts=int(len(np.unique(derived.train.concepts))))
     return {"row": row}

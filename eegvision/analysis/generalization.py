@@ -41,14 +41,14 @@ def derive(data, params):
     return derive_both(data, lambda d: d.mask_time(lo, hi, include_tmax=False))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Train on the job's window; score the test set masked to each window."""
     from ..data.container import SubjectData
     from ..evaluate import evaluate
 
-    train = derive(data, job.params).train
-
-    row, result = fit_and_score(SubjectData(data.subject, train, data.test, dict(data.meta)), job)
+    # trained on the window, scored on the whole test set (and on each window below)
+    row, result = fit_and_score(SubjectData(data.subject, derived.train, data.test,
+                                            dict(data.meta)), job, fitted)
     top1, top3, top5 = [], [], []
     for lo, hi in job.params["test_windows"]:
         test = data.test.copy(deep=False).mask_time(lo / 1000, hi / 1000, include_tmax=False)

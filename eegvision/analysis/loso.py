@@ -85,11 +85,10 @@ def derive_job(data, job):
     return derive(data, job.params, others)
 
 
-def run_condition(data, job):
-    others = _others(data, job) if job.params["scheme"] == "loso" else None
-    derived = derive(data, job.params, others)
-    row, _ = fit_and_score(derived, job)
+def run_condition(data, job, derived, fitted=None):
+    row, _ = fit_and_score(derived, job, fitted)
+    loso = job.params["scheme"] == "loso"
     row.update(scheme=job.params["scheme"],
-               n_train_subjects=1 if others is None else len(others),
+               n_train_subjects=len(_others(data, job)) if loso else 1,
                n_train_trials=int(derived.train.n_trials))
     return {"row": row}

@@ -89,16 +89,15 @@ def derive_job(data, job):
     return SubjectData(data.subject, train, data.test, dict(data.meta))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Fit and score; the ``test`` part scores every repetition count with one model."""
     from ..evaluate import evaluate
 
     p = job.params
+    row, result = fit_and_score(derived, job, fitted)
     if p["part"] == "train":
-        row, _ = fit_and_score(derive_job(data, job), job)
         row.update(part="train", n_reps=int(p["n_reps"]))
         return {"row": row}
-    row, result = fit_and_score(data, job)
     test = unaveraged_for(data, job, "test")
     ks = np.asarray(p["test_reps"], dtype=np.int64)
     top1, top3, top5 = [], [], []

@@ -124,7 +124,7 @@ def derive(data, params):
     return data
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Fit and score on all data, then compute the saliency maps on the test set.
 
     Methods with per-trial maps also get a within-subject cluster test
@@ -133,8 +133,7 @@ def run_condition(data, job):
     """
     from ._saliency_stats import cluster_test
 
-    derived = derive(data, job.params)
-    row, result = fit_and_score(derived, job)
+    row, result = fit_and_score(derived, job, fitted)
     p = job.params
     maps = compute_saliency(result.model, derived.test, train=derived.train,
                             method=p.get("method", "auto"), bin_ms=p["bin_ms"],

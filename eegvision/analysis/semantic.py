@@ -184,13 +184,13 @@ def noise_ceiling(model, reps, features, *, metric="correlation", n_splits=10, s
     return rsa.split_half_ceiling(pairs)
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Fit, score, and run the RSA of the EEG embeddings of the test concepts."""
     from ..evaluate import cosine_similarity, embed
     from ._base import fit_and_score
 
     p = {**DEFAULTS, **job.params}
-    row, fit = fit_and_score(derive(data, p), job)
+    row, fit = fit_and_score(derived, job, fitted)
     test = data.test.average_repetitions()
     groups = concept_groups(test, p["grouping"])
     row["grouping"] = resolved_grouping(test, p["grouping"])

@@ -124,10 +124,10 @@ def derive(data, params):
     return derive_both(data, lambda d: d.pick_channels(region=params["region"]))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     import sys
 
-    return _run_condition(sys.modules[__name__], data, job)
+    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
 
 
 def searchlight_table(df):

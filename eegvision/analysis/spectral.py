@@ -212,7 +212,7 @@ def derive(data, params):
                                                    params.get("filter", "cheby2")))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     import sys
 
-    return _run_condition(sys.modules[__name__], data, job)
+    return _run_condition(sys.modules[__name__], data, job, derived, fitted)

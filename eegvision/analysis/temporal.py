@@ -133,10 +133,10 @@ def derive(data, params):
     return derive_both(data, lambda d: d.mask_time(lo, hi, include_tmax=False))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     import sys
 
-    return _run_condition(sys.modules[__name__], data, job)
+    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
 
 
 def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):

@@ -86,8 +86,8 @@ def derive(data, params):
     return c.copy(deep=False).pick_channels(region=params["region"])
 
 
-def run_condition(data, job):
-    c = derive(data, job.params)
+def run_condition(data, job, derived, fitted=None):
+    c = derived
     freqs = np.asarray(job.params["freqs"])
     power = evoked_power(c, freqs, _cycles(job.params["n_cycles"], freqs),
                          job.params["decim"]).mean(axis=0)

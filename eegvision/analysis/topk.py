@@ -31,11 +31,11 @@ def derive(data, params):
     return data
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     from ..evaluate import evaluate
 
-    row, result = fit_and_score(data, job)
-    ranks = evaluate(result.model, data.test, targets=job.data.get("targets", "centers"))["ranks"]
+    row, result = fit_and_score(derived, job, fitted)
+    ranks = evaluate(result.model, derived.test, targets=job.data.get("targets", "centers"))["ranks"]
     row["max_k"] = min(int(job.params["max_k"] or row["n_way"]), int(row["n_way"]))
     return {"row": row, "arrays": {"ranks": np.asarray(ranks, dtype=np.int64)}}
 

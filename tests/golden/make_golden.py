@@ -60,11 +60,16 @@ def run_case(root, name, analysis, options):
 
     from eegvision.analysis import analyze
 
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     subjects = [1, 2] if analysis == "loso" else [1]
-    df = analyze(analysis, subjects, data_dir=root, plot=False, progress=False, device="cpu",
-                 **options)
+    try:
+        df = analyze(analysis, subjects, data_dir=root, plot=False, progress=False,
+                     device="cpu", **options)
+    finally:  # the settings of the tests that run next
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
     tables = {"results": df, "summary": df.attrs.get("summary")}
     for key, value in (df.attrs.get("extras") or {}).items():
         if hasattr(value, "columns"):

@@ -59,6 +59,13 @@ class Job:
     train: dict = field(default_factory=dict)
 
     @functools.cached_property
+    def config(self):
+        """The job's :class:`~eegvision.training.TrainConfig`, resolved once from ``train``."""
+        from .training.config import TrainConfig
+
+        return TrainConfig.from_dict(self.train)
+
+    @functools.cached_property
     def key(self):
         """Hash of everything that determines the result (not of where it runs).
 
@@ -74,7 +81,7 @@ class Job:
             data.pop("root", None)
         blob = json.dumps({"version": __version__, "code": code_fingerprint(),
                            **asdict(self), "data": data,
-                           "train": resolved_train_config(self.train)},
+                           "train": resolved_train_config(self.config)},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -112,7 +119,7 @@ def provenance(job):
         prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
                                    data.get("targets", "centers"), data.get("features"),
                                    bool(data.get("bank", False)))
-    train = resolved_train_config(job.train)
+    train = resolved_train_config(job.config)
     return {**software_versions(), "config_hash": job.key, "seed": job.seed,
             "train_config_hash": config_hash(train),
             "train_config": json.dumps(train, sort_keys=True, default=str),
@@ -275,7 +282,6 @@ def execute_batch(jobs, data=None, progress=False):
     handed to :func:`execute_job`, where the analysis scores the model.
     """
     from .sweep import fit_many
-    from .training.config import TrainConfig
 
     if len(jobs) == 1:
         return [execute_job(jobs[0], data)]
@@ -284,11 +290,7 @@ def execute_batch(jobs, data=None, progress=False):
         data = job_data(jobs[0])
     derived = [None] * len(jobs)
     trains = [_deriver(derived, i, data, job) for i, job in enumerate(jobs)]
-    configs = []
-    for job in jobs:
-        cfg = dict(job.train)
-        configs.append(TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg))
-    fits = fit_many(trains, configs, progress=progress)
+    fits = fit_many(trains, [job.config for job in jobs], progress=progress)
     fit_seconds = (time.perf_counter() - t0) / len(jobs)
     out = []
     for i, (job, fitted) in enumerate(zip(jobs, fits, strict=True)):

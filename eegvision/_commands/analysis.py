@@ -31,10 +31,7 @@ def analyze_cli(args):
         settings.update(recipe)
         options = {**recipe_options, **options}
     settings.update({k: v for k, v in explicit.items() if v is not None})
-    if settings["model"] is None:  # the recipe's encoder: nice, or mlp for ubp / blur-bank
-        from ..training.config import RECIPES
-
-        settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
+    # model None: analyze() takes the recipe's encoder (training.config.recipe_model)
     device = args.device
     if device in (None, "auto") and "device" in settings:  # the recipe's, unless --device given
         device = settings["device"]

@@ -31,6 +31,7 @@ from .._utils import (
     write_json,
 )
 from .._values import MAX_SEED, MAX_SEEDS, MAX_SUBJECT
+from ..training.config import ANALYSIS_RECIPE, BLUR_RECIPES, recipe_inputs, recipe_model
 
 ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
             "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
@@ -43,7 +44,7 @@ def get_module(name):
 
 
 @fill_doc
-def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe="sweep",
+def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe=ANALYSIS_RECIPE,
                epochs=None, device="auto", layout="auto", targets="centers", fingerprints=None,
                features=None, channels=None, train_options=None, **options):
     """One :class:`~eegvision.runner.Job` per (subject, condition, seed).
@@ -137,8 +138,6 @@ OPTIONS = {
 
 def uses_bank(recipe):
     """Whether training recipe ``recipe`` reads the blur bank (``ubp``, ``blur-bank``)."""
-    from ..training.config import BLUR_RECIPES
-
     return recipe in BLUR_RECIPES
 
 
@@ -146,7 +145,7 @@ def uses_bank(recipe):
 _TRAIN_SETTINGS = ("model", "recipe", "epochs", "device")
 
 
-def check_train_options(train_options, *, recipe="sweep", model="nice"):
+def check_train_options(train_options, *, recipe=ANALYSIS_RECIPE, model=None):
     """Validate extra TrainConfig settings: unknown names get "did you mean", bad values fail.
 
     Returns
@@ -162,7 +161,8 @@ def check_train_options(train_options, *, recipe="sweep", model="nice"):
             hint = ("use the recipe's top-level seeds = [...] (or --seeds)" if key == "seed"
                     else f"pass {key} as its own argument (--{key})")
             raise ValueError(f"training setting {key!r} cannot be an extra option: {hint}.")
-    TrainConfig.from_recipe(recipe, model=model, **train_options)  # names and values checked
+    # names and values checked
+    TrainConfig.from_recipe(recipe, model=model or recipe_model(recipe), **train_options)
     return train_options
 
 
@@ -295,18 +295,16 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     """
     from ..data.epochs_file import epochs_input
     from ..runner import results_table, run_jobs
-    from ..training.config import BLUR_FEATURES, RECIPE_CHANNELS, RECIPES
-
     module = get_module(name)
     epochs_file = str(data) if isinstance(data, (str, Path)) else None
     data, features = epochs_input(data, features)  # an -epo.fif path, a features .npy path
-    recipe = recipe or getattr(module, "RECIPE", "sweep")
+    recipe = recipe or getattr(module, "RECIPE", ANALYSIS_RECIPE)
     bank = uses_bank(recipe)
     seeds = check_seeds(seeds)
     options = check_analysis_options(options)
     epochs, jobs = _check_counts(epochs, jobs)
-    channels = channels or RECIPE_CHANNELS.get(recipe)
-    model = model or RECIPES.get(recipe, {}).get("model", "nice")
+    channels = recipe_inputs(recipe, channels=channels)["channels"]
+    model = model or recipe_model(recipe)
     feature_set = features if isinstance(features, str) else None
     if data is None and features is not None and feature_set is None:
         raise ValueError("features= is an array: that is for data= in memory (an mne.Epochs); "
@@ -314,7 +312,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     if data is not None and feature_set is not None:
         raise ValueError(f"features={feature_set!r} names a feature set on disk; with data= in "
                          "memory give the image features as an array.")
-    feature_set = feature_set or (BLUR_FEATURES if bank else None)
+    feature_set = recipe_inputs(recipe, features=feature_set)["features"]
     if out is not None:
         out = check_writable_dir(out)
     source, subjects, root, builtin, prints = _data_source(
@@ -664,7 +662,7 @@ def read_recipe_file(path):
     if train:
         try:
             settings["train_options"] = check_train_options(
-                train, recipe=settings.get("recipe", "sweep"), model=settings.get("model", "nice"))
+                train, recipe=settings.get("recipe", ANALYSIS_RECIPE), model=settings.get("model"))
         except ValueError as err:
             raise OptionError(f"{where} [train] {err}") from None
     if "subjects" in recipe:

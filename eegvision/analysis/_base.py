@@ -60,13 +60,9 @@ def fit_and_score(data, job, fitted=None):
     train_seconds and epochs.
     """
     from ..evaluate import evaluate
-    from ..training import TrainConfig, fit
+    from ..training import fit
 
-    result = fitted
-    if result is None:
-        cfg = dict(job.train)
-        config = TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg)
-        result = fit(data.train, config, progress=False)
+    result = fitted if fitted is not None else fit(data.train, job.config, progress=False)
     metrics = evaluate(result.model, data.test, targets=job.data.get("targets", "centers"))
     row = {k: metrics[k] for k in ("top1", "top3", "top5", "n_way") if k in metrics}
     row["n_test"] = int(metrics.get("n_test", metrics.get("n_way", 0)))

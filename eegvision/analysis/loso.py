@@ -3,7 +3,7 @@
 For each held-out subject, a freshly initialised model (built from the job's
 seed, nothing carried over between folds) is trained on the other subjects'
 training sets, each averaged over repetitions and concatenated
-(:func:`eegvision.training.concat_train`), and tested on the held-out subject's
+(:func:`eegvision.training.runs.loso_fold`, as ``train --loso``), and tested on the held-out subject's
 test set. The validation conditions are drawn from that concatenated
 training set, by image condition, so they are training images of the
 training subjects only, and an image's trials from every training subject
@@ -56,14 +56,11 @@ def with_pool(conds, subjects, *, root, layout, targets, fingerprints=None):
 
 def derive(data, params, others=None):
     """Within: the subject's data; loso: ``others``' training sets with this test set."""
-    from ..data.container import SubjectData
-    from ..training.runs import concat_train
+    from ..training.runs import loso_fold
 
     if params["scheme"] == "within":
         return data
-    train = concat_train([o.train for o in others], [str(o.subject) for o in others])
-    return SubjectData(data.subject, train, data.test,
-                       dict(data.meta, loso=True, train_subjects=[o.subject for o in others]))
+    return loso_fold(data, others)
 
 
 def _others(data, job):

@@ -149,9 +149,10 @@ def job_data(job):
 
 
 def _analysis_module(name):
-    import importlib
+    """The hooks of analysis ``name``, from the registry of specs."""
+    from .analysis.spec import get_spec
 
-    return importlib.import_module(f"eegvision.analysis.{name}")
+    return get_spec(name).hooks
 
 
 def execute_job(job, data=None, *, derived=None, fitted=None):
@@ -170,15 +171,18 @@ def execute_job(job, data=None, *, derived=None, fitted=None):
         The job's model when :func:`execute_batch` trained it (with its
         sweep); None: the analysis fits it.
     """
-    from .analysis._base import condition_data
+    from .analysis import _base
 
     t0 = time.perf_counter()
     module = _analysis_module(job.analysis)
     if data is None:
         data = job_data(job)
     if derived is None:
-        derived = condition_data(module, data, job)
-    result = module.run_condition(data, job, derived, fitted)
+        derived = _base.condition_data(module, data, job)
+    if hasattr(module, "run_condition"):
+        result = module.run_condition(data, job, derived, fitted)
+    else:  # derive, fit, score top-k
+        result = _base.run_condition(module, data, job, derived, fitted)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
     row["job_seconds"] = round(time.perf_counter() - t0, 3)

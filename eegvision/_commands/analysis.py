@@ -14,10 +14,11 @@ def analyze_cli(args):
     """
     from .._utils import parse_seeds, parse_subjects
     from ..analysis import analyze, read_recipe_file
+    from ..analysis.spec import cli_options
 
     options = {}
-    for key in ("windows", "width", "step", "mode", "bands", "regions", "bin_ms",
-                "n_permutations", "text", "method"):
+    for opt, _ in cli_options():  # the flags the specs declare
+        key = opt.name
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value

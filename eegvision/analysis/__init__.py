@@ -10,7 +10,6 @@ figure (PNG + PDF).
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 
@@ -32,15 +31,28 @@ from .._utils import (
 )
 from .._values import MAX_SEED, MAX_SEEDS, MAX_SUBJECT
 from ..training.config import ANALYSIS_RECIPE, BLUR_RECIPES, recipe_inputs, recipe_model
+from .spec import AnalysisSpec, Option, get_spec, register, unregister  # noqa: F401  (the API)
+from .spec import names as analysis_names  # noqa: F401
 
+#: The built-in analyses (:func:`analysis_names` adds those registered later).
 ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
             "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
 
 
+def _register_builtins():
+    """Import each built-in analysis module: each registers its ``SPEC``, in this order."""
+    import importlib
+
+    for name in (*ANALYSES, "ceiling"):
+        importlib.import_module(f"{__name__}.{name}")
+
+
+_register_builtins()
+
+
 def get_module(name):
-    """The module implementing analysis ``name``."""
-    _check_option("analysis", name, ANALYSES)
-    return importlib.import_module(f"{__name__}.{name}")
+    """The hooks of analysis ``name`` (its module, for the built-in ones)."""
+    return get_spec(name).hooks
 
 
 @fill_doc
@@ -87,15 +99,16 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe=AN
     from .._provenance import data_fingerprints
     from ..runner import Job
 
-    module = get_module(name)
+    spec = get_spec(name)
+    module = spec.hooks
     check_model_name(model)
     train_options = check_train_options(train_options, recipe=recipe, model=model)
-    _warn_unused(module, options)
+    _warn_unused(spec, options)
     conds = module.conditions(options, ref)
     if hasattr(module, "with_pool"):  # analyses over several subjects (loso)
         conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets,
                                  fingerprints=fingerprints)
-    if getattr(module, "SEEDLESS", False) and len(seeds) > 1:
+    if spec.seedless and len(seeds) > 1:
         raise ValueError(f"{name} fits no model, so seeds do not change it: give one seed "
                          f"(got {list(seeds)}).")
     jobs = []
@@ -117,23 +130,6 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe=AN
                     train["epochs"] = int(epochs)
                 jobs.append(Job(name, int(subject), label, int(seed), params, data, train))
     return jobs
-
-
-#: Options each analysis understands (others are ignored with a warning).
-OPTIONS = {
-    "temporal": {"mode", "width", "step", "windows", "tmin_ms", "tmax_ms", "timecourse"},
-    "spatial": {"mode", "regions"},
-    "spectral": {"mode", "bands", "filter"},
-    "semantic": {"metric", "n_permutations", "n_splits", "text", "grouping", "concept_table"},
-    "saliency": {"bin_ms", "tmin_ms", "tmax_ms", "method", "n_permutations", "mean_eeg"},
-    "repetitions": {"test_reps", "train_reps", "parts"},
-    "datasize": {"fractions"},
-    "loso": {"within"},
-    "timefreq": {"split", "freqs", "n_cycles", "decim", "regions"},
-    "topk": {"max_k"},
-    "generalization": {"width", "step", "windows", "tmin_ms", "tmax_ms", "timebytime",
-                       "width_samples", "step_ms"},
-}
 
 
 def uses_bank(recipe):
@@ -195,12 +191,12 @@ def check_model_name(model):
     _check_option("--model", model, list_encoders() + ["ridge"])
 
 
-def _warn_unused(module, options):
-    unused = sorted(set(options) - OPTIONS.get(module.NAME, set()))
+def _warn_unused(spec, options):
+    unused = sorted(set(options) - spec.option_names)
     if unused:
         from .._utils import logger
 
-        logger.warning("%s analysis ignores option(s) %s", module.NAME, ", ".join(unused))
+        logger.warning("%s analysis ignores option(s) %s", spec.name, ", ".join(unused))
 
 
 def _holds_out(func):
@@ -298,7 +294,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     module = get_module(name)
     epochs_file = str(data) if isinstance(data, (str, Path)) else None
     data, features = epochs_input(data, features)  # an -epo.fif path, a features .npy path
-    recipe = recipe or getattr(module, "RECIPE", ANALYSIS_RECIPE)
+    recipe = recipe or get_spec(name).recipe or ANALYSIS_RECIPE
     bank = uses_bank(recipe)
     seeds = check_seeds(seeds)
     options = check_analysis_options(options)
@@ -590,30 +586,10 @@ def load_results(directory):
     return df, extras, config
 
 
-#: Checks of the analyses' numeric and boolean options: option -> (check, bounds). The
-#: CLI, the Python API and a recipe's ``[options]`` table all go through them
-#: (:func:`check_analysis_options`), so a count is bounded before anything is allocated.
-OPTION_CHECKS = {
-    "n_permutations": ("int", dict(low=1, high=1_000_000)),
-    "n_splits": ("int", dict(low=1, high=10_000)),
-    "max_k": ("int", dict(low=1, high=1_000_000)),
-    "decim": ("int", dict(low=1, high=100_000)),
-    "width_samples": ("int", dict(low=1, high=100_000)),
-    "width": ("float", dict(low=0, low_open=True, high=1e6)),
-    "step": ("float", dict(low=0, low_open=True, high=1e6)),
-    "step_ms": ("float", dict(low=0, low_open=True, high=1e6)),
-    "bin_ms": ("float", dict(low=0, low_open=True, high=1e6)),
-    "tmin_ms": ("float", dict(low=-1e6, high=1e6)),
-    "tmax_ms": ("float", dict(low=-1e6, high=1e6)),
-    "timecourse": ("bool", {}),
-    "text": ("bool", {}),
-    "within": ("bool", {}),
-    "timebytime": ("bool", {}),
-}
-
-
 def check_analysis_options(options, where=None):
-    """Check the analysis options of :data:`OPTION_CHECKS` (types and bounds); return a copy.
+    """Check the analysis options (each spec's :class:`~eegvision.analysis.spec.Option`: type
+    and bounds); return a copy. The CLI, the Python API and a recipe's ``[options]``
+    all go through it, so a count is bounded before anything is allocated.
 
     Parameters
     ----------
@@ -626,17 +602,11 @@ def check_analysis_options(options, where=None):
     -------
     dict
     """
-    from .._values import check_bool, check_float, check_int
+    from .spec import all_options
 
-    checks = {"int": check_int, "float": check_float, "bool": check_bool}
-    options = dict(options)
-    for key, value in options.items():
-        if key in OPTION_CHECKS and value is not None:
-            kind, bounds = OPTION_CHECKS[key]
-            name = key if where is None else f"{where} {key}"
-            checked = checks[kind](value, name, **bounds)
-            options[key] = checked if kind == "int" else value
-    return options
+    known = all_options()
+    return {key: known[key].check(value, where) if key in known else value
+            for key, value in options.items()}
 
 
 def read_recipe_file(path):

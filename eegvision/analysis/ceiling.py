@@ -25,7 +25,11 @@ encoder the analysis trains.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+from .spec import AnalysisSpec, register
 
 #: Random split-halves averaged per subject.
 N_SPLITS = 10
@@ -102,3 +106,8 @@ def ceiling_table(results):
 
     df = pd.DataFrame([r["row"] for r in results])
     return df.reindex(columns=COLUMNS).dropna(subset=["nc_top1"]).reset_index(drop=True)
+
+
+SPEC = register(AnalysisSpec("ceiling", sys.modules[__name__], internal=True,
+                             summary="Split-half noise ceiling of a subject (run with the "
+                                     "analyses that score top-1)."))

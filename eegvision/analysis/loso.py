@@ -13,7 +13,10 @@ subject itself) is the reference of the paired comparison.
 
 from __future__ import annotations
 
+import sys
+
 from ._base import fit_and_score
+from .spec import AnalysisSpec, Option, register
 
 NAME = "loso"
 REFERENCE = "within"
@@ -89,3 +92,11 @@ def run_condition(data, job, derived, fitted=None):
                n_train_subjects=len(_others(data, job)) if loso else 1,
                n_train_trials=int(derived.train.n_trials))
     return {"row": row}
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "loso", sys.modules[__name__],
+    summary="Leave-one-subject-out against the within-subject model.",
+    figure="eegvision.viz.analysis_figures:loso",
+    options=(Option("within", "bool", True, "also the within-subject reference"),)))

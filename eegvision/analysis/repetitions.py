@@ -13,10 +13,13 @@ Two parts, after NICE's draw_pic/repetition_test.py and repetition_train.py:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ._base import fit_and_score
 from ._repeated import average_k, unaveraged_for
+from .spec import AnalysisSpec, Option, register
 
 NAME = "repetitions"
 PARTS = ("test", "train")
@@ -149,3 +152,15 @@ def summarize(df):
         s.insert(2, "n_reps", s["condition"].map(sub.groupby("condition")["n_reps"].first()))
         parts.append(s)
     return pd.concat(parts, ignore_index=True)
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "repetitions", sys.modules[__name__],
+    summary="How accuracy grows with the repetitions averaged (test and training).",
+    figure="eegvision.viz.analysis_figures:repetitions",
+    options=(
+        Option("test_reps", "list", None, "test repetition counts"),
+        Option("train_reps", "list", None, "training repetition counts"),
+        Option("parts", "list", None, "test, train or both"),
+    )))

@@ -10,9 +10,12 @@ examples; the curve here is the full distribution of ranks behind them.)
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ._base import fit_and_score
+from .spec import AnalysisSpec, Option, register
 
 NAME = "topk"
 #: k values given their own rows in summary.csv.
@@ -61,3 +64,12 @@ def summarize(df):
 
     keep = df[df["k"].isin(SUMMARY_KS)]
     return group_rows(keep, value="topk", chance_col="chance_k", extra=("k",))
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "topk", sys.modules[__name__],
+    summary="Top-k accuracy curves, k = 1 ... n_way.",
+    figure="eegvision.viz.analysis_figures:topk",
+    options=(Option("max_k", "int", None, "largest k (default n_way)",
+                    {"low": 1, "high": 1_000_000}),)))

@@ -79,3 +79,14 @@ def run_condition(module, data, job, derived, fitted=None):
     row, _ = fit_and_score(derived, job, fitted)
     row.update({k: v for k, v in job.params.items() if np.isscalar(v)})
     return {"row": row}
+
+
+def summarize_results(module, df):
+    """Across-subject summary per condition (see :func:`stats.summarize`)."""
+    from .stats import summarize
+
+    if hasattr(module, "summarize") and not df.empty:
+        return module.summarize(df)
+    if "top1" not in df or df.empty:
+        return None
+    return summarize(df, by="condition", value="top1", reference=getattr(module, "REFERENCE", None))

@@ -14,8 +14,12 @@ import sys
 from . import __version__
 from ._utils import EEGVisionError
 
-ANALYSES = ("temporal", "spatial", "spectral", "semantic", "saliency",
-            "repetitions", "datasize", "loso", "timefreq", "topk", "generalization")
+
+def _analysis_names():
+    """The registered analyses (:mod:`eegvision.analysis.spec`)."""
+    from .analysis import analysis_names
+
+    return analysis_names()
 
 
 def _recipes():
@@ -56,10 +60,8 @@ _nonneg_int = _int_type(0, 2**32 - 1)  # seeds: numpy's and torch's generators t
 _subject = _int_type(1, 10_000)
 _epochs = _int_type(1, 100_000)
 _jobs = _int_type(1, 1_024)
-_permutations = _int_type(1, 1_000_000)
 _batch = _int_type(1, 1_000_000)
 _levels = _int_type(1, 100)
-_positive_ms = _float_type(0, 1e6, low_open=True)
 
 
 def _add_data_options(p, subjects=False):
@@ -108,12 +110,36 @@ def _add_feature_options(p, channels=True):
                             "(P*,O*) or re:REGEX (default: all channels)")
 
 
-def _add_bin_option(p):
-    p.add_argument("--bin-ms", type=_positive_ms, default=None,
-                   help="saliency: width of the topomap time bins in ms (default 100)")
-    p.add_argument("--method", default=None,
-                   choices=("auto", "gradient", "gradcam", "attention", "occlusion", "haufe"),
-                   help="saliency: map (default auto: gradient for torch models, haufe for ridge)")
+def _add_analysis_options(p, only=None):
+    """The flags of every analysis option a spec marks ``cli`` (only those of ``only``)."""
+    from .analysis.spec import cli_options
+
+    for opt, used in cli_options():
+        used = [(name, text) for name, text in used if only in (None, name)]
+        if used:
+            p.add_argument(opt.flag, default=None, **_option_argument(opt, used, only))
+
+
+def _option_argument(opt, used, only):
+    """argparse keywords of analysis option ``opt``: its type, choices and help."""
+    text = "; ".join(t if only else f"{name}: {t}" for name, t in used)
+    text += "" if opt.default is None or not only else f" (default {opt.default})"
+    if opt.kind == "bool":
+        return {"action": "store_true", "help": text}
+    kwargs = {"help": text}
+    if opt.kind == "int":
+        kwargs["type"] = _int_type(opt.bounds.get("low"), opt.bounds.get("high"))
+    elif opt.kind == "float":
+        kwargs["type"] = _float_type(**opt.bounds)
+    elif opt.kind == "list":
+        kwargs["type"] = _comma_list
+    if opt.choices:
+        kwargs["choices"] = opt.choices
+    return kwargs
+
+
+def _comma_list(text):
+    return text.split(",")
 
 
 def _add_run_options(p):
@@ -242,27 +268,13 @@ def build_parser():
     _add_feature_options(p, channels=False)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("analyze", help="run one analysis (temporal, spatial, spectral, semantic, "
-                       "saliency, repetitions, datasize, loso, timefreq, topk, generalization)")
-    p.add_argument("analysis", choices=ANALYSES)
+    p = sub.add_parser("analyze", help=f"run one analysis ({', '.join(_analysis_names())})")
+    p.add_argument("analysis", choices=_analysis_names())
     _add_data_options(p, subjects=True)
     _add_compute_options(p, unset_defaults=True)
     _add_run_options(p)
     _add_feature_options(p)
-    p.add_argument("--windows", default=None, help="temporal: explicit windows in ms, 0-100,100-200")
-    p.add_argument("--width", type=_positive_ms, default=None, help="temporal: window width in ms (100)")
-    p.add_argument("--step", type=_positive_ms, default=None, help="temporal: window step in ms (100)")
-    p.add_argument("--mode", default=None,
-                   help="temporal: sliding|cumulative; spatial: drop|only|both; spectral: pass|stop")
-    p.add_argument("--bands", default=None, help="spectral: delta,theta or name=lo-hi,... (Hz)")
-    p.add_argument("--regions", default=None, type=lambda s: s.split(","),
-                   help="spatial: comma list of regions (default all five)")
-    p.add_argument("--n-permutations", type=_permutations, default=None,
-                   help="semantic: Mantel permutations; saliency: cluster-test sign flips "
-                        "(default 1000)")
-    p.add_argument("--text", action="store_true", default=None,
-                   help="semantic: add a text-embedding RDM (needs eegvision[text])")
-    _add_bin_option(p)
+    _add_analysis_options(p)  # from the analyses' specs
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("topomap", help="Grad-CAM / attention scalp maps over time")
@@ -270,9 +282,7 @@ def build_parser():
     _add_compute_options(p, unset_defaults=True)
     _add_run_options(p)
     _add_feature_options(p)
-    _add_bin_option(p)
-    p.add_argument("--n-permutations", type=_permutations, default=None,
-                   help="sign flips of the cluster test of the map (default 1000)")
+    _add_analysis_options(p, only="saliency")
     p.set_defaults(func=_cmd_topomap)
 
     p = sub.add_parser("features", help="image set -> named CLIP feature set (+ blur bank, "

@@ -59,6 +59,13 @@ class Job:
     train: dict = field(default_factory=dict)
 
     @functools.cached_property
+    def config(self):
+        """The job's :class:`~eegvision.training.TrainConfig`, resolved once from ``train``."""
+        from .training.config import TrainConfig
+
+        return TrainConfig.from_dict(self.train)
+
+    @functools.cached_property
     def key(self):
         """Hash of everything that determines the result (not of where it runs).
 
@@ -74,7 +81,7 @@ class Job:
             data.pop("root", None)
         blob = json.dumps({"version": __version__, "code": code_fingerprint(),
                            **asdict(self), "data": data,
-                           "train": resolved_train_config(self.train)},
+                           "train": resolved_train_config(self.config)},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -112,7 +119,7 @@ def provenance(job):
         prints = data_fingerprints(data["root"], job.subject, data.get("layout", "auto"),
                                    data.get("targets", "centers"), data.get("features"),
                                    bool(data.get("bank", False)))
-    train = resolved_train_config(job.train)
+    train = resolved_train_config(job.config)
     return {**software_versions(), "config_hash": job.key, "seed": job.seed,
             "train_config_hash": config_hash(train),
             "train_config": json.dumps(train, sort_keys=True, default=str),
@@ -142,12 +149,13 @@ def job_data(job):
 
 
 def _analysis_module(name):
-    import importlib
+    """The hooks of analysis ``name``, from the registry of specs."""
+    from .analysis.spec import get_spec
 
-    return importlib.import_module(f"eegvision.analysis.{name}")
+    return get_spec(name).hooks
 
 
-def execute_job(job, data=None):
+def execute_job(job, data=None, *, derived=None, fitted=None):
     """Run one job in this process and return its result dict (row + arrays).
 
     Parameters
@@ -156,12 +164,25 @@ def execute_job(job, data=None):
     data : SubjectData | None
         The subject's data, handed over by :func:`run_jobs`; None reads the
         job's data root here.
+    derived : SubjectData | None
+        The job's condition data when :func:`execute_batch` derived them
+        already (to train its model); None derives them here.
+    fitted : FitResult | None
+        The job's model when :func:`execute_batch` trained it (with its
+        sweep); None: the analysis fits it.
     """
+    from .analysis import _base
+
     t0 = time.perf_counter()
     module = _analysis_module(job.analysis)
     if data is None:
         data = job_data(job)
-    result = module.run_condition(data, job)
+    if derived is None:
+        derived = _base.condition_data(module, data, job)
+    if hasattr(module, "run_condition"):
+        result = module.run_condition(data, job, derived, fitted)
+    else:  # derive, fit, score top-k
+        result = _base.run_condition(module, data, job, derived, fitted)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
     row["job_seconds"] = round(time.perf_counter() - t0, 3)
@@ -259,44 +280,41 @@ def execute_batch(jobs, data=None, progress=False):
     """Run a group of compatible jobs (:func:`group_jobs`): one sweep, then each job's scoring.
 
     Every job's result is what :func:`execute_job` returns
-    for it alone: its condition's data are derived as the analysis does, its
-    model is trained by :func:`eegvision.sweep.fit_many` together with the others, and the
-    analysis' own ``run_condition`` then scores it (``fit_and_score`` takes the
-    prepared model instead of fitting again).
+    for it alone: its condition's data are derived once, as the analysis does
+    (:func:`eegvision.analysis._base.condition_data`), its model is trained by
+    :func:`eegvision.sweep.fit_many` together with the others, and both are
+    handed to :func:`execute_job`, where the analysis scores the model.
     """
-    from .sweep import drop_prefit, fit_many, put_prefit
-    from .training.config import TrainConfig
+    from .sweep import fit_many
 
     if len(jobs) == 1:
         return [execute_job(jobs[0], data)]
     t0 = time.perf_counter()
     if data is None:  # handed over by the runner, else read from the jobs' root
         data = job_data(jobs[0])
-    modules = [_analysis_module(j.analysis) for j in jobs]
-    trains = [_deriver(mod, data, job) for mod, job in zip(modules, jobs, strict=True)]
-    configs = []
-    for job in jobs:
-        cfg = dict(job.train)
-        configs.append(TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg))
-    fits = fit_many(trains, configs, progress=progress)
+    derived = [None] * len(jobs)
+    trains = [_deriver(derived, i, data, job) for i, job in enumerate(jobs)]
+    fits = fit_many(trains, [job.config for job in jobs], progress=progress)
     fit_seconds = (time.perf_counter() - t0) / len(jobs)
     out = []
-    try:
-        for job, result in zip(jobs, fits, strict=True):
-            put_prefit(job, result)
-            res = execute_job(job, data)
-            res["row"]["job_seconds"] = round(res["row"]["job_seconds"] + fit_seconds, 3)
-            out.append(res)
-    finally:
-        for job in jobs:
-            drop_prefit(job)
+    for i, (job, fitted) in enumerate(zip(jobs, fits, strict=True)):
+        res = execute_job(job, data, derived=derived[i], fitted=fitted)
+        derived[i] = None  # scored: its derived copy can go
+        res["row"]["job_seconds"] = round(res["row"]["job_seconds"] + fit_seconds, 3)
+        out.append(res)
     return out
 
 
-def _deriver(module, data, job):
-    if hasattr(module, "derive_job"):  # training data that depend on more than the params
-        return lambda: module.derive_job(data, job).train
-    return lambda: module.derive(data, job.params).train
+def _deriver(slots, i, data, job):
+    """A callable for :func:`~eegvision.sweep.fit_many`: job ``i``'s training set, its
+    condition data kept in ``slots[i]`` for scoring (derived once)."""
+    def train():
+        from .analysis._base import condition_data
+
+        slots[i] = condition_data(_analysis_module(job.analysis), data, job)
+        return slots[i].train
+
+    return train
 
 
 # ------------------------------------------------------------------ running

@@ -46,10 +46,6 @@ from ._utils import logger
 CROP_BUDGET = 768 << 20
 
 
-#: Fitted models handed from :func:`execute_batch` to ``analysis._base.fit_and_score``.
-_PREFIT: dict = {}
-
-
 @dataclass
 class _Member:
     """One model of the sweep and everything its own fit would hold."""
@@ -309,18 +305,3 @@ def _finish(m):
     m.ctx = m.val_ctx = m.x = m.y = m.best_state = m.recent = None
     return result
 
-
-# ------------------------------------------------------------------ prepared fits
-def take_prefit(job):
-    """The fitted result the runner prepared for ``job`` with :func:`fit_many`, or None."""
-    return _PREFIT.pop(job.key, None)
-
-
-def put_prefit(job, result):
-    """Hand ``job``'s fitted result to its analysis' ``fit_and_score`` (see :func:`take_prefit`)."""
-    _PREFIT[job.key] = result
-
-
-def drop_prefit(job):
-    """Forget a prepared fit that was not taken (e.g. the job failed)."""
-    _PREFIT.pop(job.key, None)

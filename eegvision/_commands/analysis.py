@@ -14,10 +14,11 @@ def analyze_cli(args):
     """
     from .._utils import parse_seeds, parse_subjects
     from ..analysis import analyze, read_recipe_file
+    from ..analysis.spec import cli_options
 
     options = {}
-    for key in ("windows", "width", "step", "mode", "bands", "regions", "bin_ms",
-                "n_permutations", "text", "method"):
+    for opt, _ in cli_options():  # the flags the specs declare
+        key = opt.name
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value
@@ -31,10 +32,7 @@ def analyze_cli(args):
         settings.update(recipe)
         options = {**recipe_options, **options}
     settings.update({k: v for k, v in explicit.items() if v is not None})
-    if settings["model"] is None:  # the recipe's encoder: nice, or mlp for ubp / blur-bank
-        from ..training.config import RECIPES
-
-        settings["model"] = RECIPES.get(settings["recipe"], {}).get("model", "nice")
+    # model None: analyze() takes the recipe's encoder (training.config.recipe_model)
     device = args.device
     if device in (None, "auto") and "device" in settings:  # the recipe's, unless --device given
         device = settings["device"]

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._utils import EEGVisionError, resolve_device, write_csv, write_json
 from ..evaluate import evaluate, public_metrics, ranks_table
-from ..training.config import BLUR_FEATURES, BLUR_RECIPES, RECIPE_CHANNELS, TrainConfig
+from ..training.config import BLUR_FEATURES, BLUR_RECIPES, TrainConfig, recipe_inputs
 from ..training.runs import _result_row, _write_results, run_loso, run_training, train_folders
 
 
@@ -44,17 +44,17 @@ def _train(args, out, subjects):
     from ..data.things import load_subject
 
     args.targets = args.targets or ("images" if args.recipe in BLUR_RECIPES else "centers")
-    channels = getattr(args, "channels", None) or RECIPE_CHANNELS.get(args.recipe)
+    inputs = recipe_inputs(args.recipe, channels=getattr(args, "channels", None),
+                           features=getattr(args, "features", None))
+    channels = inputs["channels"]
     if getattr(args, "epochs_file", None) is not None:
         datasets = {1: pick(_epochs_subject(args), channels)}
         subjects = [1]
     else:
         root, _ = resolve_root(args.data_dir, subjects=subjects)
         datasets = {s: pick(load_subject(root, s, targets=args.targets, average=True,
-                                         features=getattr(args, "features", None) or (
-                                             BLUR_FEATURES if args.recipe in BLUR_RECIPES
-                                             else None),
-                                         bank=args.recipe in BLUR_RECIPES), channels)
+                                         features=inputs["features"], bank=inputs["bank"]),
+                         channels)
                     for s in subjects}
     if args.loso:
         df = run_loso(datasets, config, out, targets=args.targets,

@@ -4,8 +4,13 @@ An analysis module provides
 
 - ``conditions(options, data_info) -> list of (label, params)``: its conditions;
 - ``derive(data, params) -> SubjectData``: the data of one condition;
-- optionally ``run_condition(data, job)`` when it needs more than top-k
-  (semantic, saliency); the default below derives, fits and scores;
+- optionally ``derive_job(data, job) -> SubjectData`` when a condition's data
+  depend on more than its params (the seed, the other subjects);
+- optionally ``run_condition(data, job, derived, fitted=None)`` when it needs
+  more than top-k (semantic, saliency); the default below fits and scores.
+  ``derived`` is the condition's data, derived once by the runner
+  (:func:`condition_data`); ``fitted`` the model the runner trained for the
+  job together with its sweep (None: fit here);
 - optionally ``postprocess(df, results, options, context)``: tables across
   jobs; ``context['data'](subject)`` gives a subject's ``SubjectData``;
 - optionally ``NEEDS``: what the entry layer reads besides the containers
@@ -33,21 +38,31 @@ def derive_both(data, fn):
                        fn(data.test.copy(deep=False)), dict(data.meta))
 
 
-def fit_and_score(data, job):
+def condition_data(module, data, job):
+    """The data of ``job``'s condition (its model trains on ``.train``), derived once per job.
+
+    ``module.derive_job(data, job)`` where the analysis has it, else
+    ``module.derive(data, job.params)``; an analysis without either gets ``data``.
+    """
+    if hasattr(module, "derive_job"):
+        return module.derive_job(data, job)
+    if hasattr(module, "derive"):
+        return module.derive(data, job.params)
+    return data
+
+
+def fit_and_score(data, job, fitted=None):
     """Fit ``job.train`` on ``data.train`` and score zero-shot on ``data.test``.
 
+    ``fitted`` is the job's model when the runner trained it already (with
+    its sweep, :func:`eegvision.sweep.fit_many`); None fits it here.
     Returns ``(row, fit_result)``: ``row`` has top1/top3/top5, n_way, n_test,
     train_seconds and epochs.
     """
     from ..evaluate import evaluate
-    from ..sweep import take_prefit
-    from ..training import TrainConfig, fit
+    from ..training import fit
 
-    cfg = dict(job.train)
-    config = TrainConfig.from_recipe(cfg.pop("recipe", "fast"), **cfg)
-    result = take_prefit(job)  # trained together with its sweep (eegvision/sweep.py)
-    if result is None:
-        result = fit(data.train, config, progress=False)
+    result = fitted if fitted is not None else fit(data.train, job.config, progress=False)
     metrics = evaluate(result.model, data.test, targets=job.data.get("targets", "centers"))
     row = {k: metrics[k] for k in ("top1", "top3", "top5", "n_way") if k in metrics}
     row["n_test"] = int(metrics.get("n_test", metrics.get("n_way", 0)))
@@ -59,9 +74,19 @@ def fit_and_score(data, job):
     return row, result
 
 
-def run_condition(module, data, job):
-    """Default job body: derive the condition's data, fit, score."""
-    derived = module.derive(data, job.params)
-    row, _ = fit_and_score(derived, job)
+def run_condition(module, data, job, derived, fitted=None):
+    """Default job body: fit on the condition's data ``derived`` (or take ``fitted``), score."""
+    row, _ = fit_and_score(derived, job, fitted)
     row.update({k: v for k, v in job.params.items() if np.isscalar(v)})
     return {"row": row}
+
+
+def summarize_results(module, df):
+    """Across-subject summary per condition (see :func:`stats.summarize`)."""
+    from .stats import summarize
+
+    if hasattr(module, "summarize") and not df.empty:
+        return module.summarize(df)
+    if "top1" not in df or df.empty:
+        return None
+    return summarize(df, by="condition", value="top1", reference=getattr(module, "REFERENCE", None))

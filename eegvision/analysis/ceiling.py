@@ -25,7 +25,11 @@ encoder the analysis trains.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+from .spec import AnalysisSpec, register
 
 #: Random split-halves averaged per subject.
 N_SPLITS = 10
@@ -73,7 +77,7 @@ COLUMNS = ["subject", "decoder", "nc_top1", "nc_top5", "reliability_half", "reli
            "n_splits", "n_reps_half"]
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived=None, fitted=None):
     """Job body: ridge on the averaged training set, split halves of the unaveraged test set
     (handed over with the data: ``data.repetitions['test']``).
 
@@ -102,3 +106,8 @@ def ceiling_table(results):
 
     df = pd.DataFrame([r["row"] for r in results])
     return df.reindex(columns=COLUMNS).dropna(subset=["nc_top1"]).reset_index(drop=True)
+
+
+SPEC = register(AnalysisSpec("ceiling", sys.modules[__name__], internal=True,
+                             summary="Split-half noise ceiling of a subject (run with the "
+                                     "analyses that score top-1)."))

@@ -9,9 +9,12 @@ subset per seed) and nested (the 25 % subset lies inside the 50 % one).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ._base import derive_both, fit_and_score
+from .spec import AnalysisSpec, Option, register
 
 NAME = "datasize"
 REFERENCE = "100%"
@@ -58,9 +61,22 @@ def derive(data, params):
     return out
 
 
-def run_condition(data, job):
-    derived = derive(data, {**job.params, "sample_seed": job.seed})
-    row, _ = fit_and_score(derived, job)
+def derive_job(data, job):
+    """The job's data: its concepts drawn with the job's seed."""
+    return derive(data, {**job.params, "sample_seed": job.seed})
+
+
+def run_condition(data, job, derived, fitted=None):
+    row, _ = fit_and_score(derived, job, fitted)
     row.update(fraction=float(job.params["fraction"]),
                n_train_concepts=int(len(np.unique(derived.train.concepts))))
     return {"row": row}
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "datasize", sys.modules[__name__],
+    summary="How accuracy grows with the training concepts.",
+    figure="eegvision.viz.analysis_figures:datasize",
+    options=(Option("fractions", "list", DEFAULTS["fractions"], "fractions of the training "
+                    "concepts"),)))

@@ -16,10 +16,13 @@ across subjects (:func:`eegvision.analysis.stats.cluster_mask`):
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import temporal
 from ._base import derive_both, fit_and_score
+from .spec import POSITIVE_MS, TIME_MS, AnalysisSpec, Option, register
 
 NAME = "generalization"
 
@@ -41,14 +44,14 @@ def derive(data, params):
     return derive_both(data, lambda d: d.mask_time(lo, hi, include_tmax=False))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Train on the job's window; score the test set masked to each window."""
     from ..data.container import SubjectData
     from ..evaluate import evaluate
 
-    train = derive(data, job.params).train
-
-    row, result = fit_and_score(SubjectData(data.subject, train, data.test, dict(data.meta)), job)
+    # trained on the window, scored on the whole test set (and on each window below)
+    row, result = fit_and_score(SubjectData(data.subject, derived.train, data.test,
+                                            dict(data.meta)), job, fitted)
     top1, top3, top5 = [], [], []
     for lo, hi in job.params["test_windows"]:
         test = data.test.copy(deep=False).mask_time(lo / 1000, hi / 1000, include_tmax=False)
@@ -156,3 +159,21 @@ def postprocess(df, results, options, context):
                         for i, a in enumerate(t_ms) for j, b in enumerate(t_ms)])
     extras.update(timebytime=tbt, timebytime_cluster_p=pd.DataFrame({"p": tp}))
     return extras
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "generalization", sys.modules[__name__],
+    summary="Temporal generalization: train on one window, test on every window.",
+    figure="eegvision.viz.analysis_figures:generalization",
+    options=(
+        Option("width", "float", 100.0, "window width in ms", POSITIVE_MS, cli=True),
+        Option("step", "float", 100.0, "window step in ms", POSITIVE_MS, cli=True),
+        Option("windows", "str", None, "explicit windows in ms, 0-100,100-200", cli=True),
+        Option("tmin_ms", "float", 0.0, "start of the window grid (ms)", TIME_MS),
+        Option("tmax_ms", "float", None, "end of the window grid (ms)", TIME_MS),
+        Option("timebytime", "bool", True, "also the sample-by-sample matrix"),
+        Option("width_samples", "int", 5, "time-by-time window width (samples)",
+               {"low": 1, "high": 100_000}),
+        Option("step_ms", "float", None, "time-by-time step (ms)", POSITIVE_MS),
+    )))

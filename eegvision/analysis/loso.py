@@ -3,7 +3,7 @@
 For each held-out subject, a freshly initialised model (built from the job's
 seed, nothing carried over between folds) is trained on the other subjects'
 training sets, each averaged over repetitions and concatenated
-(:func:`eegvision.training.concat_train`), and tested on the held-out subject's
+(:func:`eegvision.training.runs.loso_fold`, as ``train --loso``), and tested on the held-out subject's
 test set. The validation conditions are drawn from that concatenated
 training set, by image condition, so they are training images of the
 training subjects only, and an image's trials from every training subject
@@ -13,7 +13,10 @@ subject itself) is the reference of the paired comparison.
 
 from __future__ import annotations
 
+import sys
+
 from ._base import fit_and_score
+from .spec import AnalysisSpec, Option, register
 
 NAME = "loso"
 REFERENCE = "within"
@@ -56,14 +59,11 @@ def with_pool(conds, subjects, *, root, layout, targets, fingerprints=None):
 
 def derive(data, params, others=None):
     """Within: the subject's data; loso: ``others``' training sets with this test set."""
-    from ..data.container import SubjectData
-    from ..training.runs import concat_train
+    from ..training.runs import loso_fold
 
     if params["scheme"] == "within":
         return data
-    train = concat_train([o.train for o in others], [str(o.subject) for o in others])
-    return SubjectData(data.subject, train, data.test,
-                       dict(data.meta, loso=True, train_subjects=[o.subject for o in others]))
+    return loso_fold(data, others)
 
 
 def _others(data, job):
@@ -85,11 +85,18 @@ def derive_job(data, job):
     return derive(data, job.params, others)
 
 
-def run_condition(data, job):
-    others = _others(data, job) if job.params["scheme"] == "loso" else None
-    derived = derive(data, job.params, others)
-    row, _ = fit_and_score(derived, job)
+def run_condition(data, job, derived, fitted=None):
+    row, _ = fit_and_score(derived, job, fitted)
+    loso = job.params["scheme"] == "loso"
     row.update(scheme=job.params["scheme"],
-               n_train_subjects=1 if others is None else len(others),
+               n_train_subjects=len(_others(data, job)) if loso else 1,
                n_train_trials=int(derived.train.n_trials))
     return {"row": row}
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "loso", sys.modules[__name__],
+    summary="Leave-one-subject-out against the within-subject model.",
+    figure="eegvision.viz.analysis_figures:loso",
+    options=(Option("within", "bool", True, "also the within-subject reference"),)))

@@ -13,10 +13,13 @@ Two parts, after NICE's draw_pic/repetition_test.py and repetition_train.py:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ._base import fit_and_score
 from ._repeated import average_k, unaveraged_for
+from .spec import AnalysisSpec, Option, register
 
 NAME = "repetitions"
 PARTS = ("test", "train")
@@ -89,16 +92,15 @@ def derive_job(data, job):
     return SubjectData(data.subject, train, data.test, dict(data.meta))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Fit and score; the ``test`` part scores every repetition count with one model."""
     from ..evaluate import evaluate
 
     p = job.params
+    row, result = fit_and_score(derived, job, fitted)
     if p["part"] == "train":
-        row, _ = fit_and_score(derive_job(data, job), job)
         row.update(part="train", n_reps=int(p["n_reps"]))
         return {"row": row}
-    row, result = fit_and_score(data, job)
     test = unaveraged_for(data, job, "test")
     ks = np.asarray(p["test_reps"], dtype=np.int64)
     top1, top3, top5 = [], [], []
@@ -150,3 +152,15 @@ def summarize(df):
         s.insert(2, "n_reps", s["condition"].map(sub.groupby("condition")["n_reps"].first()))
         parts.append(s)
     return pd.concat(parts, ignore_index=True)
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "repetitions", sys.modules[__name__],
+    summary="How accuracy grows with the repetitions averaged (test and training).",
+    figure="eegvision.viz.analysis_figures:repetitions",
+    options=(
+        Option("test_reps", "list", None, "test repetition counts"),
+        Option("train_reps", "list", None, "training repetition counts"),
+        Option("parts", "list", None, "test, train or both"),
+    )))

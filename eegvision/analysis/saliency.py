@@ -65,10 +65,13 @@ correction (:mod:`eegvision.analysis._saliency_stats`).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .._utils import _check_option, data_error
 from ._base import fit_and_score
+from .spec import PERMUTATIONS, POSITIVE_MS, TIME_MS, AnalysisSpec, Option, register
 
 NAME = "saliency"
 REFERENCE = None
@@ -124,7 +127,7 @@ def derive(data, params):
     return data
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Fit and score on all data, then compute the saliency maps on the test set.
 
     Methods with per-trial maps also get a within-subject cluster test
@@ -133,8 +136,7 @@ def run_condition(data, job):
     """
     from ._saliency_stats import cluster_test
 
-    derived = derive(data, job.params)
-    row, result = fit_and_score(derived, job)
+    row, result = fit_and_score(derived, job, fitted)
     p = job.params
     maps = compute_saliency(result.model, derived.test, train=derived.train,
                             method=p.get("method", "auto"), bin_ms=p["bin_ms"],
@@ -833,3 +835,21 @@ def occlusion_table(arrays, ch_names, subject, seed):
                                                  bin_stop_ms=edges[-1], channel=list(ch_names))
     out = pd.concat([by_bin, by_ch], ignore_index=True).assign(subject=subject, seed=seed)
     return out[["subject", "seed", "occluded", "bin_start_ms", "bin_stop_ms", "channel", *cols]]
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "saliency", sys.modules[__name__], recipe=RECIPE,
+    summary="Where on the scalp and when the model looks: saliency topomaps over time.",
+    figure="eegvision.viz.analysis_figures:saliency",
+    options=(
+        Option("bin_ms", "float", DEFAULTS["bin_ms"], "width of the topomap time bins in ms",
+               POSITIVE_MS, cli=True),
+        Option("tmin_ms", "float", DEFAULTS["tmin_ms"], "start of the first bin (ms)", TIME_MS),
+        Option("tmax_ms", "float", DEFAULTS["tmax_ms"], "end of the last bin (ms)", TIME_MS),
+        Option("method", "str", DEFAULTS["method"], "map (auto: gradient for torch models, "
+               "haufe for ridge)", cli=True, choices=METHODS),
+        Option("n_permutations", "int", DEFAULTS["n_permutations"], "cluster-test sign flips",
+               PERMUTATIONS, cli=True),
+        Option("mean_eeg", "str", "test", "where the mean-EEG maps come from (test|train)"),
+    )))

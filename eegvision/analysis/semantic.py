@@ -17,10 +17,13 @@ between-category similarity and a 2-D map of the concepts.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .._utils import data_error, logger, rng_from_seed
 from . import rsa
+from .spec import PERMUTATIONS, AnalysisSpec, Option, register
 
 NAME = "semantic"
 #: What the entry layer reads for this analysis besides the containers (see data.inputs).
@@ -184,13 +187,13 @@ def noise_ceiling(model, reps, features, *, metric="correlation", n_splits=10, s
     return rsa.split_half_ceiling(pairs)
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     """Fit, score, and run the RSA of the EEG embeddings of the test concepts."""
     from ..evaluate import cosine_similarity, embed
     from ._base import fit_and_score
 
     p = {**DEFAULTS, **job.params}
-    row, fit = fit_and_score(derive(data, p), job)
+    row, fit = fit_and_score(derived, job, fitted)
     test = data.test.average_repetitions()
     groups = concept_groups(test, p["grouping"])
     row["grouping"] = resolved_grouping(test, p["grouping"])
@@ -377,3 +380,21 @@ def postprocess(df, results, options, context):
     return {"rsa": table, "rsa_summary": _rsa_summary(table, rdms),
             "within_between": _within_between_table(df, results, groups),
             "similarity_sorted": sorted_df, "concepts": concepts}
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "semantic", sys.modules[__name__],
+    summary="RSA of the EEG embeddings against image features, categories and text.",
+    figure="eegvision.viz.analysis_figures:semantic",
+    options=(
+        Option("metric", "str", DEFAULTS["metric"], "RDM distance"),
+        Option("n_permutations", "int", DEFAULTS["n_permutations"], "Mantel permutations",
+               PERMUTATIONS, cli=True),
+        Option("n_splits", "int", DEFAULTS["n_splits"], "split halves of the noise ceiling",
+               {"low": 1, "high": 10_000}),
+        Option("text", "bool", DEFAULTS["text"], "add a text-embedding RDM (needs "
+               "eegvision[text])", cli=True),
+        Option("grouping", "str", DEFAULTS["grouping"], "how test concepts are grouped"),
+        Option("concept_table", "str", DEFAULTS["concept_table"], "a table of concept groups"),
+    )))

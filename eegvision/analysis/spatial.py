@@ -19,10 +19,13 @@ a region, which is a different question.
 
 from __future__ import annotations
 
+import sys
+
 from .._utils import data_error, logger, option_error
 from ..data.montage import REGIONS, channel_region, channel_regions
 from ._base import derive_both
 from ._base import run_condition as _run_condition
+from .spec import AnalysisSpec, Option, register
 
 NAME = "spatial"
 DEFAULTS = {"mode": "drop", "regions": REGIONS}
@@ -124,10 +127,10 @@ def derive(data, params):
     return derive_both(data, lambda d: d.pick_channels(region=params["region"]))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     import sys
 
-    return _run_condition(sys.modules[__name__], data, job)
+    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
 
 
 def searchlight_table(df):
@@ -142,3 +145,14 @@ def postprocess(df, results, options, context):
     """Table ``searchlight`` (one row per centre channel) when the searchlight ran."""
     table = searchlight_table(df)
     return {} if table is None else {"searchlight": table}
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "spatial", sys.modules[__name__],
+    summary="Which scalp regions carry the information: drop or keep each region.",
+    figure="eegvision.viz.analysis_figures:spatial",
+    options=(
+        Option("mode", "str", DEFAULTS["mode"], "drop|only|both|searchlight", cli=True),
+        Option("regions", "list", None, "comma list of regions (default all five)", cli=True),
+    )))

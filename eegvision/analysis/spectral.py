@@ -27,12 +27,14 @@ stop-band attenuation, applied forward and backward (zero phase). Option
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
 from .._utils import _check_option, logger, option_error
 from ._base import derive_both
 from ._base import run_condition as _run_condition
+from .spec import AnalysisSpec, Option, register
 
 NAME = "spectral"
 #: The NICE paper's bands (Hz).
@@ -212,7 +214,19 @@ def derive(data, params):
                                                    params.get("filter", "cheby2")))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     import sys
 
-    return _run_condition(sys.modules[__name__], data, job)
+    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "spectral", sys.modules[__name__],
+    summary="Which frequency bands carry the information: one model per band-passed copy.",
+    figure="eegvision.viz.analysis_figures:spectral",
+    options=(
+        Option("mode", "str", "pass", "pass|stop: keep or remove each band", cli=True),
+        Option("bands", "str", None, "delta,theta or name=lo-hi,... (Hz)", cli=True),
+        Option("filter", "str", "cheby2", "the band filter"),
+    )))

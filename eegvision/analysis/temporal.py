@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 
 import numpy as np
 
 from .._utils import data_error, option_error
 from ._base import derive_both
 from ._base import run_condition as _run_condition
+from .spec import POSITIVE_MS, TIME_MS, AnalysisSpec, Option, register
 
 NAME = "temporal"
 REFERENCE = "full"
@@ -133,10 +135,10 @@ def derive(data, params):
     return derive_both(data, lambda d: d.mask_time(lo, hi, include_tmax=False))
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     import sys
 
-    return _run_condition(sys.modules[__name__], data, job)
+    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
 
 
 def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):
@@ -251,3 +253,20 @@ def postprocess(df, results, options, context):
                              for (a, b), p in zip(spans, pvals)],
                             columns=["start_ms", "stop_ms", "p"])
     return {"timecourse": tc, "clusters": clusters}
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "temporal", sys.modules[__name__],
+    summary="Which time windows carry the information: one model per window (the rest zeroed).",
+    figure="eegvision.viz.analysis_figures:temporal",
+    options=(
+        Option("mode", "str", DEFAULTS["mode"], "sliding|cumulative|tail windows", cli=True),
+        Option("width", "float", DEFAULTS["width"], "window width in ms", POSITIVE_MS, cli=True),
+        Option("step", "float", DEFAULTS["step"], "window step in ms", POSITIVE_MS, cli=True),
+        Option("windows", "str", None, "explicit windows in ms, 0-100,100-200", cli=True),
+        Option("tmin_ms", "float", DEFAULTS["tmin_ms"], "start of the window grid (ms)", TIME_MS),
+        Option("tmax_ms", "float", DEFAULTS["tmax_ms"], "end of the window grid (ms; None: the "
+               "epoch's end)", TIME_MS),
+        Option("timecourse", "bool", True, "also the time-resolved curve (shown first)"),
+    )))

@@ -17,9 +17,12 @@ one seed is an error.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..data.montage import channel_regions
+from .spec import AnalysisSpec, Option, register
 
 NAME = "timefreq"
 REFERENCE = "all"
@@ -86,8 +89,8 @@ def derive(data, params):
     return c.copy(deep=False).pick_channels(region=params["region"])
 
 
-def run_condition(data, job):
-    c = derive(data, job.params)
+def run_condition(data, job, derived, fitted=None):
+    c = derived
     freqs = np.asarray(job.params["freqs"])
     power = evoked_power(c, freqs, _cycles(job.params["n_cycles"], freqs),
                          job.params["decim"]).mean(axis=0)
@@ -145,3 +148,17 @@ def summarize(df):
     out = pd.DataFrame(rows)
     out["p_vs_reference_fdr"] = fdr(out["p_vs_reference"].to_numpy())
     return out
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "timefreq", sys.modules[__name__], seedless=SEEDLESS,
+    summary="Evoked time-frequency power per region (no model).",
+    figure="eegvision.viz.analysis_figures:timefreq",
+    options=(
+        Option("split", "str", "train", "train or test set"),
+        Option("freqs", "str", None, "lo:hi:step in Hz"),
+        Option("n_cycles", "str", "freqs/2", "Morlet cycles"),
+        Option("decim", "int", None, "decimation of the time axis", {"low": 1, "high": 100_000}),
+        Option("regions", "list", None, "comma list of regions (default all five)", cli=True),
+    )))

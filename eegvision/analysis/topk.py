@@ -10,9 +10,12 @@ examples; the curve here is the full distribution of ranks behind them.)
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ._base import fit_and_score
+from .spec import AnalysisSpec, Option, register
 
 NAME = "topk"
 #: k values given their own rows in summary.csv.
@@ -31,11 +34,11 @@ def derive(data, params):
     return data
 
 
-def run_condition(data, job):
+def run_condition(data, job, derived, fitted=None):
     from ..evaluate import evaluate
 
-    row, result = fit_and_score(data, job)
-    ranks = evaluate(result.model, data.test, targets=job.data.get("targets", "centers"))["ranks"]
+    row, result = fit_and_score(derived, job, fitted)
+    ranks = evaluate(result.model, derived.test, targets=job.data.get("targets", "centers"))["ranks"]
     row["max_k"] = min(int(job.params["max_k"] or row["n_way"]), int(row["n_way"]))
     return {"row": row, "arrays": {"ranks": np.asarray(ranks, dtype=np.int64)}}
 
@@ -61,3 +64,12 @@ def summarize(df):
 
     keep = df[df["k"].isin(SUMMARY_KS)]
     return group_rows(keep, value="topk", chance_col="chance_k", extra=("k",))
+
+
+# ------------------------------------------------------------------ spec
+SPEC = register(AnalysisSpec(
+    "topk", sys.modules[__name__],
+    summary="Top-k accuracy curves, k = 1 ... n_way.",
+    figure="eegvision.viz.analysis_figures:topk",
+    options=(Option("max_k", "int", None, "largest k (default n_way)",
+                    {"low": 1, "high": 1_000_000}),)))

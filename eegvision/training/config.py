@@ -9,6 +9,13 @@ from dataclasses import dataclass, field
 from .._utils import _check_option, option_error
 from .._values import MAX_BATCH, MAX_EPOCHS, MAX_SEED, check_bool, check_float, check_int, check_str
 
+#: The recipe of ``TrainConfig()`` and of training settings that name none.
+DEFAULT_RECIPE = "fast"
+#: The recipe an analysis trains with unless it (``saliency``) or the user names another.
+ANALYSIS_RECIPE = "sweep"
+#: The encoder of a recipe that names none.
+DEFAULT_MODEL = "nice"
+
 #: Settings of each recipe that differ from the dataclass defaults (= 'fast').
 RECIPES = {
     "fast": {},
@@ -48,6 +55,27 @@ RECIPE_CHANNELS = {"ubp": "posterior17", "blur-bank": "posterior17"}
 # and the test scores the L2-normalised EEG embedding against un-normalised centres.
 RECIPES["nice-paper"] = dict(RECIPES["nice"], nice_defects=True, keep="last",
                              test_similarity="dot")
+
+
+def recipe_model(recipe):
+    """The encoder ``recipe`` trains unless ``--model`` names another (``mlp`` for the blur
+    recipes, else ``nice``)."""
+    return RECIPES.get(recipe, {}).get("model", DEFAULT_MODEL)
+
+
+def recipe_inputs(recipe, *, channels=None, features=None):
+    """What ``recipe`` implies about its data, unless ``channels`` / ``features`` say otherwise.
+
+    Returns
+    -------
+    dict
+        ``channels`` (the 17 posterior ones for ``ubp`` and ``blur-bank``),
+        ``features`` (the blur bank's feature set for those) and ``bank``
+        (whether the image side reads a blur bank).
+    """
+    bank = recipe in BLUR_RECIPES
+    return {"channels": channels or RECIPE_CHANNELS.get(recipe),
+            "features": features or (BLUR_FEATURES if bank else None), "bank": bank}
 
 
 @dataclass
@@ -170,7 +198,7 @@ class TrainConfig:
     """
 
     model: str = "nice"
-    recipe: str = "fast"
+    recipe: str = DEFAULT_RECIPE
     epochs: int = 50
     lr: float = 1e-3
     betas: tuple = (0.5, 0.999)
@@ -228,7 +256,7 @@ class TrainConfig:
                                "give a table, e.g. encoder_kwargs = { depth = 2 }.")
 
     @classmethod
-    def from_recipe(cls, recipe="fast", **overrides):
+    def from_recipe(cls, recipe=DEFAULT_RECIPE, **overrides):
         """The recipe's settings with ``overrides``; misspelled keys get "did you mean"."""
         _check_option("recipe", recipe, tuple(RECIPES))
         names = [f.name for f in dataclasses.fields(cls)]
@@ -250,7 +278,7 @@ class TrainConfig:
     def from_dict(cls, d):
         """Inverse of :meth:`to_dict` (unknown keys are an error)."""
         d = dict(d)
-        recipe = d.pop("recipe", "fast")
+        recipe = d.pop("recipe", DEFAULT_RECIPE)
         return cls.from_recipe(recipe, **d)
 
 
@@ -296,11 +324,12 @@ def _check_betas(betas):
 def resolved_train_config(train):
     """The full :class:`~eegvision.training.TrainConfig` dict a job's ``train`` settings give.
 
-    The recipe is applied, so a changed recipe value changes the result; the
-    device is left out (where a job runs does not decide what it computes).
+    ``train`` is a :class:`TrainConfig` or its settings (a dict, resolved
+    with :meth:`TrainConfig.from_dict`). The recipe is applied, so a changed
+    recipe value changes the result; the device is left out (where a job runs
+    does not decide what it computes).
     """
-    settings = dict(train)
-    config = TrainConfig.from_recipe(settings.pop("recipe", "fast"), **settings).to_dict()
+    config = (train if isinstance(train, TrainConfig) else TrainConfig.from_dict(train)).to_dict()
     config.pop("device", None)
     return config
 

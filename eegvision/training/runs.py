@@ -93,6 +93,35 @@ def concat_train(containers, names=None):
                         validate=False)
 
 
+def loso_fold(data, others, *, subject=None, names=None):
+    """The leave-one-subject-out fold of one held-out subject (``train --loso``, ``analyze loso``).
+
+    Parameters
+    ----------
+    data : SubjectData
+        The held-out subject: its test set is the fold's.
+    others : list of SubjectData
+        The training subjects (pool order): their training sets, each averaged
+        over repetitions, concatenated (:func:`concat_train`).
+    subject : int | None
+        The held-out subject's number (None: ``data.subject``).
+    names : list of int | None
+        The training subjects' numbers (None: each one's ``subject``).
+
+    Returns
+    -------
+    SubjectData
+        ``meta`` adds ``loso=True`` and ``train_subjects``.
+    """
+    from ..data.container import SubjectData
+
+    subject = data.subject if subject is None else subject
+    names = [o.subject for o in others] if names is None else list(names)
+    train = concat_train([o.train for o in others], [str(s) for s in names])
+    return SubjectData(subject, train, data.test,
+                       meta=dict(data.meta, loso=True, train_subjects=names))
+
+
 def run_loso(datasets, config, out_dir, *, targets=None, progress=True, overwrite=False):
     """Leave-one-subject-out: a fresh model per held-out subject; one row per fold.
 
@@ -109,8 +138,6 @@ def run_loso(datasets, config, out_dir, *, targets=None, progress=True, overwrit
     pandas.DataFrame
         Also written to ``out_dir/results.csv``.
     """
-    from ..data.container import SubjectData
-
     subjects = sorted(datasets)
     if len(subjects) < 2:
         raise ValueError("Leave-one-subject-out needs at least two subjects, e.g. --subjects 1-10.")
@@ -119,9 +146,8 @@ def run_loso(datasets, config, out_dir, *, targets=None, progress=True, overwrit
         rows = []
         for held in subjects:
             others = [s for s in subjects if s != held]
-            train = concat_train([datasets[s].train for s in others], [str(s) for s in others])
-            fold = SubjectData(held, train, datasets[held].test,
-                               meta=dict(datasets[held].meta, loso=True, train_subjects=others))
+            fold = loso_fold(datasets[held], [datasets[s] for s in others], subject=held,
+                             names=others)
             # fit() builds the model from config.seed: nothing carries over between folds
             metrics = run_training(fold, config, folders[held], targets=targets,
                                    progress=progress, overwrite=overwrite)

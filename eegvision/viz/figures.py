@@ -27,7 +27,7 @@ def find_results(results_dir):
         Each analysis folder with its analysis name.
     trainings : list of Path
     """
-    from ..analysis import ANALYSES
+    from ..analysis.spec import names as analysis_names
 
     root = Path(results_dir)
     if not root.is_dir():
@@ -43,7 +43,7 @@ def find_results(results_dir):
                 name = json.loads(cfg.read_text()).get("analysis")
             except (OSError, ValueError):
                 name = None
-            if name in ANALYSES and (folder, name) not in analyses:
+            if name in analysis_names() and (folder, name) not in analyses:
                 analyses.append((folder, name))
         if (folder / "metrics.json").is_file() and (folder / "ranks.csv").is_file():
             if folder not in trainings:

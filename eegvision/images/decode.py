@@ -25,9 +25,11 @@ before they are decoded (a decompression bomb would take gigabytes).
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
-from .._utils import data_error, logger
+from .._utils import DataError, data_error, logger
 
 #: How pictures are decoded; part of a feature set's settings (a change recomputes).
 DECODE_RULE = ("8-bit modes via PIL convert('RGB'); transparency composited onto white; "
@@ -37,6 +39,12 @@ _EIGHT_BIT = ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 _ALPHA = ("LA", "PA", "RGBA", "RGBa", "La")
 _SIXTEEN = ("I;16", "I;16L", "I;16B", "I;16N")
 _REPLACE = "replace the file with the one from the image set, or re-save it as 8-bit RGB."
+
+
+#: What PIL's decoders raise on a damaged file: besides OSError, a truncated PNG
+#: header is a ValueError, a broken TIFF tag a struct.error or an IndexError.
+_BROKEN_FILE = (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError, TypeError,
+                ZeroDivisionError)
 
 
 def read_rgb(path):
@@ -70,7 +78,9 @@ def read_rgb(path):
                          "THINGS-EEG2 images are 500 x 500 pixels: replace the file with the "
                          "image set's own, or downscale it below PIL.Image.MAX_IMAGE_PIXELS."
                          ) from None
-    except (OSError, SyntaxError, EOFError) as err:
+    except DataError:  # our own one-line refusal of a mode or range
+        raise
+    except _BROKEN_FILE as err:
         raise data_error(path, f"cannot be read as an image ({err}).", _REPLACE) from None
     for w in caught:
         logger.warning("%s: %s", path, w.message)

@@ -219,6 +219,15 @@ def test_broken_files_are_one_line(tmp_path, content):
         read_rgb(tmp_path / "x.jpg")
 
 
+def test_truncated_png_header_is_one_line(tmp_path):
+    """PIL raises ValueError (not OSError) for an IHDR chunk shorter than 13 bytes (found by CI's fuzz)."""
+    body = b"\x00\x00\x00\x08"
+    chunk = struct.pack(">I", len(body)) + b"IHDR" + body + struct.pack(">I", zlib.crc32(b"IHDR" + body))
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + bytes(16))
+    with pytest.raises(DataError, match=r"x\.png: cannot be read as an image \(Truncated IHDR"):
+        read_rgb(tmp_path / "x.png")
+
+
 # ------------------------------------------------------------ a tiny image set
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):

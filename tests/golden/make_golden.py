@@ -46,11 +46,16 @@ CASES = [
 
 
 def make_root(directory):
-    """Two subjects (loso needs two), 17 channels at 100 Hz, 60/20 conditions."""
+    """Two subjects (loso needs two), 17 channels at 100 Hz, 60/20 conditions.
+
+    Synthetic features and concept names (``features_dir=False``) whether or not
+    ``$EEGVISION_SHARED_DATA`` is set: CI exports it, and real CLIP features would
+    make another root than the one the tables were recorded on.
+    """
     from eegvision.data.simulate import simulate_root
 
     simulate_root(directory, 2, seed=0, n_train=60, n_test=20, n_train_reps=2, n_test_reps=4,
-                  layouts=("official",))
+                  layouts=("official",), features_dir=False)
     return directory
 
 

@@ -30,7 +30,7 @@ BACKENDS = {"local x1": dict(backend="local", jobs=1),
 
 def sweep(root, out, **kw):
     """Run the fixed sweep into ``out``; return (wall seconds, results table)."""
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     t0 = time.perf_counter()
     df = analyze("temporal", 1, data_dir=root, out=out, model="ridge", windows=WINDOWS,

@@ -260,7 +260,7 @@ def step_train(args, data, encoder, amp):
 
 def step_sweep(args, data, batch):
     """The temporal analysis' 11 window models, with the sweep engine or one at a time."""
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     width = SIZES[args.size]["window_ms"]
     df = analyze("temporal", data=data, epochs=args.epochs, device=args.device, batch=batch,
@@ -278,7 +278,7 @@ def step_sweep(args, data, batch):
 
 def step_topomap(args, data):
     """The saliency analysis (``eegvision topomap``): a ``fast`` fit, then gradient maps."""
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     df = analyze("saliency", data=data, epochs=args.epochs, device=args.device, plot=False,
                  progress=False, noise_ceiling=False, n_permutations=100)

@@ -51,9 +51,10 @@ def _analysis_names():
     from importlib import import_module
 
     sys.path.insert(0, str(ROOT))
-    mod = import_module("eegvision.analysis")
-    names = getattr(mod, "ANALYSES", None)
-    return list(names)
+    try:  # the registry (since issue 27), else the package's tuple (older trees)
+        return list(import_module("eegvision.analysis.registry").names())
+    except ImportError:
+        return list(import_module("eegvision.analysis").ANALYSES)
 
 
 def _strings(tree):

@@ -13,12 +13,12 @@ name below is imported from its module on first use (PEP 562), so torch and
 mne load only when a function that needs them runs.
 """
 
-__version__ = "0.1.0"
-
-from ._utils import DataError, EEGVisionError  # noqa: E402
+from ._version import __version__  # noqa: F401  (the package's one eager import: a leaf)
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
+    "DataError": "eegvision._utils",
+    "EEGVisionError": "eegvision._utils",
     "load_subject": "eegvision.data.things",
     "read_epochs_file": "eegvision.data.epochs_file",
     "EEGImageData": "eegvision.data.container",
@@ -26,7 +26,7 @@ _LAZY = {
     "TrainConfig": "eegvision.training",
     "fit": "eegvision.training",
     "evaluate": "eegvision.evaluate",
-    "analyze": "eegvision.analysis",
+    "analyze": "eegvision.pipeline",
     "create_encoder": "eegvision.models",
     "list_encoders": "eegvision.models",
     "RidgeDecoder": "eegvision.decoding",
@@ -35,7 +35,7 @@ _LAZY = {
     "slurm_cluster": "eegvision._dask",
 }
 
-__all__ = ["__version__", "DataError", "EEGVisionError", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name):
@@ -43,12 +43,12 @@ def __getattr__(name):
         raise AttributeError(f"module 'eegvision' has no attribute {name!r}")
     import importlib
 
-    module = importlib.import_module(_LAZY[name])
+    owner = importlib.import_module(_LAZY[name])
     if name == "evaluate":
         # The submodule eegvision.evaluate owns this attribute (importing it sets it);
         # the module is callable as its evaluate() function, so both spellings agree.
-        return module
-    value = globals()[name] = getattr(module, name)
+        return owner
+    value = globals()[name] = getattr(owner, name)
     return value
 
 

@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 
 _BLOCK = 1 << 20
 _COMMAND = None

@@ -32,6 +32,30 @@ class OptionError(EEGVisionError, ValueError):
     """A malformed command-line option or setting: names the option, the value and the fix."""
 
 
+def lazy_attributes(module, table):
+    """PEP 562 ``(__getattr__, __dir__)`` of package ``module``: name -> module on first use.
+
+    A package whose ``__init__`` imports its own submodules makes every child
+    depend on its siblings (Python runs the parent first); a table of lazy
+    names keeps the package's namespace without that knot.
+    """
+    import importlib
+
+    def __getattr__(name):
+        if name not in table:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(table[name]), name)
+        setattr(importlib.import_module(module), name, value)
+        return value
+
+    def __dir__():
+        import sys
+
+        return sorted(set(vars(sys.modules[module])) | set(table))
+
+    return __getattr__, __dir__
+
+
 def option_error(option, value, problem, fix):
     """Build an :class:`OptionError` reading ``OPTION VALUE: problem`` plus ``Fix: ...``."""
     return OptionError(f"{option} {value!r}: {problem}\n  Fix: {fix}")

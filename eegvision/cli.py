@@ -11,13 +11,13 @@ import argparse
 import logging
 import sys
 
-from . import __version__
 from ._utils import EEGVisionError
+from ._version import __version__
 
 
 def _analysis_names():
-    """The registered analyses (:mod:`eegvision.analysis.spec`)."""
-    from .analysis import analysis_names
+    """The registered analyses (:mod:`eegvision.analysis.registry`)."""
+    from .analysis.registry import names as analysis_names
 
     return analysis_names()
 
@@ -112,7 +112,7 @@ def _add_feature_options(p, channels=True):
 
 def _add_analysis_options(p, only=None):
     """The flags of every analysis option a spec marks ``cli`` (only those of ``only``)."""
-    from .analysis.spec import cli_options
+    from .analysis.registry import cli_options
 
     for opt, used in cli_options():
         used = [(name, text) for name, text in used if only in (None, name)]

@@ -4,10 +4,15 @@ An analysis' folder holds ``results.csv``, ``summary.csv``, its extra tables,
 ``arrays.npz``, ``config.json`` and its figure (``docs/outputs.md``); the
 first results of a sweep go to ``preview/``. Everything is staged and
 committed together (:func:`eegvision._outdir.staged_outputs`).
+
+Read back: :func:`load_results` (one analysis folder), :func:`find_results`
+(every analysis and training folder under a results folder),
+:func:`training_results` and :func:`retrieval_source`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +25,7 @@ from ._utils import (
 )
 
 
-def write_preview(module, tables, out, report=None, *, plot=True):
+def write_preview(spec, tables, out, report=None, *, plot=True):
     """Write an analysis' first results (tables, a figure of the time course) to ``out/preview/``."""
     if not tables:
         return
@@ -36,20 +41,20 @@ def write_preview(module, tables, out, report=None, *, plot=True):
     from ._outdir import staged_outputs
 
     folder = Path(out) / "preview"
-    with staged_outputs(folder, f"analyze {module.NAME}") as stage:
+    with staged_outputs(folder, f"analyze {spec.name}") as stage:
         for table_name, table in tables.items():
             write_csv(stage / f"{table_name}.csv", table)
         if plot and tc is not None:
             from .viz import save_figure
             from .viz.decoding import plot_timecourse
 
-            save_figure(plot_timecourse(tc), stage / f"{module.NAME}-timecourse")
+            save_figure(plot_timecourse(tc), stage / f"{spec.name}-timecourse")
     if plot and tc is not None:
         if report is not None:
-            report(f"first figure -> {folder / (module.NAME + '-timecourse.png')}")
+            report(f"first figure -> {folder / (spec.name + '-timecourse.png')}")
 
 
-def write_outputs(module, df, extras, config, out, *, plot=True):
+def write_outputs(spec, df, extras, config, out, *, plot=True):
     """Write results.csv, summary.csv, extra tables, config.json and the figure.
 
     All are written into a staging folder and committed together at the end
@@ -58,11 +63,11 @@ def write_outputs(module, df, extras, config, out, *, plot=True):
     """
     from ._outdir import staged_outputs
 
-    with staged_outputs(out, f"analyze {module.NAME}") as stage:
-        _write_outputs(module, df, extras, config, stage, plot=plot)
+    with staged_outputs(out, f"analyze {spec.name}") as stage:
+        _write_outputs(spec, df, extras, config, stage, plot=plot)
 
 
-def _write_outputs(module, df, extras, config, out, *, plot=True):
+def _write_outputs(spec, df, extras, config, out, *, plot=True):
     write_csv(out / "results.csv", df)
     if df.attrs.get("summary") is not None:
         write_csv(out / "summary.csv", df.attrs["summary"])
@@ -81,8 +86,8 @@ def _write_outputs(module, df, extras, config, out, *, plot=True):
     if plot:
         from .viz import plot_analysis, save_figure
 
-        fig = plot_analysis(module.NAME, df, df.attrs.get("summary"), extras)
-        save_figure(fig, out / f"{module.NAME}")
+        fig = plot_analysis(spec.name, df, df.attrs.get("summary"), extras)
+        save_figure(fig, out / f"{spec.name}")
 
 
 def load_results(directory):
@@ -107,21 +112,93 @@ def load_results(directory):
     if config.get("arrays") and (directory / "arrays.npz").exists():
         with np.load(directory / "arrays.npz", allow_pickle=False) as f:
             extras.update({k: f[k] for k in f.files})
-    module = get_module(config["analysis"])
-    df.attrs["summary"] = summarize_results(module, df)
+    df.attrs["summary"] = summarize_results(get_spec(config["analysis"]), df)
     df.attrs["extras"] = extras
     return df, extras, config
 
 
-def summarize_results(module, df):
+def summarize_results(spec, df):
     """See :func:`eegvision.analysis._base.summarize_results`."""
     from .analysis._base import summarize_results as _summarize
 
-    return _summarize(module, df)
+    return _summarize(spec, df)
 
 
-def get_module(name):
-    """The hooks of analysis ``name`` (from the registry of specs)."""
-    from .analysis.spec import get_spec
+def get_spec(name):
+    """The :class:`~eegvision.analysis.spec.AnalysisSpec` of analysis ``name``."""
+    from .analysis.registry import get_spec as _get_spec
 
-    return get_spec(name).hooks
+    return _get_spec(name)
+
+
+def find_results(results_dir):
+    """Analysis and training folders under ``results_dir`` (itself included), sorted.
+
+    Returns
+    -------
+    analyses : list of (Path, str)
+        Each analysis folder with its analysis name.
+    trainings : list of Path
+    """
+    from .analysis.registry import names as analysis_names
+
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such results folder; give the --out folder of "
+                                "`eegvision analyze` or `eegvision train`.")
+    analyses, trainings = [], []
+    for cfg in sorted([root / "config.json", *root.rglob("config.json")]):
+        folder = cfg.parent
+        if "jobs" in folder.relative_to(root).parts or not cfg.is_file():
+            continue
+        if (folder / "results.csv").is_file():
+            try:
+                name = json.loads(cfg.read_text()).get("analysis")
+            except (OSError, ValueError):
+                name = None
+            if name in analysis_names() and (folder, name) not in analyses:
+                analyses.append((folder, name))
+        if (folder / "metrics.json").is_file() and (folder / "ranks.csv").is_file():
+            if folder not in trainings:
+                trainings.append(folder)
+    return analyses, trainings
+
+def find_analysis(results_dir, name):
+    """The first folder under ``results_dir`` holding analysis ``name`` (for figures/ scripts)."""
+    analyses, _ = find_results(results_dir)
+    for folder, found in analyses:
+        if found == name:
+            return folder
+    raise FileNotFoundError(f"{results_dir}: no {name} analysis folder found; run "
+                            f"`eegvision analyze {name} --out {Path(results_dir) / name}` first.")
+
+def training_results(trainings):
+    """One row per training folder (subject, model, seed, top1, top5, ...) from metrics.json."""
+    import pandas as pd
+
+    rows = []
+    for folder in trainings:
+        m = json.loads((Path(folder) / "metrics.json").read_text())
+        if "subject" not in m or "top1" not in m:
+            continue
+        rows.append({"analysis": "train", "subject": m["subject"], "model": m.get("model", "model"),
+                     "seed": m.get("seed", 0), "top1": m["top1"], "top5": m.get("top5"),
+                     "n_way": m.get("n_way"), "folder": str(folder)})
+    return pd.DataFrame(rows)
+
+def retrieval_source(analyses, trainings):
+    """What the retrieval figure is drawn from: a similarity matrix if one was saved.
+
+    The semantic analysis saves the subject-averaged EEG x image similarity
+    (``similarity_sorted.csv``); training folders only save each concept's
+    rank (``ranks.csv``), so the first of them gives a ranks-only figure.
+    Returns ``(table, description)`` or ``(None, None)``.
+    """
+    import pandas as pd
+
+    for folder, name in analyses:
+        if name == "semantic" and (folder / "similarity_sorted.csv").is_file():
+            return pd.read_csv(folder / "similarity_sorted.csv"), f"{folder} (similarity)"
+    for folder in trainings:
+        return pd.read_csv(folder / "ranks.csv"), f"{folder} (ranks only)"
+    return None, None

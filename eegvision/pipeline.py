@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import __version__
 from ._docs import fill_doc
 from ._utils import (
     OptionError,
@@ -26,6 +25,7 @@ from ._utils import (
     parse_subjects,
 )
 from ._values import MAX_SEED, MAX_SEEDS, MAX_SUBJECT
+from ._version import __version__
 from .training.config import ANALYSIS_RECIPE, BLUR_RECIPES, recipe_inputs, recipe_model
 
 
@@ -74,14 +74,13 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe=AN
     from .runner import Job
 
     spec = _spec(name)
-    module = spec.hooks
     check_model_name(model)
     train_options = check_train_options(train_options, recipe=recipe, model=model)
     _warn_unused(spec, options)
-    conds = module.conditions(options, ref)
-    if hasattr(module, "with_pool"):  # analyses over several subjects (loso)
-        conds = module.with_pool(conds, subjects, root=root, layout=layout, targets=targets,
-                                 fingerprints=fingerprints)
+    conds = spec.hook("conditions")(options, ref)
+    if spec.hook("with_pool"):  # analyses over several subjects (loso)
+        conds = spec.hook("with_pool")(conds, subjects, root=root, layout=layout,
+                                       targets=targets, fingerprints=fingerprints)
     if spec.seedless and len(seeds) > 1:
         raise ValueError(f"{name} fits no model, so seeds do not change it: give one seed "
                          f"(got {list(seeds)}).")
@@ -265,10 +264,11 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     """
     from .data.epochs_file import epochs_input
     from .runner import results_table, run_jobs
-    module = _spec(name).hooks
+
+    spec = _spec(name)
     epochs_file = str(data) if isinstance(data, (str, Path)) else None
     data, features = epochs_input(data, features)  # an -epo.fif path, a features .npy path
-    recipe = recipe or _spec(name).recipe or ANALYSIS_RECIPE
+    recipe = recipe or spec.recipe or ANALYSIS_RECIPE
     bank = uses_bank(recipe)
     seeds = check_seeds(seeds)
     options = check_analysis_options(options)
@@ -286,11 +286,11 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     if out is not None:
         out = check_writable_dir(out)
     source, subjects, root, builtin, prints = _data_source(
-        module, data, None if feature_set else features, data_dir, subjects, layout, targets,
+        spec, data, None if feature_set else features, data_dir, subjects, layout, targets,
         feature_set=feature_set, channels=channels, bank=bank,
         concept_table=options.get("concept_table"))
     base = source
-    needs = module_needs(module, options)
+    needs = spec_needs(spec, options)
     source = with_inputs(base, needs, subjects, root)  # single repetitions, the other subjects
     first = source(subjects[0])
     ref = first.test.copy(deep=False)  # a shallow copy: the data's own meta stay as they are
@@ -309,21 +309,21 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
                "seeds": list(seeds), "out": out, "data": source, "features": feature_set,
                "channels": channels}
-    if hasattr(module, "preview"):  # first results first: seconds, before the sweep's minutes
-        context["preview"] = module.preview(options, context)
-        write_preview(module, context["preview"], out, report, plot=plot)
+    if spec.hook("preview"):  # first results first: seconds, before the sweep's minutes
+        context["preview"] = spec.hook("preview")(options, context)
+        write_preview(spec, context["preview"], out, report, plot=plot)
     results = run_jobs(job_list, Path(out) / "jobs" if out is not None else None,
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
                        data=source, batch=batch)
     df = results_table(results)
-    if hasattr(module, "expand"):  # jobs that score several conditions at once
-        df = module.expand(df, results)
+    if spec.hook("expand"):  # jobs that score several conditions at once
+        df = spec.hook("expand")(df, results)
     if len(df):  # workers (joblib, dask) do not know this process's command line
         from ._provenance import command_line
 
         df["command"] = command_line()
-    extras = (module.postprocess(df, results, options, context)
-              if hasattr(module, "postprocess") else {})
+    extras = (spec.hook("postprocess")(df, results, options, context)
+              if spec.hook("postprocess") else {})
     if noise_ceiling and "top1" in df and root is None and _one_test_trial(base(subjects[0])):
         from ._utils import logger
 
@@ -339,7 +339,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         extras["noise_ceiling"] = ceiling_table(run_jobs(
             nc_jobs, Path(out) / "jobs" / "ceiling" if out is not None else None,
             backend=backend, n_jobs=jobs, scheduler=scheduler, progress=False, data=nc_source))
-    df.attrs["summary"] = summarize_results(module, df)
+    df.attrs["summary"] = summarize_results(spec, df)
     df.attrs["extras"] = extras
     if out is not None:
         config = {"analysis": name, "eegvision_version": __version__, "subjects": subjects,
@@ -353,11 +353,11 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
                   "wall_seconds": round(time.perf_counter() - t0, 2),
                   "job_hashes": [j.key for j in job_list],
                   "noise_ceiling": bool(noise_ceiling and "noise_ceiling" in extras)}
-        write_outputs(module, df, extras, config, Path(out), plot=plot)
+        write_outputs(spec, df, extras, config, Path(out), plot=plot)
     return df
 
 
-def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
+def _data_source(spec, data, features, data_dir, subjects, layout, targets, *,
                  feature_set=None, channels=None, bank=False, concept_table=None):
     """``(source, subjects, root, builtin, fingerprints)``: where the jobs' data come from.
 
@@ -372,7 +372,7 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
 
         subjects = parse_subjects(1 if subjects is None else subjects)
         root, builtin = resolve_root(data_dir, subjects=subjects)
-        needs = set(getattr(module, "NEEDS", ()))
+        needs = spec.needs
         loader = RootLoader(root, layout, targets, test_repetitions="test_repetitions" in needs,
                             categories="categories" in needs, features=feature_set,
                             channels=channels, bank=bank, concept_table=concept_table)
@@ -388,7 +388,7 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
     missing = sorted(set(subjects) - set(given))
     if missing:
         raise ValueError(f"subjects {missing} are not in data= (it holds {sorted(given)}).")
-    if "categories" in getattr(module, "NEEDS", ()):
+    if "categories" in spec.needs:
         from .data.container import SubjectData
         from .data.inputs import add_table_categories
 
@@ -400,18 +400,18 @@ def _data_source(module, data, features, data_dir, subjects, layout, targets, *,
     return given.__getitem__, subjects, None, False, prints
 
 
-def module_needs(module, options):
+def spec_needs(spec, options):
     """What the entry layer hands an analysis' jobs besides the averaged containers.
 
-    ``module.NEEDS`` and, for needs that depend on the options,
-    ``module.needs(options)``: ``'test_repetitions'``, ``'categories'``
+    ``spec.needs`` (its ``NEEDS``) and, for needs that depend on the options,
+    its hook ``needs(options)``: ``'test_repetitions'``, ``'categories'``
     (read by :class:`~eegvision.data.inputs.RootLoader`),
     ``'repetitions_train'`` / ``'repetitions_test'`` (single repetitions) and
     ``'others'`` (the other subjects; see :func:`with_inputs`).
     """
-    needs = set(getattr(module, "NEEDS", ()))
-    if hasattr(module, "needs"):
-        needs |= set(module.needs(options))
+    needs = set(spec.needs)
+    if spec.hook("needs"):
+        needs |= set(spec.hook("needs")(options))
     return needs
 
 
@@ -472,7 +472,7 @@ def check_analysis_options(options, where=None):
     -------
     dict
     """
-    from .analysis.spec import all_options
+    from .analysis.registry import all_options
 
     known = all_options()
     return {key: known[key].check(value, where) if key in known else value
@@ -582,9 +582,8 @@ def _recipe_ints(value, name, option):
 
 
 def _spec(name):
-    """The registered spec of analysis ``name`` (imported here: the package re-exports this
-    module, so its registry is read at call time)."""
-    from .analysis.spec import get_spec
+    """The registered spec of analysis ``name`` (an unknown name is an error)."""
+    from .analysis.registry import get_spec
 
     return get_spec(name)
 
@@ -603,8 +602,8 @@ def write_outputs(*args, **kwargs):
     return _write(*args, **kwargs)
 
 
-def summarize_results(module, df):
+def summarize_results(spec, df):
     """See :func:`eegvision.analysis._base.summarize_results`."""
     from .analysis._base import summarize_results as _summarize
 
-    return _summarize(module, df)
+    return _summarize(spec, df)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from ._utils import _check_option, atomic_path, logger, write_json
+from ._version import __version__
 
 BACKENDS = ("local", "dask")
 
@@ -148,11 +148,11 @@ def job_data(job):
                                 job.data.get("channels"), bool(job.data.get("bank", False)))
 
 
-def _analysis_module(name):
-    """The hooks of analysis ``name``, from the registry of specs."""
-    from .analysis.spec import get_spec
+def _analysis_spec(name):
+    """The spec of analysis ``name``, from the registry."""
+    from .analysis.registry import get_spec
 
-    return get_spec(name).hooks
+    return get_spec(name)
 
 
 def execute_job(job, data=None, *, derived=None, fitted=None):
@@ -174,15 +174,13 @@ def execute_job(job, data=None, *, derived=None, fitted=None):
     from .analysis import _base
 
     t0 = time.perf_counter()
-    module = _analysis_module(job.analysis)
+    spec = _analysis_spec(job.analysis)
     if data is None:
         data = job_data(job)
     if derived is None:
-        derived = _base.condition_data(module, data, job)
-    if hasattr(module, "run_condition"):
-        result = module.run_condition(data, job, derived, fitted)
-    else:  # derive, fit, score top-k
-        result = _base.run_condition(module, data, job, derived, fitted)
+        derived = _base.condition_data(spec, data, job)
+    body = spec.hook("run_condition") or _base.run_condition  # default: fit, score top-k
+    result = body(data, job, derived, fitted)
     row = {"analysis": job.analysis, "subject": job.subject, "condition": job.condition,
            "seed": job.seed, "model": job.train.get("model"), **result.pop("row")}
     row["job_seconds"] = round(time.perf_counter() - t0, 3)
@@ -311,7 +309,7 @@ def _deriver(slots, i, data, job):
     def train():
         from .analysis._base import condition_data
 
-        slots[i] = condition_data(_analysis_module(job.analysis), data, job)
+        slots[i] = condition_data(_analysis_spec(job.analysis), data, job)
         return slots[i].train
 
     return train

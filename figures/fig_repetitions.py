@@ -5,8 +5,8 @@ Usage: ``python figures/fig_repetitions.py RESULTS_DIR OUT_DIR``
 
 import sys
 
+from eegvision.figures import figure_from_results
 from eegvision.viz import plot_analysis
-from eegvision.viz.figures import figure_from_results
 
 
 def plot(df, extras):

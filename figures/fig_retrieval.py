@@ -9,8 +9,8 @@ semantic analysis' similarity matrix when present, else a training folder's
 import sys
 from pathlib import Path
 
+from eegvision.figures import FORMATS, find_results, retrieval_source
 from eegvision.viz import save_figure
-from eegvision.viz.figures import FORMATS, find_results, retrieval_source
 from eegvision.viz.retrieval import plot_retrieval_examples
 
 

@@ -5,7 +5,7 @@ Usage: ``python figures/fig_semantic.py RESULTS_DIR OUT_DIR``
 
 import sys
 
-from eegvision.viz.figures import figure_from_results
+from eegvision.figures import figure_from_results
 from eegvision.viz.semantic import plot_semantic
 
 

@@ -6,8 +6,8 @@ Usage: ``python figures/fig_temporal.py RESULTS_DIR OUT_DIR``
 
 import sys
 
+from eegvision.figures import figure_from_results
 from eegvision.viz.decoding import plot_temporal
-from eegvision.viz.figures import figure_from_results
 
 
 def plot(df, extras):

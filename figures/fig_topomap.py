@@ -6,7 +6,7 @@ Usage: ``python figures/fig_topomap.py RESULTS_DIR OUT_DIR``
 
 import sys
 
-from eegvision.viz.figures import figure_from_results
+from eegvision.figures import figure_from_results
 from eegvision.viz.topomap import plot_saliency
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from eegvision.viz.figures import find_results, training_results, write_tables
+from eegvision.figures import find_results, training_results, write_tables
 
 
 def main(results_dir, out_dir):

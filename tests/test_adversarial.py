@@ -426,7 +426,7 @@ def test_train_results_carry_provenance(ridge_run):
 
 
 def _analyze(root, out, windows, **kw):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     return analyze("temporal", 1, data_dir=root, out=out, model="ridge", windows=windows,
                    timecourse=False, progress=False, **kw)

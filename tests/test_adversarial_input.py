@@ -75,8 +75,8 @@ def _slow_plugin(delay):
 def test_scheduler_killed_mid_sweep_is_one_line_and_the_rerun_resumes(tiny_root, tmp_path):
     distributed = pytest.importorskip("distributed")
     from eegvision._dask import run_dask
-    from eegvision.analysis import build_jobs
     from eegvision.data.things import load_subject
+    from eegvision.pipeline import build_jobs
     from eegvision.runner import _run_and_store, run_jobs
 
     jobs = build_jobs("temporal", [1], load_subject(tiny_root, 1).test, root=tiny_root,
@@ -171,8 +171,8 @@ def test_all_zero_features_are_an_error_naming_the_file(root, tmp_path, capsys, 
 
 
 def test_constant_data_in_memory_are_refused(tiny_root):
-    from eegvision.analysis import analyze
     from eegvision.data.things import load_subject
+    from eegvision.pipeline import analyze
 
     data = load_subject(tiny_root, 1)
     data.train.features[:] = 0
@@ -196,9 +196,9 @@ def test_implausible_times_are_refused_naming_the_file(root, tmp_path, capsys, c
 
 
 def test_times_in_memory_must_match_sfreq(tiny_root):
-    from eegvision.analysis import analyze
     from eegvision.data.container import EEGImageData
     from eegvision.data.things import load_subject
+    from eegvision.pipeline import analyze
 
     data = load_subject(tiny_root, 1)
     for split in ("train", "test"):  # both claim 200 Hz, their times are 10 ms apart
@@ -274,7 +274,7 @@ BAD_RECIPES = [
 @pytest.mark.parametrize("text, key, found, expected", BAD_RECIPES, ids=[r[0] for r in BAD_RECIPES])
 def test_every_bad_recipe_value_names_file_key_found_and_expected(tmp_path, capsys, text, key,
                                                                   found, expected):
-    from eegvision.analysis import read_recipe_file
+    from eegvision.pipeline import read_recipe_file
 
     path = _recipe(tmp_path, text)
     with pytest.raises(OptionError) as info:
@@ -303,7 +303,7 @@ def test_unreadable_recipe_is_one_error_naming_the_file(tmp_path, capsys, blob, 
 def test_valid_recipes_still_parse_with_their_types(tmp_path):
     from pathlib import Path
 
-    from eegvision.analysis import read_recipe_file
+    from eegvision.pipeline import read_recipe_file
 
     for recipe in sorted(Path(__file__).parents[1].glob("analyses/*.toml")):
         settings, _ = read_recipe_file(recipe)
@@ -317,7 +317,7 @@ def test_valid_recipes_still_parse_with_their_types(tmp_path):
 
 @pytest.mark.parametrize("seeds", [[1.5], [-1], 3, "0", [2**40], [np.nan]])
 def test_api_refuses_bad_seeds_before_running(tiny_root, seeds):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     with pytest.raises(OptionError, match="seeds"):
         analyze("temporal", data_dir=tiny_root, seeds=seeds, model="ridge", windows="0-100",
@@ -348,7 +348,7 @@ def test_absurd_counts_are_refused_at_parse_time(tiny_root, tmp_path, capsys, ar
 
 
 def test_absurd_counts_are_refused_by_the_api(tiny_root):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     with pytest.raises(OptionError, match="n_permutations 1000000000000: expected an integer"):
         analyze("semantic", data_dir=tiny_root, model="ridge", n_permutations=10**12,
@@ -467,7 +467,7 @@ def test_saliency_bins_below_a_sample_are_refused_before_allocating(tiny_root, t
 @pytest.mark.parametrize("kw, match", [(dict(epochs=1.5), "epochs 1.5"),
                                        (dict(jobs=10**9), "jobs 1000000000")])
 def test_api_counts_are_checked(tiny_root, kw, match):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     with pytest.raises(OptionError, match=match):
         analyze("temporal", data_dir=tiny_root, model="ridge", windows="0-100", progress=False,

@@ -103,7 +103,7 @@ def test_blur_recipe_without_bank_is_a_clear_error(tiny_root, tmp_path, capsys):
 
 def test_analysis_with_a_blur_recipe(blur_root, tmp_path):
     from eegvision._commands.data import describe_root
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     df = analyze("temporal", 1, data_dir=blur_root, out=tmp_path / "t", recipe="ubp", epochs=1,
                  windows="0-300", plot=False, progress=False, timecourse=False)

@@ -20,7 +20,7 @@ TIMING = ["train_seconds", "job_seconds"]
 
 
 def _analyze(root, out, **kw):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     return analyze("temporal", 1, data_dir=root, out=out, model="ridge", windows=WINDOWS,
                    seeds=[0], plot=False, progress=False, timecourse=False, **kw)
@@ -67,8 +67,8 @@ def _slow_jobs_plugin(log_dir, delay):
 
 def test_killed_worker_loses_and_duplicates_nothing(tiny_root, tmp_path):
     from eegvision._dask import run_dask
-    from eegvision.analysis import build_jobs
     from eegvision.data.things import load_subject
+    from eegvision.pipeline import build_jobs
     from eegvision.runner import _run_and_store
 
     ref = load_subject(tiny_root, 1).test

@@ -240,7 +240,7 @@ def test_cli_absurd_options(tiny_root, tmp_path, capsys, extra, option):
        bands=st.text(st.characters(codec="ascii", exclude_characters=","), min_size=1,
                      max_size=8))
 def test_cli_unknown_analysis_and_band(tiny_root, tmp_path, capsys, analysis, bands):
-    from eegvision.analysis import analysis_names
+    from eegvision.analysis.registry import names as analysis_names
     from eegvision.cli import main
 
     if analysis in analysis_names() or analysis.startswith("-"):

@@ -74,7 +74,7 @@ def recipes(draw):
 
 def _check(path):
     """The one promise: a valid parse, or an eegvision error that names the file."""
-    from eegvision.analysis import read_recipe_file
+    from eegvision.pipeline import read_recipe_file
     from eegvision.training import TrainConfig
 
     try:
@@ -115,6 +115,6 @@ def test_the_fuzzer_reaches_both_outcomes(tmp_path):
     assert _check(path)["seeds"] == [0, 1]
     path.write_text(f"seeds = [{_toml_value(float('nan'))}]\n")
     with pytest.raises(EEGVisionError, match="seeds nan"):
-        from eegvision.analysis import read_recipe_file
+        from eegvision.pipeline import read_recipe_file
 
         read_recipe_file(path)

@@ -2,37 +2,36 @@
 
 Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
 
-    0 base       eegvision (package: eager imports only), _utils, _workspace, _docs
+    0 base       _utils, _workspace, _docs, _values, _style, _outdir, _checkpoint_checks
     1 data       eegvision.data.*          files -> arrays, the container
     2 images     eegvision.images.*        image sets -> features
     3 models     eegvision.models.*        encoders, projector, loss, ridge
     4 train      training.*, evaluate,     fit / score one container (training: config,
-                 decoding, _provenance,    device, build, steps, loop, blur_fit,
-                 sweep                     checkpoint, runs; decoding: the scikit-learn
-                                           estimators, which call training.fit and
-                                           evaluate's top-k; _provenance: fingerprints
-                                           of data, code and software; sweep: many
-                                           models trained together)
-    5 analysis   eegvision.analysis.<q>    one module per question, + stats
+                 decoding, _provenance,    device, build, loop, blur_fit, checkpoint,
+                 sweep                     runs; decoding: the scikit-learn estimators;
+                                           _provenance: fingerprints of data, code and
+                                           software; sweep: many models trained together)
+    5 analysis   eegvision.analysis.*      the spec, one module per question, the registry
     6 runner     runner, _dask              jobs, caching, backends
     7 viz        eegvision.viz.*           tables -> figures
-    8 api        eegvision.analysis (the package: analyze, build_jobs,
-                 write_outputs, load_results), viz.figures (rebuilds figures from
-                 result folders on disk)
+    8 api        eegvision (the package's  orchestration (pipeline: analyze, build_jobs),
+                 lazy names), pipeline,    result folders (outputs: written and read in
+                 outputs, figures          one place), figures rebuilt from result folders
     9 cli        cli, __main__, _commands.*  (the sub-commands' bodies: parse, call, print)
 
 A module may import its own layer or any lower one. Every import counts,
 also those inside functions (the package imports heavy modules lazily, but a
-lazy import is still a dependency), and ``importlib.import_module`` with a
-literal or f-string name (``f"eegvision.analysis.{name}"``) counts as an
-import of every module matching the pattern.
+lazy import is still a dependency), ``importlib.import_module`` with a
+literal or f-string name (``f"eegvision.models.{name}"``) counts as an
+import of every module matching the pattern, and a package's PEP 562 table
+of lazy names (``_LAZY = {name: module}``) counts as imports of the package.
 
-``ALLOWED_UPWARD`` lists the designed exceptions (plotting methods of the
-container that call viz, the way MNE's objects do).
-
-Import cycles between modules are reported too: there are none (``KNOWN_CYCLES`` is
-empty since issue 17 split train.py, the CLI bodies and data/), and a new one fails the
-test.
+Package parents are counted as Python imports them: importing
+``eegvision.analysis.spec`` first runs ``eegvision/__init__.py`` and
+``eegvision/analysis/__init__.py``, so a module depends on everything its
+parents' bodies import when they run (their module-level imports; what
+their functions import runs only when called, and counts for the package).
+There is no exception list and no known cycle: a new cycle fails the test.
 """
 
 from __future__ import annotations
@@ -42,31 +41,21 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "eegvision"
 
-#: module-name prefix -> layer; the longest matching prefix wins.
+#: module -> layer. A key names that module and, for a subpackage, every module in it; the
+#: longest key wins. The root package's key names the root only: each top-level module is listed.
 LAYERS = {
-    "eegvision": 0, "eegvision._utils": 0, "eegvision._workspace": 0, "eegvision._docs": 0,
+    "eegvision._utils": 0, "eegvision._workspace": 0, "eegvision._docs": 0, "eegvision._values": 0,
+    "eegvision._style": 0, "eegvision._outdir": 0, "eegvision._checkpoint_checks": 0, "eegvision._version": 0,
     "eegvision.data": 1,
     "eegvision.images": 2,
     "eegvision.models": 3,
     "eegvision.training": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
     "eegvision._provenance": 4, "eegvision.sweep": 4,
-    "eegvision.analysis.": 5,
+    "eegvision.analysis": 5,
     "eegvision.runner": 6, "eegvision._dask": 6,
     "eegvision.viz": 7,
-    "eegvision.analysis": 8, "eegvision.viz.figures": 8, "eegvision.pipeline": 8,
-    "eegvision.outputs": 8,
+    "eegvision": 8, "eegvision.pipeline": 8, "eegvision.outputs": 8, "eegvision.figures": 8,
     "eegvision.cli": 9, "eegvision.__main__": 9, "eegvision._commands": 9,
-}
-
-#: Cycles (sets of modules importing each other) allowed; none since the split of train.py and
-#: data/ (issue 17). A new cycle fails the test.
-KNOWN_CYCLES = []
-
-
-#: Upward imports by design (not knots): object methods that plot call viz, as MNE's
-#: ``Evoked.plot_topomap`` calls ``mne.viz``; viz.evoked imports nothing of the data layer.
-ALLOWED_UPWARD = {
-    ("eegvision.data.container", "eegvision.viz.evoked"),
 }
 
 
@@ -82,11 +71,9 @@ def all_modules():
 
 
 def layer_of(name):
-    # "eegvision.analysis." (trailing dot) matches the analysis modules, not the package
-    best = max((p for p in LAYERS if name == p or name.startswith(p.rstrip(".") + ".")),
-               key=len, default=None)
-    assert best is not None, f"{name}: no layer; add it to LAYERS in tests/test_layers.py"
-    return LAYERS[best]
+    keys = [k for k in LAYERS if name == k or (k != "eegvision" and name.startswith(k + "."))]
+    assert keys, f"{name}: no layer; add it to LAYERS in tests/test_layers.py"
+    return LAYERS[max(keys, key=len)]
 
 
 def _resolve(module, path, node, modules):
@@ -124,19 +111,53 @@ def _dynamic(module, node):
     return None
 
 
+def _lazy_names(tree):
+    """Modules named by a module-level PEP 562 table ``_LAZY = {name: "module"}``."""
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets]
+                == ["_LAZY"] and isinstance(node.value, ast.Dict)):
+            return {v.value for v in node.value.values if isinstance(v, ast.Constant)}
+    return set()
+
+
+def _module_level(tree):
+    """The nodes that run when the module is imported: all but function bodies."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _imports(module, path, nodes, modules):
+    targets = set()
+    for node in nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            targets.update(_resolve(module, path, node, modules))
+        pattern = _dynamic(module, node)
+        if pattern is not None:
+            prefix = pattern.split("*")[0]
+            targets.update(m for m in modules if m.startswith(prefix) and m != module)
+    return {t for t in targets if t.split(".")[0] == "eegvision" and t != module}
+
+
+def _parents(module):
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
 def import_graph():
+    """module -> the package's modules it depends on (its imports and its parents' bodies')."""
     modules = all_modules()
+    trees = {m: ast.parse(p.read_text(), str(p)) for m, p in modules.items()}
+    every = {m: _imports(m, modules[m], ast.walk(trees[m]), modules) | _lazy_names(trees[m])
+             for m in modules}
+    eager = {m: _imports(m, modules[m], _module_level(trees[m]), modules) for m in modules}
     graph = {}
-    for module, path in modules.items():
-        targets = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                targets.update(_resolve(module, path, node, modules))
-            pattern = _dynamic(module, node)
-            if pattern is not None:
-                prefix = pattern.split("*")[0]
-                targets.update(m for m in modules if m.startswith(prefix) and m != module)
-        graph[module] = {t for t in targets if t.split(".")[0] == "eegvision" and t != module}
+    for module in modules:
+        parents = {d for p in _parents(module) for d in eager[p]}
+        graph[module] = (every[module] | parents) - {module}
     return graph
 
 
@@ -145,17 +166,30 @@ def test_every_module_has_a_layer():
         layer_of(name)
 
 
-def test_the_graph_sees_lazy_and_dynamic_imports():
+def test_the_graph_sees_lazy_dynamic_and_parent_imports(tmp_path):
     graph = import_graph()
-    assert "eegvision.viz" in graph["eegvision.outputs"]  # inside _write_outputs
-    assert "eegvision.analysis.temporal" in graph["eegvision.analysis"]  # importlib f-string
+    assert "eegvision.viz" in graph["eegvision.outputs"]  # inside write_outputs
     assert "eegvision.models.nice" in graph["eegvision.models"]  # f"{__name__}.{module}"
+    assert "eegvision.pipeline" in graph["eegvision"]  # the root's PEP 562 table
+    assert "eegvision.analysis.registry" in graph["eegvision.analysis"]  # the package's table
+    # a parent's module-level imports are its children's, its functions' imports are not
+    assert "eegvision._utils" in graph["eegvision.data.montage"]  # eegvision/__init__.py
+    assert "eegvision.pipeline" not in graph["eegvision.data.montage"]
+    assert "eegvision.analysis.registry" not in graph["eegvision.analysis.spec"]
+
+
+def test_parents_count_as_python_runs_them():
+    """What ``_module_level`` calls a module's import-time body is what Python runs."""
+    tree = ast.parse("import a\nif x:\n    import b\nclass C:\n    import c\n"
+                     "def f():\n    import d\nlambda: __import__('e')\n")
+    ran = {a.name for n in _module_level(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert ran == {"a", "b", "c"}
 
 
 def test_lower_layers_never_import_upper_ones():
     bad = [f"{src} (layer {layer_of(src)}) imports {dst} (layer {layer_of(dst)})"
            for src, dsts in import_graph().items() for dst in sorted(dsts)
-           if layer_of(dst) > layer_of(src) and (src, dst) not in ALLOWED_UPWARD]
+           if layer_of(dst) > layer_of(src)]
     assert not bad, "layer violations:\n" + "\n".join(bad)
 
 
@@ -190,12 +224,13 @@ def _cycles(graph):
     return out
 
 
-def test_no_import_cycles_beyond_the_known_ones():
-    found = _cycles(import_graph())
-    new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
-    gone = [sorted(c) for c in KNOWN_CYCLES if c not in found]
-    assert not new, f"new import cycles: {new}"
-    assert not gone, f"cycles no longer present (delete them from KNOWN_CYCLES): {gone}"
+def test_no_import_cycle():
+    found = [sorted(c) for c in _cycles(import_graph())]
+    assert not found, f"import cycles: {found}"
+
+
+def test_cycle_finder_finds_one():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
 
 
 def test_the_knot_analysis_runner_dask_viz_is_cut():

@@ -268,7 +268,7 @@ def test_evaluate_into_its_own_folder_twice(tiny_root, tmp_path, capsys):
 
 
 def test_api_overwrite_keyword(tiny_root, tmp_path):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     out = tmp_path / "o"
     out.mkdir()

@@ -6,9 +6,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from eegvision import training as T  # noqa: E402
-from eegvision.analysis import build_jobs, read_recipe_file  # noqa: E402
 from eegvision.evaluate import evaluate, model_similarity  # noqa: E402
 from eegvision.models import create_encoder  # noqa: E402
+from eegvision.pipeline import build_jobs, read_recipe_file  # noqa: E402
 
 from .test_train import make_subject, tiny_encoder  # noqa: F401, E402
 

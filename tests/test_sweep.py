@@ -158,7 +158,7 @@ def test_fit_many_ridge_and_rng_untouched():
 
 # ------------------------------------------------------------------ runner, CLI
 def _analyze(root, out, **kw):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     return analyze("temporal", 1, data_dir=root, out=out, model="nice", epochs=2,
                    windows="0-300,300-600", timecourse=False, plot=False, progress=False, **kw)
@@ -187,8 +187,8 @@ def test_analyze_batches_jobs_and_equals_one_at_a_time(tiny_root, tmp_path, monk
 
 def test_dask_backend_runs_a_batch_as_one_task(tiny_root, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    from eegvision.analysis import build_jobs
     from eegvision.data.things import load_subject
+    from eegvision.pipeline import build_jobs
     from eegvision.runner import run_jobs
 
     ref = load_subject(tiny_root, 1).test
@@ -205,7 +205,7 @@ def test_dask_backend_runs_a_batch_as_one_task(tiny_root, tmp_path, monkeypatch)
 
 
 def test_no_batch_option_reaches_analyze(monkeypatch):
-    from eegvision import analysis, cli
+    from eegvision import cli, pipeline
 
     seen = {}
 
@@ -213,7 +213,7 @@ def test_no_batch_option_reaches_analyze(monkeypatch):
         seen.update(kw)
         raise ValueError("stop here")
 
-    monkeypatch.setattr(analysis, "analyze", fake)
+    monkeypatch.setattr(pipeline, "analyze", fake)
     assert cli.main(["topomap", "--no-batch", "--model", "ridge"]) == 2
     assert seen["batch"] is False
     assert cli.main(["analyze", "temporal", "--model", "ridge"]) == 2

@@ -13,8 +13,8 @@ def analyze_cli(args):
     ``topomap``; subject 1, seed 0).
     """
     from .._utils import parse_seeds, parse_subjects
-    from ..analysis import analyze, read_recipe_file
-    from ..analysis.spec import cli_options
+    from ..analysis.registry import cli_options
+    from ..pipeline import analyze, read_recipe_file
 
     options = {}
     for opt, _ in cli_options():  # the flags the specs declare
@@ -83,7 +83,7 @@ def _print_summary(name, df, out):
 
 def figures_cli(args):
     """Body of ``eegvision figures``."""
-    from ..viz.figures import rebuild_figures
+    from ..figures import rebuild_figures
 
     paths = rebuild_figures(args.results, args.out, image_dir=getattr(args, "images", None),
                             overwrite=getattr(args, "overwrite", False))

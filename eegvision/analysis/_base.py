@@ -38,16 +38,16 @@ def derive_both(data, fn):
                        fn(data.test.copy(deep=False)), dict(data.meta))
 
 
-def condition_data(module, data, job):
+def condition_data(spec, data, job):
     """The data of ``job``'s condition (its model trains on ``.train``), derived once per job.
 
-    ``module.derive_job(data, job)`` where the analysis has it, else
-    ``module.derive(data, job.params)``; an analysis without either gets ``data``.
+    The analysis' hook ``derive_job(data, job)`` where it has one, else
+    ``derive(data, job.params)``; an analysis without either gets ``data``.
     """
-    if hasattr(module, "derive_job"):
-        return module.derive_job(data, job)
-    if hasattr(module, "derive"):
-        return module.derive(data, job.params)
+    if spec.hook("derive_job"):
+        return spec.hook("derive_job")(data, job)
+    if spec.hook("derive"):
+        return spec.hook("derive")(data, job.params)
     return data
 
 
@@ -74,19 +74,23 @@ def fit_and_score(data, job, fitted=None):
     return row, result
 
 
-def run_condition(module, data, job, derived, fitted=None):
+def run_condition(data, job, derived, fitted=None):
     """Default job body: fit on the condition's data ``derived`` (or take ``fitted``), score."""
     row, _ = fit_and_score(derived, job, fitted)
     row.update({k: v for k, v in job.params.items() if np.isscalar(v)})
     return {"row": row}
 
 
-def summarize_results(module, df):
-    """Across-subject summary per condition (see :func:`stats.summarize`)."""
+def summarize_results(spec, df):
+    """Across-subject summary per condition of analysis ``spec`` (see :func:`stats.summarize`).
+
+    Its hook ``summarize(df)`` where it has one, else top-1 per condition
+    against its ``REFERENCE``.
+    """
     from .stats import summarize
 
-    if hasattr(module, "summarize") and not df.empty:
-        return module.summarize(df)
+    if spec.hook("summarize") and not df.empty:
+        return spec.hook("summarize")(df)
     if "top1" not in df or df.empty:
         return None
-    return summarize(df, by="condition", value="top1", reference=getattr(module, "REFERENCE", None))
+    return summarize(df, by="condition", value="top1", reference=spec.reference)

@@ -29,7 +29,7 @@ import sys
 
 import numpy as np
 
-from .spec import AnalysisSpec, register
+from .spec import AnalysisSpec
 
 #: Random split-halves averaged per subject.
 N_SPLITS = 10
@@ -108,6 +108,6 @@ def ceiling_table(results):
     return df.reindex(columns=COLUMNS).dropna(subset=["nc_top1"]).reset_index(drop=True)
 
 
-SPEC = register(AnalysisSpec("ceiling", sys.modules[__name__], internal=True,
+SPEC = AnalysisSpec("ceiling", sys.modules[__name__], internal=True,
                              summary="Split-half noise ceiling of a subject (run with the "
-                                     "analyses that score top-1)."))
+                                     "analyses that score top-1).")

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from ._base import derive_both, fit_and_score
-from .spec import AnalysisSpec, Option, register
+from .spec import AnalysisSpec, Option
 
 NAME = "datasize"
 REFERENCE = "100%"
@@ -74,9 +74,9 @@ def run_condition(data, job, derived, fitted=None):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "datasize", sys.modules[__name__],
     summary="How accuracy grows with the training concepts.",
     figure="eegvision.viz.analysis_figures:datasize",
     options=(Option("fractions", "list", DEFAULTS["fractions"], "fractions of the training "
-                    "concepts"),)))
+                    "concepts"),))

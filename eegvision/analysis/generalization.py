@@ -22,7 +22,7 @@ import numpy as np
 
 from . import temporal
 from ._base import derive_both, fit_and_score
-from .spec import POSITIVE_MS, TIME_MS, AnalysisSpec, Option, register
+from .spec import POSITIVE_MS, TIME_MS, AnalysisSpec, Option
 
 NAME = "generalization"
 
@@ -162,7 +162,7 @@ def postprocess(df, results, options, context):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "generalization", sys.modules[__name__],
     summary="Temporal generalization: train on one window, test on every window.",
     figure="eegvision.viz.analysis_figures:generalization",
@@ -176,4 +176,4 @@ SPEC = register(AnalysisSpec(
         Option("width_samples", "int", 5, "time-by-time window width (samples)",
                {"low": 1, "high": 100_000}),
         Option("step_ms", "float", None, "time-by-time step (ms)", POSITIVE_MS),
-    )))
+    ))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from ._base import fit_and_score
-from .spec import AnalysisSpec, Option, register
+from .spec import AnalysisSpec, Option
 
 NAME = "loso"
 REFERENCE = "within"
@@ -95,8 +95,8 @@ def run_condition(data, job, derived, fitted=None):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "loso", sys.modules[__name__],
     summary="Leave-one-subject-out against the within-subject model.",
     figure="eegvision.viz.analysis_figures:loso",
-    options=(Option("within", "bool", True, "also the within-subject reference"),)))
+    options=(Option("within", "bool", True, "also the within-subject reference"),))

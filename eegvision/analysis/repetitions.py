@@ -19,7 +19,7 @@ import numpy as np
 
 from ._base import fit_and_score
 from ._repeated import average_k, unaveraged_for
-from .spec import AnalysisSpec, Option, register
+from .spec import AnalysisSpec, Option
 
 NAME = "repetitions"
 PARTS = ("test", "train")
@@ -155,7 +155,7 @@ def summarize(df):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "repetitions", sys.modules[__name__],
     summary="How accuracy grows with the repetitions averaged (test and training).",
     figure="eegvision.viz.analysis_figures:repetitions",
@@ -163,4 +163,4 @@ SPEC = register(AnalysisSpec(
         Option("test_reps", "list", None, "test repetition counts"),
         Option("train_reps", "list", None, "training repetition counts"),
         Option("parts", "list", None, "test, train or both"),
-    )))
+    ))

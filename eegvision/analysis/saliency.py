@@ -71,7 +71,7 @@ import numpy as np
 
 from .._utils import _check_option, data_error
 from ._base import fit_and_score
-from .spec import PERMUTATIONS, POSITIVE_MS, TIME_MS, AnalysisSpec, Option, register
+from .spec import PERMUTATIONS, POSITIVE_MS, TIME_MS, AnalysisSpec, Option
 
 NAME = "saliency"
 REFERENCE = None
@@ -333,11 +333,11 @@ def _capture_input(layer):
     return store, layer.register_forward_pre_hook(hook)
 
 
-def _device_of(module):
-    """The device of ``module``'s parameters (the CPU for a module without any)."""
+def _device_of(net):
+    """The device of ``net``'s parameters (the CPU for a module without any)."""
     import torch
 
-    param = next(module.parameters(), None) if hasattr(module, "parameters") else None
+    param = next(net.parameters(), None) if hasattr(net, "parameters") else None
     return torch.device("cpu") if param is None else param.device
 
 
@@ -838,7 +838,7 @@ def occlusion_table(arrays, ch_names, subject, seed):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "saliency", sys.modules[__name__], recipe=RECIPE,
     summary="Where on the scalp and when the model looks: saliency topomaps over time.",
     figure="eegvision.viz.analysis_figures:saliency",
@@ -852,4 +852,4 @@ SPEC = register(AnalysisSpec(
         Option("n_permutations", "int", DEFAULTS["n_permutations"], "cluster-test sign flips",
                PERMUTATIONS, cli=True),
         Option("mean_eeg", "str", "test", "where the mean-EEG maps come from (test|train)"),
-    )))
+    ))

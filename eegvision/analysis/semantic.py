@@ -23,7 +23,7 @@ import numpy as np
 
 from .._utils import data_error, logger, rng_from_seed
 from . import rsa
-from .spec import PERMUTATIONS, AnalysisSpec, Option, register
+from .spec import PERMUTATIONS, AnalysisSpec, Option
 
 NAME = "semantic"
 #: What the entry layer reads for this analysis besides the containers (see data.inputs).
@@ -383,7 +383,7 @@ def postprocess(df, results, options, context):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "semantic", sys.modules[__name__],
     summary="RSA of the EEG embeddings against image features, categories and text.",
     figure="eegvision.viz.analysis_figures:semantic",
@@ -397,4 +397,4 @@ SPEC = register(AnalysisSpec(
                "eegvision[text])", cli=True),
         Option("grouping", "str", DEFAULTS["grouping"], "how test concepts are grouped"),
         Option("concept_table", "str", DEFAULTS["concept_table"], "a table of concept groups"),
-    )))
+    ))

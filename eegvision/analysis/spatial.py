@@ -25,7 +25,7 @@ from .._utils import data_error, logger, option_error
 from ..data.montage import REGIONS, channel_region, channel_regions
 from ._base import derive_both
 from ._base import run_condition as _run_condition
-from .spec import AnalysisSpec, Option, register
+from .spec import AnalysisSpec, Option
 
 NAME = "spatial"
 DEFAULTS = {"mode": "drop", "regions": REGIONS}
@@ -128,9 +128,8 @@ def derive(data, params):
 
 
 def run_condition(data, job, derived, fitted=None):
-    import sys
 
-    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
+    return _run_condition(data, job, derived, fitted)
 
 
 def searchlight_table(df):
@@ -148,11 +147,11 @@ def postprocess(df, results, options, context):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "spatial", sys.modules[__name__],
     summary="Which scalp regions carry the information: drop or keep each region.",
     figure="eegvision.viz.analysis_figures:spatial",
     options=(
         Option("mode", "str", DEFAULTS["mode"], "drop|only|both|searchlight", cli=True),
         Option("regions", "list", None, "comma list of regions (default all five)", cli=True),
-    )))
+    ))

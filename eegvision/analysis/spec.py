@@ -5,9 +5,12 @@ options (type, default, bounds, help), the module holding its hooks
 (``conditions``, ``derive`` ...), its default recipe and its figure. The
 command line (the analysis choices and their flags), ``analyze``'s keyword
 check, a TOML recipe's ``[options]``, ``figures`` and the docs' option table
-are all generated from :func:`specs`, so adding an analysis is one module that
-calls :func:`register` (built-in ones are registered by
-:mod:`eegvision.analysis`).
+are all generated from the registry (:mod:`eegvision.analysis.registry`), so
+adding an analysis is one module whose spec is registered there (built-in
+ones are listed in :data:`~eegvision.analysis.registry.BUILTIN`; others call
+:func:`~eegvision.analysis.registry.register`).
+
+This module imports no analysis: each analysis imports it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,15 @@ from dataclasses import dataclass, field
 KINDS = ("str", "int", "float", "bool", "list")
 #: Bounds shared by several analyses' options (one flag, one check).
 POSITIVE_MS = {"low": 0, "low_open": True, "high": 1e6}
+
+#: The functions an analysis' hooks may define (read once, when its spec is made):
+#: ``conditions(options, ref)`` -> [(condition, params)], required of analyses users run;
+#: ``derive(data, params)`` / ``derive_job(data, job)``: a condition's data (else the data);
+#: ``run_condition(data, job, derived, fitted)``: the job's body (else fit and score);
+#: ``with_pool``, ``preview``, ``expand``, ``postprocess``, ``summarize``, ``needs``
+#: (see :mod:`eegvision.analysis._base` and ``docs/contributing.md``).
+HOOKS = ("conditions", "derive", "derive_job", "run_condition", "with_pool", "preview", "expand",
+         "postprocess", "summarize", "needs")
 TIME_MS = {"low": -1e6, "high": 1e6}
 PERMUTATIONS = {"low": 1, "high": 1_000_000}
 
@@ -89,11 +101,11 @@ class AnalysisSpec:
     name : str
         ``eegvision analyze NAME``, ``analyze(NAME)``.
     hooks : module | object
-        Holds the analysis' functions: ``conditions(options, ref)`` and
-        ``derive(data, params)`` (required); optionally ``derive_job``,
-        ``run_condition``, ``postprocess``, ``preview``, ``expand``,
-        ``with_pool``, ``summarize``, ``needs``, ``NEEDS``, ``REFERENCE``
-        (see :mod:`eegvision.analysis._base`).
+        Holds the analysis' functions (:data:`HOOKS`; ``conditions`` is
+        required of analyses users run) and constants ``NEEDS`` (what its
+        jobs are handed besides the averaged data) and ``REFERENCE`` (the
+        condition its summary tests against). They are read once, here:
+        callers ask :meth:`hook`, :attr:`needs` and :attr:`reference`.
     options : tuple of Option
         Its own options.
     summary : str
@@ -118,6 +130,29 @@ class AnalysisSpec:
     seedless: bool = False
     internal: bool = False
 
+    def __post_init__(self):
+        found = {h: getattr(self.hooks, h) for h in HOOKS if callable(getattr(self.hooks, h, None))}
+        if "conditions" not in found and not self.internal:
+            raise TypeError(f"Analysis {self.name!r}: its hooks define no conditions(options, ref);"
+                            " every analysis users run says which conditions it compares.")
+        object.__setattr__(self, "_found", found)
+
+    def hook(self, name):
+        """Hook ``name`` (one of :data:`HOOKS`) of the analysis, or None where it has none."""
+        if name not in HOOKS:
+            raise KeyError(f"{name!r} is not an analysis hook (one of {HOOKS}).")
+        return self._found.get(name)
+
+    @property
+    def needs(self):
+        """What its jobs are always handed besides the averaged data (``NEEDS``)."""
+        return frozenset(getattr(self.hooks, "NEEDS", ()))
+
+    @property
+    def reference(self):
+        """The condition its summary tests the others against (``REFERENCE``), or None."""
+        return getattr(self.hooks, "REFERENCE", None)
+
     @property
     def option_names(self):
         """The names of its options."""
@@ -134,97 +169,3 @@ class AnalysisSpec:
             module, func = figure.split(":")
             figure = getattr(importlib.import_module(module), func)
         return figure(df, summary, extras)
-
-
-_REGISTRY: dict = {}
-
-
-def register(spec):
-    """Register analysis ``spec`` (an :class:`AnalysisSpec`); returns it.
-
-    An option another analysis declares already must have the same kind and
-    bounds (one flag, one check); a name taken by another analysis is an error.
-    """
-    if not isinstance(spec, AnalysisSpec):
-        raise TypeError(f"register() takes an AnalysisSpec, got {type(spec).__name__}.")
-    other = _REGISTRY.get(spec.name)
-    if other is not None and _origin(other) != _origin(spec):  # a reloaded module may re-register
-        raise ValueError(f"An analysis named {spec.name!r} is registered already.")
-    known = all_options()
-    for opt in spec.options:
-        if opt.name in known and not known[opt.name].same_as(opt):
-            raise ValueError(f"Analysis {spec.name!r}: option {opt.name!r} is declared by another "
-                             "analysis with another kind, bounds or choices.")
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def _origin(spec):
-    return getattr(spec.hooks, "__name__", id(spec.hooks))
-
-
-def unregister(name):
-    """Forget analysis ``name`` (e.g. a test's)."""
-    _REGISTRY.pop(name, None)
-
-
-def specs():
-    """Every registered :class:`AnalysisSpec` users run, in registration order."""
-    return [s for s in _REGISTRY.values() if not s.internal]
-
-
-def names():
-    """The names of the registered analyses users run."""
-    return tuple(s.name for s in specs())
-
-
-def get_spec(name):
-    """The :class:`AnalysisSpec` of analysis ``name`` (an unknown name is an error)."""
-    from .._utils import _check_option
-
-    if name in _REGISTRY and _REGISTRY[name].internal:
-        return _REGISTRY[name]
-    _check_option("analysis", name, names())
-    return _REGISTRY[name]
-
-
-def all_options():
-    """``{option name: Option}`` over every analysis (the first declaration of each name)."""
-    out = {}
-    for spec in _REGISTRY.values():
-        for opt in spec.options:
-            out.setdefault(opt.name, opt)
-    return out
-
-
-def cli_options():
-    """``[(Option, [analysis names])]``: the flags of ``eegvision analyze``, first-seen order."""
-    flags = {}
-    for spec in specs():
-        for opt in spec.options:
-            if opt.cli:
-                flags.setdefault(opt.name, (opt, []))[1].append((spec.name, opt.help))
-    return list(flags.values())
-
-
-def options_markdown():
-    """The docs' table of every analysis' options (``docs/analysis-options.md``)."""
-    lines = ["# Analysis options", "",
-             "Generated from the analyses' specs (`eegvision.analysis.spec`); "
-             "`python -m eegvision.analysis.spec > docs/analysis-options.md` rewrites it.", ""]
-    for spec in specs():
-        lines += [f"## {spec.name}", "", spec.summary, "",
-                  "| option | flag | type | default | meaning |", "|---|---|---|---|---|"]
-        for o in spec.options:
-            flag = f"`{o.flag}`" if o.cli else ""
-            text = o.help.replace("|", "\\|")  # a table cell
-            lines.append(f"| `{o.name}` | {flag} | {o.kind} | `{o.default!r}` | {text} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    # the package's registry (this file runs as __main__, a module of its own)
-    from eegvision.analysis.spec import options_markdown as _markdown
-
-    print(_markdown(), end="")

@@ -34,7 +34,7 @@ import numpy as np
 from .._utils import _check_option, logger, option_error
 from ._base import derive_both
 from ._base import run_condition as _run_condition
-from .spec import AnalysisSpec, Option, register
+from .spec import AnalysisSpec, Option
 
 NAME = "spectral"
 #: The NICE paper's bands (Hz).
@@ -215,13 +215,12 @@ def derive(data, params):
 
 
 def run_condition(data, job, derived, fitted=None):
-    import sys
 
-    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
+    return _run_condition(data, job, derived, fitted)
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "spectral", sys.modules[__name__],
     summary="Which frequency bands carry the information: one model per band-passed copy.",
     figure="eegvision.viz.analysis_figures:spectral",
@@ -229,4 +228,4 @@ SPEC = register(AnalysisSpec(
         Option("mode", "str", "pass", "pass|stop: keep or remove each band", cli=True),
         Option("bands", "str", None, "delta,theta or name=lo-hi,... (Hz)", cli=True),
         Option("filter", "str", "cheby2", "the band filter"),
-    )))
+    ))

@@ -15,7 +15,7 @@ import numpy as np
 from .._utils import data_error, option_error
 from ._base import derive_both
 from ._base import run_condition as _run_condition
-from .spec import POSITIVE_MS, TIME_MS, AnalysisSpec, Option, register
+from .spec import POSITIVE_MS, TIME_MS, AnalysisSpec, Option
 
 NAME = "temporal"
 REFERENCE = "full"
@@ -136,9 +136,8 @@ def derive(data, params):
 
 
 def run_condition(data, job, derived, fitted=None):
-    import sys
 
-    return _run_condition(sys.modules[__name__], data, job, derived, fitted)
+    return _run_condition(data, job, derived, fitted)
 
 
 def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):
@@ -256,7 +255,7 @@ def postprocess(df, results, options, context):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "temporal", sys.modules[__name__],
     summary="Which time windows carry the information: one model per window (the rest zeroed).",
     figure="eegvision.viz.analysis_figures:temporal",
@@ -269,4 +268,4 @@ SPEC = register(AnalysisSpec(
         Option("tmax_ms", "float", DEFAULTS["tmax_ms"], "end of the window grid (ms; None: the "
                "epoch's end)", TIME_MS),
         Option("timecourse", "bool", True, "also the time-resolved curve (shown first)"),
-    )))
+    ))

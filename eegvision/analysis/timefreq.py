@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from ..data.montage import channel_regions
-from .spec import AnalysisSpec, Option, register
+from .spec import AnalysisSpec, Option
 
 NAME = "timefreq"
 REFERENCE = "all"
@@ -151,7 +151,7 @@ def summarize(df):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "timefreq", sys.modules[__name__], seedless=SEEDLESS,
     summary="Evoked time-frequency power per region (no model).",
     figure="eegvision.viz.analysis_figures:timefreq",
@@ -161,4 +161,4 @@ SPEC = register(AnalysisSpec(
         Option("n_cycles", "str", "freqs/2", "Morlet cycles"),
         Option("decim", "int", None, "decimation of the time axis", {"low": 1, "high": 100_000}),
         Option("regions", "list", None, "comma list of regions (default all five)", cli=True),
-    )))
+    ))

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from ._base import fit_and_score
-from .spec import AnalysisSpec, Option, register
+from .spec import AnalysisSpec, Option
 
 NAME = "topk"
 #: k values given their own rows in summary.csv.
@@ -67,9 +67,9 @@ def summarize(df):
 
 
 # ------------------------------------------------------------------ spec
-SPEC = register(AnalysisSpec(
+SPEC = AnalysisSpec(
     "topk", sys.modules[__name__],
     summary="Top-k accuracy curves, k = 1 ... n_way.",
     figure="eegvision.viz.analysis_figures:topk",
     options=(Option("max_k", "int", None, "largest k (default n_way)",
-                    {"low": 1, "high": 1_000_000}),)))
+                    {"low": 1, "high": 1_000_000}),))

@@ -290,34 +290,50 @@ class EEGImageData:
                                comment=str(self.meta.get("split", "EEGImageData")),
                                verbose="error")
 
-    def plot_topomap(self, times="auto", **kwargs):
-        """Scalp maps of the trial average (see :func:`eegvision.viz.evoked.plot_topomap`).
+    def plot_topomap(self, times="auto", *, axes=None, show=False, **kwargs):
+        """Scalp maps of the trial average in the package style (:meth:`mne.Evoked.plot_topomap`).
 
         Parameters
         ----------
         times : float | list of float | 'auto'
             Time points (s) to map.
+        axes : list of matplotlib Axes | None
+            Where to draw (one per time point, plus one for the colour bar
+            when ``colorbar=True``); None makes a new figure.
+        show : bool
+            Show the figure.
         **kwargs
-            Passed to :func:`eegvision.viz.evoked.plot_topomap` (``axes``, ``show`` ...).
+            Passed to :meth:`mne.Evoked.plot_topomap` (``ch_type``, ``vlim`` ...).
 
         Returns
         -------
         fig : matplotlib.figure.Figure
         """
-        from ..viz.evoked import plot_topomap
+        from .._style import style
 
-        return plot_topomap(self.average(), times, **kwargs)
+        with style():
+            return self.average().plot_topomap(times, axes=axes, show=show, **kwargs)
 
-    def plot(self, **kwargs):
-        """Butterfly plot of the trial average (see :func:`eegvision.viz.evoked.plot_evoked`).
+    def plot(self, *, axes=None, show=False, **kwargs):
+        """Butterfly plot of the trial average in the package style (:meth:`mne.Evoked.plot`).
+
+        Parameters
+        ----------
+        axes : matplotlib Axes | None
+            Where to draw; None makes a new figure.
+        show : bool
+            Show the figure.
+        **kwargs
+            Passed to :meth:`mne.Evoked.plot`.
 
         Returns
         -------
         fig : matplotlib.figure.Figure
         """
-        from ..viz.evoked import plot_evoked
+        from .._style import style
 
-        return plot_evoked(self.average(), **kwargs)
+        with style():
+            return self.average().plot(axes=axes, show=show, **kwargs)
 
     # -------------------------------------------------------------- derivation
     def _replace(self, **changes):

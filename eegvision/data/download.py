@@ -212,7 +212,7 @@ def _osf_plan(table, what, subjects, bases):
 def _session():
     import requests
 
-    from .. import __version__
+    from .._version import __version__
 
     s = requests.Session()
     # OSF answers browsers-like agents (the official scripts pass "Mozilla/5.0" to wget)

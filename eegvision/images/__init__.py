@@ -17,6 +17,11 @@ torch and transformers are imported only when features are computed.
 
 from __future__ import annotations
 
-from .features import FEATURE_FILES, extract_features, feature_set_dir, read_manifest
+from .._utils import lazy_attributes
 
-__all__ = ["FEATURE_FILES", "extract_features", "feature_set_dir", "read_manifest"]
+#: public name -> module that defines it (imported on first access)
+_LAZY = {name: "eegvision.images.features"
+         for name in ("FEATURE_FILES", "extract_features", "feature_set_dir", "read_manifest")}
+
+__all__ = [*_LAZY]
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

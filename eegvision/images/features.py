@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .._utils import atomic_path, data_error, logger, write_json
+from .._version import __version__
 from ..data.featureset import (  # noqa: F401  (the layout, re-exported)
     BANK_FILES,
     CENTER_FILE,

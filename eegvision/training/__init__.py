@@ -18,24 +18,38 @@ The modules, one concern each:
 Importing it imports no torch (each function imports what it needs).
 """
 
-from .build import build_model, make_encoder
-from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
-from .config import (
-    BLUR_FEATURES,
-    BLUR_RECIPES,
-    RECIPE_CHANNELS,
-    RECIPES,
-    FitResult,
-    TrainConfig,
-    resolved_train_config,
-)
-from .device import cpu_has_native_bf16, resolve_device
-from .loop import fit
-from .runs import PROVENANCE_COLUMNS, concat_train, run_loso, run_training
-from .steps import run_epoch, split_rows, split_validation
+from .._utils import lazy_attributes
+
+#: public name -> module that defines it (imported on first access: importing the
+#: package runs none of its modules, so no module depends on its siblings through it)
+_LAZY = {
+    "build_model": "eegvision.training.build",
+    "make_encoder": "eegvision.training.build",
+    "CHECKPOINT_FORMAT": "eegvision.training.checkpoint",
+    "load_checkpoint": "eegvision.training.checkpoint",
+    "save_checkpoint": "eegvision.training.checkpoint",
+    "BLUR_FEATURES": "eegvision.training.config",
+    "BLUR_RECIPES": "eegvision.training.config",
+    "RECIPE_CHANNELS": "eegvision.training.config",
+    "RECIPES": "eegvision.training.config",
+    "FitResult": "eegvision.training.config",
+    "TrainConfig": "eegvision.training.config",
+    "resolved_train_config": "eegvision.training.config",
+    "cpu_has_native_bf16": "eegvision.training.device",
+    "resolve_device": "eegvision.training.device",
+    "fit": "eegvision.training.loop",
+    "PROVENANCE_COLUMNS": "eegvision.training.runs",
+    "concat_train": "eegvision.training.runs",
+    "run_loso": "eegvision.training.runs",
+    "run_training": "eegvision.training.runs",
+    "run_epoch": "eegvision.training.steps",
+    "split_rows": "eegvision.training.steps",
+    "split_validation": "eegvision.training.steps",
+}
 
 __all__ = ["BLUR_FEATURES", "BLUR_RECIPES", "CHECKPOINT_FORMAT", "PROVENANCE_COLUMNS",
            "RECIPES", "RECIPE_CHANNELS", "FitResult", "TrainConfig", "build_model",
            "concat_train", "cpu_has_native_bf16", "fit", "load_checkpoint", "make_encoder",
            "resolve_device", "resolved_train_config", "run_epoch", "run_loso", "run_training",
            "save_checkpoint", "split_rows", "split_validation"]
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

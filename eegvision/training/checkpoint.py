@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .._utils import data_error, resolve_device
+from .._version import __version__
 from .build import build_model
 from .config import TrainConfig
 

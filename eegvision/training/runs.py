@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .._utils import data_error, resolve_device, write_csv, write_json
+from .._version import __version__
 from .loop import fit
 
 #: The files ``train`` writes into each of its folders (``results.csv`` into ``--out``).

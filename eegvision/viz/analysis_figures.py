@@ -77,3 +77,23 @@ def generalization(df, summary, extras):
     from .experiments import plot_generalization
 
     return plot_generalization(df, summary, extras)
+
+
+def plot_analysis(name, df, summary=None, extras=None):
+    """The standard figure of analysis ``name`` from its tables.
+
+    With a ``noise_ceiling`` table in ``extras``, the ceiling is drawn on
+    every top-1 accuracy axis.
+    """
+    from .experiments import draw_noise_ceiling
+
+    extras = extras or {}
+    return draw_noise_ceiling(_plot_analysis(name, df, summary, extras),
+                              extras.get("noise_ceiling"))
+
+
+def _plot_analysis(name, df, summary, extras):
+    """The figure the analysis' spec declares (:mod:`eegvision.analysis.spec`)."""
+    from ..analysis.registry import get_spec
+
+    return get_spec(name).draw(df, summary, extras)

@@ -6,8 +6,8 @@ top-1 + top-5 (100 test concepts) so one lucky concept cannot decide.
 
 import pytest
 
-from eegvision.analysis import analyze
 from eegvision.data.simulate import simulate_root
+from eegvision.pipeline import analyze
 
 SETTINGS = {
     "occipital-early-theta": dict(region="occipital", window_ms=(100, 300), band_hz=(4, 8), seed=1),

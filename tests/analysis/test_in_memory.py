@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eegvision.analysis import analyze
 from eegvision.data.container import SubjectData
 from eegvision.data.inputs import as_subjects, content_hash, split_images
 from eegvision.data.things import load_subject
+from eegvision.pipeline import analyze
 
 KW = dict(model="ridge", windows="0-200,200-400", timecourse=False, plot=False, progress=False)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eegvision.analysis import analyze
 from eegvision.data.container import SubjectData
 from eegvision.data.things import load_subject
+from eegvision.pipeline import analyze
 
 KW = dict(model="ridge", plot=False, progress=False)
 

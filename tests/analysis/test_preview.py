@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from eegvision import runner
-from eegvision.analysis import analyze
+from eegvision.pipeline import analyze
 
 
 def test_timecourse_is_written_before_the_sweep(tiny_root, tmp_path, monkeypatch):

@@ -224,7 +224,8 @@ def test_attention_method_needs_channel_attention():
 def test_ridge_pattern_finds_the_planted_region_and_writes_outputs(planted_root, tmp_path):
     import pandas as pd
 
-    from eegvision.analysis import analyze, load_results
+    from eegvision.outputs import load_results
+    from eegvision.pipeline import analyze
 
     out = tmp_path / "out"
     df = analyze("saliency", 1, data_dir=planted_root, out=out, model="ridge", progress=False)

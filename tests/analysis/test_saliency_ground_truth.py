@@ -110,7 +110,7 @@ def test_cluster_test_marks_the_planted_cells(planted, nice_model):
 def test_analysis_writes_tested_maps_and_the_masked_figure(planted, tmp_path):
     import pandas as pd
 
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     root, _ = planted
     out = tmp_path / "out"

@@ -26,8 +26,8 @@ def test_neighbours_are_symmetric_and_local():
 
 
 def test_searchlight_finds_the_planted_region(tmp_path):
-    from eegvision.analysis import analyze
     from eegvision.data.simulate import simulate_root
+    from eegvision.pipeline import analyze
 
     # the 17-channel official layout (parietal + occipital, 100 Hz) keeps the 17 ridge fits fast
     root = simulate_root(tmp_path / "root", 1, seed=9, n_train=300, n_test=80, n_train_reps=2,

@@ -123,7 +123,7 @@ def tiny_root(tmp_path_factory):
 
 
 def test_analyze_semantic_end_to_end(tiny_root, tmp_path):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     out = tmp_path / "out"
     df = analyze("semantic", 1, data_dir=tiny_root, out=out, model="ridge", progress=False,

@@ -6,7 +6,9 @@ import types
 
 import pytest
 
-from eegvision.analysis import AnalysisSpec, Option, analyze, register, unregister
+from eegvision.analysis.registry import register, unregister
+from eegvision.analysis.spec import AnalysisSpec, Option
+from eegvision.pipeline import analyze
 
 
 def _conditions(options, ref):
@@ -87,9 +89,9 @@ def test_an_option_declared_twice_must_agree(toy):
 def test_docs_option_page_is_generated_from_the_specs():
     from pathlib import Path
 
-    from eegvision.analysis.spec import options_markdown
+    from eegvision.analysis.registry import options_markdown
 
     page = Path(__file__).resolve().parents[2] / "docs" / "analysis-options.md"
     assert page.read_text() == options_markdown(), (
-        "docs/analysis-options.md is stale: python -m eegvision.analysis.spec > "
+        "docs/analysis-options.md is stale: python -m eegvision.analysis.registry > "
         "docs/analysis-options.md")

@@ -201,8 +201,8 @@ def test_missing_subject_and_task(both_routes, tmp_path):
 
 def test_analysis_runs_on_a_bids_root(tmp_path):
     """``analyze(data_dir=BIDS root)``: preprocessed once into the cache, named by the events."""
-    from eegvision.analysis import analyze
     from eegvision.data.things import load_subject
+    from eegvision.pipeline import analyze
 
     bids_root, _ = write_subject(tmp_path, n_sessions=1, n_train=12, n_test=4, train_runs=1)
     rng = np.random.default_rng(1)

@@ -169,7 +169,7 @@ def test_analysis_runs_on_an_epochs_file_cli(tmp_path, capsys):
 
 
 def test_analysis_runs_on_an_epochs_file_python(tmp_path):
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     path, feats = _write_inputs(tmp_path)
     df = analyze("temporal", data=str(path), features=str(feats), model="ridge",

@@ -63,7 +63,7 @@ def run_case(root, name, analysis, options):
     """``{table name: DataFrame}`` of one case, volatile columns dropped."""
     import torch
 
-    from eegvision.analysis import analyze
+    from eegvision.pipeline import analyze
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)

@@ -90,8 +90,8 @@ def test_entry_point_plugins(monkeypatch):
 
 def test_user_encoder_runs_train_and_temporal_analysis(tiny_root, monkeypatch, tmp_path):
     """Notebook-style: register your own torch module, then the whole API uses it."""
-    from eegvision.analysis import analyze
     from eegvision.data.things import load_subject
+    from eegvision.pipeline import analyze
     from eegvision.training import TrainConfig, fit
 
     monkeypatch.setattr(models, "_USER", {})

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eegvision.analysis import get_module, summarize_results, write_outputs
+from eegvision.analysis import summarize_results
+from eegvision.outputs import get_spec, write_outputs
 from eegvision.viz._style import DOUBLE_COLUMN, SINGLE_COLUMN
 
 N_WAY = 40
@@ -29,7 +30,7 @@ def _rows(analysis, conditions, rng):
 
 
 def _write(out, analysis, df, extras=None):
-    module = get_module(analysis)
+    module = get_spec(analysis)
     df.attrs["summary"] = summarize_results(module, df)
     out.mkdir(parents=True)
     write_outputs(module, df, extras or {}, {"analysis": analysis}, out, plot=False)
@@ -107,7 +108,7 @@ def _check_png(path, width_in):
 
 
 def test_rebuild_figures_writes_everything(results_dir, tmp_path):
-    from eegvision.viz.figures import find_results, rebuild_figures
+    from eegvision.figures import find_results, rebuild_figures
 
     analyses, trainings = find_results(results_dir)
     assert [n for _, n in analyses] == ["spatial", "spectral", "temporal"]
@@ -135,7 +136,7 @@ def test_rebuild_figures_writes_everything(results_dir, tmp_path):
 
 
 def test_accuracy_table_values(results_dir):
-    from eegvision.viz.figures import training_results
+    from eegvision.figures import training_results
     from eegvision.viz.tables import accuracy_table, to_markdown
 
     spatial = pd.read_csv(results_dir / "spatial" / "results.csv")
@@ -186,7 +187,7 @@ def test_retrieval_examples_from_similarity(tmp_path):
 
 
 def test_temporal_marks_only_significant_clusters(results_dir):
-    from eegvision.analysis import load_results
+    from eegvision.outputs import load_results
     from eegvision.viz.decoding import plot_temporal
 
     df, extras, _ = load_results(results_dir / "temporal")

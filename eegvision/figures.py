@@ -1,64 +1,23 @@
 """Rebuild every publication figure and table from saved results, without retraining.
 
->>> from eegvision.viz.figures import rebuild_figures
+>>> from eegvision.figures import rebuild_figures
 >>> rebuild_figures("eegvision-out", "paper-figures")  # doctest: +SKIP
 
 An *analysis folder* holds ``results.csv`` and a ``config.json`` naming its
 analysis (written by ``eegvision analyze``); a *training folder* holds
 ``metrics.json`` and ``ranks.csv`` (written by ``eegvision train``). Job
-caches (``jobs/``) are not searched.
+caches (``jobs/``) are not searched. Folders are read by
+:mod:`eegvision.outputs`; :mod:`eegvision.viz` draws.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from .outputs import find_analysis, find_results, retrieval_source, training_results  # noqa: F401
 
 #: Formats every figure is written in (PNG at 300 dpi, PDF and SVG as vectors).
 FORMATS = ("png", "pdf", "svg")
-
-
-def find_results(results_dir):
-    """Analysis and training folders under ``results_dir`` (itself included), sorted.
-
-    Returns
-    -------
-    analyses : list of (Path, str)
-        Each analysis folder with its analysis name.
-    trainings : list of Path
-    """
-    from ..analysis.spec import names as analysis_names
-
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such results folder; give the --out folder of "
-                                "`eegvision analyze` or `eegvision train`.")
-    analyses, trainings = [], []
-    for cfg in sorted([root / "config.json", *root.rglob("config.json")]):
-        folder = cfg.parent
-        if "jobs" in folder.relative_to(root).parts or not cfg.is_file():
-            continue
-        if (folder / "results.csv").is_file():
-            try:
-                name = json.loads(cfg.read_text()).get("analysis")
-            except (OSError, ValueError):
-                name = None
-            if name in analysis_names() and (folder, name) not in analyses:
-                analyses.append((folder, name))
-        if (folder / "metrics.json").is_file() and (folder / "ranks.csv").is_file():
-            if folder not in trainings:
-                trainings.append(folder)
-    return analyses, trainings
-
-
-def find_analysis(results_dir, name):
-    """The first folder under ``results_dir`` holding analysis ``name`` (for figures/ scripts)."""
-    analyses, _ = find_results(results_dir)
-    for folder, found in analyses:
-        if found == name:
-            return folder
-    raise FileNotFoundError(f"{results_dir}: no {name} analysis folder found; run "
-                            f"`eegvision analyze {name} --out {Path(results_dir) / name}` first.")
 
 
 def figure_from_results(analysis, plot, results_dir, out_dir, stem):
@@ -73,13 +32,12 @@ def figure_from_results(analysis, plot, results_dir, out_dir, stem):
     list of Path
         The files written.
     """
-    from ..analysis import load_results
-    from ._style import save_figure
+    from .outputs import load_results
+    from .viz import save_figure
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     df, extras, _ = load_results(find_analysis(results_dir, analysis))
     return save_figure(plot(df, extras), Path(out_dir) / stem, formats=FORMATS)
-
 
 def _stems(analyses):
     """Output name per analysis folder: the analysis, or ``analysis_<folder>`` on a clash."""
@@ -87,55 +45,19 @@ def _stems(analyses):
     return [name if names.count(name) == 1 else f"{name}_{folder.name}"
             for folder, name in analyses]
 
-
 def rebuild_analysis_figure(folder, out_stem, *, formats=FORMATS):
     """Re-plot one analysis folder's standard figure from its saved tables."""
-    from ..analysis import load_results
-    from . import plot_analysis
-    from ._style import save_figure
+    from .outputs import load_results
+    from .viz import plot_analysis, save_figure
 
     df, extras, config = load_results(folder)
     fig = plot_analysis(config["analysis"], df, df.attrs.get("summary"), extras)
     return save_figure(fig, out_stem, formats=formats)
 
-
-def training_results(trainings):
-    """One row per training folder (subject, model, seed, top1, top5, ...) from metrics.json."""
-    import pandas as pd
-
-    rows = []
-    for folder in trainings:
-        m = json.loads((Path(folder) / "metrics.json").read_text())
-        if "subject" not in m or "top1" not in m:
-            continue
-        rows.append({"analysis": "train", "subject": m["subject"], "model": m.get("model", "model"),
-                     "seed": m.get("seed", 0), "top1": m["top1"], "top5": m.get("top5"),
-                     "n_way": m.get("n_way"), "folder": str(folder)})
-    return pd.DataFrame(rows)
-
-
-def retrieval_source(analyses, trainings):
-    """What the retrieval figure is drawn from: a similarity matrix if one was saved.
-
-    The semantic analysis saves the subject-averaged EEG x image similarity
-    (``similarity_sorted.csv``); training folders only save each concept's
-    rank (``ranks.csv``), so the first of them gives a ranks-only figure.
-    Returns ``(table, description)`` or ``(None, None)``.
-    """
-    import pandas as pd
-
-    for folder, name in analyses:
-        if name == "semantic" and (folder / "similarity_sorted.csv").is_file():
-            return pd.read_csv(folder / "similarity_sorted.csv"), f"{folder} (similarity)"
-    for folder in trainings:
-        return pd.read_csv(folder / "ranks.csv"), f"{folder} (ranks only)"
-    return None, None
-
-
 def write_tables(dfs, out_dir, stem="accuracy_table"):
     """Write :func:`~eegvision.viz.tables.accuracy_table` as ``.md``, ``.tex`` and ``.csv``."""
-    from .._utils import atomic_path, write_csv
-    from .tables import accuracy_table, to_latex, to_markdown
+    from ._utils import atomic_path, write_csv
+    from .viz.tables import accuracy_table, to_latex, to_markdown
 
     table = accuracy_table(dfs)
     caption = ("Top-1 (analyses) and top-1/top-5 (trained models) accuracy per subject, %, "
@@ -153,7 +75,6 @@ def write_tables(dfs, out_dir, stem="accuracy_table"):
     write_csv(out_dir / f"{stem}.csv", flat.reset_index())
     paths.append(out_dir / f"{stem}.csv")
     return paths
-
 
 def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=5, n_examples=6,
                     overwrite=False):
@@ -182,7 +103,7 @@ def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=
     list of Path
         Every file written.
     """
-    from .._outdir import output_folder, staged_outputs
+    from ._outdir import output_folder, staged_outputs
 
     analyses, trainings = find_results(results_dir)
     if not analyses and not trainings:
@@ -196,13 +117,12 @@ def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=
         written = _rebuild(analyses, trainings, stage, formats, image_dir, k, n_examples)
     return [out_dir / p.relative_to(stage) for p in written]
 
-
 def _rebuild(analyses, trainings, out_dir, formats, image_dir, k, n_examples):
     import pandas as pd
 
-    from .._utils import logger
-    from ._style import save_figure
-    from .retrieval import plot_retrieval_examples
+    from ._utils import logger
+    from .viz import save_figure
+    from .viz.retrieval import plot_retrieval_examples
 
     written, tables = [], {}
     for (folder, _), stem in zip(analyses, _stems(analyses), strict=True):
@@ -223,5 +143,6 @@ def _rebuild(analyses, trainings, out_dir, formats, image_dir, k, n_examples):
     return written
 
 
-__all__ = ["find_analysis", "find_results", "rebuild_analysis_figure", "rebuild_figures", "retrieval_source",
-           "training_results", "write_tables"]
+__all__ = ["FORMATS", "figure_from_results", "find_analysis", "find_results",
+           "rebuild_analysis_figure", "rebuild_figures", "retrieval_source", "training_results",
+           "write_tables"]

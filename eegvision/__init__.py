@@ -27,6 +27,7 @@ _LAZY = {
     "fit": "eegvision.training",
     "evaluate": "eegvision.evaluate",
     "analyze": "eegvision.pipeline",
+    "report": "eegvision.reporting",
     "create_encoder": "eegvision.models",
     "list_encoders": "eegvision.models",
     "RidgeDecoder": "eegvision.decoding",

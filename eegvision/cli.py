@@ -319,6 +319,16 @@ def build_parser():
     p.add_argument("--images", default=None,
                    help="THINGS-EEG2 image_set/test_images, for retrieval thumbnails")
     p.set_defaults(func=_cmd_figures)
+
+    p = sub.add_parser("report", help="one self-contained HTML page of every result in a "
+                                       "results folder (figures, statistics, settings, warnings)")
+    p.add_argument("results", help="results folder: the --out of analyze / train, or a folder "
+                                   "above several")
+    p.add_argument("--out", default=None,
+                   help="folder receiving report.html (default: RESULTS, or RESULTS/report/ "
+                        "when RESULTS is one command's output folder)")
+    _add_overwrite_option(p)
+    p.set_defaults(func=_cmd_report)
     return parser
 
 
@@ -382,6 +392,12 @@ def _cmd_figures(args):
     from ._commands.analysis import figures_cli
 
     figures_cli(args)
+
+
+def _cmd_report(args):
+    from ._commands.report import report_cli
+
+    report_cli(args)
 
 
 def main(argv=None):

@@ -55,6 +55,7 @@ LAYERS = {
     "eegvision.runner": 6, "eegvision._dask": 6,
     "eegvision.viz": 7,
     "eegvision": 8, "eegvision.pipeline": 8, "eegvision.outputs": 8, "eegvision.figures": 8,
+    "eegvision.reporting": 8,
     "eegvision.cli": 9, "eegvision.__main__": 9, "eegvision._commands": 9,
 }
 

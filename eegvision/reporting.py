@@ -272,7 +272,7 @@ def _training_figure(section, history, ranks, metrics):
     n_way = int(metrics.get("n_way") or len(ranks))
     shown = [_figure(data, _relative(path, section.folder))
              for path, data in _png_files(section.folder, "train")]
-    png = _draw(section, lambda: plot_training(history, ranks, n_way))
+    png = _draw(section, lambda: plot_training(history, ranks, n_way)) if len(ranks) else None
     if png is not None:
         shown.insert(0, _figure(png, "loss per epoch (history.csv) and top-k accuracy over k "
                                      "(ranks.csv), drawn for this report"))

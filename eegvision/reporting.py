@@ -190,8 +190,8 @@ def _saved_summary(folder, df):
 
 def _analysis_figures(section, name, df, extras):
     """The folder's PNG figures (its own first), or one drawn from its tables when it has none."""
-    files = _png_files(section.folder, name)
-    shown = [_figure(data, _relative(path, section.folder)) for path, data in files]
+    shown = [_figure(data, _relative(path, section.folder))
+             for path, data in _png_files(section, name)]
     if not shown:
         png = _draw(section, lambda: _plot_analysis(name, df, extras))
         if png is not None:
@@ -207,13 +207,15 @@ def _plot_analysis(name, df, extras):
     return plot_analysis(name, df, df.attrs.get("summary"), extras)
 
 
-def _png_files(folder, name):
-    """``(path, bytes)`` of the PNG files under ``folder``: its figure first, job caches skipped.
+def _png_files(section, name):
+    """``(path, bytes)`` of the PNG files under the section's folder: its figure first.
 
-    Subfolders that are results folders of their own (a ``config.json``) get
-    their own section; links and files that are not PNG are left out.
+    Job caches, hidden folders, links and subfolders that are results
+    folders of their own (a ``config.json``: they get their own section) are
+    skipped; a damaged file or one that is not a PNG becomes a warning, never
+    a broken image on the page.
     """
-    folder = Path(folder)
+    folder = section.folder
     found = []
     for path in sorted(folder.rglob("*.png"), key=lambda p: (p.name != f"{name}.png",
                                                             len(p.parts), str(p))):
@@ -223,17 +225,29 @@ def _png_files(folder, name):
                        for i in range(1, len(parts))):
             continue
         data = _read_png(path)
-        if data is not None:
+        if data is None:
+            section.warnings.append(f"{_relative(path, folder)} is not a readable PNG image: "
+                                    "left out of the page")
+        else:
             found.append((path, data))
     return found
 
 
 def _read_png(path):
+    """The file's bytes when it is a whole PNG image (Pillow decodes it), else None."""
+    import io
+
+    from PIL import Image
+
     try:
         data = Path(path).read_bytes()
-    except OSError:
+        if not data.startswith(_PNG):
+            return None
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # decodes every row: a truncated file fails here
+    except (OSError, ValueError, SyntaxError):  # SyntaxError: Pillow's "broken PNG file"
         return None
-    return data if data.startswith(_PNG) else None
+    return data
 
 
 # ------------------------------------------------------------------ a training folder
@@ -271,7 +285,7 @@ def _training_figure(section, history, ranks, metrics):
 
     n_way = int(metrics.get("n_way") or len(ranks))
     shown = [_figure(data, _relative(path, section.folder))
-             for path, data in _png_files(section.folder, "train")]
+             for path, data in _png_files(section, "train")]
     png = _draw(section, lambda: plot_training(history, ranks, n_way)) if len(ranks) else None
     if png is not None:
         shown.insert(0, _figure(png, "loss per epoch (history.csv) and top-k accuracy over k "

@@ -8,10 +8,14 @@ and in a real browser in ``tests/test_report_browser.py``.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
+import os
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -46,6 +50,18 @@ def results(tmp_path_factory):
 def out(results, tmp_path):
     """A copy of the results folder each test may change."""
     return shutil.copytree(results, tmp_path / "out", symlinks=True)
+
+
+def _png_bytes():
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
 def _images(page):
@@ -136,10 +152,14 @@ def test_a_folder_without_figure_gets_one_drawn_and_a_broken_one_a_warning(out):
     for png in (out / "temporal").rglob("*.png"):
         png.unlink()
     (out / "temporal" / "fake.png").write_text("not a png")  # never embedded as a broken image
+    whole = (out / "train" / "history.csv").parent / "cut.png"
+    whole.write_bytes(_png_bytes()[:200])  # a PNG cut short: the signature alone proves nothing
     (out / "train" / "ranks.csv").write_text("concept,rank\n")
     rep = ev.report(out)
     temporal, train = rep.sections
     assert temporal.n_figures == 1 and "drawn from the saved tables" in temporal.body
+    assert "fake.png is not a readable PNG image" in " ".join(temporal.warnings)
+    assert "cut.png is not a readable PNG image" in " ".join(train.warnings)
     assert train.n_figures == 0 and "ranks.csv is empty" in " ".join(train.warnings)
     assert len(_images(rep.html)) == temporal.n_figures + train.n_figures
     (out / "temporal" / "results.csv").write_text('a,"b\n')  # unreadable: the page still comes
@@ -198,3 +218,78 @@ def test_training_warnings():
     assert "not above chance (5.0%, 20-way)" in training_warnings({"n_way": 20, "top1": 0.05},
                                                                    chance)[0]
     assert "not from one run" in training_warnings({"n_way": 20, "top1": 0.5}, hits)[0]
+
+
+# ------------------------------------------------------------------ in a real browser
+#: Browsers tried in order: Debian's chromium-headless-shell (what .ci/run installs), chromium.
+BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome",
+            "headless_shell")
+CI_SCRIPT = Path(__file__).resolve().parents[1] / ".ci" / "run"
+
+#: Appended to a copy of the page: after the load event, what the browser made of each image
+#: and table, written into the DOM that ``--dump-dom`` prints.
+_PROBE = """<script>addEventListener('load', () => {
+  const r = {images: [...document.images].map(i => ({natural: i.naturalWidth,
+                height: i.naturalHeight, complete: i.complete,
+                shown: i.getBoundingClientRect().width})),
+             tables: [...document.querySelectorAll('table')].map(t => t.rows.length),
+             sections: document.querySelectorAll('section').length};
+  const p = document.createElement('pre'); p.id = 'ev-probe';
+  p.textContent = JSON.stringify(r); document.body.appendChild(p);
+});</script>"""
+
+
+def _browser():
+    """Path of a headless Chromium; skip (fail where CI requires one) without it."""
+    path = os.environ.get("EEGVISION_CHROMIUM") or next(
+        (p for p in map(shutil.which, BROWSERS) if p), None)
+    if path:
+        return path
+    reason = (f"needs headless Chromium: none of {', '.join(BROWSERS)} is on PATH (Debian: "
+              "apt-get install chromium-headless-shell, as .ci/run does)")
+    if os.environ.get("EEGVISION_REQUIRE_BROWSER"):
+        pytest.fail(f"{reason}; EEGVISION_REQUIRE_BROWSER is set, so the browser test may "
+                    "not skip here")
+    pytest.skip(reason)
+
+
+def _chromium(browser, profile, *args):
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--hide-scrollbars", "--no-first-run", f"--user-data-dir={profile}",
+                           *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_every_figure_and_table_renders_in_headless_chromium(out, tmp_path):
+    from PIL import Image
+
+    browser = _browser()
+    main(["report", str(out)])
+    page = (out / "report.html").read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"  # the page, byte for byte, plus the probe before </body>
+    probe.write_text(page.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", probe.as_uri())
+    found = json.loads(html.unescape(re.search(r"<pre id=\"ev-probe\">(.*?)</pre>", dom,
+                                               re.S).group(1)))
+    assert len(found["images"]) == len(_images(page)) == N_FIGURES
+    for image in found["images"]:  # decoded (not a broken-image icon) and laid out
+        assert image["complete"] and image["natural"] > 100 and image["height"] > 100, image
+        assert image["shown"] > 100, image
+    assert len(found["tables"]) == page.count("<table") >= 6
+    assert all(rows >= 1 for rows in found["tables"]) and found["sections"] == 2
+    shot = tmp_path / "report.png"
+    _chromium(browser, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,2400",
+              (out / "report.html").as_uri())
+    with Image.open(shot) as im:
+        rgb = im.convert("RGB")
+    assert rgb.size == (1200, 2400)
+    colours = rgb.getcolors(maxcolors=1 << 20)
+    background = max(colours)[0]
+    assert len(colours) > 200 and background < 0.9 * rgb.size[0] * rgb.size[1]  # not blank
+
+
+def test_ci_installs_the_browser_and_forbids_the_skip():
+    text = CI_SCRIPT.read_text()
+    assert "apt-get install" in text and "chromium-headless-shell" in text
+    assert "export EEGVISION_REQUIRE_BROWSER=1" in text

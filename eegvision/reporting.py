@@ -5,7 +5,7 @@
 
 The page is generated here rather than by :class:`mne.Report`: it needs no
 JavaScript at all (mne.Report inlines Bootstrap, jQuery and highlight.js,
-about a megabyte, and its layout changes between MNE versions), every value
+several hundred kilobytes, and its layout changes between MNE versions), every value
 read from a file is escaped in one place, and the warnings on weak
 statistics sit beside the table they are about. Figures are the PNG files
 the folders hold, embedded as base64 ``data:`` URIs; nothing is fetched, so

@@ -188,6 +188,9 @@ def test_notebook_runs(tmp_path, monkeypatch):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert len(images) >= 4, "the notebook should display its four figures"
+    pages = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code"
+             for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    assert (out / "report.html").is_file() and any("<iframe srcdoc=" in "".join(p) for p in pages)
 
 
 def test_write_root_snippet_writes_a_root_that_info_and_analyze_read(tmp_path, capsys):

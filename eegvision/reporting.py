@@ -146,8 +146,8 @@ def _report_folder(root, out, folders):
     if Path(out).resolve() in reported:
         raise option_error("--out", str(out), "is a results folder the report reads; the "
                            "report would share its manifest (and, with --overwrite, delete its "
-                           "results)", "leave --out out (the report then goes to "
-                           f"{Path(out) / 'report'}) or choose another folder")
+                           "results)", "drop --out (the report then goes to "
+                           f"{_report_folder(root, None, folders)}) or choose another folder")
     return Path(out)
 
 

@@ -139,6 +139,21 @@ def test_a_users_report_html_is_never_replaced_without_overwrite(out, capsys):
     assert main(["report", str(out)]) == 0  # its own page: rerun replaces it
 
 
+def test_text_from_the_files_is_escaped(out):
+    import eegvision as ev
+
+    hostile = "<script>alert(1)</script>"
+    summary = pd.read_csv(out / "temporal" / "summary.csv")
+    summary.loc[0, "condition"] = hostile
+    summary.rename(columns={"sem": "<img src=x onerror=alert(2)>"}).to_csv(
+        out / "temporal" / "summary.csv", index=False)
+    config = json.loads((out / "temporal" / "config.json").read_text())
+    (out / "temporal" / "config.json").write_text(json.dumps({**config, "data_root": hostile}))
+    page = ev.report(out).html
+    assert "<script" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
 def test_no_results_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

@@ -42,6 +42,7 @@ _METRICS = ("top1", "top3", "top5", "k2", "k4", "k10", "k50", "k100", "n_way", "
             "epochs", "best_epoch", "train_seconds", "model", "recipe", "seed", "subject")
 _MAX_ROWS = 60  # rows of a table shown; the rest stay in the CSV file
 _SMALL_TABLE = 40  # extra tables up to this many rows are shown in full
+_OPEN_TABLE = 10  # ... and up to this many, unfolded
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -347,6 +348,8 @@ def summary_warnings(summary):
 
 
 def _row_labels(summary):
+    if "condition" in summary and summary["condition"].is_unique:  # it names each row alone
+        return [str(c) for c in summary["condition"]]
     cols = [c for c in _LABEL_COLUMNS if c in summary]
     if not cols:
         return [f"row {i + 1}" for i in range(len(summary))]
@@ -424,9 +427,9 @@ def _chance_warnings(summary, labels):
     warnings = []
     below = summary["mean"] <= summary["chance"]
     if below.all():
-        warnings.append("every condition is at or below chance (mean top-1 ≤ 1 / n_way)")
+        warnings.append("every condition is at or below chance (mean ≤ chance)")
     elif below.any():
-        warnings.append(f"at or below chance (mean ≤ 1 / n_way): {_listed(labels, below)}")
+        warnings.append(f"at or below chance (mean ≤ chance): {_listed(labels, below)}")
     col = next((c for c in ("p_chance_fdr", "p_chance") if c in summary), None)
     if col is not None and not below.all() and not (summary[col] < ALPHA).any():
         warnings.append(f"no condition is above chance ({col} ≥ {ALPHA} everywhere): the "
@@ -555,9 +558,10 @@ def _extra_tables(extras, section):
     for name, table in extras.items():
         if not hasattr(table, "to_html"):
             continue
-        if len(table) <= _SMALL_TABLE:
-            small.append(f"<details><summary><code>{_esc(name)}.csv</code> ({len(table)} rows)"
-                         f"</summary>{_table(table, section)}</details>")
+        if len(table) <= _SMALL_TABLE:  # the shortest (cluster p-values, RSA summary) open
+            state = " open" if len(table) <= _OPEN_TABLE else ""
+            small.append(f"<details{state}><summary><code>{_esc(name)}.csv</code> "
+                         f"({len(table)} rows)</summary>{_table(table, section)}</details>")
         else:
             large.append(f"<code>{_esc(name)}.csv</code> ({len(table)} rows × "
                          f"{table.shape[1]} columns)")

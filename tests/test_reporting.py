@@ -197,6 +197,14 @@ def test_healthy_statistics_have_no_warning():
     assert summary_warnings(_summary()) == []
 
 
+def test_rows_are_named_by_their_condition_or_their_columns():
+    by_k = pd.DataFrame({"condition": ["k=1", "k=2"], "k": [1, 2], "n_subjects": [4, 4],
+                         "mean": [0.001, 0.5], "chance": [0.005, 0.01]})
+    assert "at or below chance (mean ≤ chance): k=1" in summary_warnings(by_k)
+    by_part = by_k.assign(condition=["reps", "reps"], part=["test", "train"])
+    assert "at or below chance (mean ≤ chance): reps test 1" in summary_warnings(by_part)
+
+
 def test_each_weakness_is_named():
     text = lambda **kw: " | ".join(summary_warnings(_summary(**kw)))  # noqa: E731
     assert "only 2 subjects" in text(n_subjects=[2, 2, 2])
@@ -208,7 +216,7 @@ def test_each_weakness_is_named():
     assert "p_vs_reference is missing (NaN) in early" in text(
         p_vs_reference=[math.nan, math.nan, 0.01])
     assert "p_chance is missing" in text(p_chance=[1e-6, math.nan, 1e-3])
-    assert "at or below chance (mean ≤ 1 / n_way): late" in text(mean=[0.3, 0.2, 0.005])
+    assert "at or below chance (mean ≤ chance): late" in text(mean=[0.3, 0.2, 0.005])
     flat = text(p_chance_fdr=[0.2, 0.5, 0.9])
     assert "no condition is above chance (p_chance_fdr" in flat
     assert "every condition is at or below chance" in text(mean=[0.001] * 3)

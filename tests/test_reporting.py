@@ -139,6 +139,17 @@ def test_a_users_report_html_is_never_replaced_without_overwrite(out, capsys):
     assert main(["report", str(out)]) == 0  # its own page: rerun replaces it
 
 
+def test_a_folder_of_another_commands_outputs_is_refused(out, tmp_path, capsys):
+    figs = tmp_path / "figs"
+    assert main(["figures", "--results", str(out / "temporal"), "--out", str(figs)]) == 0
+    before = {p.name: p.read_bytes() for p in figs.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main(["report", str(out), "--out", str(figs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds the outputs of `eegvision figures`" in err
+    assert {p.name: p.read_bytes() for p in figs.iterdir() if p.is_file()} == before
+
+
 def test_text_from_the_files_is_escaped(out):
     import eegvision as ev
 

@@ -264,10 +264,11 @@ def training_section(folder, root):
         config = json.loads((folder / "config.json").read_text())
         if not isinstance(metrics, dict) or "rank" not in ranks:
             raise ValueError("metrics.json is not an object or ranks.csv has no rank column")
+        history = pd.read_csv(folder / "history.csv") if (folder / "history.csv").is_file() \
+            else None
     except (ValueError, OSError) as err:
         section.warnings.append(f"the folder could not be read: {_one_line(err)}")
         return section
-    history = pd.read_csv(folder / "history.csv") if (folder / "history.csv").is_file() else None
     section.warnings = training_warnings(metrics, ranks)
     parts = [_training_figure(section, history, ranks, metrics)]
     shown = {k: metrics[k] for k in _METRICS if k in metrics}

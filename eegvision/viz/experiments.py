@@ -15,28 +15,49 @@ from .decoding import _accuracy_label, _chance, _label_chance, _stars, plot_cond
 CEILING_COLOR = PALETTE[4]
 
 
+#: A ceiling more than this many times the data's top goes off the axis (marked at its top
+#: edge) instead of stretching the axis until the data fill its bottom fifth.
+CEILING_ROOM = 1.5
+
+
 def draw_noise_ceiling(fig, ceiling, value="top1"):
     """Draw the mean split-half noise ceiling on every top-1 accuracy axis of ``fig``.
 
-    Axes are recognised by their y label (``top-1 accuracy ...``); a dotted
-    line at the subjects' mean ceiling, labelled at the right edge.
+    Axes are recognised by their y label (``top-1 accuracy ...``). A ceiling
+    within reach of the data is a dotted line labelled at the right edge; one
+    far above them (more than :data:`CEILING_ROOM` times the axis top) is a
+    dotted rule along the top edge with its value and an arrow, so the data
+    keep the axis.
     """
     if ceiling is None or len(ceiling) == 0 or f"nc_{value}" not in ceiling:
         return fig
     level = float(np.nanmean(ceiling[f"nc_{value}"]))
+    if not np.isfinite(level):
+        return fig
     label = value.replace("top", "top-")
     with style():
         for ax in fig.axes:
-            if not ax.get_ylabel().startswith(f"{label} accuracy"):
-                continue
-            ax.axhline(level, color=CEILING_COLOR, ls=":", lw=0.9, zorder=2)
-            ax.annotate("noise ceiling", xy=(1.0, level), xycoords=("axes fraction", "data"),
-                        xytext=(2, 0), textcoords="offset points", color=CEILING_COLOR,
-                        fontsize=5.5, ha="left", va="center", annotation_clip=False)
-            lo, hi = ax.get_ylim()
-            if level > hi * 0.95:
-                ax.set_ylim(lo, level * 1.1)
+            if ax.get_ylabel().startswith(f"{label} accuracy"):
+                _ceiling_on(ax, level)
     return fig
+
+
+def _ceiling_on(ax, level):
+    """The ceiling on one axis: a line in range, or an off-scale mark at the top edge."""
+    lo, hi = ax.get_ylim()
+    if level > CEILING_ROOM * hi:
+        ax.plot([0, 1], [1, 1], transform=ax.transAxes, color=CEILING_COLOR, ls=":", lw=1.2,
+                clip_on=False, zorder=5)
+        ax.annotate(f"noise ceiling {100 * level:.3g}% \u2191", xy=(1.0, 1.0),
+                    xycoords="axes fraction", xytext=(-2, -2), textcoords="offset points",
+                    color=CEILING_COLOR, fontsize=5.5, ha="right", va="top")
+        return
+    ax.axhline(level, color=CEILING_COLOR, ls=":", lw=0.9, zorder=2)
+    ax.annotate("noise ceiling", xy=(1.0, level), xycoords=("axes fraction", "data"),
+                xytext=(2, 0), textcoords="offset points", color=CEILING_COLOR,
+                fontsize=5.5, ha="left", va="center", annotation_clip=False)
+    if level > hi * 0.95:
+        ax.set_ylim(lo, level * 1.1)
 
 
 def _curve(ax, df, x, value, summary, color, label):
@@ -112,8 +133,9 @@ def plot_datasize(df, summary=None):
 def plot_loso(df, summary=None):
     """Within-subject vs leave-one-subject-out, paired per subject."""
     fig = plot_conditions(df, summary, reference="within", mark="reference",
-                          order=["within", "loso"], xlabel="",
-                          labels={"within": "within subject", "loso": "left-out subject"},
+                          order=["within", "loso"], xlabel="model trained on",
+                          labels={"within": "the subject's own data",
+                                  "loso": "the other subjects"},
                           title="Across subjects")
     ax = fig.axes[0]
     wide = df.groupby(["condition", "subject"])["top1"].mean().unstack("subject")

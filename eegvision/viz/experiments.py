@@ -138,12 +138,13 @@ def plot_loso(df, summary=None):
                                   "loso": "the other subjects"},
                           title="Across subjects")
     ax = fig.axes[0]
-    wide = df.groupby(["condition", "subject"])["top1"].mean().unstack("subject")
-    if {"within", "loso"} <= set(wide.index):
+    if {"within", "loso"} <= set(df["condition"]):
         with style():
-            for s in wide.columns:  # one line per subject joins its two bars
-                ax.plot([0, 1], [wide.loc["within", s], wide.loc["loso", s]], color="0.6",
-                        lw=0.5, zorder=3)
+            # one line per subject joins its two points where they were drawn (jittered)
+            for points in ax.collections:
+                xy = points.get_offsets() if type(points).__name__ == "PathCollection" else []
+                if len(xy) == 2:
+                    ax.plot(xy[:, 0], xy[:, 1], color="0.6", lw=0.5, zorder=3)
     return fig
 
 
@@ -186,11 +187,13 @@ def plot_topk(df, summary=None, ceiling=None):
         for i, s in enumerate(wide.columns):
             ax.plot(ks, wide[s], color="0.75", lw=0.5, label="subjects" if i == 0 else None)
         ax.plot(ks, wide.mean(axis=1), color=PALETTE[0], lw=1.2, label="mean")
-        if wide.shape[1] > 1:
-            from .decoding import bootstrap_band
+        from .decoding import bootstrap_band, chance_test, small_n_note
 
-            lo, hi = bootstrap_band(wide.to_numpy())
+        lo, hi = bootstrap_band(wide.to_numpy())
+        if np.isfinite(lo).all():
             ax.fill_between(ks, lo, hi, color=PALETTE[0], alpha=0.2, lw=0, label="95% CI")
+        elif small_n_note(summary, wide.shape[1]):
+            ax.plot([], [], " ", label=small_n_note(summary, wide.shape[1]))
         n_way = int(df["n_way"].iloc[0])
         ax.plot(ks, ks / n_way, color=CHANCE_COLOR, ls="--", lw=0.8, label="chance (k / n)")
         if ceiling is not None and len(ceiling):
@@ -199,20 +202,22 @@ def plot_topk(df, summary=None, ceiling=None):
                     ax.scatter([k], [ceiling[f"nc_top{k}"].mean()], marker="_", s=60,
                                color=CEILING_COLOR, zorder=5,
                                label="noise ceiling" if k == 1 else None)
-        if summary is not None:
+        column, what = chance_test(summary)
+        if column:
             for _, r in summary.iterrows():
                 if r["k"] in (1, 5, 10, 50) and r["k"] <= ks.max():
-                    ax.text(r["k"], r["mean"], " " + _stars(r["p_chance_fdr"]), fontsize=5,
-                            va="top")
-        from matplotlib.ticker import ScalarFormatter
-
+                    ax.text(r["k"], r["mean"], " " + _stars(r[column]), fontsize=5, va="top")
+            ax.text(0, 1.0, f"stars: {what}", transform=ax.transAxes, fontsize=5,
+                    color="0.35", va="bottom")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ticks = [k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if k <= ks.max()]
+        ax.set_xticks(ticks, [str(k) for k in ticks])
+        ax.minorticks_off()
         ax.set_xlabel(f"k ({n_way}-way)")
         ax.set_ylabel("top-k accuracy")
         ax.set_ylim(0, 1.02)
         percent_axis(ax)
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")
     return fig
 
 

@@ -154,7 +154,16 @@ def _count_bars(fig, df, summary, extras):
     return ax
 
 
-count_spatial = count_spectral = count_loso = _count_bars
+count_spatial = count_spectral = _count_bars
+
+
+def count_loso(fig, df, summary, extras):
+    ax = _count_bars(fig, df, summary, extras)
+    points = {tuple(np.round(xy, 9)) for c in ax.collections if type(c).__name__ ==
+              "PathCollection" for xy in c.get_offsets()}
+    joins = [ln for ln in ax.lines if len(ln.get_xdata()) == 2 and ln.get_color() == "0.6"]
+    assert len(joins) == len(SUBJECTS)  # each subject's pair, joined at its drawn points
+    assert {tuple(np.round(xy, 9)) for ln in joins for xy in ln.get_xydata()} == points
 
 
 def count_semantic(fig, df, summary, extras):

@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._style import CHANCE_COLOR, PALETTE, new_figure, panel_label, percent_axis, style
-from .decoding import _accuracy_label, _chance, _label_chance, _stars, plot_conditions
+from .decoding import (
+    _accuracy_label,
+    _chance,
+    _label_chance,
+    _stars,
+    chance_test,
+    plot_conditions,
+    small_n_note,
+)
 
 CEILING_COLOR = PALETTE[4]
 
@@ -88,11 +96,16 @@ def plot_repetitions(df, summary=None):
             sub = df[df["part"] == part]
             s = None if summary is None else summary[summary["part"] == part]
             xs, _ = _curve(ax, sub, "n_reps", "top1", s, PALETTE[0], "mean")
-            if s is not None and "p_chance_fdr" in s:
-                sig = s.set_index("n_reps").reindex(xs)["p_chance_fdr"].to_numpy() < 0.05
+            column, _ = chance_test(s)
+            if column:  # the t-test across subjects, else every subject's binomial test
+                sig = s.set_index("n_reps").reindex(xs)[column].to_numpy(float) < 0.05
+                what = ("p < .05 vs chance (FDR)" if column == "p_chance_fdr"
+                        else "every subject p < .05 vs chance (binomial, FDR)")
                 if sig.any():
                     ax.scatter(xs[sig], np.zeros(sig.sum()), marker="s", s=6, color="k",
-                               label="p < .05 vs chance (FDR)", clip_on=False, zorder=4)
+                               label=what, clip_on=False, zorder=4)
+            if small_n_note(s, sub["subject"].nunique()):
+                ax.plot([], [], " ", label=small_n_note(s, sub["subject"].nunique()))
             _label_chance(ax, _chance(df))
             ax.set_xticks(xs, [f"{x:g}" for x in xs] if len(xs) <= 12 else None)
             ax.set_xlabel(titles[part][0])
@@ -119,8 +132,13 @@ def plot_datasize(df, summary=None):
             for x, p in s.set_index("percent").reindex(xs)["p_vs_reference_fdr"].items():
                 if np.isfinite(p):
                     ax.text(x, top, _stars(p), ha="center", va="bottom", fontsize=6)
-            ax.text(0, 1.0, "stars: vs 100 % (paired t, FDR)", transform=ax.transAxes,
-                    fontsize=5, color="0.35", va="bottom")
+            n = wide.shape[1]
+            what = ("stars: vs 100 % (paired t, FDR)" if np.isfinite(s["p_vs_reference_fdr"])
+                    .any() else "no paired t-test vs 100 % (too few subjects or no spread)")
+            note = small_n_note(s, n)
+            ax.text(0, 1.0, f"n = {n} subject{'s' if n != 1 else ''}; {what}"
+                    + (f"; {note}" if note else ""), transform=ax.transAxes, fontsize=5,
+                    color="0.35", va="bottom")
         _label_chance(ax, _chance(df))
         ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.set_xlabel("training concepts used (%)")
@@ -187,7 +205,7 @@ def plot_topk(df, summary=None, ceiling=None):
         for i, s in enumerate(wide.columns):
             ax.plot(ks, wide[s], color="0.75", lw=0.5, label="subjects" if i == 0 else None)
         ax.plot(ks, wide.mean(axis=1), color=PALETTE[0], lw=1.2, label="mean")
-        from .decoding import bootstrap_band, chance_test, small_n_note
+        from .decoding import bootstrap_band
 
         lo, hi = bootstrap_band(wide.to_numpy())
         if np.isfinite(lo).all():

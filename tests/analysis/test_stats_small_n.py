@@ -91,3 +91,17 @@ def test_group_rows_reason_and_binomial():
     assert g.loc[1, "p_binomial"] == pytest.approx(stats.binomial_pvalue(0.6, 10, 0.1))
     assert g.loc[5, "p_binomial"] == pytest.approx(stats.binomial_pvalue(0.5, 10, 0.5))
     assert g["reason"].str.startswith("1 subject: no t-test").all()
+
+
+def test_cli_summary_says_why(capsys, tmp_path):
+    """``eegvision analyze`` prints the trial-level test and each reason once."""
+    from eegvision._commands.analysis import _print_summary
+
+    df = _table([0.05, 0.08], drop=-0.02)
+    df.attrs["summary"] = stats.summarize(df, reference="all")
+    _print_summary("spatial", df, tmp_path)
+    out = capsys.readouterr().out
+    assert "p_binomial" in out.splitlines()[0]
+    assert "  note: 2 subjects: no bootstrap interval (needs 4+" in out
+    assert "  note (drop): no paired t-test vs all (every subject differs from it by the " \
+           "same -0.02: no spread)" in out

@@ -56,9 +56,11 @@ def _ceiling_on(ax, level):
     if level > CEILING_ROOM * hi:
         ax.plot([0, 1], [1, 1], transform=ax.transAxes, color=CEILING_COLOR, ls=":", lw=1.2,
                 clip_on=False, zorder=5)
-        ax.annotate(f"noise ceiling {100 * level:.3g}% \u2191", xy=(1.0, 1.0),
-                    xycoords="axes fraction", xytext=(-2, -2), textcoords="offset points",
-                    color=CEILING_COLOR, fontsize=5.5, ha="right", va="top")
+        # labelled beside the axis, as the in-range line and chance are: never over data
+        ax.annotate(f"noise ceiling\n{100 * level:.3g}% \u2191", xy=(1.0, 1.0),
+                    xycoords="axes fraction", xytext=(2, 0), textcoords="offset points",
+                    color=CEILING_COLOR, fontsize=5.5, ha="left", va="center",
+                    annotation_clip=False)
         return
     ax.axhline(level, color=CEILING_COLOR, ls=":", lw=0.9, zorder=2)
     ax.annotate("noise ceiling", xy=(1.0, level), xycoords=("axes fraction", "data"),
@@ -134,11 +136,10 @@ def plot_datasize(df, summary=None):
                     ax.text(x, top, _stars(p), ha="center", va="bottom", fontsize=6)
             n = wide.shape[1]
             what = ("stars: vs 100 % (paired t, FDR)" if np.isfinite(s["p_vs_reference_fdr"])
-                    .any() else "no paired t-test vs 100 % (too few subjects or no spread)")
-            note = small_n_note(s, n)
-            ax.text(0, 1.0, f"n = {n} subject{'s' if n != 1 else ''}; {what}"
-                    + (f"; {note}" if note else ""), transform=ax.transAxes, fontsize=5,
-                    color="0.35", va="bottom")
+                    .any() else "no paired t-test vs 100 %")
+            lines = [f"n = {n} subject{'s' if n != 1 else ''}; {what}", small_n_note(s, n)]
+            ax.text(0, 1.0, "\n".join(t for t in lines if t), transform=ax.transAxes,
+                    fontsize=5, color="0.35", va="bottom", linespacing=1.1)
         _label_chance(ax, _chance(df))
         ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.set_xlabel("training concepts used (%)")

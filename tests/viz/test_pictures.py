@@ -270,7 +270,7 @@ def test_high_noise_ceiling_leaves_the_axis_to_the_data():
         data_top = max(np.nanmax(ln.get_ydata()) for ln in ax.lines if len(ln.get_ydata()) > 2)
         assert data_top > 0.5 * top  # the data use the axis, not its bottom fifth
         texts = [t.get_text() for t in ax.texts]
-        assert "noise ceiling 78% \u2191" in texts
+        assert "noise ceiling\n78% \u2191" in texts
 
 
 def test_low_noise_ceiling_is_a_line_at_its_level():

@@ -12,7 +12,7 @@ from eegvision.viz.topomap import plot_saliency
 
 def plot(df, extras):
     """The figure from the analysis' tables; edit here to restyle it."""
-    return plot_saliency(df, extras, cmap="RdBu_r")
+    return plot_saliency(df, extras)  # diverging for signed rows, sequential for norms
 
 
 def main(results_dir, out_dir):

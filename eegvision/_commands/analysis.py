@@ -75,10 +75,25 @@ def _epochs_file(args, settings):
 def _print_summary(name, df, out):
     summary = df.attrs.get("summary")
     if summary is not None:
-        cols = [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance") if c in summary]
+        cols = [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance", "p_binomial")
+                if c in summary]
         print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        _print_reasons(summary)
     print(f"\n{name}: {len(df)} results -> {out / 'results.csv'}")
     print(f"figure -> {out / (name + '.png')} (+ .pdf)")
+
+
+def _print_reasons(summary):
+    """Why statistics are empty, once per clause, naming the conditions it is not true of all."""
+    if "reason" not in summary or "condition" not in summary:
+        return
+    clauses = {}
+    for cond, reason in zip(summary["condition"], summary["reason"], strict=True):
+        for clause in (reason.split("; ") if isinstance(reason, str) and reason else []):
+            clauses.setdefault(clause, []).append(str(cond))
+    for clause, conds in clauses.items():
+        where = "" if len(conds) == len(summary) else f" ({', '.join(conds)})"
+        print(f"  note{where}: {clause}")
 
 
 def figures_cli(args):

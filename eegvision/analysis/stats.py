@@ -11,6 +11,12 @@ import numpy as np
 
 from .._utils import rng_from_seed
 
+#: Subjects (finite values) an across-subject statistic needs. A t-test needs two
+#: values that vary. The percentile bootstrap needs four: with two values its 95 %
+#: interval is their range (which holds the mean half of the time), with three
+#: still their range (three times in four), so it is not reported below four.
+MIN_SUBJECTS = {"t-test": 2, "bootstrap": 4}
+
 
 def _varies(values):
     """True unless all values are equal up to rounding (a t-test needs spread).
@@ -54,18 +60,20 @@ def permutation_pvalue(similarity, *, k=1, n_permutations=1000, seed=0):
     return float((1 + np.sum(null >= observed)) / (1 + n_permutations))
 
 
-def bootstrap_ci(values, *, n_boot=10000, ci=0.95, seed=0):
+def bootstrap_ci(values, *, n_boot=10000, ci=0.95, seed=0, min_n=MIN_SUBJECTS["bootstrap"]):
     """Percentile bootstrap interval of the mean of ``values`` (e.g. across subjects).
 
-    Returns (low, high); with one value both are that value.
+    Returns (low, high); ``(nan, nan)`` with fewer than ``min_n`` finite
+    values (see :data:`MIN_SUBJECTS`: below four, the "95 %" interval of a
+    percentile bootstrap is the range of the values).
     """
+    rng = rng_from_seed(seed)  # first: a missing seed is an error whatever the values
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
-    if values.size == 0:
+    if values.size == 0 or values.size < min_n:
         return (np.nan, np.nan)
     if values.size == 1:
         return (float(values[0]), float(values[0]))
-    rng = rng_from_seed(seed)
     means = values[rng.integers(0, values.size, (n_boot, values.size))].mean(axis=1)
     alpha = (1 - ci) / 2
     return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))
@@ -75,11 +83,17 @@ def paired_test(a, b, *, method="ttest"):
     """Two-sided paired test of ``a`` vs ``b`` (per subject). Returns (statistic, p).
 
     ``method='wilcoxon'`` for a rank test (needs at least 6 pairs to reach p<.05).
+    ``(nan, nan)`` with fewer than two finite pairs or when the differences do
+    not vary (:func:`paired_reason` says which).
     """
     from scipy import stats
 
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.size < 2 or np.allclose(a, b):
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    # equal differences (e.g. two subjects each 1 % below) have no spread: t is
+    # infinite and p exactly 0, which says nothing; NaN instead (paired_reason says why)
+    if a.size < MIN_SUBJECTS["t-test"] or not _varies(a - b):
         return (np.nan, np.nan)
     if method == "wilcoxon":
         res = stats.wilcoxon(a, b)
@@ -135,43 +149,125 @@ def cluster_test(scores, chance, *, n_permutations=1024, threshold=None, seed=0)
     return spans, np.asarray(pvals)
 
 
+def chance_reason(values):
+    """Why across-subject statistics of ``values`` are missing ('' when none is).
+
+    ``'<n> subjects: '`` and one clause per statistic left out: the one-sample
+    t-test (fewer than two subjects, or no spread) and the bootstrap interval
+    (fewer than four; :data:`MIN_SUBJECTS`).
+    """
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    n, need_t, need_boot = v.size, MIN_SUBJECTS["t-test"], MIN_SUBJECTS["bootstrap"]
+    out = []
+    if n < need_t:
+        out.append(f"no t-test across subjects (needs {need_t}+; p_binomial is the "
+                   "trial-level test)")
+    elif not _varies(v):
+        out.append("no t-test across subjects (all score the same: no spread; p_binomial "
+                   "is the trial-level test)")
+    if n < need_boot:
+        out.append(f"no bootstrap interval (needs {need_boot}+: with fewer it is the "
+                   "subjects' range, not a 95 % interval)")
+    return f"{_subjects(n)}: " + "; ".join(out) if out else ""
+
+
+def paired_reason(a, b, reference="the reference"):
+    """Why the paired test of ``a`` against ``b`` is missing ('' when it is not)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = (a - b)[np.isfinite(a) & np.isfinite(b)]
+    if d.size < MIN_SUBJECTS["t-test"]:
+        return f"no paired t-test vs {reference} (needs {MIN_SUBJECTS['t-test']}+ subjects)"
+    if not _varies(d):
+        return (f"no paired t-test vs {reference} (every subject differs from it by the same "
+                f"{d[0]:+.4g}: no spread)")
+    return ""
+
+
+def _subjects(n):
+    return f"{n} subject{'s' if n != 1 else ''}"
+
+
+def binomial_per_subject(df, *, value="top1", chance=None, chance_col=None):
+    """The largest per-subject binomial p of ``value`` against chance (trial level).
+
+    Each subject's seed-averaged accuracy is tested against chance over its
+    ``n_test`` test concepts (exact binomial, one-sided). The largest p is
+    below alpha only when every subject is above chance on its own: the
+    fallback where there are too few subjects for a test across them.
+    """
+    if chance is None:
+        chance = float(df[chance_col].iloc[0]) if chance_col else 1.0 / df["n_way"].iloc[0]
+    n_col = "n_test" if "n_test" in df else "n_way"
+    per = df.groupby("subject").agg(acc=(value, "mean"), n=(n_col, "first")).dropna()
+    if per.empty:
+        return np.nan
+    return max(binomial_pvalue(a, int(n), chance) for a, n in zip(per["acc"], per["n"]))
+
+
+def _chance_row(v, chance, seed, n_boot):
+    """Across-subject statistics of one condition's per-subject values ``v``."""
+    from scipy import stats
+
+    lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
+    p = (float(stats.ttest_1samp(v, chance, alternative="greater").pvalue)
+         if v.size >= MIN_SUBJECTS["t-test"] and _varies(v) else np.nan)
+    return {"n_subjects": v.size, "mean": v.mean() if v.size else np.nan,
+            "sem": v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan,
+            "ci_low": lo, "ci_high": hi, "chance": chance, "p_chance": p}
+
+
+def _add_fdr(out, column, after):
+    """Insert ``<column>_fdr`` (Benjamini-Hochberg over conditions) after ``after``."""
+    out.insert(out.columns.get_loc(after) + 1, f"{column}_fdr", fdr(out[column].to_numpy()))
+
+
 def summarize(df, *, by="condition", value="top1", reference=None, n_boot=10000, seed=0):
     """Mean, SEM, bootstrap CI across subjects per condition, with tests.
 
-    Adds ``p_chance`` (one-sample t-test across subjects vs chance, one-sided,
-    or the binomial test when there is one subject), and, when ``reference``
-    names a condition, ``p_vs_reference`` (paired t-test, per subject averaged
-    over seeds) with ``p_vs_reference_fdr`` (Benjamini-Hochberg); effect sizes
-    ``dz_chance`` and, against the reference, ``diff_vs_reference`` with its
-    bootstrap interval and ``dz_vs_reference`` (see :func:`add_effect_sizes`).
+    Adds ``p_chance`` (one-sample t-test across subjects vs chance,
+    one-sided), ``p_binomial`` (the trial-level test: the largest of the
+    subjects' exact binomial p-values, see :func:`binomial_per_subject`),
+    and, when ``reference`` names a condition, ``p_vs_reference`` (paired
+    t-test, per subject averaged over seeds), each with its ``_fdr``
+    (Benjamini-Hochberg); effect sizes ``dz_chance`` and, against the
+    reference, ``diff_vs_reference`` with its bootstrap interval and
+    ``dz_vs_reference`` (see :func:`add_effect_sizes`).
+
+    A statistic needs enough subjects (:data:`MIN_SUBJECTS`): below that, or
+    when the values (or the paired differences) do not vary, it is NaN and
+    the ``reason`` column says why.
     """
     import pandas as pd
-    from scipy import stats
 
     per_subject = df.groupby([by, "subject"], sort=False)[value].mean().unstack("subject")
     chance = 1.0 / df["n_way"].iloc[0]
     rows = []
     for cond, vals in per_subject.iterrows():
         v = vals.dropna().to_numpy()
-        lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
-        if v.size > 1 and _varies(v):
-            p = float(stats.ttest_1samp(v, chance, alternative="greater").pvalue)
-        else:
-            n_test = int(df["n_test"].iloc[0]) if "n_test" in df else int(df["n_way"].iloc[0])
-            p = binomial_pvalue(v.mean(), n_test, chance)
-        rows.append({by: cond, "n_subjects": v.size, "mean": v.mean(),
-                     "sem": v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan,
-                     "ci_low": lo, "ci_high": hi, "chance": chance, "p_chance": p})
+        rows.append({by: cond, **_chance_row(v, chance, seed, n_boot),
+                     "p_binomial": binomial_per_subject(df[df[by] == cond], value=value,
+                                                        chance=chance),
+                     "reason": chance_reason(v)})
     out = pd.DataFrame(rows)
-    out["p_chance_fdr"] = fdr(out["p_chance"].to_numpy())
+    _add_fdr(out, "p_chance", "p_chance")
+    _add_fdr(out, "p_binomial", "p_binomial")
     if reference is not None and reference in per_subject.index:
         ref = per_subject.loc[reference]
         out["p_vs_reference"] = [
             np.nan if c == reference else paired_test(per_subject.loc[c], ref)[1]
             for c in out[by]]
         out["p_vs_reference_fdr"] = fdr(out["p_vs_reference"].to_numpy())
-    return add_effect_sizes(out, per_subject, by=by, chance=chance, reference=reference,
-                            n_boot=n_boot, seed=seed)
+        out["reason"] = [_join(r, "" if c == reference else
+                               paired_reason(per_subject.loc[c], ref, reference))
+                         for r, c in zip(out["reason"], out[by], strict=True)]
+    out = add_effect_sizes(out, per_subject, by=by, chance=chance, reference=reference,
+                           n_boot=n_boot, seed=seed)
+    return out[[c for c in out.columns if c != "reason"] + ["reason"]]
+
+
+def _join(*reasons):
+    return "; ".join(r for r in reasons if r)
 
 
 # ------------------------------------------------------------ effect sizes
@@ -249,26 +345,22 @@ def group_rows(df, *, by="condition", value="top1", chance_col=None, extra=(), n
     Like :func:`summarize` without a reference: per condition the mean over
     subjects (each averaged over seeds), SEM, bootstrap CI, chance (from
     ``chance_col``, else ``1 / n_way``), a one-sided t-test against it
-    (``p_chance``; NaN with one subject), its FDR over conditions and
-    ``dz_chance``. ``extra`` columns (constant within a condition) are kept.
+    (``p_chance``), the trial-level ``p_binomial``, their FDR over conditions,
+    ``dz_chance`` and the ``reason`` for any statistic left out (too few
+    subjects, no spread). ``extra`` columns (constant within a condition) are kept.
     """
     import pandas as pd
-    from scipy import stats
 
     rows = []
     for cond, sub in df.groupby(by, sort=False):
         v = sub.groupby("subject")[value].mean().dropna().to_numpy()
         chance = (float(sub[chance_col].iloc[0]) if chance_col else 1.0 / sub["n_way"].iloc[0])
-        lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
-        p = (float(stats.ttest_1samp(v, chance, alternative="greater").pvalue)
-             if v.size > 1 and _varies(v) else np.nan)
-        rows.append({by: cond, **{c: sub[c].iloc[0] for c in extra}, "n_subjects": v.size,
-                     "mean": v.mean() if v.size else np.nan,
-                     "sem": v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan,
-                     "ci_low": lo, "ci_high": hi, "chance": chance, "p_chance": p,
-                     "dz_chance": cohens_dz(v, mu=chance)})
+        rows.append({by: cond, **{c: sub[c].iloc[0] for c in extra},
+                     **_chance_row(v, chance, seed, n_boot),
+                     "p_binomial": binomial_per_subject(sub, value=value, chance=chance),
+                     "dz_chance": cohens_dz(v, mu=chance), "reason": chance_reason(v)})
     out = pd.DataFrame(rows)
     if not out.empty:
-        out.insert(out.columns.get_loc("p_chance") + 1, "p_chance_fdr",
-                   fdr(out["p_chance"].to_numpy()))
+        _add_fdr(out, "p_chance", "p_chance")
+        _add_fdr(out, "p_binomial", "p_binomial")
     return out

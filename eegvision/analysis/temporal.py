@@ -226,7 +226,11 @@ def preview(options, context):
     """
     if options.get("timecourse", True) is False:
         return {}
-    return {"timecourse": timecourse(context)}
+    tc = timecourse(context)
+    # the preview figure's chance line: candidates = the test concepts (as time_resolved scores)
+    first = context["data"](context["subjects"][0])
+    tc.attrs["n_way"] = first.test.average_repetitions().n_trials
+    return {"timecourse": tc}
 
 
 def postprocess(df, results, options, context):

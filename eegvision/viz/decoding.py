@@ -24,6 +24,38 @@ def _stars(p):
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."
 
 
+def _finite(summary, column):
+    """True where ``summary`` has ``column`` with at least one finite value."""
+    return (summary is not None and column in summary
+            and bool(np.isfinite(summary[column].to_numpy(float)).any()))
+
+
+def chance_test(summary):
+    """``(column, words)``: the test behind the marks against chance on a figure.
+
+    The t-test across subjects (FDR) where the summary has one; with too few
+    subjects (or no spread) the trial-level fallback, every subject's exact
+    binomial test (``p_binomial``, FDR), and the words say so; ``(None, ...)``
+    when neither exists.
+    """
+    if _finite(summary, "p_chance_fdr"):
+        return "p_chance_fdr", "above chance (t across subjects, FDR)"
+    if _finite(summary, "p_binomial_fdr"):
+        return ("p_binomial_fdr", "every subject above chance (binomial, trial level, FDR; "
+                "too few subjects for a t-test)")
+    return None, "no test against chance"
+
+
+def small_n_note(summary, n):
+    """What the figure cannot show at ``n`` subjects ('' when nothing is missing)."""
+    from ..analysis.stats import MIN_SUBJECTS
+
+    if summary is None or "ci_low" not in summary or _finite(summary, "ci_low"):
+        return ""
+    return f"no 95% CI (needs {MIN_SUBJECTS['bootstrap']}+ subjects)" if n < MIN_SUBJECTS[
+        "bootstrap"] else "no 95% CI"
+
+
 def _per_subject(df, value="top1"):
     """Condition x subject table of ``value`` averaged over seeds (condition order kept)."""
     order = list(dict.fromkeys(df["condition"]))
@@ -58,11 +90,16 @@ def bootstrap_band(wide, *, n_boot=2000, ci=0.95, seed=0):
 
     Returns
     -------
-    low, high : arrays of shape (n_points,); the mean itself with one subject.
+    low, high : arrays of shape (n_points,); NaN with fewer subjects than
+        :data:`eegvision.analysis.stats.MIN_SUBJECTS` ``['bootstrap']`` (below
+        that the percentile interval is the subjects' range, not 95 %).
     """
+    from ..analysis.stats import MIN_SUBJECTS
+
     x = np.asarray(wide, dtype=float)
-    if x.shape[1] < 2:
-        return x.mean(1), x.mean(1)
+    if x.shape[1] < MIN_SUBJECTS["bootstrap"]:
+        nan = np.full(x.shape[0], np.nan)
+        return nan, nan.copy()
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.shape[1], (n_boot, x.shape[1]))
     means = x[:, idx].mean(axis=2)  # (n_points, n_boot)
@@ -113,9 +150,12 @@ def plot_conditions(df, summary=None, *, ax=None, reference=None, xlabel="", tit
         s = None
         if summary is not None:
             s = summary.set_index("condition").reindex(wide.index)
-            yerr = np.vstack([means - s["ci_low"].to_numpy(), s["ci_high"].to_numpy() - means])
-            ax.errorbar(x, means, yerr=np.clip(np.nan_to_num(yerr), 0, None), fmt="none",
-                        ecolor="k", elinewidth=0.8, capsize=2, zorder=3)
+            ok = np.isfinite(s["ci_low"].to_numpy(float)) & np.isfinite(s["ci_high"].to_numpy(float))
+            if ok.any():  # no bar where the summary has no interval (too few subjects)
+                yerr = np.vstack([means - s["ci_low"].to_numpy(float),
+                                  s["ci_high"].to_numpy(float) - means])[:, ok]
+                ax.errorbar(x[ok], means[ok], yerr=np.clip(yerr, 0, None), fmt="none",
+                            ecolor="k", elinewidth=0.8, capsize=2, zorder=3)
         rng = np.random.default_rng(0)  # deterministic jitter of subject points
         for subject in wide.columns:
             jitter = rng.uniform(-0.18, 0.18, len(x))
@@ -125,19 +165,24 @@ def plot_conditions(df, summary=None, *, ax=None, reference=None, xlabel="", tit
         _label_chance(ax, chance)
         top = max(np.nanmax(wide.to_numpy()), chance) * 1.08
         if s is not None:
-            column = "p_vs_reference_fdr" if mark == "reference" else "p_chance_fdr"
+            column, what = _mark_test(s, mark, reference)
+            untested = False
             for xi, cond in zip(x, wide.index, strict=True):
                 if mark == "reference" and cond == reference:
                     text = "ref."
                 else:
-                    text = _stars(s.loc[cond].get(column, np.nan))
+                    text = _stars(s.loc[cond].get(column, np.nan)) if column else ""
+                    if column and not text:  # this condition has no test: say so, not blank
+                        text, untested = "n/a", True
                 ax.text(xi, top, text, ha="center", va="bottom", fontsize=6)
             if note:
-                what = (f"vs {reference} (paired t, FDR)" if mark == "reference"
-                        else "above chance (t across subjects, FDR)")
                 n = wide.shape[1]
-                ax.text(0.0, 1.0, f"n = {n} subject{'s' if n != 1 else ''}; stars: {what}",
-                        transform=ax.transAxes, fontsize=5, color="0.35", ha="left", va="bottom")
+                lines = [f"n = {n} subject{'s' if n != 1 else ''}; "
+                         + (f"stars: {what}" if column else what)
+                         + ("; n/a: not testable (summary.csv: reason)" if untested else "")]
+                lines += [t for t in (small_n_note(s, n),) if t]
+                ax.text(0.0, 1.0, "\n".join(lines), transform=ax.transAxes, fontsize=5,
+                        color="0.35", ha="left", va="bottom", linespacing=1.1)
         ax.set_ylim(0, top * 1.14)
         ax.set_xlim(-0.6, len(x) - 0.4)
         ticks = [str(labels.get(c, c)) for c in wide.index]
@@ -149,9 +194,20 @@ def plot_conditions(df, summary=None, *, ax=None, reference=None, xlabel="", tit
         ax.set_xlabel(xlabel)
         ax.set_ylabel(_accuracy_label(df, value))
         percent_axis(ax)
-        if title:
-            ax.set_title(title, pad=9 if note and s is not None else 4)
+        if title:  # above the note's lines
+            lines = 1 + bool(small_n_note(s, wide.shape[1])) if note and s is not None else 0
+            ax.set_title(title, pad=4 + 7 * lines)
     return fig
+
+
+def _mark_test(s, mark, reference):
+    """``(column, words)`` of the stars: against chance, or against ``reference``."""
+    if mark != "reference":
+        return chance_test(s)
+    if _finite(s, "p_vs_reference_fdr"):
+        return "p_vs_reference_fdr", f"vs {reference} (paired t, FDR)"
+    return None, (f"no paired t-test vs {reference} (too few subjects or no spread; "
+                  "summary.csv: reason)")
 
 
 def _tick_chars(ticks):
@@ -217,11 +273,17 @@ def plot_window_sweep(df, summary=None, *, ax=None, value="top1", legend=True):
             lo, hi = s.loc[conds, "ci_low"].to_numpy(), s.loc[conds, "ci_high"].to_numpy()
             if np.isfinite(lo).all() and (hi > lo).any():
                 ax.fill_between(xs, lo, hi, color=PALETTE[0], alpha=0.2, lw=0, label="95% CI")
+            elif small_n_note(s, wide.shape[1]):  # said in the legend, under the axes
+                ax.plot([], [], " ", label=small_n_note(s, wide.shape[1]))
             if "full" in s.index and value == "top1":
                 ax.axhline(s.loc["full", "mean"], color=PALETTE[1], lw=0.9, zorder=2,
                            label="whole epoch")
                 ax.set_ylim(top=max(ax.get_ylim()[1], 1.08 * s.loc["full", "mean"]))
-            sig = s.loc[conds, "p_chance_fdr"].to_numpy() < 0.05
+            column, _ = chance_test(s)
+            sig = (s.loc[conds, column].to_numpy(float) < 0.05 if column
+                   else np.zeros(len(conds), bool))
+            marks = ("p < .05 (FDR)" if column == "p_chance_fdr"
+                     else "every subject p < .05 (binomial, FDR)")
             ybar = -0.05 * max(np.nanmax(wide.to_numpy()), chance)
             if sig.any():
                 if kind == "sliding":
@@ -229,10 +291,10 @@ def plot_window_sweep(df, summary=None, *, ax=None, value="top1", legend=True):
                     for xi, wi in zip(xs[sig], w[sig], strict=True):
                         ax.plot([xi - 0.45 * wi, xi + 0.45 * wi], [ybar, ybar], color="k",
                                 lw=2.2, solid_capstyle="butt")
-                    ax.plot([], [], color="k", lw=2.2, label="p < .05 (FDR)")
+                    ax.plot([], [], color="k", lw=2.2, label=marks)
                 else:
                     ax.scatter(xs[sig], np.full(sig.sum(), ybar), marker="s", s=8, color="k",
-                               label="p < .05 (FDR)")
+                               label=marks)
             ax.set_ylim(bottom=2 * ybar)
         _label_chance(ax, chance)
         ax.set_xlabel(xlabel)
@@ -245,7 +307,7 @@ def plot_window_sweep(df, summary=None, *, ax=None, value="top1", legend=True):
 
 def plot_timecourse(tc, clusters=None, *, ax=None, chance=None, n_way=None, value="top1",
                     alpha=0.05, legend=True):
-    """Time-resolved decoding: subject mean, bootstrap 95 % CI, cluster-corrected spans.
+    """Time-resolved decoding: subject mean, bootstrap 95 % CI, chance, cluster-corrected spans.
 
     Parameters
     ----------
@@ -256,31 +318,31 @@ def plot_timecourse(tc, clusters=None, *, ax=None, chance=None, n_way=None, valu
         ``start_ms, stop_ms, p`` (cluster permutation test against chance);
         clusters with ``p < alpha`` are drawn as bars under the curve.
     chance : float | None
-        Chance level (``1 / n_way``).
+        Chance level; default ``1 / n_way``.
+    n_way : int | None
+        Candidates per retrieval; default the table's ``n_way`` column or
+        ``tc.attrs['n_way']`` (the preview sets it).
+
+    With fewer subjects than the interval needs
+    (:data:`~eegvision.analysis.stats.MIN_SUBJECTS`), each subject is drawn
+    instead of a band, and the legend says why.
     """
     if ax is None:
         fig, ax = new_figure("single", height=2.3)
+    n_way = n_way or _table_n_way(tc)
+    chance = chance if chance is not None else (1.0 / n_way if n_way else None)
     wide = tc.pivot_table(index="time_ms", columns="subject", values=value)
     t = wide.index.to_numpy()
     mean = wide.mean(axis=1).to_numpy()
     with style():
-        if wide.shape[1] > 1:
-            lo, hi = bootstrap_band(wide.to_numpy())
-            ax.fill_between(t, lo, hi, color=PALETTE[2], alpha=0.25, lw=0, label="95% CI")
-        ax.plot(t, mean, color=PALETTE[2], lw=1.0,
+        _timecourse_spread(ax, t, wide)
+        ax.plot(t, mean, color=PALETTE[2], lw=1.0, zorder=3,
                 label=f"mean of {wide.shape[1]}" if wide.shape[1] > 1 else "ridge")
         if chance is not None:
             _label_chance(ax, chance)
         ax.axvline(0, color="0.6", lw=0.5, zorder=0)
-        top = max(np.nanmax(mean), chance or 0)
-        y = -0.06 * top
-        step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-        sig = [] if clusters is None else [c for _, c in clusters.iterrows() if c["p"] < alpha]
-        for c in sig:  # a cluster of one sample still gets one sample's width
-            ax.plot([c["start_ms"] - step / 2, c["stop_ms"] + step / 2], [y, y], color="k",
-                    lw=2.2, solid_capstyle="butt")
-        if sig:
-            ax.plot([], [], color="k", lw=2.2, label=f"cluster p < {alpha:g}")
+        y = -0.06 * max(np.nanmax(mean), chance or 0)
+        _cluster_bars(ax, t, clusters, y, alpha, wide.shape[1])
         ax.set_ylim(bottom=2 * y)
         ax.set_xlabel("time (ms)")
         ylabel = f"{value.replace('top', 'top-')} accuracy"
@@ -289,6 +351,42 @@ def plot_timecourse(tc, clusters=None, *, ax=None, chance=None, n_way=None, valu
         if legend:
             _legend_below(ax)
     return ax.figure
+
+
+def _table_n_way(tc):
+    """``n_way`` of a time-course table: its column, else its ``attrs`` (None if neither)."""
+    if "n_way" in tc and len(tc):
+        return int(tc["n_way"].iloc[0])
+    n = tc.attrs.get("n_way")
+    return int(n) if n else None
+
+
+def _timecourse_spread(ax, t, wide):
+    """The bootstrap band, or each subject's curve where there are too few for a band."""
+    lo, hi = bootstrap_band(wide.to_numpy())
+    if np.isfinite(lo).all():
+        ax.fill_between(t, lo, hi, color=PALETTE[2], alpha=0.25, lw=0, label="95% CI")
+        return
+    for i, subject in enumerate(wide.columns):
+        ax.plot(t, wide[subject], color="0.72", lw=0.5, zorder=1,
+                label="subjects" if i == 0 and wide.shape[1] > 1 else None)
+    if wide.shape[1] > 1:
+        from ..analysis.stats import MIN_SUBJECTS
+
+        ax.plot([], [], " ", label=f"no 95% CI (needs {MIN_SUBJECTS['bootstrap']}+ subjects)")
+
+
+def _cluster_bars(ax, t, clusters, y, alpha, n_subjects):
+    """Bars under the curve for clusters with ``p < alpha``; the legend says when none could be."""
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    sig = [] if clusters is None else [c for _, c in clusters.iterrows() if c["p"] < alpha]
+    for c in sig:  # a cluster of one sample still gets one sample's width
+        ax.plot([c["start_ms"] - step / 2, c["stop_ms"] + step / 2], [y, y], color="k",
+                lw=2.2, solid_capstyle="butt")
+    if sig:
+        ax.plot([], [], color="k", lw=2.2, label=f"cluster p < {alpha:g}")
+    elif clusters is not None and n_subjects < 2:
+        ax.plot([], [], " ", label="no cluster test (needs 2+ subjects)")
 
 
 def plot_temporal(df, summary=None, *, timecourse=None, clusters=None, axes=None):

@@ -10,33 +10,64 @@ from __future__ import annotations
 import numpy as np
 
 from ._style import CHANCE_COLOR, PALETTE, new_figure, panel_label, percent_axis, style
-from .decoding import _accuracy_label, _chance, _label_chance, _stars, plot_conditions
+from .decoding import (
+    _accuracy_label,
+    _chance,
+    _label_chance,
+    _stars,
+    chance_test,
+    plot_conditions,
+    small_n_note,
+)
 
 CEILING_COLOR = PALETTE[4]
+
+
+#: A ceiling more than this many times the data's top goes off the axis (marked at its top
+#: edge) instead of stretching the axis until the data fill its bottom fifth.
+CEILING_ROOM = 1.5
 
 
 def draw_noise_ceiling(fig, ceiling, value="top1"):
     """Draw the mean split-half noise ceiling on every top-1 accuracy axis of ``fig``.
 
-    Axes are recognised by their y label (``top-1 accuracy ...``); a dotted
-    line at the subjects' mean ceiling, labelled at the right edge.
+    Axes are recognised by their y label (``top-1 accuracy ...``). A ceiling
+    within reach of the data is a dotted line labelled at the right edge; one
+    far above them (more than :data:`CEILING_ROOM` times the axis top) is a
+    dotted rule along the top edge with its value and an arrow, so the data
+    keep the axis.
     """
     if ceiling is None or len(ceiling) == 0 or f"nc_{value}" not in ceiling:
         return fig
     level = float(np.nanmean(ceiling[f"nc_{value}"]))
+    if not np.isfinite(level):
+        return fig
     label = value.replace("top", "top-")
     with style():
         for ax in fig.axes:
-            if not ax.get_ylabel().startswith(f"{label} accuracy"):
-                continue
-            ax.axhline(level, color=CEILING_COLOR, ls=":", lw=0.9, zorder=2)
-            ax.annotate("noise ceiling", xy=(1.0, level), xycoords=("axes fraction", "data"),
-                        xytext=(2, 0), textcoords="offset points", color=CEILING_COLOR,
-                        fontsize=5.5, ha="left", va="center", annotation_clip=False)
-            lo, hi = ax.get_ylim()
-            if level > hi * 0.95:
-                ax.set_ylim(lo, level * 1.1)
+            if ax.get_ylabel().startswith(f"{label} accuracy"):
+                _ceiling_on(ax, level)
     return fig
+
+
+def _ceiling_on(ax, level):
+    """The ceiling on one axis: a line in range, or an off-scale mark at the top edge."""
+    lo, hi = ax.get_ylim()
+    if level > CEILING_ROOM * hi:
+        ax.plot([0, 1], [1, 1], transform=ax.transAxes, color=CEILING_COLOR, ls=":", lw=1.2,
+                clip_on=False, zorder=5)
+        # labelled beside the axis, as the in-range line and chance are: never over data
+        ax.annotate(f"noise ceiling\n{100 * level:.3g}% \u2191", xy=(1.0, 1.0),
+                    xycoords="axes fraction", xytext=(2, 0), textcoords="offset points",
+                    color=CEILING_COLOR, fontsize=5.5, ha="left", va="center",
+                    annotation_clip=False)
+        return
+    ax.axhline(level, color=CEILING_COLOR, ls=":", lw=0.9, zorder=2)
+    ax.annotate("noise ceiling", xy=(1.0, level), xycoords=("axes fraction", "data"),
+                xytext=(2, 0), textcoords="offset points", color=CEILING_COLOR,
+                fontsize=5.5, ha="left", va="center", annotation_clip=False)
+    if level > hi * 0.95:
+        ax.set_ylim(lo, level * 1.1)
 
 
 def _curve(ax, df, x, value, summary, color, label):
@@ -67,11 +98,16 @@ def plot_repetitions(df, summary=None):
             sub = df[df["part"] == part]
             s = None if summary is None else summary[summary["part"] == part]
             xs, _ = _curve(ax, sub, "n_reps", "top1", s, PALETTE[0], "mean")
-            if s is not None and "p_chance_fdr" in s:
-                sig = s.set_index("n_reps").reindex(xs)["p_chance_fdr"].to_numpy() < 0.05
+            column, _ = chance_test(s)
+            if column:  # the t-test across subjects, else every subject's binomial test
+                sig = s.set_index("n_reps").reindex(xs)[column].to_numpy(float) < 0.05
+                what = ("p < .05 vs chance (FDR)" if column == "p_chance_fdr"
+                        else "every subject p < .05 vs chance (binomial, FDR)")
                 if sig.any():
                     ax.scatter(xs[sig], np.zeros(sig.sum()), marker="s", s=6, color="k",
-                               label="p < .05 vs chance (FDR)", clip_on=False, zorder=4)
+                               label=what, clip_on=False, zorder=4)
+            if small_n_note(s, sub["subject"].nunique()):
+                ax.plot([], [], " ", label=small_n_note(s, sub["subject"].nunique()))
             _label_chance(ax, _chance(df))
             ax.set_xticks(xs, [f"{x:g}" for x in xs] if len(xs) <= 12 else None)
             ax.set_xlabel(titles[part][0])
@@ -98,8 +134,12 @@ def plot_datasize(df, summary=None):
             for x, p in s.set_index("percent").reindex(xs)["p_vs_reference_fdr"].items():
                 if np.isfinite(p):
                     ax.text(x, top, _stars(p), ha="center", va="bottom", fontsize=6)
-            ax.text(0, 1.0, "stars: vs 100 % (paired t, FDR)", transform=ax.transAxes,
-                    fontsize=5, color="0.35", va="bottom")
+            n = wide.shape[1]
+            what = ("stars: vs 100 % (paired t, FDR)" if np.isfinite(s["p_vs_reference_fdr"])
+                    .any() else "no paired t-test vs 100 %")
+            lines = [f"n = {n} subject{'s' if n != 1 else ''}; {what}", small_n_note(s, n)]
+            ax.text(0, 1.0, "\n".join(t for t in lines if t), transform=ax.transAxes,
+                    fontsize=5, color="0.35", va="bottom", linespacing=1.1)
         _label_chance(ax, _chance(df))
         ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.set_xlabel("training concepts used (%)")
@@ -112,16 +152,18 @@ def plot_datasize(df, summary=None):
 def plot_loso(df, summary=None):
     """Within-subject vs leave-one-subject-out, paired per subject."""
     fig = plot_conditions(df, summary, reference="within", mark="reference",
-                          order=["within", "loso"], xlabel="",
-                          labels={"within": "within subject", "loso": "left-out subject"},
+                          order=["within", "loso"], xlabel="model trained on",
+                          labels={"within": "the subject's own data",
+                                  "loso": "the other subjects"},
                           title="Across subjects")
     ax = fig.axes[0]
-    wide = df.groupby(["condition", "subject"])["top1"].mean().unstack("subject")
-    if {"within", "loso"} <= set(wide.index):
+    if {"within", "loso"} <= set(df["condition"]):
         with style():
-            for s in wide.columns:  # one line per subject joins its two bars
-                ax.plot([0, 1], [wide.loc["within", s], wide.loc["loso", s]], color="0.6",
-                        lw=0.5, zorder=3)
+            # one line per subject joins its two points where they were drawn (jittered)
+            for points in ax.collections:
+                xy = points.get_offsets() if type(points).__name__ == "PathCollection" else []
+                if len(xy) == 2:
+                    ax.plot(xy[:, 0], xy[:, 1], color="0.6", lw=0.5, zorder=3)
     return fig
 
 
@@ -164,11 +206,13 @@ def plot_topk(df, summary=None, ceiling=None):
         for i, s in enumerate(wide.columns):
             ax.plot(ks, wide[s], color="0.75", lw=0.5, label="subjects" if i == 0 else None)
         ax.plot(ks, wide.mean(axis=1), color=PALETTE[0], lw=1.2, label="mean")
-        if wide.shape[1] > 1:
-            from .decoding import bootstrap_band
+        from .decoding import bootstrap_band
 
-            lo, hi = bootstrap_band(wide.to_numpy())
+        lo, hi = bootstrap_band(wide.to_numpy())
+        if np.isfinite(lo).all():
             ax.fill_between(ks, lo, hi, color=PALETTE[0], alpha=0.2, lw=0, label="95% CI")
+        elif small_n_note(summary, wide.shape[1]):
+            ax.plot([], [], " ", label=small_n_note(summary, wide.shape[1]))
         n_way = int(df["n_way"].iloc[0])
         ax.plot(ks, ks / n_way, color=CHANCE_COLOR, ls="--", lw=0.8, label="chance (k / n)")
         if ceiling is not None and len(ceiling):
@@ -177,20 +221,22 @@ def plot_topk(df, summary=None, ceiling=None):
                     ax.scatter([k], [ceiling[f"nc_top{k}"].mean()], marker="_", s=60,
                                color=CEILING_COLOR, zorder=5,
                                label="noise ceiling" if k == 1 else None)
-        if summary is not None:
+        column, what = chance_test(summary)
+        if column:
             for _, r in summary.iterrows():
                 if r["k"] in (1, 5, 10, 50) and r["k"] <= ks.max():
-                    ax.text(r["k"], r["mean"], " " + _stars(r["p_chance_fdr"]), fontsize=5,
-                            va="top")
-        from matplotlib.ticker import ScalarFormatter
-
+                    ax.text(r["k"], r["mean"], " " + _stars(r[column]), fontsize=5, va="top")
+            ax.text(0, 1.0, f"stars: {what}", transform=ax.transAxes, fontsize=5,
+                    color="0.35", va="bottom")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ticks = [k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if k <= ks.max()]
+        ax.set_xticks(ticks, [str(k) for k in ticks])
+        ax.minorticks_off()
         ax.set_xlabel(f"k ({n_way}-way)")
         ax.set_ylabel("top-k accuracy")
         ax.set_ylim(0, 1.02)
         percent_axis(ax)
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")
     return fig
 
 

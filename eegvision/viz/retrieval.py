@@ -4,7 +4,8 @@ Rows are test concepts, columns the top-k candidates by similarity, the
 correct one framed in green. With an image folder (THINGS-EEG2
 ``image_set/test_images``) the cells are thumbnails, otherwise concept names
 in boxes. From a ``ranks.csv`` alone (no similarity saved) only the correct
-candidate's place is known; the other cells are left blank and say so.
+candidate's place is known, so that figure draws only it: each example's
+rank on one axis of all candidates, the top-k zone shaded.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _thumbnail(path, size=160):
     return np.asarray(im)
 
 
-def _cell(ax, concept, image_dir, *, frame=None, blank=False):
+def _cell(ax, concept, image_dir, *, frame=None):
     """One cell: thumbnail or concept name in a box, framed when correct."""
     from ..data.things import concept_name
 
@@ -96,11 +97,6 @@ def _cell(ax, concept, image_dir, *, frame=None, blank=False):
         if frame is not None:
             spine.set_edgecolor(frame)
             spine.set_linewidth(2.0)
-    if blank:
-        ax.set_facecolor("0.94")
-        ax.text(0.5, 0.5, "not saved", ha="center", va="center", fontsize=5, color="0.55",
-                transform=ax.transAxes)
-        return
     label = concept_name(concept).replace("_", " ")
     path = find_image(image_dir, concept)
     if path is not None:
@@ -124,7 +120,8 @@ def plot_retrieval_examples(ranks_or_similarity, concepts=None, k=5, n_examples=
         candidates; row i's correct candidate is the column of the same
         concept), e.g. ``similarity_sorted.csv`` of the semantic analysis
         (``concept, group`` then one column per concept); or a ``ranks.csv``
-        table (``concept, rank``), which only places the correct candidate.
+        table (``concept, rank``), which only places the correct candidate:
+        drawn by :func:`plot_rank_examples` (``axes`` is not used).
     concepts : list of str | None
         Candidate names for an array input (column order).
     k, n_examples : int
@@ -141,22 +138,19 @@ def plot_retrieval_examples(ranks_or_similarity, concepts=None, k=5, n_examples=
     """
     sim, queries, candidates = _as_similarity(ranks_or_similarity, concepts)
     if sim is None:
-        table = queries
-        queries = table["concept"].astype(str).tolist()
-        ranks = table["rank"].to_numpy(int)
-        n_way = len(ranks)  # ranks.csv ranks every test concept against all of them
-    else:
-        col = {c: j for j, c in enumerate(candidates)}
-        missing = [q for q in queries if q not in col]
-        if missing:
-            raise ValueError(f"{len(missing)} test concepts are not among the candidates "
-                             f"(e.g. {missing[:3]}).")
-        true = np.array([col[q] for q in queries])
-        true_sim = sim[np.arange(len(queries)), true][:, None]
-        ranks = (sim >= true_sim).sum(1)  # conservative ties, as in evaluate.concept_ranks
-        n_way = sim.shape[1]
+        return plot_rank_examples(queries, k=k, n_examples=n_examples, image_dir=image_dir,
+                                  how=how, seed=seed, title=title)
+    col = {c: j for j, c in enumerate(candidates)}
+    missing = [q for q in queries if q not in col]
+    if missing:
+        raise ValueError(f"{len(missing)} test concepts are not among the candidates "
+                         f"(e.g. {missing[:3]}).")
+    true = np.array([col[q] for q in queries])
+    true_sim = sim[np.arange(len(queries)), true][:, None]
+    ranks = (sim >= true_sim).sum(1)  # conservative ties, as in evaluate.concept_ranks
+    n_way = sim.shape[1]
     rows = pick_examples(ranks, n_examples, how, seed)
-    k = int(min(k, sim.shape[1] if sim is not None else k))
+    k = int(min(k, sim.shape[1]))
     if axes is None:
         height = 0.25 + 0.62 * len(rows)
         width = min(DOUBLE_COLUMN, 0.95 + 0.62 * (k + 1) + 0.7)
@@ -168,21 +162,13 @@ def plot_retrieval_examples(ranks_or_similarity, concepts=None, k=5, n_examples=
         for r, i in enumerate(rows):
             q = queries[i]
             _cell(axes[r, 0], q, image_dir)
-            axes[r, 0].set_ylabel(f"rank {ranks[i]}" + (f"/{n_way}" if n_way else ""),
-                                  fontsize=5.5, rotation=0, ha="right", va="center",
+            axes[r, 0].set_ylabel(f"rank {ranks[i]}/{n_way}", fontsize=5.5, rotation=0,
+                                  ha="right", va="center",
                                   color=CORRECT_COLOR if ranks[i] <= k else WRONG_COLOR)
-            if sim is not None:
-                top = np.argsort(-sim[i], kind="stable")[:k]
-                for c, j in enumerate(top):
-                    hit = candidates[j] == q
-                    _cell(axes[r, c + 1], candidates[j], image_dir,
-                          frame=CORRECT_COLOR if hit else None)
-            else:
-                for c in range(k):
-                    if ranks[i] == c + 1:
-                        _cell(axes[r, c + 1], q, image_dir, frame=CORRECT_COLOR)
-                    else:
-                        _cell(axes[r, c + 1], q, image_dir, blank=True)
+            top = np.argsort(-sim[i], kind="stable")[:k]
+            for c, j in enumerate(top):
+                _cell(axes[r, c + 1], candidates[j], image_dir,
+                      frame=CORRECT_COLOR if candidates[j] == q else None)
         axes[0, 0].set_title("seen image", fontsize=6, pad=3)
         for c in range(k):
             axes[0, c + 1].set_title(f"top-{c + 1}", fontsize=6, pad=3)
@@ -194,4 +180,70 @@ def plot_retrieval_examples(ranks_or_similarity, concepts=None, k=5, n_examples=
     return fig
 
 
-__all__ = ["find_image", "pick_examples", "plot_retrieval_examples"]
+def plot_rank_examples(ranks, k=5, n_examples=6, image_dir=None, *, how="spread", seed=0,
+                       title=None):
+    """Where the correct image ranked, for examples of a ``ranks.csv`` (no similarity saved).
+
+    Only each test concept's own rank is known, so only that is drawn: per
+    example row the seen image (or its name) and a point at its rank on a
+    log axis of all candidates, the top-k zone shaded; rows spread over the
+    rank order as in :func:`pick_examples`.
+
+    Parameters
+    ----------
+    ranks : DataFrame
+        ``concept, rank`` (rank 1 = retrieved first), one row per test concept.
+    k, n_examples : int
+        The top-k zone and the rows.
+    image_dir, how, seed, title
+        As in :func:`plot_retrieval_examples`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    queries = ranks["concept"].astype(str).tolist()
+    r = ranks["rank"].to_numpy(int)
+    n_way = len(r)  # ranks.csv ranks every test concept against all of them
+    rows = pick_examples(r, n_examples, how, seed)
+    fig, axes = new_figure(DOUBLE_COLUMN * 0.7, height=0.35 + 0.5 * len(rows), nrows=len(rows),
+                           ncols=2, squeeze=False, sharex="col",
+                           gridspec_kw={"width_ratios": [1, 5], "wspace": 0.04, "hspace": 0.08})
+    with style():
+        for row, i in enumerate(rows):
+            _cell(axes[row, 0], queries[i], image_dir)
+            _rank_strip(axes[row, 1], r[i], k, n_way, last=row == len(rows) - 1)
+        axes[0, 0].set_title("seen image", fontsize=6, pad=3)
+        axes[0, 1].set_title(f"rank of the correct image among {n_way} (shaded: top-{k}; "
+                             "ranks.csv holds no other candidate)", fontsize=6, pad=3)
+        which = {"spread": "spread over the rank order", "best": "best-ranked",
+                 "random": "random"}[how]
+        fig.suptitle(title or f"Retrieval ranks of {len(rows)} test concepts ({which}); "
+                     f"top-{k} over all {n_way}: {100 * np.mean(r <= k):.0f} %", fontsize=7)
+    return fig
+
+
+def _rank_strip(ax, rank, k, n_way, *, last):
+    """One example's rank as a point on a log axis 1 ... n_way, the top-k zone shaded."""
+    hit = rank <= k
+    ax.axvspan(0.8, k + 0.5, color=CORRECT_COLOR, alpha=0.12, lw=0)
+    ax.scatter([rank], [0], s=18, color=CORRECT_COLOR if hit else WRONG_COLOR, zorder=3)
+    ax.annotate(f"{rank}", xy=(rank, 0), xytext=(4, 0), textcoords="offset points",
+                va="center", fontsize=5.5, color=CORRECT_COLOR if hit else WRONG_COLOR)
+    ax.set_xscale("log")
+    ax.set_xlim(0.8, n_way * 1.25)
+    ax.set_ylim(-1, 1)
+    ax.set_yticks([])
+    ticks = sorted({1, k, *[t for t in (10, 100, 1000) if t < n_way], n_way})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    if last:
+        ax.set_xlabel("rank (log scale)")
+    else:  # one axis for all rows: a light rule, the ticks only under the last
+        ax.spines["bottom"].set_color("0.8")
+        ax.tick_params(axis="x", bottom=False, labelbottom=False)
+
+
+__all__ = ["find_image", "pick_examples", "plot_rank_examples", "plot_retrieval_examples"]

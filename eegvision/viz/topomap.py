@@ -19,9 +19,9 @@ ROW_LABELS = {
     "occlusion": {"eeg": "mean EEG", "cam": "occlusion", "eeg_x_cam": "EEG \u00d7\nmap"},
     "haufe": {"eeg": "mean EEG", "cam": "activation\npattern", "eeg_x_cam": "EEG \u00d7\npattern"},
 }
-#: What the colour scale of each row measures (absolute maps).
+#: What the colour scale of each row measures (absolute maps); the EEG row's unit is
+#: read from the data (:func:`eeg_unit`).
 UNITS = {
-    "eeg": "EEG (data units)",
     "gradient": "margin attribution (cosine)",
     "gradcam": "margin attribution (cosine)",
     "attention": "margin attribution (cosine)",
@@ -30,6 +30,10 @@ UNITS = {
     "eeg_x_cam": "EEG \u00d7 map (a.u.)",
     "attention_received": "attention weight",
 }
+#: Colour maps: diverging for signed rows (white at zero), sequential for non-negative ones.
+CMAPS = {"signed": "RdBu_r", "positive": "Reds"}
+#: Largest |value| read as volts: scalp EEG in volts is ~1e-5; whitened (MVNN) data ~1.
+VOLTS_BELOW = 1e-3
 #: Cluster-corrected p below which a sensor is marked significant.
 ALPHA = 0.05
 
@@ -81,8 +85,22 @@ def saliency_grid(table, scale="absolute"):
     return maps, bins, ch_names, method, pvals
 
 
+def eeg_unit(values):
+    """``(factor, label)`` of the mean-EEG row: µV for data in volts, else whitened units.
+
+    THINGS-EEG2's preprocessed files are noise-normalised (MVNN): their values
+    are in units of the noise SD, not volts. Data whose largest magnitude is
+    below :data:`VOLTS_BELOW` are taken as volts and drawn in µV.
+    """
+    finite = np.abs(np.asarray(values, float))
+    finite = finite[np.isfinite(finite)]
+    if finite.size and 0 < finite.max() < VOLTS_BELOW:
+        return 1e6, "EEG (\u00b5V)"
+    return 1.0, "EEG (a.u., normalised)"
+
+
 def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolute", vlim=None,
-                  cmap="RdBu_r", title=None):
+                  cmap=None, title=None):
     """Rows of scalp maps (mean EEG, saliency, EEG x saliency, [raw attention]) over time bins.
 
     Each row has one colour scale shared by its bins and drawn with its
@@ -105,7 +123,10 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolut
         The maps' own values (default) or per-bin z-scores across channels.
     vlim : (float, float) | None
         Colour limits for every row (default: per row, symmetric for signed maps).
-    cmap : str
+    cmap : str | None
+        One colour map for every row; default :data:`CMAPS`: diverging for
+        signed rows, sequential from zero for non-negative ones (pattern
+        norms, attention).
 
     Returns
     -------
@@ -131,7 +152,10 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolut
                            nrows=len(rows), ncols=n_cols, squeeze=False)
     with style():
         for r, kind in enumerate(rows):
+            factor, unit = _row_unit(kind, method, scale, maps[kind])
+            maps[kind] = np.asarray(maps[kind], float) * factor
             lim = vlim if vlim is not None else _row_limits(maps[kind])
+            row_cmap = cmap or _row_cmap(maps[kind])
             im = None
             for c in range(n_cols):
                 ax = axes[r, c]
@@ -140,7 +164,8 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolut
                     continue
                 mask = None if kind != "cam" or pvals is None else pvals[c] < ALPHA
                 im, _ = mne.viz.plot_topomap(
-                    maps[kind][c], info, axes=ax, cmap=cmap, sensors=False, vlim=lim, show=False,
+                    maps[kind][c], info, axes=ax, cmap=row_cmap, sensors=False, vlim=lim,
+                    show=False,
                     contours=4, mask=mask,
                     mask_params=dict(marker="o", markerfacecolor="k", markeredgecolor="w",
                                      markersize=2.5, linewidth=0))
@@ -149,8 +174,6 @@ def plot_saliency(df=None, extras=None, *, table=None, info=None, scale="absolut
             axes[r, 0].text(-0.12, 0.5, labels.get(kind, kind), transform=axes[r, 0].transAxes,
                             rotation=90, ha="right", va="center", fontsize=7)
             cbar = fig.colorbar(im, ax=axes[r, :], shrink=0.8, aspect=8, pad=0.01)
-            unit = "z-score across channels" if scale == "z" else UNITS.get(
-                kind if kind != "cam" else method, "a.u.")
             cbar.set_label(unit, fontsize=5)
             cbar.ax.tick_params(labelsize=5)
         fig.suptitle(title or _title(df, method, pvals, table), fontsize=8)
@@ -173,6 +196,22 @@ def _only_positioned(ch_names):
                        ", ".join(missing))
     keep = [i for i, c in enumerate(ch_names) if c in set(known)]
     return keep, [ch_names[i] for i in keep]
+
+
+def _row_unit(kind, method, scale, values):
+    """``(factor, colour-bar label)`` of one row of maps."""
+    if scale == "z":
+        return 1.0, "z-score across channels"
+    if kind == "eeg":
+        return eeg_unit(values)
+    return 1.0, UNITS.get(kind if kind != "cam" else method, "a.u.")
+
+
+def _row_cmap(values):
+    """Sequential colour map for a row without negative values, diverging otherwise."""
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    return CMAPS["positive"] if finite.size and finite.min() >= 0 else CMAPS["signed"]
 
 
 def _row_limits(values):

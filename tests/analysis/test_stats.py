@@ -23,7 +23,10 @@ def test_bootstrap_ci_covers_mean_and_is_seeded():
     lo, hi = stats.bootstrap_ci(x, n_boot=2000, seed=3)
     assert lo < x.mean() < hi
     assert (lo, hi) == stats.bootstrap_ci(x, n_boot=2000, seed=3)
-    assert stats.bootstrap_ci([0.2]) == (0.2, 0.2)
+    # below MIN_SUBJECTS['bootstrap'] the percentile interval is the values' range: none
+    assert np.isnan(stats.bootstrap_ci([0.2])).all()
+    assert np.isnan(stats.bootstrap_ci([0.1, 0.2, 0.3])).all()
+    assert stats.bootstrap_ci([0.2], min_n=1) == (0.2, 0.2)
 
 
 def test_fdr_monotone_and_nan_passthrough():

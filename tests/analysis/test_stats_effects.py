@@ -30,11 +30,13 @@ def test_summarize_has_effect_sizes_and_no_t_test_on_rounding_noise():
                       np.mean([-0.2, -0.25, -0.25]) / np.std([-0.2, -0.25, -0.25], ddof=1))
     assert np.isclose(s.loc["all", "dz_chance"], (0.35 - 0.05) / 0.05)
     assert np.isnan(s.loc["all", "diff_vs_reference"])
-    # three subjects at chance whose means differ only in the last bit: binomial, not t
+    # three subjects at chance whose means differ only in the last bit: no t-test (NaN, the
+    # reason says so); the trial-level binomial test stands in
     flat = pd.DataFrame([{"subject": i, "condition": "c", "seed": 0, "n_way": 20, "n_test": 20,
                           "top1": v} for i, v in enumerate([0.05, 0.05, 0.05000000000000001])])
-    p = stats.summarize(flat)["p_chance"].iloc[0]
-    assert np.isclose(p, stats.binomial_pvalue(0.05, 20, 0.05))
+    row = stats.summarize(flat).iloc[0]
+    assert np.isnan(row["p_chance"]) and "no spread" in row["reason"]
+    assert np.isclose(row["p_binomial"], stats.binomial_pvalue(0.05, 20, 0.05))
 
 
 def test_group_rows_uses_each_conditions_chance():

@@ -198,7 +198,9 @@ def test_temporal_marks_only_significant_clusters(results_dir):
     assert len(bars) == 1  # the p = .4 cluster is not drawn
     assert bars[0].get_xdata()[0] < 104 < 320 < bars[0].get_xdata()[1]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "cluster p < 0.05" in labels and "95% CI" in labels
+    # three subjects: each drawn, no percentile "95 %" band (it needs four; MIN_SUBJECTS)
+    assert "cluster p < 0.05" in labels and "no 95% CI (needs 4+ subjects)" in labels
+    assert "95% CI" not in labels and "subjects" in labels
 
 
 FIGURE_SCRIPTS = sorted((Path(__file__).parents[2] / "figures").glob("*.py"))

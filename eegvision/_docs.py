@@ -107,8 +107,36 @@ jobs, backend, scheduler
 docdict = {k: v.strip("\n") for k, v in docdict.items()}
 
 
+def fill_docstring(doc, indent=0):
+    """Fill the ``%(name)s`` placeholders of a docstring from :data:`docdict`.
+
+    Parameters
+    ----------
+    doc : str
+        The docstring, as written (``%%`` for a literal percent sign).
+    indent : int
+        Spaces before each line of the docstring's body; every line of a
+        filled entry but its first gets them.
+
+    Returns
+    -------
+    str
+        The filled docstring.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        An unknown ``%(name)s``, or a lone ``%`` not written ``%%``.
+    """
+    filled = {k: textwrap.indent(v, " " * indent).lstrip() for k, v in docdict.items()}
+    return doc % filled
+
+
 def fill_doc(obj):
     """Fill the ``%(name)s`` placeholders of ``obj.__doc__`` from :data:`docdict`.
+
+    The documentation site fills the same placeholders when it reads the
+    source (``docs/_griffe_eegvision.py`` calls :func:`fill_docstring`).
 
     Parameters
     ----------
@@ -125,9 +153,8 @@ def fill_doc(obj):
         return obj
     lines = doc.splitlines()
     indent = min((len(ln) - len(ln.lstrip()) for ln in lines[1:] if ln.strip()), default=0)
-    filled = {k: textwrap.indent(v, " " * indent).lstrip() for k, v in docdict.items()}
     try:
-        obj.__doc__ = doc % filled
+        obj.__doc__ = fill_docstring(doc, indent)
     except (KeyError, TypeError, ValueError) as err:
         raise RuntimeError(f"fill_doc: cannot fill the docstring of {obj.__qualname__} "
                            f"({err!r}); unknown %(name)s, or a lone % not written %%.") from None

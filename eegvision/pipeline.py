@@ -202,7 +202,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     Parameters
     ----------
     name : str
-        The analysis (:data:`ANALYSES`).
+        The analysis (one of :func:`eegvision.analysis.registry.names`).
     %(subjects)s
     %(data)s
     features : str | array, shape (n_trials, n_features) | None

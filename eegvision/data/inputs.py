@@ -1,6 +1,6 @@
 """What an analysis is given, turned into one :class:`SubjectData` per subject.
 
-:func:`eegvision.analysis.analyze` takes a data root or data in memory (a
+:func:`eegvision.analyze` takes a data root or data in memory (a
 ``SubjectData``, an ``EEGImageData``, an ``mne.Epochs`` with features, or a
 dict of them by subject). This module turns either into a source of
 ``SubjectData`` by subject, reads whatever else an analysis needs (the test
@@ -276,7 +276,7 @@ def unaveraged(data, split):
 class WithInputs:
     """``source(subject) -> SubjectData`` with what an analysis needs beyond the containers.
 
-    The entry layer (:func:`eegvision.analysis.analyze`) wraps its data
+    The entry layer (:func:`eegvision.analyze`) wraps its data
     source in one, so that jobs get every input handed over and never read a
     file: single repetitions (``SubjectData.repetitions``) and the other
     subjects of a leave-one-subject-out pool (``SubjectData.others``).

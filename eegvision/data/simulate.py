@@ -851,6 +851,7 @@ def write_raw_session(path, raw_dict):
 #: sessions; each training image in two of them, twice per session (4 in
 #: all); each test image in every session, 20 times (80 in all).
 RAW_SESSIONS = 4
+#: Repetitions of an image per session it appears in, by split (see :data:`RAW_SESSIONS`).
 RAW_REPS_PER_SESSION = {"training": 2, "test": 20}
 RAW_SFREQ, RAW_ISI = 1000.0, 0.2
 #: Share of target (catch, code 99999) trials among a session's onsets: the

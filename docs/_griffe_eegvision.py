@@ -147,7 +147,7 @@ def link(role_match, obj, collection):
     name = name.strip()
     title = f"`{name.rpartition('.')[2] if tilde else name.lstrip('.')}`"
     for candidate in _candidates(name, obj):
-        if candidate.split(".")[0] == "eegvision":
+        if candidate.split(".")[0] == obj.package.name:
             target = canonical(candidate, collection)
             if target:
                 return title if _private(target) else f"[{title}][{target}]"

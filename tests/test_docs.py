@@ -326,3 +326,189 @@ def test_docdict_filled_as_at_import(griffe_docs, caplog):
         assert "not decorated with @fill_doc" in caplog.text
     finally:
         plain.docstring.value = before
+
+
+# ------------------------------------------------------------------ code blocks run
+# Every ```python block of the docs runs, page by page in one namespace (as a reader
+# would paste them), in a temporary working folder, on a tiny simulated root that
+# $EEGVISION_DATA points at. A block that cannot run here is marked in the Markdown
+# with ``<!-- skip: reason -->`` on the line before its fence; the reason is reported.
+#
+# PAGES lists, per page, what the test provides and changes, and nothing else:
+# - "prelude": the names a page leaves to the reader (your own epochs, features...),
+#   built from simulated data;
+# - "subs": (text, replacement) pairs: paths of the reader's data -> the tiny root,
+#   and sizes made small so the page runs in seconds (ridge or 1 epoch, 2 subjects,
+#   1 seed). Each must occur on the page, so a stale one fails;
+# - "module": the block is that module's file (the page says so), imported as it;
+# - "epilogue": checks run after the page.
+OWN_EPOCHS = '''
+import mne
+import numpy as np
+import eegvision as ev
+
+_rng = np.random.default_rng(0)
+_names = ["00001_aircraft_carrier", "00002_antelope"] + [f"{i:05d}_concept" for i in range(3, 61)]
+_feats = _rng.standard_normal((len(_names), 16))
+_ch = ["O1", "Oz", "O2", "PO7", "PO3", "POz", "PO4", "PO8", "P7", "P3", "Pz", "P4", "P8",
+       "C3", "Cz", "C4"]
+_info = mne.create_info(_ch, 250.0, "eeg")
+_image = np.tile(np.arange(len(_names)), 5)  # 5 presentations of each image
+_X = _rng.standard_normal((len(_image), len(_ch), 76))
+_X[:, :, 30:55] += 2 * (_feats[_image] @ _rng.standard_normal((16, len(_ch))))[:, :, None]
+epochs = mne.EpochsArray(_X * 1e-6, _info, tmin=-0.1, verbose="error")
+epochs.set_montage("easycap-M1")
+import pandas as pd
+my_trial_table = pd.DataFrame({"concept": np.asarray(_names)[_image],
+                               "split": np.where(_image >= 48, "test", "train")})
+epochs.metadata = my_trial_table
+features = dict(zip(_names, _feats))
+data = ev.EEGImageData.from_epochs(epochs, features)
+'''
+PAGES = {
+    "README.md": {"prelude": OWN_EPOCHS,
+                  "subs": [('subjects=[1, 2], model="ridge"',
+                            'subjects=[1], model="ridge", noise_ceiling=False')]},
+    "analyses.md": {"subs": [('subjects="1-10", seeds=range(5)', 'subjects="1", seeds=[0]'),
+                             ('data_dir="/data/things"', "data_dir=ROOT"),
+                             ('model="nice", recipe="nice"', 'model="ridge", noise_ceiling=False')]},
+    "contributing.md": {
+        "module": "eegvision.analysis.early",
+        "epilogue": '''
+from eegvision.analysis import register, unregister
+from eegvision.pipeline import analyze
+register(SPEC)
+try:
+    df = analyze("early", 1, model="ridge", cut_ms=200, noise_ceiling=False, progress=False)
+    assert list(df["condition"]) == ["full", "0-200ms"], df
+finally:
+    unregister("early")
+'''},
+    "data.md": {"subs": [('"/tmp/tiny"', 'TMP / "tiny"')]},
+    "images.md": {"subs": [("epochs=20)", "epochs=1, noise_ceiling=False, timecourse=False)")],
+                  "epilogue": "from eegvision.models import unregister_encoder\n"
+                              "unregister_encoder('my-net')\n"},
+    "own-data.md": {"prelude": OWN_EPOCHS + '''
+epochs.save("sub-01-epo.fif", verbose="error")
+np.save("clip.npy", _feats[_image])
+subject1 = subject2 = ev.SubjectData(1, train=ev.EEGImageData.from_epochs(
+    epochs[_image < 48], features), test=ev.EEGImageData.from_epochs(epochs[_image >= 48], features))
+''', "subs": [("data={1: subject1, 2: subject2})", 'data={1: subject1, 2: subject2}, model="ridge")'),
+              ('features=features, out="results/temporal")',
+               'features=features, out="results/temporal", model="ridge")'),
+              ('model="nice"))', 'model="nice", epochs=1))'),
+              ('ContrastiveDecoder("nice", epochs=30)', 'ContrastiveDecoder("nice", epochs=1)')]},
+    "preprocessing.md": {"subs": [('"/data/things/Raw_data', 'f"{RAW}/Raw_data'),
+                                  ('"/data/things"', "RAW"),
+                                  ('"/scratch/things-250"', 'TMP / "things-250"')]},
+    "training.md": {"subs": [('"/data/things"', "ROOT"),
+                             ("epochs=50", "epochs=1, val_conditions=0.1")]},
+}
+SKIP_MARK = re.compile(r"<!--\s*skip:\s*(.*?)\s*-->\s*\Z")
+
+
+def _python_blocks(path):
+    """(line, code, skip reason or None) of each ```python block of ``path``."""
+    text = path.read_text(encoding="utf-8")
+    for m in re.finditer(r"^```python[ \t]*\n(.*?)^```", text, re.M | re.S):
+        before = text[:m.start()]
+        skip = SKIP_MARK.search(before)
+        yield before.count("\n") + 1, m.group(1), skip.group(1) if skip else None
+
+
+def _pages_with_code():
+    return [p for p in _doc_files() if p.is_file() and any(_python_blocks(p))]
+
+
+@pytest.fixture
+def docs_root(tiny_root):
+    """What the pages' ``/data/things`` is: one subject, 17 channels at 100 Hz, 60/20 images."""
+    return tiny_root
+
+
+def _run_module_block(code, name, namespace):
+    """Execute ``code`` as the module ``name`` of the package (relative imports work)."""
+    import sys
+    import types
+
+    module = types.ModuleType(name)
+    module.__package__ = name.rpartition(".")[0]
+    sys.modules[name] = module
+    try:
+        exec(compile(code, f"<{name}>", "exec"), module.__dict__)
+    finally:
+        sys.modules.pop(name)
+    namespace.update(vars(module))
+
+
+@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: p.name)
+def test_python_blocks_run(page, docs_root, tmp_path, monkeypatch):
+    """Each ```python block of the page runs, on the tiny root, with the page's setup only."""
+    setup = PAGES.get(page.name, {})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EEGVISION_DATA", str(docs_root))
+    raw = None
+    if page.name == "preprocessing.md":  # the raw recordings the page preprocesses
+        from eegvision.data.simulate import simulate_root
+        raw = simulate_root(tmp_path / "raw_root", 1, seed=0, n_train=4, n_test=2, raw=True,
+                            layouts=())
+    namespace = {"__name__": "__docs__", "ROOT": str(docs_root), "TMP": tmp_path, "RAW": raw}
+    exec(setup.get("prelude", ""), namespace)
+    code = ""
+    for line, block, skip in _python_blocks(page):
+        if not skip:  # each block at its line of the page, for the tracebacks
+            code += "\n" * (line - code.count("\n")) + block
+    for old, new in setup.get("subs", []):
+        assert old in code, f"{page.name}: the test substitutes {old!r}, no longer on the page"
+        code = code.replace(old, new)
+    if "module" in setup:
+        _run_module_block(code, setup["module"], namespace)
+    else:
+        exec(compile(code, str(page.relative_to(REPO)), "exec"), namespace)
+    exec(setup.get("epilogue", ""), namespace)
+
+
+def _skipped_blocks():
+    return [pytest.param(reason, id=f"{p.name}:{line}") for p in _pages_with_code()
+            for line, _, reason in _python_blocks(p) if reason is not None]
+
+
+@pytest.mark.parametrize("reason", _skipped_blocks())
+def test_skipped_python_block(reason):
+    """A block marked ``<!-- skip: reason -->`` says why (reported as a skip)."""
+    assert len(reason.split()) >= 3, f"say why the block cannot run, not {reason!r}"
+    pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ shell commands run
+def _cheap(args):
+    """Documented commands cheap enough to run here: ``info``, ``--version``, ridge training."""
+    return args[:1] in (["info"], ["--version"]) or (args[:1] == ["train"] and
+                                                      "ridge" in args and "--loso" not in args)
+
+
+def cheap_commands():
+    return [p for p in documented_commands() if _cheap(p.values[0])]
+
+
+@pytest.mark.parametrize("args", cheap_commands())
+def test_cheap_documented_command_runs(args, tiny_root, tmp_path, monkeypatch, capsys):
+    """The cheap documented commands run on the tiny root (any data root they name is it)."""
+    from eegvision.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EEGVISION_DATA", str(tiny_root))
+    args = [str(tiny_root) if i and args[i - 1] == "--data-dir" else a for i, a in enumerate(args)]
+    try:
+        code = main(args)
+    except SystemExit as exc:  # --version exits through argparse
+        code = exc.code
+    out = capsys.readouterr()
+    assert code in (0, None), f"`eegvision {' '.join(args)}` exited {code}:\n{out.err}"
+    assert out.out.strip(), f"`eegvision {' '.join(args)}` printed nothing"
+
+
+def test_cheap_commands_are_found():
+    """The selection above is not empty: info, --version and a ridge training are documented."""
+    firsts = {p.values[0][0] for p in cheap_commands()}
+    assert firsts == {"info", "--version", "train"}, firsts

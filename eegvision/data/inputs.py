@@ -187,10 +187,8 @@ class RootLoader:
     categories : bool
         Give test concepts without categories those of the concept table
         (``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``), if found.
-    features : str | None
-        Named feature set (``dnn_feature/<features>/``); None: NICE's files.
-    channels : str | list of str | None
-        Channel selection (:func:`eegvision.data.channels.select_channels`).
+    %(feature_set)s
+    %(channels)s
     bank : bool
         Read the feature set's blur bank too (the ``ubp`` and ``blur-bank`` recipes).
     concept_table : str | Path | None

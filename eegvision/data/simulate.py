@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import _check_option, atomic_path, data_error, logger, rng_from_seed, write_json
 from .montage import OFFICIAL_17_CHANNELS, REGIONS, THINGS_EEG2_CHANNELS, channel_region
 from .paths import shared_data_dir
@@ -860,6 +861,7 @@ RAW_SFREQ, RAW_ISI = 1000.0, 0.2
 RAW_TARGET_SHARE = 0.06
 
 
+@fill_doc
 def raw_session_plan(n_conditions, split, rng):
     """Which conditions each raw session shows, and how often, as in THINGS-EEG2.
 
@@ -867,7 +869,7 @@ def raw_session_plan(n_conditions, split, rng):
     ----------
     n_conditions : int
         Image conditions of the partition.
-    split : 'training' | 'test'
+    %(split)s
     rng : numpy.random.Generator
         Draws which half of the training conditions goes to which sessions.
 

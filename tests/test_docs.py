@@ -483,9 +483,11 @@ def test_skipped_python_block(reason):
 
 # ------------------------------------------------------------------ shell commands run
 def _cheap(args):
-    """Documented commands cheap enough to run here: ``info``, ``--version``, ridge training."""
-    return args[:1] in (["info"], ["--version"]) or (args[:1] == ["train"] and
-                                                      "ridge" in args and "--loso" not in args)
+    """Documented commands cheap enough to run here: ``info``, ``--version``, ridge training,
+    a download's ``--dry-run`` (no network, no writes)."""
+    return (args[:1] in (["info"], ["--version"])
+            or (args[:1] == ["train"] and "ridge" in args and "--loso" not in args)
+            or (args[:1] == ["download"] and "--dry-run" in args))
 
 
 def cheap_commands():
@@ -499,7 +501,8 @@ def test_cheap_documented_command_runs(args, tiny_root, tmp_path, monkeypatch, c
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EEGVISION_DATA", str(tiny_root))
-    args = [str(tiny_root) if i and args[i - 1] == "--data-dir" else a for i, a in enumerate(args)]
+    root = tmp_path / "not-written" if args[0] == "download" else tiny_root
+    args = [str(root) if i and args[i - 1] == "--data-dir" else a for i, a in enumerate(args)]
     try:
         code = main(args)
     except SystemExit as exc:  # --version exits through argparse
@@ -507,12 +510,13 @@ def test_cheap_documented_command_runs(args, tiny_root, tmp_path, monkeypatch, c
     out = capsys.readouterr()
     assert code in (0, None), f"`eegvision {' '.join(args)}` exited {code}:\n{out.err}"
     assert out.out.strip(), f"`eegvision {' '.join(args)}` printed nothing"
+    assert not (tmp_path / "not-written").exists(), "a dry run wrote into its --data-dir"
 
 
 def test_cheap_commands_are_found():
-    """The selection above is not empty: info, --version and a ridge training are documented."""
+    """The selection above is not empty: each kind of cheap command is documented."""
     firsts = {p.values[0][0] for p in cheap_commands()}
-    assert firsts == {"info", "--version", "train"}, firsts
+    assert firsts == {"info", "--version", "train", "download"}, firsts
 
 
 # ------------------------------------------------------------------ shared parameter docs

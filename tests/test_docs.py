@@ -407,6 +407,10 @@ subject1 = subject2 = ev.SubjectData(1, train=ev.EEGImageData.from_epochs(
     "preprocessing.md": {"subs": [('"/data/things/Raw_data', 'f"{RAW}/Raw_data'),
                                   ('"/data/things"', "RAW"),
                                   ('"/scratch/things-250"', 'TMP / "things-250"')]},
+    # docs/report.md (on main since this test was written): a results folder to report on
+    "report.md": {"prelude": "import eegvision as ev\n"
+                             "ev.analyze('temporal', 1, model='ridge', out='eegvision-out/temporal', "
+                             "noise_ceiling=False, progress=False)\n"},
     "training.md": {"subs": [('"/data/things"', "ROOT"),
                              ("epochs=50", "epochs=1, val_conditions=0.1")]},
 }

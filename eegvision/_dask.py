@@ -220,7 +220,7 @@ def slurm_cluster(*, cores=1, memory="8GiB", processes=1, walltime="01:00:00",
 
     Each SLURM job started by ``cluster.scale(jobs=N)`` runs ``processes``
     Dask workers sharing ``cores`` cores and ``memory``. Pass the cluster as
-    ``scheduler=`` to :func:`eegvision.analysis.analyze` (or its
+    ``scheduler=`` to :func:`eegvision.analyze` (or its
     ``scheduler_address`` to ``--scheduler``). See ``docs/cluster.md``.
 
     Parameters

@@ -104,11 +104,101 @@ jobs, backend, scheduler
     local processes or Dask workers, ``backend`` ``'local'`` or ``'dask'``,
     ``scheduler`` a Dask scheduler address, Client or cluster."""
 
+# ---- shared parameters of issue 27 (docs28): one text per meaning, used wherever it recurs.
+# (tests/test_docs.py fails when two public docstrings write the same entry out.)
+docdict["channels"] = """
+channels : str | list of str | None
+    Channel selection (``'posterior17'``, a list, a glob or ``re:...``; see
+    :func:`eegvision.data.channels.select_channels`)."""
+
+docdict["feature_set"] = """
+features : str | None
+    Named feature set (``dnn_feature/<features>/``, as ``--features``);
+    None: NICE's files."""
+
+docdict["progress"] = """
+progress : bool
+    Show a progress bar on stderr (only when stderr is a terminal)."""
+
+docdict["overwrite"] = """
+overwrite : bool
+    Replace another command's outputs in the output folder (or files of
+    these names that eegvision did not write); without it they are refused
+    before any work starts (``docs/outputs.md``)."""
+
+docdict["encoder_sizes"] = """
+n_chans, n_times, n_outputs : int
+    Input channels, input samples and embedding size."""
+
+docdict["encoder_sfreq"] = """
+sfreq : float | None
+    Accepted for a uniform encoder signature; unused."""
+
+docdict["true_index"] = """
+true_index : array of int | None
+    Column of each query's true candidate; default ``arange(n_queries)``."""
+
+docdict["split"] = """
+split : 'training' | 'test'
+    Which partition of THINGS-EEG2."""
+
+docdict["show"] = """
+show : bool
+    Show the figure."""
+
+docdict["attention_dropout"] = """
+dropout : float
+    Dropout on the attention weights."""
+
+docdict["trial_features"] = """
+features : array, shape (n_trials, d)
+    Each trial's own image feature."""
+
+docdict["decoder_features"] = """
+features : array, shape (n_images, d) | None
+    Feature table that a 1-D ``Y`` (image index per trial) indexes."""
+docdict["input_size"] = """
+n_chans, n_times : int
+    Input size."""
+
+docdict["trial_eeg"] = """
+eeg : array, shape (n_trials, n_chans, n_times)
+    The trials' EEG, as the model takes it."""
+# ---- end of the docs28 block
+
 docdict = {k: v.strip("\n") for k, v in docdict.items()}
+
+
+def fill_docstring(doc, indent=0):
+    """Fill the ``%(name)s`` placeholders of a docstring from :data:`docdict`.
+
+    Parameters
+    ----------
+    doc : str
+        The docstring, as written (``%%`` for a literal percent sign).
+    indent : int
+        Spaces before each line of the docstring's body; every line of a
+        filled entry but its first gets them.
+
+    Returns
+    -------
+    str
+        The filled docstring.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        An unknown ``%(name)s``, or a lone ``%`` not written ``%%``.
+    """
+    filled = {k: textwrap.indent(v, " " * indent).lstrip() for k, v in docdict.items()}
+    return doc % filled
 
 
 def fill_doc(obj):
     """Fill the ``%(name)s`` placeholders of ``obj.__doc__`` from :data:`docdict`.
+
+    The documentation site fills the same placeholders when it reads the
+    source (``docs/_griffe_eegvision.py`` calls :func:`fill_docstring`).
 
     Parameters
     ----------
@@ -125,9 +215,8 @@ def fill_doc(obj):
         return obj
     lines = doc.splitlines()
     indent = min((len(ln) - len(ln.lstrip()) for ln in lines[1:] if ln.strip()), default=0)
-    filled = {k: textwrap.indent(v, " " * indent).lstrip() for k, v in docdict.items()}
     try:
-        obj.__doc__ = doc % filled
+        obj.__doc__ = fill_docstring(doc, indent)
     except (KeyError, TypeError, ValueError) as err:
         raise RuntimeError(f"fill_doc: cannot fill the docstring of {obj.__qualname__} "
                            f"({err!r}); unknown %(name)s, or a lone % not written %%.") from None

@@ -124,6 +124,7 @@ class _RetrievalMixin:
         return zero_shot_scores(eeg_emb, image_emb, true_index=true_index, ks=(k,))[f"top{k}"]
 
 
+@fill_doc
 class RidgeDecoder(_RetrievalMixin, _ridge.RidgeDecoder):
     """Ridge regression from EEG to image features (the package's ridge), as an estimator.
 
@@ -135,8 +136,7 @@ class RidgeDecoder(_RetrievalMixin, _ridge.RidgeDecoder):
     ----------
     alphas : sequence of float
         Candidate penalties.
-    features : array, shape (n_images, d) | None
-        Feature table that a 1-D ``Y`` (image index per trial) indexes.
+    %(decoder_features)s
     """
 
     def __init__(self, alphas=_ridge.DEFAULT_ALPHAS, features=None):
@@ -178,10 +178,8 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
     config : dict | None
         Other :class:`~eegvision.training.TrainConfig` fields (``lr``,
         ``batch_size``, ``val_conditions`` ...); a misspelled one is an error.
-    progress : bool
-        Show a progress bar while training.
-    features : array, shape (n_images, d) | None
-        Feature table that a 1-D ``Y`` (image index per trial) indexes.
+    %(progress)s
+    %(decoder_features)s
 
     Attributes
     ----------

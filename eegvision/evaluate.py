@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from ._docs import fill_doc
 from ._utils import check_finite, data_error
 
 #: k values of the k-way accuracies reported (those <= the number of candidates).
@@ -52,6 +53,7 @@ def _true_index(sim, true_index):
     return true_index
 
 
+@fill_doc
 def concept_ranks(sim, true_index=None):
     """Rank (1 = best) of each query's true candidate.
 
@@ -59,8 +61,7 @@ def concept_ranks(sim, true_index=None):
     ----------
     sim : array, shape (n_queries, n_candidates)
         Similarity of each query to each candidate.
-    true_index : array of int | None
-        Column of each query's true candidate; default ``arange(n_queries)``.
+    %(true_index)s
 
     Returns
     -------
@@ -88,6 +89,7 @@ def topk_from_ranks(ranks, ks=(1, 3, 5)):
     return {f"top{k}": float(np.mean(ranks <= k)) for k in ks}
 
 
+@fill_doc
 def zero_shot_scores(eeg_emb, candidate_feats, true_index=None, ks=(1, 3, 5)):
     """Top-k accuracies of zero-shot retrieval by cosine similarity.
 
@@ -97,8 +99,7 @@ def zero_shot_scores(eeg_emb, candidate_feats, true_index=None, ks=(1, 3, 5)):
         EEG embeddings.
     candidate_feats : array, shape (n_candidates, d)
         Candidate image embeddings.
-    true_index : array of int | None
-        Column of each query's true candidate; default ``arange(n_queries)``.
+    %(true_index)s
     ks : sequence of int
         The k values.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._docs import fill_doc
 from .outputs import find_analysis, find_results, retrieval_source, training_results  # noqa: F401
 
 #: Formats every figure is written in (PNG at 300 dpi, PDF and SVG as vectors).
@@ -76,6 +77,7 @@ def write_tables(dfs, out_dir, stem="accuracy_table"):
     paths.append(out_dir / f"{stem}.csv")
     return paths
 
+@fill_doc
 def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=5, n_examples=6,
                     overwrite=False):
     """Rebuild every figure and the accuracy table from the results under ``results_dir``.
@@ -93,10 +95,7 @@ def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=
         THINGS-EEG2 ``image_set/test_images`` for thumbnails in the retrieval figure.
     k, n_examples : int
         Retrieval figure: candidates per row and rows.
-    overwrite : bool
-        Replace another command's outputs in ``out_dir`` (or files of these
-        names eegvision did not write); without it they are refused before
-        any figure is drawn (``docs/outputs.md``).
+    %(overwrite)s
 
     Returns
     -------

@@ -55,10 +55,8 @@ def build_jobs(name, subjects, ref, *, root, seeds=(0,), model="nice", recipe=AN
     fingerprints : dict of int -> dict | None
         Replaces the data files' fingerprints in the job hash (data in memory
         give their content hash).
-    features : str | None
-        Named feature set (``dnn_feature/<features>/``); None: NICE's files.
-    channels : str | list of str | None
-        Channel selection (see :func:`eegvision.data.channels.select_channels`).
+    %(feature_set)s
+    %(channels)s
     train_options : dict | None
         Further :class:`~eegvision.training.TrainConfig` settings (a recipe's
         ``[train]`` table); they are checked here and go into every job's
@@ -202,7 +200,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     Parameters
     ----------
     name : str
-        The analysis (:data:`ANALYSES`).
+        The analysis (one of :func:`eegvision.analysis.registry.names`).
     %(subjects)s
     %(data)s
     features : str | array, shape (n_trials, n_features) | None
@@ -235,9 +233,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         With ``out``, also write the analysis' figure (PNG + PDF).
     progress : bool
         Show a progress bar over the jobs.
-    channels : str | list of str | None
-        Channel selection (``'posterior17'``, a list, a glob or ``re:...``;
-        see :func:`eegvision.data.channels.select_channels`).
+    %(channels)s
     train_options : dict | None
         Further :class:`~eegvision.training.TrainConfig` settings for every job
         (e.g. a recipe's ``[train]`` table beyond model, recipe, epochs).

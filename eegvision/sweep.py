@@ -25,7 +25,7 @@ for a whole group (on Dask: one transfer of the subject's data), a shared
 memory budget for the crops' stored moments and averages, and one progress
 bar over all models.
 
-:func:`execute_batch` runs a group of runner jobs this way: the runner and
+:func:`~eegvision.runner.execute_batch` runs a group of runner jobs this way: the runner and
 the Dask backend send one such group as one task, and each job's result is
 still cached on its own.
 """

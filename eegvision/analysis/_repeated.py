@@ -16,7 +16,7 @@ from ..data.container import n_repetitions  # noqa: F401  (used here, and by cei
 def unaveraged_for(data, job, split):
     """``split`` of the job's data with every repetition as its own trial (handed over with it).
 
-    The entry layer (:func:`eegvision.analysis.analyze`) reads them from a
+    The entry layer (:func:`eegvision.analyze`) reads them from a
     data root or takes them from the data in memory
     (:class:`eegvision.data.inputs.WithInputs`).
     """

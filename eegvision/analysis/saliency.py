@@ -69,6 +69,7 @@ import sys
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import _check_option, data_error
 from ._base import fit_and_score
 from .spec import PERMUTATIONS, POSITIVE_MS, TIME_MS, AnalysisSpec, Option
@@ -434,6 +435,7 @@ def _image_embeddings(model, features):
     return torch.nn.functional.normalize(img.float(), dim=-1)
 
 
+@fill_doc
 def gradient_x_input(model, eeg, features, *, batch_size=100):
     """Per-trial gradient of the retrieval margin times the input relative to the trial mean.
 
@@ -442,9 +444,8 @@ def gradient_x_input(model, eeg, features, *, batch_size=100):
     Parameters
     ----------
     model : torch.nn.Module
-    eeg : array, shape (n_trials, n_chans, n_times)
-    features : array, shape (n_trials, d)
-        Each trial's own image feature.
+    %(trial_eeg)s
+    %(trial_features)s
 
     Returns
     -------
@@ -476,6 +477,7 @@ def gradient_x_input(model, eeg, features, *, batch_size=100):
     return np.concatenate(maps), (np.concatenate(attn) if attn else None)
 
 
+@fill_doc
 def grad_cam(model, eeg, features, *, batch_size=100):
     """Per-trial Grad-CAM of a TSConv contrastive model at the input of ``spatial_conv``.
 
@@ -488,9 +490,8 @@ def grad_cam(model, eeg, features, *, batch_size=100):
     ----------
     model : ContrastiveModel
         ``encode_eeg`` / ``encode_image`` and an encoder with ``spatial_conv``.
-    eeg : array, shape (n_trials, n_chans, n_times)
-    features : array, shape (n_trials, d)
-        Each trial's own image feature.
+    %(trial_eeg)s
+    %(trial_features)s
 
     Returns
     -------
@@ -559,6 +560,7 @@ def find_attention(encoder):
     return layer
 
 
+@fill_doc
 def attention_x_gradient(model, eeg, features, *, batch_size=100):
     """Per-trial gradient-weighted attention (Chefer et al. 2021), spread over the samples.
 
@@ -582,9 +584,8 @@ def attention_x_gradient(model, eeg, features, *, batch_size=100):
     model : ContrastiveModel
         ``encode_eeg`` / ``encode_image`` and an encoder with channel
         attention (:func:`find_attention`: ``nice-sa``, ``nice-ga``).
-    eeg : array, shape (n_trials, n_chans, n_times)
-    features : array, shape (n_trials, d)
-        Each trial's own image feature.
+    %(trial_eeg)s
+    %(trial_features)s
     batch_size : int
         Trials per backward pass.
 

@@ -76,7 +76,7 @@ def concept_groups(data, grouping="auto"):
         test conditions (0-based, in ``test_img_concepts`` order).
     grouping : 'auto' | 'nice' | 'things'
         ``things`` uses ``data.categories``: real THINGS-EEG2 metadata carry
-        none, so :func:`~eegvision.analysis.analyze` gives the test concepts
+        none, so :func:`~eegvision.pipeline.analyze` gives the test concepts
         those of a concept table (option ``concept_table``, else
         ``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``) before the
         jobs run. ``auto``: ``things`` when there are categories, else ``nice``.

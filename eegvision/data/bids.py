@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import data_error, logger
 
 #: BIDS task of each THINGS-EEG2 partition (``rest`` recordings are not read).
@@ -92,6 +93,7 @@ def _recordings(eeg_dir, task):
     return [out[r] for r in sorted(out)]
 
 
+@fill_doc
 def find_bids_sessions(root, subject):
     """One subject's recordings: ``[(session, {'training': rec, 'test': rec}), ...]``.
 
@@ -99,8 +101,7 @@ def find_bids_sessions(root, subject):
     ----------
     root : str | Path
         The BIDS root.
-    subject : int
-        Subject number (``sub-XX``).
+    %(subject)s
 
     Returns
     -------

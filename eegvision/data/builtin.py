@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .._docs import fill_doc
 from .._utils import logger, write_json
 from .paths import DATA_ENV, SHARED_ENV, builtin_dir, shared_data_dir  # noqa: F401  (re-exported)
 
@@ -28,6 +29,16 @@ def builtin_root(subjects=(1,)):
     for are made on first use; every other subject (up to 10) the first time
     it is asked for. Each subject's data depend on its number only, not on
     which subjects were simulated before it.
+
+    Parameters
+    ----------
+    subjects : sequence of int
+        The subjects to make sure of (1 to 10; an empty sequence means subject 1).
+
+    Returns
+    -------
+    Path
+        The built-in data root.
     """
     from .simulate import SIMULATOR_VERSION, ensure_builtin_root
 
@@ -80,11 +91,27 @@ def _ensure_builtin_subject(root, subject):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@fill_doc
 def resolve_root(data_dir=None, *, subjects=(1,), announce=True):
     """Return ``(root, is_builtin)`` for ``--data-dir``, ``$EEGVISION_DATA`` or built-in data.
 
     When falling back to the simulated dataset, makes sure ``subjects`` exist
     there and says so in one line on stderr.
+
+    Parameters
+    ----------
+    %(data_dir)s
+    subjects : sequence of int
+        The subjects the built-in dataset must hold (each simulated on first use).
+    announce : bool
+        Say in one line on stderr that the built-in dataset is used.
+
+    Returns
+    -------
+    root : Path
+        The data root.
+    is_builtin : bool
+        Whether it is the built-in simulated dataset.
     """
     if data_dir is None:
         data_dir = os.environ.get(DATA_ENV) or None

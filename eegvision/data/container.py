@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import check_finite, data_error, logger
 from .montage import REGIONS, channel_regions, make_info
 
@@ -290,6 +291,7 @@ class EEGImageData:
                                comment=str(self.meta.get("split", "EEGImageData")),
                                verbose="error")
 
+    @fill_doc
     def plot_topomap(self, times="auto", *, axes=None, show=False, **kwargs):
         """Scalp maps of the trial average in the package style (:meth:`mne.Evoked.plot_topomap`).
 
@@ -300,8 +302,7 @@ class EEGImageData:
         axes : list of matplotlib Axes | None
             Where to draw (one per time point, plus one for the colour bar
             when ``colorbar=True``); None makes a new figure.
-        show : bool
-            Show the figure.
+        %(show)s
         **kwargs
             Passed to :meth:`mne.Evoked.plot_topomap` (``ch_type``, ``vlim`` ...).
 
@@ -314,6 +315,7 @@ class EEGImageData:
         with style():
             return self.average().plot_topomap(times, axes=axes, show=show, **kwargs)
 
+    @fill_doc
     def plot(self, *, axes=None, show=False, **kwargs):
         """Butterfly plot of the trial average in the package style (:meth:`mne.Evoked.plot`).
 
@@ -321,8 +323,7 @@ class EEGImageData:
         ----------
         axes : matplotlib Axes | None
             Where to draw; None makes a new figure.
-        show : bool
-            Show the figure.
+        %(show)s
         **kwargs
             Passed to :meth:`mne.Evoked.plot`.
 

@@ -92,7 +92,7 @@ def _name(src):
 def epochs_input(data, features):
     """``(data, features)`` with an epochs file read and a features file loaded.
 
-    What :func:`eegvision.analysis.analyze` accepts besides data in memory:
+    What :func:`eegvision.analyze` accepts besides data in memory:
     ``data`` a path to an ``-epo.fif`` (read by :func:`read_epochs_file`,
     then ``features`` is consumed); ``data`` an ``mne.Epochs`` and
     ``features`` a ``.npy`` path (loaded). Anything else is returned as is.

@@ -1,6 +1,6 @@
 """What an analysis is given, turned into one :class:`SubjectData` per subject.
 
-:func:`eegvision.analysis.analyze` takes a data root or data in memory (a
+:func:`eegvision.analyze` takes a data root or data in memory (a
 ``SubjectData``, an ``EEGImageData``, an ``mne.Epochs`` with features, or a
 dict of them by subject). This module turns either into a source of
 ``SubjectData`` by subject, reads whatever else an analysis needs (the test
@@ -187,10 +187,8 @@ class RootLoader:
     categories : bool
         Give test concepts without categories those of the concept table
         (``things_eeg2_concepts.tsv`` in ``$EEGVISION_SHARED_DATA``), if found.
-    features : str | None
-        Named feature set (``dnn_feature/<features>/``); None: NICE's files.
-    channels : str | list of str | None
-        Channel selection (:func:`eegvision.data.channels.select_channels`).
+    %(feature_set)s
+    %(channels)s
     bank : bool
         Read the feature set's blur bank too (the ``ubp`` and ``blur-bank`` recipes).
     concept_table : str | Path | None
@@ -276,7 +274,7 @@ def unaveraged(data, split):
 class WithInputs:
     """``source(subject) -> SubjectData`` with what an analysis needs beyond the containers.
 
-    The entry layer (:func:`eegvision.analysis.analyze`) wraps its data
+    The entry layer (:func:`eegvision.analyze`) wraps its data
     source in one, so that jobs get every input handed over and never read a
     file: single repetitions (``SubjectData.repetitions``) and the other
     subjects of a leave-one-subject-out pool (``SubjectData.others``).

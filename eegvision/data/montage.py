@@ -18,6 +18,7 @@ OFFICIAL_17_CHANNELS = (
     "Pz P3 P7 O1 Oz O2 P4 P8 P1 P5 PO7 PO3 POz PO4 PO8 P6 P2"
 ).split()
 
+#: The scalp regions :func:`channel_regions` assigns channels to.
 REGIONS = ("frontal", "central", "parietal", "temporal", "occipital")
 
 # Index ranges into THINGS_EEG2_CHANNELS, exactly as in the NICE code.

@@ -48,6 +48,7 @@ import pickle
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import _check_option, atomic_path, data_error, logger
 
 #: The seed both public codes use.
@@ -264,6 +265,7 @@ def _save(path, obj, writer):
     return path
 
 
+@fill_doc
 def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, overwrite=False):
     """Preprocess one subject's raw recordings exactly as a published code did.
 
@@ -272,8 +274,7 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, 
     root : str | Path
         Data root with ``Raw_data/`` or ``eeg_dataset/raw_data/``, or a BIDS
         root (:mod:`eegvision.data.bids`).
-    subject : int
-        Subject number (1-based).
+    %(subject)s
     preset : 'official' | 'nice'
         Which published preprocessing (see the module docstring).
     out_root : str | Path | None

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import _check_option, atomic_path, check_finite, data_error, logger, write_json
 from ._pickle import load_dict_file
 from .bids import TARGET_CODE  # noqa: F401  (99999 marks target (catch) trials, dropped)
@@ -497,6 +498,7 @@ def _write_preprocessed(path, data, ch_names, times):
     return Path(path)
 
 
+@fill_doc
 def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, tmax=1.0,
                        mvnn=True, drop_baseline=True, n_train_reps=2, n_test_reps=20,
                        estimator="epochs", ch_names=None, overwrite=False):
@@ -522,8 +524,7 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     root : str | Path
         Data root holding ``Raw_data/sub-XX/ses-YY/raw_eeg_{training,test}.npy``,
         or a BIDS root (:mod:`eegvision.data.bids`).
-    subject : int
-        Subject number (1-based).
+    %(subject)s
     out_root : str | Path | None
         Where to write the preprocessed layout (default: ``root``; for a
         BIDS root its ``derivatives/eegvision/``).

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import _check_option, atomic_path, data_error, logger, rng_from_seed, write_json
 from .montage import OFFICIAL_17_CHANNELS, REGIONS, THINGS_EEG2_CHANNELS, channel_region
 from .paths import shared_data_dir
@@ -851,6 +852,7 @@ def write_raw_session(path, raw_dict):
 #: sessions; each training image in two of them, twice per session (4 in
 #: all); each test image in every session, 20 times (80 in all).
 RAW_SESSIONS = 4
+#: Repetitions of an image per session it appears in, by split (see :data:`RAW_SESSIONS`).
 RAW_REPS_PER_SESSION = {"training": 2, "test": 20}
 RAW_SFREQ, RAW_ISI = 1000.0, 0.2
 #: Share of target (catch, code 99999) trials among a session's onsets: the
@@ -859,6 +861,7 @@ RAW_SFREQ, RAW_ISI = 1000.0, 0.2
 RAW_TARGET_SHARE = 0.06
 
 
+@fill_doc
 def raw_session_plan(n_conditions, split, rng):
     """Which conditions each raw session shows, and how often, as in THINGS-EEG2.
 
@@ -866,7 +869,7 @@ def raw_session_plan(n_conditions, split, rng):
     ----------
     n_conditions : int
         Image conditions of the partition.
-    split : 'training' | 'test'
+    %(split)s
     rng : numpy.random.Generator
         Draws which half of the training conditions goes to which sessions.
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import (
     _check_option,
     check_finite,
@@ -547,6 +548,7 @@ def _feature_dir(root, features):
     return folder
 
 
+@fill_doc
 def find_subject_files(root, subject, layout="auto", *, targets="centers", features=None,
                        bank=False):
     """Paths of one subject's EEG, feature and metadata files; every missing one is listed.
@@ -562,8 +564,7 @@ def find_subject_files(root, subject, layout="auto", *, targets="centers", featu
         the subject (``nice`` first); or a layout name (``'nice'``,
         ``'official'``, ``'eegvision_<rate>hz'``, ``'legacy'``, ``'<rate>hz'``;
         the earlier names ``'250hz'`` and ``'eeg_dataset'`` still work).
-    targets : 'centers' | 'images'
-        Test retrieval targets: ``center_clip.npy`` or ``clip_feature_maps_test.npy``.
+    %(targets)s
     features : str | None
         A named feature set ``dnn_feature/<features>/`` (``eegvision
         features``); None reads NICE's files in ``dnn_feature/``.
@@ -708,20 +709,17 @@ def read_bank(path, n_expected=None):
     return out
 
 
+@fill_doc
 def load_subject(root, subject, *, layout="auto", targets="centers", average=True, cache=True,
                  features=None, bank=False):
     """Load one subject's training and test data from a THINGS-EEG2 root.
 
     Parameters
     ----------
-    root : str | Path
-        The data root.
-    subject : int
-        Subject number (from 1).
-    layout : str
-        Which preprocessed layout to read (see :func:`find_subject_files`).
-    targets : 'centers' | 'images'
-        Test retrieval targets (NICE uses concept centres).
+    %(root)s
+    %(subject)s
+    %(layout)s
+    %(targets)s
     average : bool
         Average repetitions (one trial per image condition).
     cache : bool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._docs import fill_doc
 from .._utils import data_error
 
 #: split -> (folder under image_set/, metadata key prefix)
@@ -23,6 +24,7 @@ def image_set_dir(root):
     raise data_error(root, "no image_set/image_metadata.npy here.", _WHERE)
 
 
+@fill_doc
 def image_paths(root, split):
     """Image files of one split, one per EEG condition, in the metadata's order.
 
@@ -30,7 +32,7 @@ def image_paths(root, split):
     ----------
     root : path-like
         The data root (holding ``image_set/``) or the ``image_set`` folder.
-    split : 'training' | 'test'
+    %(split)s
 
     Returns
     -------

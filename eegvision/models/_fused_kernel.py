@@ -221,14 +221,14 @@ def _compute_dtype(dtype):
     return None
 
 
-#: Largest moving-average cache (bytes) :func:`window_cache` builds.
+#: Largest moving-average cache (bytes) :func:`~eegvision.models._fused.window_cache` builds.
 CACHE_MAX_BYTES = 512 << 20
 
 
 class PooledBatch:
     """A batch for TSConv's fused path whose moving average and window moments are precomputed.
 
-    Made by :meth:`WindowCache.batch`; :class:`~eegvision.models.modules.TSConv`
+    Made by :meth:`~eegvision.models._fused.WindowCache.batch`; :class:`~eegvision.models.modules.TSConv`
     takes it in place of the EEG tensor. ``mean``/``cov`` are the float64
     moments of the batch's windows (for BatchNorm's batch statistics).
     """

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
+from .._docs import fill_doc
 from .modules import Dropout, TSConv
 from .nice import TSConvEncoder
 
 
+@fill_doc
 class ATMS(TSConvEncoder):
     """Channels as tokens (iTransformer-style), then TSConv and NICE's projection head.
 
@@ -21,10 +23,8 @@ class ATMS(TSConvEncoder):
 
     Parameters
     ----------
-    n_chans, n_times, n_outputs : int
-        Input channels, input samples and embedding size.
-    sfreq : float | None
-        Accepted for a uniform signature; unused.
+    %(encoder_sizes)s
+    %(encoder_sfreq)s
     d_model, n_heads, n_layers, d_ff : int
         Transformer sizes (``d_model`` must be divisible by ``n_heads``).
     attn_dropout : float

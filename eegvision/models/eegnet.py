@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._docs import fill_doc
+
 
 class _MaxNorm:
     """Mixin: every output kernel is renormalised to an L2 norm <= ``max_norm`` before use."""
@@ -49,13 +51,13 @@ def _same(kernel):
     return nn.ZeroPad2d(((kernel - 1) // 2, kernel // 2, 0, 0))
 
 
+@fill_doc
 class EEGNet(nn.Module):
     """EEGNet v4: ``(batch, n_chans, n_times)`` -> ``(batch, n_outputs)``.
 
     Parameters
     ----------
-    n_chans, n_times, n_outputs : int
-        Input channels, input samples and embedding size.
+    %(encoder_sizes)s
     sfreq : float | None
         Sampling rate; the temporal kernel is half a second (64 samples at the
         paper's 128 Hz, the default without ``sfreq``), at most ``n_times``.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from .._docs import fill_doc
+
 
 class _Residual(nn.Module):
     def __init__(self, block):
@@ -21,15 +23,14 @@ class _Residual(nn.Module):
         return x + self.block(x)
 
 
+@fill_doc
 class MLPEncoder(nn.Module):
     """``(batch, n_chans, n_times)`` -> flatten -> Linear -> residual (GELU, Linear, Dropout) -> LayerNorm.
 
     Parameters
     ----------
-    n_chans, n_times, n_outputs : int
-        Input channels, input samples and embedding size.
-    sfreq : float | None
-        Accepted for a uniform signature; unused.
+    %(encoder_sizes)s
+    %(encoder_sfreq)s
     dropout : float
         Dropout of the residual block (0.3 in UBP).
     """

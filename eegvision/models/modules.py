@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._docs import fill_doc
 from .._utils import _check_option
 from ._fused import PooledBatch, can_fuse, fused_tsconv
 
@@ -87,6 +88,7 @@ def tsconv_sizes(n_times, kernel=25, pool=51, stride=5):
     return kernel, pool, stride
 
 
+@fill_doc
 class TSConv(nn.Module):
     """NICE's temporal-spatial convolution, with a fast exact layout.
 
@@ -113,8 +115,7 @@ class TSConv(nn.Module):
 
     Parameters
     ----------
-    n_chans, n_times : int
-        Input size.
+    %(input_size)s
     n_filters : int
         Number of temporal and spatial filters (40 in NICE).
     kernel, pool, stride : int
@@ -209,6 +210,7 @@ class ProjectionHead(nn.Module):
         return self.norm(x + self.block(x))
 
 
+@fill_doc
 class ChannelSelfAttention(nn.Module):
     """Self-attention across channels, with a residual: ``x + softmax(q k^T / sqrt(d)) x``.
 
@@ -225,8 +227,7 @@ class ChannelSelfAttention(nn.Module):
         Length of each channel's time series.
     d_key : int | None
         Size of queries and keys; defaults to ``min(n_times, 64)``.
-    dropout : float
-        Dropout on the attention weights.
+    %(attention_dropout)s
     """
 
     def __init__(self, n_times, d_key=None, dropout=0.0):
@@ -250,6 +251,7 @@ class ChannelSelfAttention(nn.Module):
         return x + self.dropout(attn) @ self.value(x)
 
 
+@fill_doc
 class GraphAttention(nn.Module):
     """One graph-attention (GAT) layer over a fully connected channel graph, with a residual.
 
@@ -264,8 +266,7 @@ class GraphAttention(nn.Module):
     ----------
     n_times : int
         Length of each channel's time series (node feature size, kept).
-    dropout : float
-        Dropout on the attention weights.
+    %(attention_dropout)s
     """
 
     def __init__(self, n_times, dropout=0.0):

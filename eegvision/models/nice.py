@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._docs import fill_doc
 from .._utils import _check_option
 from .modules import ChannelSelfAttention, GraphAttention, ProjectionHead, TSConv, init_nice_weights
 
@@ -56,6 +57,7 @@ class TSConvEncoder(nn.Module):
         return self.head(h.squeeze(2).transpose(1, 2).flatten(1))  # time-major, as NICE
 
 
+@fill_doc
 class NICE(TSConvEncoder):
     """The NICE EEG encoder: ``(batch, n_chans, n_times)`` -> ``(batch, n_outputs)``.
 
@@ -68,8 +70,7 @@ class NICE(TSConvEncoder):
 
     Parameters
     ----------
-    n_chans, n_times, n_outputs : int
-        Input channels, input samples and embedding size.
+    %(encoder_sizes)s
     sfreq : float | None
         Accepted for a uniform signature; kernel sizes are in samples (NICE's
         are for 250 Hz).

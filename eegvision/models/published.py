@@ -36,19 +36,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._docs import fill_doc
 from .modules import Dropout
 
 #: Nodes covered by the public code's edge list (its ``num_channels = 64``).
 GRAPH_NODES = 64
 
 
+@fill_doc
 class PublishedChannelAttention(nn.Module):
     """NICE's channel "self-attention" as it computes: see the module docstring.
 
     Parameters
     ----------
-    n_chans, n_times : int
-        Input size.
+    %(input_size)s
     dropout : float
         NICE: 0.3, inside the projection and again in the residual branch.
     """

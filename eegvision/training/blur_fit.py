@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import data_error
 
 
@@ -94,6 +95,7 @@ def _epoch(model, x, bank, rows, config, optimizer, generator, state):
     return total / max(count, 1)
 
 
+@fill_doc
 def fit_blur(data, config, test=None, progress=True, callback=None):
     """Train the ``ubp`` / ``blur-bank`` recipes (called by :func:`eegvision.training.fit`).
 
@@ -105,7 +107,7 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
         With ``image_prior`` 'ubp' or 'bank'.
     test : EEGImageData | None
         Test top-1 recorded per epoch (never used to choose the epoch).
-    progress : bool
+    %(progress)s
     callback : callable | None
         ``callback(epoch, model)`` after every epoch.
 

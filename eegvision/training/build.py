@@ -14,7 +14,7 @@ def make_encoder(name, *, n_chans, n_times, n_outputs, sfreq=None, **kwargs):
 
 
 def build_model(config, *, n_chans, n_times, n_features, sfreq=None):
-    """A fresh :class:`ContrastiveModel`, initialised from ``config.seed``.
+    """A fresh :class:`~eegvision.models.projector.ContrastiveModel`, initialised from ``config.seed``.
 
     Every call with the same config and shapes gives the same weights, so
     folds and repeated runs never share state.

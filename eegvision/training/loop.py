@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import data_error, logger, resolve_device, write_csv
 from .build import build_model
 from .checkpoint import save_checkpoint
@@ -36,6 +37,7 @@ from .steps import (
 )
 
 
+@fill_doc
 def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=None):
     """Train a contrastive EEG encoder (or the ridge baseline) on one container.
 
@@ -51,8 +53,7 @@ def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=
         to choose the model.
     out_dir : path | None
         If given, ``history.csv`` and ``model.pt`` are written there.
-    progress : bool
-        Show a progress bar (only when stderr is a terminal).
+    %(progress)s
     callback : callable | None
         Called as ``callback(epoch, model)`` after every epoch, outside the
         timed part (e.g. to keep snapshots of the weights); torch encoders

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import data_error, resolve_device, write_csv, write_json
 from .._version import __version__
 from .loop import fit
@@ -122,6 +123,7 @@ def loso_fold(data, others, *, subject=None, names=None):
                        meta=dict(data.meta, loso=True, train_subjects=names))
 
 
+@fill_doc
 def run_loso(datasets, config, out_dir, *, targets=None, progress=True, overwrite=False):
     """Leave-one-subject-out: a fresh model per held-out subject; one row per fold.
 
@@ -129,9 +131,7 @@ def run_loso(datasets, config, out_dir, *, targets=None, progress=True, overwrit
     ----------
     datasets : dict of int -> SubjectData
         At least two subjects.
-    overwrite : bool
-        Replace another command's outputs (or files eegvision did not write)
-        in ``out_dir`` and the fold folders; without it they are refused up front.
+    %(overwrite)s
 
     Returns
     -------

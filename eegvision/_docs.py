@@ -104,6 +104,14 @@ jobs, backend, scheduler
     local processes or Dask workers, ``backend`` ``'local'`` or ``'dask'``,
     ``scheduler`` a Dask scheduler address, Client or cluster."""
 
+docdict["verbose"] = """
+verbose : bool | str | int | None
+    How much this call logs, as MNE's ``verbose``: ``'DEBUG'``, ``'INFO'``
+    (progress lines and bars), ``'WARNING'`` (quiet: results, warnings and
+    errors only), ``'ERROR'``; True is ``'INFO'``, False ``'WARNING'``.
+    None: the level of :func:`eegvision.set_log_level`
+    (``$EEGVISION_LOGGING_LEVEL``, default ``'INFO'``)."""
+
 docdict = {k: v.strip("\n") for k, v in docdict.items()}
 
 

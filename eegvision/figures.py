@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._docs import fill_doc
+from ._utils import verbose
 from .outputs import find_analysis, find_results, retrieval_source, training_results  # noqa: F401
 
 #: Formats every figure is written in (PNG at 300 dpi, PDF and SVG as vectors).
@@ -76,8 +78,11 @@ def write_tables(dfs, out_dir, stem="accuracy_table"):
     paths.append(out_dir / f"{stem}.csv")
     return paths
 
+
+@verbose
+@fill_doc
 def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=5, n_examples=6,
-                    overwrite=False):
+                    overwrite=False, verbose=None):
     """Rebuild every figure and the accuracy table from the results under ``results_dir``.
 
     Parameters
@@ -97,6 +102,7 @@ def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=
         Replace another command's outputs in ``out_dir`` (or files of these
         names eegvision did not write); without it they are refused before
         any figure is drawn (``docs/outputs.md``).
+    %(verbose)s
 
     Returns
     -------

@@ -50,7 +50,7 @@ def analyze_cli(args):
                  device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None),
                  noise_ceiling=not getattr(args, "no_noise_ceiling", False),
-                 batch=not getattr(args, "no_batch", False), report=print,
+                 batch=not getattr(args, "no_batch", False),
                  overwrite=getattr(args, "overwrite", False), **settings,
                  **options)
     _print_summary(args.analysis, df, out)

@@ -34,14 +34,14 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from .._utils import DataError, data_error, logger, option_error, os_error_fix, write_json
+from .._docs import fill_doc
+from .._utils import DataError, data_error, logger, option_error, os_error_fix, verbose, write_json
 
 #: The package's table of download addresses (tab-separated; see :func:`read_sources`).
 SOURCES_FILE = Path(__file__).with_name("sources.tsv")
@@ -445,10 +445,10 @@ class ResumableDownloader:
             raise _Cut
 
     def _bar(self, total, initial):
-        from tqdm.auto import tqdm
+        from .._utils import progress_bar
 
-        return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=self.label, file=sys.stderr, disable=not self.progress, leave=False)
+        return progress_bar(total=total, initial=initial, unit="B", unit_scale=True,
+                            unit_divisor=1024, desc=self.label, enabled=self.progress)
 
 
 def _total(response, have):
@@ -782,10 +782,12 @@ def _nemar_dry(table, what, subjects, sessions, bases):
 
 
 # ------------------------------------------------------------------ public
+@verbose
+@fill_doc
 def fetch_things_eeg2(data_dir, subjects=None, what=None, *, source="osf", sessions=None,
                       overwrite=False, dry_run=False, timeout=60.0, retries=3,
                       keep_archives=False, verify=True, progress=True, base_urls=None,
-                      echo=print):
+                      echo=print, verbose=None):
     """Download THINGS-EEG2 into a data root laid out as eegvision reads it.
 
     Parameters
@@ -826,6 +828,7 @@ def fetch_things_eeg2(data_dir, subjects=None, what=None, *, source="osf", sessi
         Replace hosts' base addresses (keys of :data:`HOSTS`), e.g. a mirror.
     echo : callable
         Where the per-file report lines go (``print``; ``None`` for silence).
+    %(verbose)s
 
     Returns
     -------

@@ -48,7 +48,8 @@ import pickle
 
 import numpy as np
 
-from .._utils import _check_option, atomic_path, data_error, logger
+from .._docs import fill_doc
+from .._utils import _check_option, atomic_path, data_error, logger, verbose
 
 #: The seed both public codes use.
 OFFICIAL_SEED = 20200220
@@ -264,7 +265,10 @@ def _save(path, obj, writer):
     return path
 
 
-def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, overwrite=False):
+@verbose
+@fill_doc
+def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, overwrite=False,
+                      *, verbose=None):
     """Preprocess one subject's raw recordings exactly as a published code did.
 
     Parameters
@@ -285,6 +289,7 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, 
         Replace output files that exist. Otherwise they are refused before
         any work starts: the preset writes the published layout's folder
         (layout ``official`` or ``nice``), where a user's download may lie.
+    %(verbose)s
 
     Returns
     -------

@@ -35,12 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._utils import (
     _check_option,
     check_finite,
     check_not_constant,
     data_error,
     logger,
+    verbose,
     write_json,
 )
 from ._mapped import load_dict_mapped, release_pages
@@ -708,8 +710,10 @@ def read_bank(path, n_expected=None):
     return out
 
 
+@verbose
+@fill_doc
 def load_subject(root, subject, *, layout="auto", targets="centers", average=True, cache=True,
-                 features=None, bank=False):
+                 features=None, bank=False, verbose=None):
     """Load one subject's training and test data from a THINGS-EEG2 root.
 
     Parameters
@@ -731,6 +735,7 @@ def load_subject(root, subject, *, layout="auto", targets="centers", average=Tru
     bank : bool
         Features are the set's blur bank, flattened to ``(N, K * D)`` (the
         test side too with ``targets='images'``); ``meta['blur_levels']`` is K.
+    %(verbose)s
 
     Returns
     -------

@@ -317,7 +317,7 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         write_preview(spec, context["preview"], out, report or logger.info, plot=plot)
     results = run_jobs(job_list, Path(out) / "jobs" if out is not None else None,
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
-                       data=source, batch=batch, desc=f"{name} jobs")
+                       data=source, batch=batch, desc=name)
     df = results_table(results)
     if spec.hook("expand"):  # jobs that score several conditions at once
         df = spec.hook("expand")(df, results)

@@ -358,7 +358,7 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
     results = {job.key: load_cached(cache_dir, job) if cache_dir is not None else None
                for job in jobs}
     todo = list({j.key: j for j in jobs if results[j.key] is None}.values())
-    logger.info("%d jobs, %d cached, %d to run", len(jobs), len(jobs) - len(todo), len(todo))
+    logger.info("%s: %d jobs, %d cached, %d to run", desc, len(jobs), len(jobs) - len(todo), len(todo))
     if todo and batch:
         source = _subject_source(data)
         done = _run_groups(group_jobs(todo), cache_dir, backend, n_jobs, scheduler, progress,

@@ -274,7 +274,7 @@ def _epoch(m, shared):
     else:
         m.waited += 1
         if config.patience is not None and m.waited >= config.patience:
-            logger.info("Model %d: early stop at epoch %d (best %d)", m.index, epoch, m.best_epoch)
+            logger.debug("Model %d: early stop at epoch %d (best %d)", m.index, epoch, m.best_epoch)
             m.done = True
     m.done = m.done or epoch >= int(config.epochs)
 

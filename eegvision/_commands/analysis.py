@@ -73,12 +73,17 @@ def _epochs_file(args, settings):
 
 
 def _print_summary(name, df, out):
+    """The result lines (stdout, printed even with --quiet): the summary and what was written."""
     summary = df.attrs.get("summary")
     if summary is not None:
         cols = [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance") if c in summary]
         print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\n{name}: {len(df)} results -> {out / 'results.csv'}")
     print(f"figure -> {out / (name + '.png')} (+ .pdf)")
+    evokeds = [k for k, v in (df.attrs.get("extras") or {}).items() if isinstance(v, list)
+               and v and type(v[0]).__name__ in ("Evoked", "EvokedArray")]
+    for stem in evokeds:
+        print(f"MNE Evoked ({len(df.attrs['extras'][stem])}) -> {out / (stem + '-ave.fif')}")
 
 
 def figures_cli(args):

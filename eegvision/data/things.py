@@ -113,7 +113,7 @@ def _read_cache(path):
     if eeg.dtype != np.float32 or eeg.ndim != 3 or eeg.shape[1:] != (len(info["ch_names"]),
                                                                       len(info["times"])):
         return None
-    logger.info("%s: read the averaged EEG from the cache %s", path, folder)
+    logger.debug("%s: read the averaged EEG from the cache %s", path, folder)
     return dict(eeg=eeg, ch_names=list(info["ch_names"]),
                 times=np.asarray(info["times"], dtype=np.float64), sfreq=float(info["sfreq"]),
                 n_repetitions=int(info["n_repetitions"]), source=str(path))

@@ -8,6 +8,7 @@ results went; no computation lives here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ._utils import EEGVisionError, use_log_level
@@ -339,6 +340,30 @@ def _add_verbosity_options(p, top=False):
                         "and errors on stderr (level WARNING)")
 
 
+@contextlib.contextmanager
+def _logging_level(level):
+    """eegvision's level for this command, also in $EEGVISION_LOGGING_LEVEL for the worker
+    processes it starts (--jobs, Dask): a quiet run stays quiet in every process."""
+    import logging
+    import os
+
+    from ._utils import LOG_ENV
+
+    before = os.environ.get(LOG_ENV)
+    os.environ[LOG_ENV] = logging.getLevelName(level) if level in _NAMED else str(level)
+    try:
+        with use_log_level(level):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop(LOG_ENV, None)
+        else:
+            os.environ[LOG_ENV] = before
+
+
+_NAMED = (10, 20, 30, 40, 50)
+
+
 def _log_level(parser, args):
     """The level of --verbose / --quiet, else of $EEGVISION_LOGGING_LEVEL (default INFO)."""
     from ._utils import _parse_level
@@ -420,7 +445,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     previous = _on_sigterm()
     try:
-        with use_log_level(_log_level(parser, args)):
+        with _logging_level(_log_level(parser, args)):
             args.func(args)
     except (EEGVisionError, ValueError, FileNotFoundError) as err:
         print(f"eegvision {args.command}: error: {_one_line(err)}", file=sys.stderr)

@@ -149,3 +149,19 @@ def test_verbose_is_documented_on_every_public_function():
                  fetch_things_eeg2, rebuild_figures, run_training):
         assert inspect.signature(func).parameters["verbose"].default is None, func
         assert "verbose : bool | str | int | None" in inspect.getdoc(func), func
+
+
+def test_the_level_reaches_the_worker_processes_and_is_restored(monkeypatch):
+    import os
+
+    import eegvision.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_cmd_info", lambda args: seen.update(
+        env=os.environ.get("EEGVISION_LOGGING_LEVEL"), level=logger.level))
+    monkeypatch.delenv("EEGVISION_LOGGING_LEVEL", raising=False)
+    assert main(["info", "--quiet"]) == 0  # joblib and Dask workers read it when they start
+    assert seen == {"env": "WARNING", "level": logging.WARNING}
+    assert main(["-v", "info"]) == 0
+    assert seen == {"env": "DEBUG", "level": logging.DEBUG}
+    assert "EEGVISION_LOGGING_LEVEL" not in os.environ and logger.level == logging.INFO

@@ -7,7 +7,6 @@ The public API is this package's top level::
     result = ev.fit(data.train, ev.TrainConfig(model="nice", epochs=20))
     scores = ev.evaluate(result.model, data.test)
     df = ev.analyze("temporal", data=data, model="ridge")
-    ev.set_log_level("WARNING")  # quiet: results, warnings and errors only (as MNE's)
 
 Importing the package has no side effects and imports nothing heavy: each
 name below is imported from its module on first use (PEP 562), so torch and

@@ -154,9 +154,9 @@ def progress_bar(iterable=None, *, enabled=True, **kwargs):
 
     from tqdm.auto import tqdm
 
-    show = enabled and not is_quiet() and sys.stderr.isatty()
+    show = enabled and not kwargs.pop("disable", False) and not is_quiet() and sys.stderr.isatty()
     kwargs.setdefault("leave", False)
-    return tqdm(iterable, disable=not show or kwargs.pop("disable", False), **kwargs)
+    return tqdm(iterable, disable=not show, **kwargs)
 
 
 def _install_handler():

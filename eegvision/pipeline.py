@@ -235,7 +235,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     plot : bool
         With ``out``, also write the analysis' figure (PNG + PDF).
     progress : bool
-        Show a progress bar over the jobs.
+        Progress bars over the jobs, the time-resolved curve, the noise
+        ceiling and the training epochs (on a terminal, unless quiet).
     channels : str | list of str | None
         Channel selection (``'posterior17'``, a list, a glob or ``re:...``;
         see :func:`eegvision.data.channels.select_channels`).

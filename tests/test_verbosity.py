@@ -127,6 +127,7 @@ def test_progress_bars_only_on_a_terminal_and_not_when_quiet(monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     assert not progress_bar(range(3)).disable
     assert progress_bar(range(3), enabled=False).disable
+    assert progress_bar(range(3), disable=True).disable
     with ev.use_log_level("WARNING"):
         assert progress_bar(range(3)).disable
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)

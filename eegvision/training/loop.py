@@ -54,7 +54,7 @@ def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=
     out_dir : path | None
         If given, ``history.csv`` and ``model.pt`` are written there.
     progress : bool
-        Show a progress bar (only when stderr is a terminal).
+        Show a progress bar (only when stderr is a terminal, unless quiet).
     callback : callable | None
         Called as ``callback(epoch, model)`` after every epoch, outside the
         timed part (e.g. to keep snapshots of the weights); torch encoders

@@ -313,15 +313,20 @@ def _read_host_hash(http, item, bases, timeout):
 
 
 def _resolve_hash(http, item, bases, timeout, registry):
-    """The hash to check: the host's; else the one recorded at the first download; else none yet."""
+    """The hash to check: the host's; else the one recorded at the first download; else none yet.
+
+    Returns the warning to give once the file is there (None: nothing to say): a
+    download that then fails says so in its one error line, without it.
+    """
+    note = None
     if item.known_hash is None and item.hashes != "registry":
         try:
             _host_hash(http, item, bases, timeout)
         except DataError as err:
             if "/nodes/" in item.url:  # the listing gives the address: no way on without it
                 raise
-            logger.warning("%s: the host's checksum could not be read (%s); checking against "
-                           "the registry instead.", item.rel, str(err).splitlines()[0])
+            note = (f"{item.rel}: the host's checksum could not be read "
+                    f"({str(err).splitlines()[0]}); checking against the registry instead.")
     record = registry.get(item.rel) or {}
     if item.known_hash is None and record.get("hash"):
         item.known_hash, item.check = record["hash"], "hash recorded at the first download"
@@ -331,6 +336,7 @@ def _resolve_hash(http, item, bases, timeout, registry):
         logger.warning("%s: the host now publishes %s, not the %s recorded when it was first "
                        "fetched: the host's file changed.", item.rel, item.known_hash,
                        record["hash"])
+    return note
 
 
 # ------------------------------------------------------------------ download
@@ -661,7 +667,7 @@ def _hash_of(path, like):
 
 def _fetch_item(item, root, opts, registry, label, http):
     target = root / item.rel
-    _resolve_hash(http, item, opts["bases"], opts["timeout"], registry)
+    note = _resolve_hash(http, item, opts["bases"], opts["timeout"], registry)
     reuse = (target.exists() and not opts["overwrite"] and item.known_hash is not None
              and not item.known_hash.startswith("gitsha1:")
              and _hash_of(target, item.known_hash) == item.known_hash.lower())
@@ -674,6 +680,8 @@ def _fetch_item(item, root, opts, registry, label, http):
         fresh.unlink(missing_ok=True)
         _retrieve(item, fresh, target.with_name(target.name + ".part"), opts, label, http)
         os.replace(fresh, target)
+    if note:
+        logger.warning("%s", note)
     item.nbytes = target.stat().st_size
     digest = item.known_hash or _hash_of(target, "sha256")
     _record(root, registry, item, digest)

@@ -34,6 +34,8 @@ _LAZY = {
     "ContrastiveDecoder": "eegvision.decoding",
     "retrieval_scorer": "eegvision.decoding",
     "slurm_cluster": "eegvision._dask",
+    "set_log_level": "eegvision._utils",
+    "use_log_level": "eegvision._utils",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -118,7 +118,7 @@ features : str | None
 
 docdict["progress"] = """
 progress : bool
-    Show a progress bar on stderr (only when stderr is a terminal)."""
+    Show a progress bar on stderr (only when stderr is a terminal, unless quiet)."""
 
 docdict["overwrite"] = """
 overwrite : bool
@@ -165,6 +165,13 @@ docdict["trial_eeg"] = """
 eeg : array, shape (n_trials, n_chans, n_times)
     The trials' EEG, as the model takes it."""
 # ---- end of the docs28 block
+docdict["verbose"] = """
+verbose : bool | str | int | None
+    How much this call logs, as MNE's ``verbose``: ``'DEBUG'``, ``'INFO'``
+    (progress lines and bars), ``'WARNING'`` (quiet: results, warnings and
+    errors only), ``'ERROR'``; True is ``'INFO'``, False ``'WARNING'``.
+    None: the level of :func:`eegvision.set_log_level`
+    (``$EEGVISION_LOGGING_LEVEL``, default ``'INFO'``)."""
 
 docdict = {k: v.strip("\n") for k, v in docdict.items()}
 

@@ -19,6 +19,160 @@ import numpy as np
 
 logger = logging.getLogger("eegvision")
 
+# ------------------------------------------------------------------ verbosity (as MNE's)
+#: The environment variable holding the default level (``DEBUG`` ... ``CRITICAL``).
+LOG_ENV = "EEGVISION_LOGGING_LEVEL"
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
+           "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged.
+
+    Results go to stdout, diagnostics to stderr (``eegvision analyze ... >
+    table.txt`` keeps the table clean); the stream is looked up on every line
+    because Jupyter and pytest's capture replace ``sys.stderr``.
+    """
+
+    @property
+    def stream(self):
+        import sys
+
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ assigns one: the property wins
+        pass
+
+
+class _Formatter(logging.Formatter):
+    """INFO and DEBUG lines as they are; warnings and errors say so."""
+
+    def format(self, record):
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"{record.levelname}: {text}"
+
+
+def _parse_level(verbose, source="verbose"):
+    """``verbose`` (None: ``$EEGVISION_LOGGING_LEVEL``, else INFO) as a ``logging`` level."""
+    if verbose is None:
+        verbose, source = os.environ.get(LOG_ENV) or "INFO", f"${LOG_ENV}"
+    if isinstance(verbose, (bool, np.bool_)):
+        return logging.INFO if verbose else logging.WARNING
+    if isinstance(verbose, (int, np.integer)) and 0 <= int(verbose) <= logging.CRITICAL:
+        return int(verbose)
+    if isinstance(verbose, str) and verbose.strip().upper() in _LEVELS:
+        return _LEVELS[verbose.strip().upper()]
+    raise option_error(source, verbose, "not a logging level",
+                       f"use one of {', '.join(_LEVELS)} (or True for INFO, False for WARNING)")
+
+
+def set_log_level(verbose=None, return_old_level=False):
+    """Set how much eegvision says (as :func:`mne.set_log_level`).
+
+    Parameters
+    ----------
+    verbose : bool | str | int | None
+        ``'DEBUG'``, ``'INFO'`` (progress lines and bars: the default),
+        ``'WARNING'`` (quiet: only results, warnings and errors), ``'ERROR'``
+        or ``'CRITICAL'``; True is ``'INFO'``, False ``'WARNING'``. None reads
+        ``$EEGVISION_LOGGING_LEVEL`` (default ``'INFO'``).
+    return_old_level : bool
+        Return the level that was set before.
+
+    Returns
+    -------
+    old_level : int
+        Only with ``return_old_level``.
+    """
+    old = logger.level
+    logger.setLevel(_parse_level(verbose))
+    return old if return_old_level else None
+
+
+@contextlib.contextmanager
+def use_log_level(verbose=None):
+    """Context manager: eegvision's log level set to ``verbose`` inside, restored after.
+
+    Parameters
+    ----------
+    verbose : bool | str | int | None
+        As :func:`set_log_level`; None keeps the current level.
+
+    Examples
+    --------
+    >>> import eegvision as ev
+    >>> with ev.use_log_level("WARNING"):  # doctest: +SKIP
+    ...     df = ev.analyze("temporal", model="ridge")
+    """
+    old = logger.level
+    if verbose is not None:
+        logger.setLevel(_parse_level(verbose))
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def verbose(func):
+    """Decorator: ``func``'s keyword-only ``verbose`` argument sets the log level for the call.
+
+    ``verbose=None`` (the default) keeps the level of :func:`set_log_level`;
+    anything else applies only while ``func`` runs (as MNE's ``@verbose``).
+    """
+    import inspect
+
+    param = inspect.signature(func).parameters.get("verbose")
+    if param is None or param.kind is not inspect.Parameter.KEYWORD_ONLY:
+        raise TypeError(f"@verbose: {func.__qualname__} needs a keyword-only verbose=None.")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if kwargs.get("verbose") is None:
+            return func(*args, **kwargs)
+        with use_log_level(kwargs["verbose"]):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def is_quiet():
+    """True when eegvision's level hides INFO (progress lines and bars)."""
+    return not logger.isEnabledFor(logging.INFO)
+
+
+def progress_bar(iterable=None, *, enabled=True, **kwargs):
+    """The package's one progress bar: tqdm on stderr, shown only where it helps.
+
+    Off (a silent pass-through with the same methods) when ``enabled`` is
+    False, when the level hides INFO (``verbose='WARNING'``, ``--quiet``) or
+    when stderr is not a terminal (a log file, a pipe, a notebook's capture).
+    ``kwargs`` go to ``tqdm`` (``desc``, ``total``, ``unit`` ...); ``leave``
+    defaults to False.
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    show = enabled and not kwargs.pop("disable", False) and not is_quiet() and sys.stderr.isatty()
+    kwargs.setdefault("leave", False)
+    return tqdm(iterable, disable=not show, **kwargs)
+
+
+def _install_handler():
+    """eegvision's own stderr handler (once) and the level of ``$EEGVISION_LOGGING_LEVEL``."""
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(_Formatter("%(message)s"))
+        logger.addHandler(handler)
+    try:
+        set_log_level(None)
+    except ValueError as err:  # never fail an import on it; the CLI refuses it in one line
+        logger.setLevel(logging.INFO)
+        logger.warning("%s", " ".join(str(err).split()))
+
+
+
 
 class EEGVisionError(Exception):
     """Base class of the errors eegvision raises on purpose."""
@@ -59,6 +213,9 @@ def lazy_attributes(module, table):
 def option_error(option, value, problem, fix):
     """Build an :class:`OptionError` reading ``OPTION VALUE: problem`` plus ``Fix: ...``."""
     return OptionError(f"{option} {value!r}: {problem}\n  Fix: {fix}")
+
+
+_install_handler()  # needs option_error: a bad $EEGVISION_LOGGING_LEVEL is named
 
 
 class WriteError(EEGVisionError, OSError):

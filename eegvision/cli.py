@@ -8,10 +8,10 @@ results went; no computation lives here.
 from __future__ import annotations
 
 import argparse
-import logging
+import contextlib
 import sys
 
-from ._utils import EEGVisionError
+from ._utils import EEGVisionError, use_log_level
 from ._version import __version__
 
 
@@ -166,7 +166,7 @@ def build_parser():
         prog="eegvision",
         description="Decode natural images from EEG and find where the information lives.")
     parser.add_argument("--version", action="version", version=f"eegvision {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    _add_verbosity_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -329,7 +329,58 @@ def build_parser():
                         "when RESULTS is one command's output folder)")
     _add_overwrite_option(p)
     p.set_defaults(func=_cmd_report)
+    for command in sub.choices.values():  # eegvision --quiet analyze ... = eegvision analyze ... --quiet
+        _add_verbosity_options(command)
     return parser
+
+
+def _add_verbosity_options(p, top=False):
+    """-v/--verbose and -q/--quiet, on the top parser and every sub-command.
+
+    A sub-command's flags default to SUPPRESS so that they never overwrite
+    the ones given before the sub-command (argparse copies its namespace over).
+    """
+    default = False if top else argparse.SUPPRESS
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="also log details (level DEBUG; default INFO: progress lines and bars "
+                        "on stderr, or $EEGVISION_LOGGING_LEVEL)")
+    g.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="print only the results: no progress lines or bars, only warnings "
+                        "and errors on stderr (level WARNING)")
+
+
+@contextlib.contextmanager
+def _logging_level(level):
+    """eegvision's level for this command, also in $EEGVISION_LOGGING_LEVEL for the worker
+    processes it starts (--jobs, Dask): a quiet run stays quiet in every process."""
+    import logging
+    import os
+
+    from ._utils import LOG_ENV
+
+    before = os.environ.get(LOG_ENV)
+    os.environ[LOG_ENV] = logging.getLevelName(level) if level in _NAMED else str(level)
+    try:
+        with use_log_level(level):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop(LOG_ENV, None)
+        else:
+            os.environ[LOG_ENV] = before
+
+
+_NAMED = (10, 20, 30, 40, 50)
+
+
+def _log_level(parser, args):
+    """The level of --verbose / --quiet, else of $EEGVISION_LOGGING_LEVEL (default INFO)."""
+    from ._utils import _parse_level
+
+    if args.verbose and args.quiet:
+        parser.error("-v/--verbose and -q/--quiet contradict each other: give one of them")
+    return _parse_level("DEBUG" if args.verbose else "WARNING" if args.quiet else None)
 
 
 # ---------------------------------------------------------------- commands
@@ -408,11 +459,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     set_command(argv)  # every result row records the command that made it
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
     previous = _on_sigterm()
     try:
-        args.func(args)
+        with _logging_level(_log_level(parser, args)):
+            args.func(args)
     except (EEGVisionError, ValueError, FileNotFoundError) as err:
         print(f"eegvision {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2

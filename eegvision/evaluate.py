@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ._docs import fill_doc
-from ._utils import check_finite, data_error
+from ._utils import check_finite, data_error, verbose
 
 #: k values of the k-way accuracies reported (those <= the number of candidates).
 K_WAYS = (2, 4, 10, 50, 100)
@@ -181,7 +181,9 @@ def embed(model, eeg, features, *, batch_size=1000):
     return np.concatenate(out), img
 
 
-def evaluate(model, test, *, targets="centers", ks=(1, 3, 5), n_draws=100, seed=0):
+@verbose
+@fill_doc
+def evaluate(model, test, *, targets="centers", ks=(1, 3, 5), n_draws=100, seed=0, verbose=None):
     """Score zero-shot retrieval of a trained model on a test container.
 
     Parameters
@@ -197,6 +199,7 @@ def evaluate(model, test, *, targets="centers", ks=(1, 3, 5), n_draws=100, seed=
         Top-k values.
     n_draws, seed : int
         For the k-way accuracies.
+    %(verbose)s
 
     Returns
     -------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._docs import fill_doc
+from ._utils import verbose
 from .outputs import find_analysis, find_results, retrieval_source, training_results  # noqa: F401
 
 #: Formats every figure is written in (PNG at 300 dpi, PDF and SVG as vectors).
@@ -77,9 +78,11 @@ def write_tables(dfs, out_dir, stem="accuracy_table"):
     paths.append(out_dir / f"{stem}.csv")
     return paths
 
+
+@verbose
 @fill_doc
 def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=5, n_examples=6,
-                    overwrite=False):
+                    overwrite=False, verbose=None):
     """Rebuild every figure and the accuracy table from the results under ``results_dir``.
 
     Parameters
@@ -96,6 +99,7 @@ def rebuild_figures(results_dir, out_dir, *, formats=FORMATS, image_dir=None, k=
     k, n_examples : int
         Retrieval figure: candidates per row and rows.
     %(overwrite)s
+    %(verbose)s
 
     Returns
     -------

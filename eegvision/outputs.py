@@ -71,23 +71,49 @@ def _write_outputs(spec, df, extras, config, out, *, plot=True):
     write_csv(out / "results.csv", df)
     if df.attrs.get("summary") is not None:
         write_csv(out / "summary.csv", df.attrs["summary"])
-    arrays = {}
+    arrays, evokeds = {}, []
     for table_name, table in extras.items():
         if hasattr(table, "to_csv"):
             write_csv(out / f"{table_name}.csv", table)
         elif isinstance(table, np.ndarray):
             arrays[table_name] = table
+        elif _is_evokeds(table):
+            evokeds.append(_write_evokeds(out / f"{table_name}-ave.fif", table))
     if arrays:
         with atomic_path(out / "arrays.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     config = {**config, "tables": sorted(k for k, v in extras.items() if hasattr(v, "to_csv")),
-              "arrays": sorted(arrays)}
+              "arrays": sorted(arrays), **({"evokeds": sorted(evokeds)} if evokeds else {})}
     write_json(out / "config.json", config)
     if plot:
         from .viz import plot_analysis, save_figure
 
         fig = plot_analysis(spec.name, df, df.attrs.get("summary"), extras)
         save_figure(fig, out / f"{spec.name}")
+
+
+def _is_evokeds(value):
+    """A non-empty list of ``mne.Evoked`` (an extra written as ``-ave.fif``)."""
+    return (isinstance(value, (list, tuple)) and len(value) > 0
+            and all(type(v).__name__ in ("Evoked", "EvokedArray") for v in value))
+
+
+def _write_evokeds(path, evokeds):
+    """``mne.write_evokeds`` into the staging folder (committed with the rest); the file name."""
+    import mne
+
+    # straight to its name: the staging folder is the unit of all-or-nothing, and MNE
+    # wants the -ave.fif ending that a temporary name would not have
+    from ._utils import WriteError, os_error_fix
+
+    try:
+        mne.write_evokeds(path, list(evokeds), overwrite=True, verbose="error")
+    except OSError as err:  # as atomic_path's: one line naming the file
+        error = WriteError(f"{path}: could not write it ({err.strerror or err}); nothing was "
+                           f"half-written.\n  Fix: {os_error_fix(err)}.")
+        error.errno = err.errno
+        raise error from None
+    return path.name
 
 
 def load_results(directory):
@@ -112,9 +138,20 @@ def load_results(directory):
     if config.get("arrays") and (directory / "arrays.npz").exists():
         with np.load(directory / "arrays.npz", allow_pickle=False) as f:
             extras.update({k: f[k] for k in f.files})
+    extras.update(_read_evokeds(directory, config.get("evokeds", [])))
     df.attrs["summary"] = summarize_results(get_spec(config["analysis"]), df)
     df.attrs["extras"] = extras
     return df, extras, config
+
+
+def _read_evokeds(directory, names):
+    """``{stem: [Evoked, ...]}`` of the ``-ave.fif`` files listed in ``config.json``."""
+    if not names:
+        return {}
+    import mne
+
+    return {name[:-len("-ave.fif")]: mne.read_evokeds(directory / name, verbose="error")
+            for name in names if (directory / name).is_file()}
 
 
 def summarize_results(spec, df):

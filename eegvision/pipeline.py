@@ -20,9 +20,11 @@ from ._utils import (
     _check_option,
     check_writable_dir,
     data_error,
+    logger,
     option_error,
     parse_seeds,
     parse_subjects,
+    verbose,
 )
 from ._values import MAX_SEED, MAX_SEEDS, MAX_SUBJECT
 from ._version import __version__
@@ -165,8 +167,6 @@ def check_model_name(model):
 def _warn_unused(spec, options):
     unused = sorted(set(options) - spec.option_names)
     if unused:
-        from ._utils import logger
-
         logger.warning("%s analysis ignores option(s) %s", spec.name, ", ".join(unused))
 
 
@@ -188,13 +188,14 @@ def _holds_out(func):
     return wrapper
 
 
+@verbose
 @_holds_out
 @fill_doc
 def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out=None,
             overwrite=False, seeds=(0,), model=None, recipe=None, epochs=None, device="auto",
             jobs=1, backend="local", scheduler=None, layout="auto", targets="centers",
             plot=True, progress=True, channels=None, train_options=None, noise_ceiling=True,
-            batch=True, report=None, **options):
+            batch=True, report=None, verbose=None, **options):
     """Run analysis ``name`` for ``subjects`` and return its results table.
 
     Parameters
@@ -232,7 +233,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     plot : bool
         With ``out``, also write the analysis' figure (PNG + PDF).
     progress : bool
-        Show a progress bar over the jobs.
+        Progress bars over the jobs, the time-resolved curve, the noise
+        ceiling and the training epochs (on a terminal, unless quiet).
     %(channels)s
     train_options : dict | None
         Further :class:`~eegvision.training.TrainConfig` settings for every job
@@ -247,7 +249,9 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     report : callable | None
         Called with a line of text for each first result shown before the
         sweep (the temporal analysis' time-resolved curve, whose table and
-        figure are written to ``out`` first); the CLI passes ``print``.
+        figure are written to ``out`` first); None logs them at level INFO
+        (shown unless quiet, see ``verbose``).
+    %(verbose)s
     **options
         The analysis' own options (``mode``, ``width``, ``step``, ``windows``,
         ``bands``, ``regions`` ...).
@@ -304,13 +308,13 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     t0 = time.perf_counter()
     context = {"root": root, "layout": layout, "targets": targets, "subjects": subjects,
                "seeds": list(seeds), "out": out, "data": source, "features": feature_set,
-               "channels": channels}
+               "channels": channels, "progress": progress}
     if spec.hook("preview"):  # first results first: seconds, before the sweep's minutes
         context["preview"] = spec.hook("preview")(options, context)
-        write_preview(spec, context["preview"], out, report, plot=plot)
+        write_preview(spec, context["preview"], out, report or logger.info, plot=plot)
     results = run_jobs(job_list, Path(out) / "jobs" if out is not None else None,
                        backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
-                       data=source, batch=batch)
+                       data=source, batch=batch, desc=name)
     df = results_table(results)
     if spec.hook("expand"):  # jobs that score several conditions at once
         df = spec.hook("expand")(df, results)
@@ -321,8 +325,6 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     extras = (spec.hook("postprocess")(df, results, options, context)
               if spec.hook("postprocess") else {})
     if noise_ceiling and "top1" in df and root is None and _one_test_trial(base(subjects[0])):
-        from ._utils import logger
-
         logger.info("No noise ceiling: the test data in memory hold one trial per condition "
                     "(a split-half needs at least two repetitions).")
     elif noise_ceiling and "top1" in df:
@@ -334,7 +336,8 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
         # a folder of their own: jobs/ holds exactly the analysis' jobs
         extras["noise_ceiling"] = ceiling_table(run_jobs(
             nc_jobs, Path(out) / "jobs" / "ceiling" if out is not None else None,
-            backend=backend, n_jobs=jobs, scheduler=scheduler, progress=False, data=nc_source))
+            backend=backend, n_jobs=jobs, scheduler=scheduler, progress=progress,
+            data=nc_source, desc="noise ceiling"))
     df.attrs["summary"] = summarize_results(spec, df)
     df.attrs["extras"] = extras
     if out is not None:

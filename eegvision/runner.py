@@ -317,7 +317,7 @@ def _deriver(slots, i, data, job):
 
 # ------------------------------------------------------------------ running
 def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, progress=True,
-             data=None, batch=True):
+             data=None, batch=True, desc="jobs"):
     """Run every job not yet cached and return all results in job order.
 
     Parameters
@@ -342,6 +342,11 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
         condition or seed) together, one group per task
         (:func:`group_jobs`); their results equal those of
         one-at-a-time fits, cached per job. False: one job per task.
+    progress : bool
+        Progress bars (on a terminal, unless quiet): over the jobs run here
+        one after the other, and over each group's training epochs.
+    desc : str
+        The label of the bar over the jobs.
     """
     _check_option("backend", backend, BACKENDS)
     if cache_dir is not None:
@@ -353,11 +358,11 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
     results = {job.key: load_cached(cache_dir, job) if cache_dir is not None else None
                for job in jobs}
     todo = list({j.key: j for j in jobs if results[j.key] is None}.values())
-    logger.info("%d jobs, %d cached, %d to run", len(jobs), len(jobs) - len(todo), len(todo))
+    logger.info("%s: %d jobs, %d cached, %d to run", desc, len(jobs), len(jobs) - len(todo), len(todo))
     if todo and batch:
         source = _subject_source(data)
         done = _run_groups(group_jobs(todo), cache_dir, backend, n_jobs, scheduler, progress,
-                           source, scatter=data is not None)
+                           source, scatter=data is not None, desc=desc)
         for job, res in done:
             results[job.key] = res
     elif todo:
@@ -374,14 +379,14 @@ def run_jobs(jobs, cache_dir, *, backend="local", n_jobs=1, scheduler=None, prog
                                            for j in todo)
         else:
             done = [_run_and_store(j, cache_dir, source(j.subject))
-                    for j in _progress(todo, progress)]
+                    for j in _progress(todo, progress, desc)]
         for job, res in zip(todo, done, strict=True):
             results[job.key] = res
     return [results[j.key] for j in jobs]
 
 
 def _run_groups(groups, cache_dir, backend, n_jobs, scheduler, progress, source, *,
-                scatter=False):
+                scatter=False, desc="jobs"):
     """Run each group of jobs as one task; ``[(job, result)]``.
 
     ``source(subject)`` gives a group's data (None: the task reads its root);
@@ -402,17 +407,27 @@ def _run_groups(groups, cache_dir, backend, n_jobs, scheduler, progress, source,
                                                                      source(g[0].subject))
                                        for g in groups)
     else:
-        done = [_run_and_store_batch(g, cache_dir, source(g[0].subject), progress)
-                for g in groups]
+        done = _run_serial(groups, cache_dir, progress, source, desc)
     return [(j, r) for g, rs in zip(groups, done, strict=True) for j, r in zip(g, rs, strict=True)]
 
 
-def _progress(items, enabled):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
+def _run_serial(groups, cache_dir, progress, source, desc):
+    """Each group in turn, a bar over their jobs (a ridge sweep's jobs are groups of one)."""
+    from ._utils import progress_bar
 
-    return tqdm(items, desc="jobs", unit="job", leave=False)
+    done = []
+    with progress_bar(total=sum(len(g) for g in groups), desc=desc, unit="job",
+                      enabled=progress) as bar:
+        for group in groups:
+            done.append(_run_and_store_batch(group, cache_dir, source(group[0].subject), progress))
+            bar.update(len(group))
+    return done
+
+
+def _progress(items, enabled, desc="jobs"):
+    from ._utils import progress_bar
+
+    return progress_bar(items, desc=desc, unit="job", enabled=enabled)
 
 
 def results_table(results):

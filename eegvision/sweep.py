@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import collections
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -209,12 +208,12 @@ def _stored_bytes(cache):
 
 def _train(members, progress, budget):
     """Train ``members`` epoch by epoch; yield ``(member, FitResult)`` as each finishes."""
-    from tqdm.auto import tqdm
+    from ._utils import progress_bar
 
     active = list(members)
     total = sum(int(m.config.epochs) for m in members)
-    bar = tqdm(total=total, desc=f"sweep {len(members)} models", unit="epoch", leave=False,
-               disable=not progress or not sys.stderr.isatty())
+    bar = progress_bar(total=total, desc=f"sweep {len(members)} models", unit="epoch",
+                       enabled=progress)
     try:
         while active:
             for m in list(active):
@@ -275,7 +274,7 @@ def _epoch(m, shared):
     else:
         m.waited += 1
         if config.patience is not None and m.waited >= config.patience:
-            logger.info("Model %d: early stop at epoch %d (best %d)", m.index, epoch, m.best_epoch)
+            logger.debug("Model %d: early stop at epoch %d (best %d)", m.index, epoch, m.best_epoch)
             m.done = True
     m.done = m.done or epoch >= int(config.epochs)
 

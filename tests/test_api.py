@@ -11,7 +11,7 @@ import eegvision as ev
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ["load_subject", "EEGImageData", "SubjectData", "TrainConfig", "fit", "evaluate",
           "analyze", "create_encoder", "list_encoders", "RidgeDecoder", "ContrastiveDecoder",
-          "retrieval_scorer"]
+          "retrieval_scorer", "set_log_level", "use_log_level"]
 
 
 def _python(code):

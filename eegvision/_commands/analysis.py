@@ -50,7 +50,7 @@ def analyze_cli(args):
                  device=device, jobs=args.jobs, backend=getattr(args, "backend", "local"),
                  scheduler=getattr(args, "scheduler", None),
                  noise_ceiling=not getattr(args, "no_noise_ceiling", False),
-                 batch=not getattr(args, "no_batch", False), report=print,
+                 batch=not getattr(args, "no_batch", False),
                  overwrite=getattr(args, "overwrite", False), **settings,
                  **options)
     _print_summary(args.analysis, df, out)
@@ -73,6 +73,7 @@ def _epochs_file(args, settings):
 
 
 def _print_summary(name, df, out):
+    """The result lines (stdout, printed even with --quiet): the summary and what was written."""
     summary = df.attrs.get("summary")
     if summary is not None:
         cols = [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance", "p_binomial")
@@ -81,6 +82,10 @@ def _print_summary(name, df, out):
         _print_reasons(summary)
     print(f"\n{name}: {len(df)} results -> {out / 'results.csv'}")
     print(f"figure -> {out / (name + '.png')} (+ .pdf)")
+    evokeds = [k for k, v in (df.attrs.get("extras") or {}).items() if isinstance(v, list)
+               and v and type(v[0]).__name__ in ("Evoked", "EvokedArray")]
+    for stem in evokeds:
+        print(f"MNE Evoked ({len(df.attrs['extras'][stem])}) -> {out / (stem + '-ave.fif')}")
 
 
 def _print_reasons(summary):

@@ -676,7 +676,7 @@ def _attention_received(encoder):
 
 
 # ------------------------------------------------------------------ outputs
-def saliency_evoked(maps, info, *, kind="cam", bin_edges_ms=None, zscore=False):
+def saliency_evoked(maps, info, *, kind="cam", bin_edges_ms=None, zscore=False, comment=None):
     """One map as an ``mne.EvokedArray``: channels x time bins.
 
     Parameters
@@ -684,27 +684,30 @@ def saliency_evoked(maps, info, *, kind="cam", bin_edges_ms=None, zscore=False):
     maps : dict | array, shape (n_bins, n_chans)
         The dict of :func:`compute_saliency` (``kind`` picks the map) or one map.
     info : mne.Info | EEGImageData
-        Channels and positions of the data (e.g. ``data.test.info``).
-    kind : 'eeg' | 'cam' | 'eeg_x_cam'
-        Which map of ``maps`` (when a dict).
+        Channels and positions of the data (e.g. ``data.test.info``): kept,
+        with the sampling rate of the bins.
+    kind : 'eeg' | 'cam' | 'eeg_x_cam' | 'attention_received'
+        Which map of ``maps`` (when a dict); ``attention_received`` is one
+        bin over all the binned time.
     bin_edges_ms : array | None
         Bin edges; taken from ``maps['bin_edges_ms']`` when a dict.
     zscore : bool
         Z-score each bin across channels (as the figure shows them).
+    comment : str | None
+        The Evoked's comment (None: ``kind``).
 
     Returns
     -------
     mne.EvokedArray
         ``sfreq = 1000 / bin width``, ``tmin`` = centre of the first bin,
-        ``comment = kind``.
+        ``comment = kind``. The values are the map's own (not volts): plot
+        them with ``evoked.plot_topomap(scalings=1, units="a.u.")``.
     """
     import mne
 
-    from ..data.montage import make_info
-
     if isinstance(maps, dict):
         bin_edges_ms = maps["bin_edges_ms"] if bin_edges_ms is None else bin_edges_ms
-        data = np.asarray(maps[kind], dtype=np.float64)
+        data = np.atleast_2d(np.asarray(maps[kind], dtype=np.float64))
     else:
         data = np.asarray(maps, dtype=np.float64)
     if bin_edges_ms is None:
@@ -712,17 +715,36 @@ def saliency_evoked(maps, info, *, kind="cam", bin_edges_ms=None, zscore=False):
     if hasattr(info, "info") and not isinstance(info, mne.Info):
         info = info.info
     edges = np.asarray(bin_edges_ms, dtype=np.float64)
+    if kind == "attention_received" and len(data) == 1:  # one span over every bin
+        edges = edges[[0, -1]]
     if data.shape != (len(edges) - 1, len(info["ch_names"])):
         raise ValueError(f"map shape {data.shape} does not match {len(edges) - 1} bins x "
                          f"{len(info['ch_names'])} channels.")
     if zscore:
         data = zscore_bins(data)
     width = float(np.median(np.diff(edges)))
-    new_info = make_info(info["ch_names"], 1000.0 / width)
-    evoked = mne.EvokedArray(data.T, new_info, tmin=edges[0] / 1000, comment=kind, nave=1,
+    evoked = mne.EvokedArray(data.T, _binned_info(info, 1000.0 / width), tmin=edges[0] / 1000,
+                             comment=kind if comment is None else comment, nave=1,
                              verbose="error")
     # bin centres fall half a sample after the grid MNE rounds tmin to: shift exactly
     return evoked.shift_time(width / 2000, relative=True)
+
+
+def _binned_info(info, sfreq):
+    """A copy of the data's ``info`` (channels, positions) at the bins' sampling rate."""
+    info = info.copy()
+    with info._unlock():  # as EEGImageData.info: MNE has no public setter of sfreq
+        info["sfreq"] = float(sfreq)
+        info["lowpass"] = min(float(info["lowpass"]), sfreq / 2)
+        info["highpass"] = min(float(info["highpass"]), info["lowpass"])
+    return info
+
+
+def map_evokeds(arrays, info, *, subject, seed, method):
+    """``{map: Evoked}``: every map of one result, named ``map=... method=... subject=... seed=...``."""
+    return {kind: saliency_evoked(arrays, info, kind=kind, comment=(
+        f"map={kind} method={method} subject={subject} seed={seed}"))
+        for kind in MAPS if kind in arrays}
 
 
 def saliency_table(arrays, ch_names, *, subject=None, seed=None, method="gradcam"):
@@ -769,7 +791,9 @@ def region_summary(table):
 
 
 def postprocess(df, results, options, context):
-    """Tables ``saliency`` (per channel), ``saliency_regions`` (per region), ``occlusion``.
+    """Tables ``saliency`` (per channel), ``saliency_regions`` (per region), ``occlusion``;
+    the maps as MNE objects, ``saliency_<map>``: one ``mne.Evoked`` per result
+    (written as ``saliency_<map>-ave.fif``).
 
     With five or more subjects the ``cam`` map's ``p_cluster`` is the group
     test (sign flips of the subjects' maps, each averaged over seeds) and
@@ -781,16 +805,21 @@ def postprocess(df, results, options, context):
 
     from ._saliency_stats import cluster_test
 
-    tables, occlusion, names = [], [], {}
+    tables, occlusion, names, infos, evokeds = [], [], {}, {}, {}
     for (_, row), res in zip(df.iterrows(), results, strict=True):
         arrays = res.get("arrays") or {}
         if "cam" not in arrays:
             continue
         subject = int(row["subject"])
         if subject not in names:
-            names[subject] = context["data"](subject).test.ch_names
+            test = context["data"](subject).test
+            names[subject], infos[subject] = test.ch_names, test.info
+        method = row.get("method", "gradcam")
         tables.append(saliency_table(arrays, names[subject], subject=subject,
-                                     seed=int(row["seed"]), method=row.get("method", "gradcam")))
+                                     seed=int(row["seed"]), method=method))
+        for kind, evoked in map_evokeds(arrays, infos[subject], subject=subject,
+                                        seed=int(row["seed"]), method=method).items():
+            evokeds.setdefault(f"saliency_{kind}", []).append(evoked)
         if "occlusion_time" in arrays:
             occlusion.append(occlusion_table(arrays, names[subject], subject, int(row["seed"])))
     if not tables:
@@ -813,7 +842,7 @@ def postprocess(df, results, options, context):
         table.loc[idx, "p_cluster"] = [lookup[(b, c)] for b, c in
                                        zip(cam["bin_start_ms"], cam["channel"], strict=True)]
         table.loc[idx, "test"] = "subjects"
-    out = {"saliency": table, "saliency_regions": region_summary(table)}
+    out = {"saliency": table, "saliency_regions": region_summary(table), **evokeds}
     if occlusion:
         out["occlusion"] = pd.concat(occlusion, ignore_index=True)
     return out

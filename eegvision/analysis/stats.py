@@ -127,7 +127,6 @@ def cluster_test(scores, chance, *, n_permutations=1024, threshold=None, seed=0)
     clusters : list of (start, stop) sample slices (stop exclusive)
     pvalues : array of cluster p-values
     """
-    from mne.stats import permutation_cluster_1samp_test
     from scipy import stats
 
     x = np.asarray(scores, float) - chance
@@ -136,9 +135,7 @@ def cluster_test(scores, chance, *, n_permutations=1024, threshold=None, seed=0)
         return [], np.array([])
     if threshold is None:
         threshold = stats.t.ppf(0.95, n - 1)
-    _, clusters, pvals, _ = permutation_cluster_1samp_test(
-        x, threshold=threshold, tail=1, n_permutations=n_permutations, seed=int(seed),
-        out_type="mask", verbose="error")
+    _, clusters, pvals, _ = _cluster_1samp(x, threshold, n_permutations, seed)
     spans = []
     for cluster in clusters:  # a 1-D mask, or a tuple holding one slice
         if isinstance(cluster, tuple):
@@ -220,6 +217,22 @@ def _chance_row(v, chance, seed, n_boot):
 def _add_fdr(out, column, after):
     """Insert ``<column>_fdr`` (Benjamini-Hochberg over conditions) after ``after``."""
     out.insert(out.columns.get_loc(after) + 1, f"{column}_fdr", fdr(out[column].to_numpy()))
+def _cluster_1samp(x, threshold, n_permutations, seed):
+    """MNE's one-sample cluster test (one-sided), silent whatever eegvision's log level.
+
+    ``seed=`` (not ``rng=``, which older MNE lacks and which draws other
+    permutations) makes MNE log "Use rng= ..." outside its ``verbose``; a time
+    point where every subject scores the same has zero variance, so its t is
+    infinite (all above chance: part of a cluster) or NaN (all at chance: in
+    none), as intended, and numpy's divide warnings say nothing new.
+    """
+    import mne
+    from mne.stats import permutation_cluster_1samp_test
+
+    with mne.use_log_level("error"), np.errstate(divide="ignore", invalid="ignore"):
+        return permutation_cluster_1samp_test(
+            x, threshold=threshold, tail=1, n_permutations=n_permutations, seed=int(seed),
+            out_type="mask", verbose="error")
 
 
 def summarize(df, *, by="condition", value="top1", reference=None, n_boot=10000, seed=0):
@@ -320,7 +333,6 @@ def cluster_mask(scores, chance, *, n_permutations=1024, threshold=None, seed=0,
     mask : bool array of shape ``scores.shape[1:]`` (all False with < 2 subjects)
     pvalues : array of cluster p-values (possibly empty)
     """
-    from mne.stats import permutation_cluster_1samp_test
     from scipy import stats
 
     x = np.asarray(scores, float) - chance
@@ -329,9 +341,7 @@ def cluster_mask(scores, chance, *, n_permutations=1024, threshold=None, seed=0,
         return mask, np.array([])
     if threshold is None:
         threshold = stats.t.ppf(0.95, x.shape[0] - 1)
-    _, clusters, pvals, _ = permutation_cluster_1samp_test(
-        x, threshold=threshold, tail=1, n_permutations=n_permutations, seed=int(seed),
-        out_type="mask", verbose="error")
+    _, clusters, pvals, _ = _cluster_1samp(x, threshold, n_permutations, seed)
     for cluster, p in zip(clusters, pvals):
         if p < alpha:
             mask |= np.asarray(cluster, bool).reshape(mask.shape)

@@ -140,7 +140,7 @@ def run_condition(data, job, derived, fitted=None):
     return _run_condition(data, job, derived, fitted)
 
 
-def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):
+def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5), bar=None):
     """Top-k at every sample from a ridge decoder on a short sliding window.
 
     MNE's :class:`~mne.decoding.SlidingEstimator` over
@@ -161,6 +161,8 @@ def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):
         Time points between decoders; None: one every ~8 ms.
     ks : sequence of int
         Top-k values scored.
+    bar : tqdm | None
+        A progress bar advanced by one per time point scored.
 
     Returns
     -------
@@ -172,8 +174,8 @@ def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):
     from ..decoding import RidgeDecoder, retrieval_scorer
 
     train, test = data.train.average_repetitions(), data.test.average_repetitions()
-    if step_samples is None:  # one point every ~8 ms: 125 fits for a 1-s epoch at 250 Hz
-        step_samples = max(1, int(round(0.008 * train.sfreq)))
+    if step_samples is None:
+        step_samples = _step(train.sfreq)
     points = np.arange(0, train.n_times, step_samples)
     x_train = _windows(train.eeg, width_samples, step_samples)
     x_test = _windows(test.eeg, width_samples, step_samples)
@@ -184,15 +186,23 @@ def time_resolved(data, *, width_samples=5, step_samples=None, ks=(1, 5)):
     # SlidingEstimator copies its input to float64: a block of time points at a time
     # bounds that copy to ~256 MB whatever the number of training images
     per_point = x_train[..., 0].size * 8
-    for block in np.array_split(np.arange(len(points)),
-                                max(1, int(np.ceil(per_point * len(points) / 2**28)))):
+    n_blocks = max(int(np.ceil(per_point * len(points) / 2**28)),  # and ~8 steps of the bar
+                   min(len(points), 8) if bar is not None and not bar.disable else 1)
+    for block in np.array_split(np.arange(len(points)), n_blocks):
         sliding = SlidingEstimator(decoder, verbose=False).fit(x_train[..., block], y_train)
         for k in ks:
             sliding.scoring = retrieval_scorer(k)
             scores[k].append(sliding.score(x_test[..., block], y_test))
+        if bar is not None:
+            bar.update(len(block))
     out = {"time_ms": train.times[points] * 1000}
     out.update({f"top{k}": np.concatenate(scores[k]) for k in ks})
     return pd.DataFrame(out)
+
+
+def _step(sfreq):
+    """One time point every ~8 ms: 125 fits for a 1-s epoch at 250 Hz."""
+    return max(1, int(round(0.008 * sfreq)))
 
 
 def _windows(eeg, width, step):
@@ -210,11 +220,19 @@ def timecourse(context):
     """The time-resolved ridge curve of every subject of ``context``, one table."""
     import pandas as pd
 
-    curves = []
-    for subject in context["subjects"]:
-        curve = time_resolved(context["data"](subject))
-        curve.insert(0, "subject", subject)
-        curves.append(curve)
+    from .._utils import progress_bar
+
+    curves, subjects = [], context["subjects"]
+    with progress_bar(desc="time-resolved curve", unit="point",
+                      enabled=context.get("progress", True)) as bar:
+        for subject in subjects:
+            data = context["data"](subject)
+            if bar.total is None:  # every subject's points, counted from the first
+                bar.total = len(subjects) * len(range(0, data.train.n_times,
+                                                      _step(data.train.sfreq)))
+            curve = time_resolved(data, bar=bar)
+            curve.insert(0, "subject", subject)
+            curves.append(curve)
     return pd.concat(curves, ignore_index=True)
 
 

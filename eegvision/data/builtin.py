@@ -47,7 +47,7 @@ def builtin_root(subjects=(1,)):
         _check_builtin_subject(subject)
     path = builtin_dir(SIMULATOR_VERSION)
     if not (path / "simulation_truth.json").is_file():
-        print(f"eegvision: simulating built-in subject {subjects[0]} (once)...", flush=True)
+        logger.info("eegvision: simulating built-in subject %d (once)...", subjects[0])
     root = ensure_builtin_root(path, subjects=[subjects[0]])
     for subject in subjects:
         _ensure_builtin_subject(root, subject)
@@ -72,7 +72,7 @@ def _ensure_builtin_subject(root, subject):
     target = root / "Preprocessed_data_250Hz" / f"sub-{subject:02d}"
     if target.is_dir():
         return
-    print(f"eegvision: simulating built-in subject {subject} (once)...", flush=True)
+    logger.info("eegvision: simulating built-in subject %d (once)...", subject)
     tmp = Path(tempfile.mkdtemp(prefix=".sub.", suffix=".tmp", dir=root))
     try:
         truth = json.loads((root / "simulation_truth.json").read_text())
@@ -118,10 +118,7 @@ def resolve_root(data_dir=None, *, subjects=(1,), announce=True):
     if data_dir is not None:
         return Path(data_dir).expanduser(), False
     root = builtin_root(subjects)
-    if announce:
-        import sys
-
-        print(f"eegvision: no --data-dir or ${DATA_ENV}; using the built-in simulated dataset "
-              f"at {root}", file=sys.stderr)
-    logger.info("Using built-in simulated data at %s", root)
+    if announce:  # on stderr at level INFO: a quiet run prints its results only
+        logger.info("eegvision: no --data-dir or $%s; using the built-in simulated dataset at %s",
+                    DATA_ENV, root)
     return root, True

@@ -664,7 +664,7 @@ class EEGImageData:
                   meta={"source": "mne.Epochs", **(meta or {}), **extra})
         if epochs.info.get_montage() is not None:  # the recording's own positions
             out._source_info = mne.pick_info(epochs.info, picks, verbose="error")
-        logger.info("Built %r from epochs", out)
+        logger.debug("Built %r from epochs", out)
         return out
 
 

@@ -34,14 +34,14 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from .._utils import DataError, data_error, logger, option_error, os_error_fix, write_json
+from .._docs import fill_doc
+from .._utils import DataError, data_error, logger, option_error, os_error_fix, verbose, write_json
 
 #: The package's table of download addresses (tab-separated; see :func:`read_sources`).
 SOURCES_FILE = Path(__file__).with_name("sources.tsv")
@@ -313,15 +313,20 @@ def _read_host_hash(http, item, bases, timeout):
 
 
 def _resolve_hash(http, item, bases, timeout, registry):
-    """The hash to check: the host's; else the one recorded at the first download; else none yet."""
+    """The hash to check: the host's; else the one recorded at the first download; else none yet.
+
+    Returns the warning to give once the file is there (None: nothing to say): a
+    download that then fails says so in its one error line, without it.
+    """
+    note = None
     if item.known_hash is None and item.hashes != "registry":
         try:
             _host_hash(http, item, bases, timeout)
         except DataError as err:
             if "/nodes/" in item.url:  # the listing gives the address: no way on without it
                 raise
-            logger.warning("%s: the host's checksum could not be read (%s); checking against "
-                           "the registry instead.", item.rel, str(err).splitlines()[0])
+            note = (f"{item.rel}: the host's checksum could not be read "
+                    f"({str(err).splitlines()[0]}); checking against the registry instead.")
     record = registry.get(item.rel) or {}
     if item.known_hash is None and record.get("hash"):
         item.known_hash, item.check = record["hash"], "hash recorded at the first download"
@@ -331,6 +336,7 @@ def _resolve_hash(http, item, bases, timeout, registry):
         logger.warning("%s: the host now publishes %s, not the %s recorded when it was first "
                        "fetched: the host's file changed.", item.rel, item.known_hash,
                        record["hash"])
+    return note
 
 
 # ------------------------------------------------------------------ download
@@ -445,10 +451,10 @@ class ResumableDownloader:
             raise _Cut
 
     def _bar(self, total, initial):
-        from tqdm.auto import tqdm
+        from .._utils import progress_bar
 
-        return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=self.label, file=sys.stderr, disable=not self.progress, leave=False)
+        return progress_bar(total=total, initial=initial, unit="B", unit_scale=True,
+                            unit_divisor=1024, desc=self.label, enabled=self.progress)
 
 
 def _total(response, have):
@@ -661,7 +667,7 @@ def _hash_of(path, like):
 
 def _fetch_item(item, root, opts, registry, label, http):
     target = root / item.rel
-    _resolve_hash(http, item, opts["bases"], opts["timeout"], registry)
+    note = _resolve_hash(http, item, opts["bases"], opts["timeout"], registry)
     reuse = (target.exists() and not opts["overwrite"] and item.known_hash is not None
              and not item.known_hash.startswith("gitsha1:")
              and _hash_of(target, item.known_hash) == item.known_hash.lower())
@@ -674,6 +680,8 @@ def _fetch_item(item, root, opts, registry, label, http):
         fresh.unlink(missing_ok=True)
         _retrieve(item, fresh, target.with_name(target.name + ".part"), opts, label, http)
         os.replace(fresh, target)
+    if note:
+        logger.warning("%s", note)
     item.nbytes = target.stat().st_size
     digest = item.known_hash or _hash_of(target, "sha256")
     _record(root, registry, item, digest)
@@ -782,10 +790,12 @@ def _nemar_dry(table, what, subjects, sessions, bases):
 
 
 # ------------------------------------------------------------------ public
+@verbose
+@fill_doc
 def fetch_things_eeg2(data_dir, subjects=None, what=None, *, source="osf", sessions=None,
                       overwrite=False, dry_run=False, timeout=60.0, retries=3,
                       keep_archives=False, verify=True, progress=True, base_urls=None,
-                      echo=print):
+                      echo=print, verbose=None):
     """Download THINGS-EEG2 into a data root laid out as eegvision reads it.
 
     Parameters
@@ -826,6 +836,7 @@ def fetch_things_eeg2(data_dir, subjects=None, what=None, *, source="osf", sessi
         Replace hosts' base addresses (keys of :data:`HOSTS`), e.g. a mirror.
     echo : callable
         Where the per-file report lines go (``print``; ``None`` for silence).
+    %(verbose)s
 
     Returns
     -------

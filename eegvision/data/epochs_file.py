@@ -16,14 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import data_error
+from .._docs import fill_doc
+from .._utils import data_error, verbose
 
 _FEATURES_FIX = ("save one feature row per epoch, or one per image condition in the order of "
                  "the condition ids (metadata 'condition', else the event codes), with "
                  "np.save(path, array).")
 
 
-def read_epochs_file(path, features, *, concepts=None):
+@verbose
+@fill_doc
+def read_epochs_file(path, features, *, concepts=None, verbose=None):
     """Read an ``-epo.fif`` file and its image features into one container.
 
     Parameters
@@ -37,6 +40,7 @@ def read_epochs_file(path, features, *, concepts=None):
         dict concept -> feature vector.
     concepts : array of str | None
         Concept of each epoch (default: metadata or event names).
+    %(verbose)s
 
     Returns
     -------

@@ -49,7 +49,7 @@ import pickle
 import numpy as np
 
 from .._docs import fill_doc
-from .._utils import _check_option, atomic_path, data_error, logger
+from .._utils import _check_option, atomic_path, data_error, logger, verbose
 
 #: The seed both public codes use.
 OFFICIAL_SEED = 20200220
@@ -265,8 +265,10 @@ def _save(path, obj, writer):
     return path
 
 
+@verbose
 @fill_doc
-def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, overwrite=False):
+def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, overwrite=False,
+                      *, verbose=None):
     """Preprocess one subject's raw recordings exactly as a published code did.
 
     Parameters
@@ -286,6 +288,7 @@ def preprocess_preset(root, subject, preset, out_root=None, seed=OFFICIAL_SEED, 
         Replace output files that exist. Otherwise they are refused before
         any work starts: the preset writes the published layout's folder
         (layout ``official`` or ``nice``), where a user's download may lie.
+    %(verbose)s
 
     Returns
     -------

@@ -31,7 +31,15 @@ from pathlib import Path
 import numpy as np
 
 from .._docs import fill_doc
-from .._utils import _check_option, atomic_path, check_finite, data_error, logger, write_json
+from .._utils import (
+    _check_option,
+    atomic_path,
+    check_finite,
+    data_error,
+    logger,
+    verbose,
+    write_json,
+)
 from ._pickle import load_dict_file
 from .bids import TARGET_CODE  # noqa: F401  (99999 marks target (catch) trials, dropped)
 
@@ -498,10 +506,11 @@ def _write_preprocessed(path, data, ch_names, times):
     return Path(path)
 
 
+@verbose
 @fill_doc
 def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, tmax=1.0,
                        mvnn=True, drop_baseline=True, n_train_reps=2, n_test_reps=20,
-                       estimator="epochs", ch_names=None, overwrite=False):
+                       estimator="epochs", ch_names=None, overwrite=False, verbose=None):
     """Preprocess one subject's raw THINGS-EEG2 recordings (eegvision's own layout).
 
     Session by session: epoch both partitions (:func:`epoch_session`, the
@@ -543,6 +552,7 @@ def preprocess_subject(root, subject, out_root=None, *, sfreq=250.0, tmin=-0.2, 
     overwrite : bool
         Replace output files that exist; otherwise they are refused before
         any work starts.
+    %(verbose)s
 
     Returns
     -------

@@ -29,7 +29,15 @@ from pathlib import Path
 import numpy as np
 
 from .._docs import fill_doc
-from .._utils import _check_option, atomic_path, data_error, logger, rng_from_seed, write_json
+from .._utils import (
+    _check_option,
+    atomic_path,
+    data_error,
+    logger,
+    rng_from_seed,
+    verbose,
+    write_json,
+)
 from .montage import OFFICIAL_17_CHANNELS, REGIONS, THINGS_EEG2_CHANNELS, channel_region
 from .paths import shared_data_dir
 from .raw import TARGET_CODE
@@ -539,11 +547,13 @@ def _feature_source(features_dir):
     return _load_real_features(path), names
 
 
+@verbose
+@fill_doc
 def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",),
                   region=DEFAULT_REGION, window_ms=DEFAULT_WINDOW_MS, band_hz=DEFAULT_BAND_HZ,
                   n_train=None, n_test=None, n_train_reps=None, n_test_reps=None,
                   snr=DEFAULT_SNR, raw=False, features_dir=None, dtype=None, eeg_detail=None,
-                  blur_levels=None, overwrite=False):
+                  blur_levels=None, overwrite=False, verbose=None):
     """Write a simulated THINGS-EEG2 data root with planted, recorded ground truth.
 
     Parameters
@@ -595,6 +605,7 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",
         this many levels (:func:`write_blur_bank`).
     overwrite : bool
         Replace files of an earlier simulation in ``directory``.
+    %(verbose)s
 
     Returns
     -------

@@ -42,6 +42,7 @@ from .._utils import (
     check_not_constant,
     data_error,
     logger,
+    verbose,
     write_json,
 )
 from ._mapped import load_dict_mapped, release_pages
@@ -112,7 +113,7 @@ def _read_cache(path):
     if eeg.dtype != np.float32 or eeg.ndim != 3 or eeg.shape[1:] != (len(info["ch_names"]),
                                                                       len(info["times"])):
         return None
-    logger.info("%s: read the averaged EEG from the cache %s", path, folder)
+    logger.debug("%s: read the averaged EEG from the cache %s", path, folder)
     return dict(eeg=eeg, ch_names=list(info["ch_names"]),
                 times=np.asarray(info["times"], dtype=np.float64), sfreq=float(info["sfreq"]),
                 n_repetitions=int(info["n_repetitions"]), source=str(path))
@@ -709,9 +710,10 @@ def read_bank(path, n_expected=None):
     return out
 
 
+@verbose
 @fill_doc
 def load_subject(root, subject, *, layout="auto", targets="centers", average=True, cache=True,
-                 features=None, bank=False):
+                 features=None, bank=False, verbose=None):
     """Load one subject's training and test data from a THINGS-EEG2 root.
 
     Parameters
@@ -729,6 +731,7 @@ def load_subject(root, subject, *, layout="auto", targets="centers", average=Tru
     bank : bool
         Features are the set's blur bank, flattened to ``(N, K * D)`` (the
         test side too with ``targets='images'``); ``meta['blur_levels']`` is K.
+    %(verbose)s
 
     Returns
     -------

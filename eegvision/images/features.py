@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import atomic_path, data_error, logger, write_json
+from .._docs import fill_doc
+from .._utils import atomic_path, data_error, logger, verbose, write_json
 from .._version import __version__
 from ..data.featureset import (  # noqa: F401  (the layout, re-exported)
     BANK_FILES,
@@ -288,13 +289,15 @@ def _prepare_partial(folder, settings):
 def _compute(encoder, paths, groups, levels, partial, name, batch_size, chunk_size, progress):
     """Every split's bank ``(n, K, D)`` and the centres, resuming from ``partial``."""
     import torch
-    from tqdm.auto import tqdm
+
+    from .._utils import progress_bar
 
     total = sum(len(p) for p in paths.values()) + sum(len(g) for g in groups or [])
     before = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        with tqdm(total=total, desc=f"features {name}", unit="img", disable=not progress) as bar:
+        with progress_bar(total=total, desc=f"features {name}", unit="img", leave=True,
+                          enabled=progress) as bar:
             banks = {s: _run_chunks(encoder, p, levels, partial / s, chunk_size, batch_size, bar)
                      for s, p in paths.items()}
             centers = (_centers(encoder, groups, partial / "centers", batch_size, bar)
@@ -323,9 +326,12 @@ def _commit(folder, banks, centers, stale):
     return files
 
 
+@verbose
+@fill_doc
 def extract_features(root, name, model, *, blur_sigmas=(), things_images=None,
                      splits=("training", "test"), batch_size=32, chunk_size=256,
-                     device="auto", output="image_embeds", overwrite=False, progress=True):
+                     device="auto", output="image_embeds", overwrite=False, progress=True,
+                     verbose=None):
     """Compute a named feature set of a THINGS-EEG2 image set.
 
     Parameters
@@ -356,7 +362,8 @@ def extract_features(root, name, model, *, blur_sigmas=(), things_images=None,
         damaged, and replace feature files that have no manifest. Without
         it such a folder is refused and left as it is.
     progress : bool
-        A tqdm progress bar over images.
+        A progress bar over images (on a terminal, unless quiet).
+    %(verbose)s
 
     Returns
     -------

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 
 import numpy as np
@@ -117,9 +116,8 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
     """
     import pandas as pd
     import torch
-    from tqdm.auto import tqdm
 
-    from .._utils import resolve_device
+    from .._utils import progress_bar, resolve_device
     from ..models.blur import UBPBlurState
     from .build import build_model
     from .config import FitResult
@@ -148,8 +146,8 @@ def fit_blur(data, config, test=None, progress=True, callback=None):
         generator = torch.Generator().manual_seed(int(config.seed))
         state = UBPBlurState(len(data), k) if config.image_prior == "ubp" else None
         rows, best, best_epoch, best_state, seconds = [], math.inf, 0, None, 0.0
-        bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.recipe}", unit="epoch",
-                   disable=not progress or not sys.stderr.isatty(), leave=False)
+        bar = progress_bar(range(1, config.epochs + 1), desc=f"train {config.recipe}",
+                           unit="epoch", enabled=progress)
         for epoch in bar:
             t0 = time.perf_counter()
             train_loss = _epoch(model, x, bank, train_rows, config, optimizer, generator, state)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import collections
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .._docs import fill_doc
-from .._utils import data_error, logger, resolve_device, write_csv
+from .._utils import data_error, logger, resolve_device, verbose, write_csv
 from .build import build_model
 from .checkpoint import save_checkpoint
 from .config import FitResult, TrainConfig
@@ -37,8 +36,9 @@ from .steps import (
 )
 
 
+@verbose
 @fill_doc
-def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=None):
+def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=None, verbose=None):
     """Train a contrastive EEG encoder (or the ridge baseline) on one container.
 
     Parameters
@@ -59,6 +59,7 @@ def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=
         timed part (e.g. to keep snapshots of the weights); torch encoders
         only. The model is in evaluation mode (after the validation pass)
         and must not be changed.
+    %(verbose)s
 
     Returns
     -------
@@ -89,8 +90,8 @@ def fit(train, config=None, *, test=None, out_dir=None, progress=True, callback=
 def _fit_torch(data, config, test, progress, callback=None):
     import pandas as pd
     import torch
-    from tqdm.auto import tqdm
 
+    from .._utils import progress_bar
     from .._workspace import release
 
     device = resolve_device(config.device)
@@ -112,8 +113,8 @@ def _fit_torch(data, config, test, progress, callback=None):
         val_ctx = dict(config=config, amp_dtype=amp_dtype, generator=None, cache=cache)
         rows, best, best_state, waited = [], math.inf, None, 0
         recent = collections.deque(maxlen=int(config.average_epochs))
-        bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
-                   disable=not progress or not sys.stderr.isatty(), leave=False)
+        bar = progress_bar(range(1, config.epochs + 1), desc=f"train {config.model}",
+                           unit="epoch", enabled=progress)
         frozen = {}
         for epoch in bar:
             t0 = time.perf_counter()

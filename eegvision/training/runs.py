@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._docs import fill_doc
-from .._utils import data_error, resolve_device, write_csv, write_json
+from .._utils import data_error, resolve_device, verbose, write_csv, write_json
 from .._version import __version__
 from .loop import fit
 
@@ -16,7 +16,10 @@ from .loop import fit
 TRAIN_FILES = ("metrics.json", "history.csv", "config.json", "model.pt", "ranks.csv")
 
 
-def run_training(data, config, out_dir, *, targets=None, progress=True, overwrite=False):
+@verbose
+@fill_doc
+def run_training(data, config, out_dir, *, targets=None, progress=True, overwrite=False,
+                 verbose=None):
     """Train on ``data.train``, evaluate on ``data.test``, write every output file.
 
     Writes ``metrics.json``, ``history.csv``, ``config.json``, ``model.pt`` and
@@ -24,6 +27,27 @@ def run_training(data, config, out_dir, *, targets=None, progress=True, overwrit
     holding another command's outputs, or files of those names eegvision did
     not write, is refused before training unless ``overwrite=True``
     (``docs/outputs.md``).
+
+    Parameters
+    ----------
+    data : SubjectData
+        The subject's training and test containers.
+    config : TrainConfig
+        What to train.
+    out_dir : path-like
+        The output folder.
+    targets : 'centers' | 'images' | None
+        Label of the test candidates (None: the data's).
+    progress : bool
+        A progress bar over the epochs (on a terminal, unless quiet).
+    overwrite : bool
+        Replace another command's outputs in ``out_dir``.
+    %(verbose)s
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json``.
     """
     from .._outdir import output_folder, staged_outputs
     from .._provenance import training_provenance

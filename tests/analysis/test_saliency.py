@@ -250,3 +250,40 @@ def test_ridge_pattern_finds_the_planted_region_and_writes_outputs(planted_root,
 
     fig = plot_saliency(df, extras)
     assert len([ax for ax in fig.axes if ax.get_visible()]) >= 3 * 10
+
+
+def test_maps_come_out_as_mne_evokeds_equal_to_the_csv(tiny_root, tmp_path):
+    import mne
+    import pandas as pd
+
+    from eegvision.data.things import load_subject
+    from eegvision.outputs import load_results
+    from eegvision.pipeline import analyze
+
+    out = tmp_path / "out"
+    analyze("saliency", 1, data_dir=tiny_root, out=out, model="ridge", seeds=(0, 1),
+            plot=False, progress=False, noise_ceiling=False)
+    table = pd.read_csv(out / "saliency.csv")
+    info = load_subject(tiny_root, 1).test.info
+    maps = sorted(table["map"].unique())
+    assert sorted(p.name for p in out.glob("*-ave.fif")) == [f"saliency_{m}-ave.fif"
+                                                            for m in maps]
+    for kind in maps:
+        evokeds = mne.read_evokeds(out / f"saliency_{kind}-ave.fif", verbose="error")
+        assert [e.comment for e in evokeds] == [f"map={kind} method=haufe subject=1 seed={s}"
+                                                for s in (0, 1)]
+        for seed, evoked in zip((0, 1), evokeds, strict=True):
+            rows = table[(table["map"] == kind) & (table["seed"] == seed)]
+            wide = rows.pivot(index="channel", columns="bin_start_ms", values="value")
+            assert evoked.ch_names == info["ch_names"]
+            # the FIF file holds Evoked data as float32: equal to its precision
+            np.testing.assert_allclose(evoked.data, wide.loc[evoked.ch_names].to_numpy(),
+                                       rtol=2e-7, atol=0)
+            centres = (rows.drop_duplicates("bin_start_ms")[["bin_start_ms", "bin_stop_ms"]]
+                       .mean(axis=1).to_numpy() / 1000)
+            np.testing.assert_allclose(evoked.times, centres, atol=1e-9)
+            positions = np.array([ch["loc"][:3] for ch in evoked.info["chs"]])
+            np.testing.assert_allclose(positions, [ch["loc"][:3] for ch in info["chs"]])
+    _, extras, config = load_results(out)
+    assert config["evokeds"] == [f"saliency_{m}-ave.fif" for m in maps]
+    assert extras["saliency_cam"][1].comment == "map=cam method=haufe subject=1 seed=1"

@@ -162,6 +162,7 @@ def test_analysis_runs_on_an_epochs_file_cli(tmp_path, capsys):
     assert set(df["condition"]) == {"full", "0-400ms", "400-800ms"}
     config = json.loads((out / "config.json").read_text())
     assert config["epochs_file"] == str(path) and config["data_root"] is None
+    capsys.readouterr()  # the first run's progress lines (stderr, level INFO)
     assert main(["analyze", "temporal", "--epochs-file", str(path), "--model", "ridge",
                  "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -35,8 +35,14 @@ def _assert_only_results(captured, out):
     assert captured.err == "", captured.err
     lines = [ln for ln in captured.out.splitlines() if ln.strip()]
     conditions, tail = _result_lines(out)
-    assert lines[0].split() == ["condition", "mean", "ci_low", "ci_high", "p_chance"]
-    assert [ln.split()[0] for ln in lines[1:-2]] == conditions
+    summary = pd.read_csv(out / "summary.csv")
+    assert lines[0].split() == [c for c in ("condition", "mean", "ci_low", "ci_high", "p_chance",
+                                            "p_binomial") if c in summary]
+    rows = [ln for ln in lines[1:-2] if not ln.lstrip().startswith("note")]
+    notes = [ln for ln in lines[1:-2] if ln.lstrip().startswith("note")]
+    assert [ln.split()[0] for ln in rows] == conditions
+    # why statistics are missing (small n) is a result line too, one per reason
+    assert len(notes) == len({c for r in summary["reason"].dropna() for c in r.split("; ")})
     assert lines[-2:] == tail
 
 

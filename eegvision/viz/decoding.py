@@ -309,6 +309,10 @@ def plot_timecourse(tc, clusters=None, *, ax=None, chance=None, n_way=None, valu
                     alpha=0.05, legend=True):
     """Time-resolved decoding: subject mean, bootstrap 95 % CI, chance, cluster-corrected spans.
 
+    With fewer subjects than the interval needs
+    (:data:`~eegvision.analysis.stats.MIN_SUBJECTS`), each subject is drawn
+    instead of a band, and the legend says why.
+
     Parameters
     ----------
     tc : DataFrame
@@ -323,9 +327,9 @@ def plot_timecourse(tc, clusters=None, *, ax=None, chance=None, n_way=None, valu
         Candidates per retrieval; default the table's ``n_way`` column or
         ``tc.attrs['n_way']`` (the preview sets it).
 
-    With fewer subjects than the interval needs
-    (:data:`~eegvision.analysis.stats.MIN_SUBJECTS`), each subject is drawn
-    instead of a band, and the legend says why.
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
     """
     if ax is None:
         fig, ax = new_figure("single", height=2.3)

@@ -106,6 +106,8 @@ class _RetrievalMixin(ClassifierMixin):
     estimators with ``_fit_targets`` and ``_embed(X, candidates)``."""
 
     _dtype = (np.float64, np.float32)
+    #: columns of the one-hot codes of labels without a feature table (at least n_classes)
+    _min_code_size = 0
 
     def __sklearn_tags__(self):
         from sklearn.utils import TransformerTags
@@ -164,7 +166,8 @@ class _RetrievalMixin(ClassifierMixin):
 
             check_classification_targets(y)
             self.classes_, index = np.unique(y, return_inverse=True)
-            self.class_features_ = np.eye(len(self.classes_), dtype=np.float32)
+            n = len(self.classes_)
+            self.class_features_ = np.eye(n, max(n, self._min_code_size), dtype=np.float32)
         else:
             self.classes_, self.class_features_ = self._table()
             index = self._label_index(y)
@@ -431,7 +434,8 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
         Show a progress bar while training.
     features : array, shape (n_images, d) | pandas.DataFrame | None
         Feature table whose row indices (or index labels) a 1-D ``y`` holds.
-        None: a 1-D ``y`` holds class labels, each its own one-hot image.
+        None: a 1-D ``y`` holds class labels, each its own one-hot image
+        (a code of ``max(n_classes, 32)`` values: the embedding is as wide).
 
     Attributes
     ----------
@@ -454,6 +458,10 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
     """
 
     _dtype = np.float32
+    # the embedding is as wide as the image features: with 2 or 3 one-hot columns an encoder
+    # that ends in a LayerNorm (mlp) has almost no room (2 values normalise to +-1); zero
+    # columns up to 32 give it room and change no cosine between the codes
+    _min_code_size = 32
 
     def __init__(self, encoder="nice", *, recipe="fast", epochs=None, random_state=0,
                  device="auto", sfreq=250.0, val_conditions=None, config=None, progress=False,
@@ -479,7 +487,8 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
                              "package takes randomness only from explicit seeds.")
         overrides = dict(self.config or {})
         for param, field in _OWN_SETTINGS.items():
-            if field in overrides:
+            # epochs and val_conditions may come from config when their parameter is None
+            if field in overrides and getattr(self, param) is not None:
                 raise ValueError(f"config={{{field!r}: ...}} duplicates a parameter of "
                                  f"ContrastiveDecoder: give {param}= instead.")
         own = dict(epochs=self.epochs, val_conditions=self.val_conditions)

@@ -14,8 +14,9 @@ trial's EEG in the image space and ranks every class by cosine similarity.
   (zero-shot retrieval).
 - **labels without a table**: each distinct label is its own one-hot
   "image", ``classes_`` the labels seen in :meth:`fit`: a plain closed-set
-  classifier (the ridge one is :class:`~sklearn.linear_model.RidgeClassifierCV`
-  scored by cosine). A label not seen in fit cannot be scored.
+  classifier (the ridge one predicts as
+  :class:`~sklearn.linear_model.RidgeClassifierCV` on standardised EEG). A
+  label not seen in fit cannot be scored.
 - **features**: ``y`` ``(n_trials, d)``, the features of each trial's image;
   ``classes_`` index the distinct rows seen in fit (``class_features_``).
 
@@ -37,8 +38,8 @@ classifier score. :func:`retrieval_scorer` gives top-k among the images of
 
     sliding = SlidingEstimator(ev.RidgeDecoder(features=F))   # F: (n_images, d)
     curve = sliding.fit(X_train, image_train).score(X_test, image_test)
-    top5 = cross_val_score(ev.RidgeDecoder(features=F), X, image, cv=5,
-                           scoring="top_k_accuracy")           # k=2; see the docs
+    top2 = cross_val_score(ev.RidgeDecoder(features=F), X, image, cv=5,
+                           scoring="top_k_accuracy")           # every image in each fold
 
 Training is :func:`eegvision.training.fit` and the scoring
 :func:`eegvision.evaluate.zero_shot_scores`: the same ridge, loop and top-k as
@@ -154,29 +155,33 @@ class _RetrievalMixin(ClassifierMixin):
     def _fit_targets(self, y, n_trials):
         """Image features per trial ``(n, d)``; sets ``classes_`` and ``class_features_``."""
         y = self._check_y(y, n_trials)
+        classes, class_features, index = self._classes_of(y)
+        index = np.ravel(index)
+        if len(np.unique(index)) < 2:
+            raise ValueError(f"y holds only 1 class (one image) for {n_trials} trials: a decoder "
+                             "needs at least 2 classes to tell images apart.")
+        self.classes_, self.class_features_ = classes, class_features
+        self.target_form_ = "features" if y.ndim == 2 else "labels"
+        return class_features[index].astype(np.float32, copy=False), index
+
+    def _classes_of(self, y):
+        """``(classes, their image features, class of each trial)`` for each form of ``y``."""
         if y.ndim == 2:
             if self.features is not None:  # a setting that would go unused is an error
                 raise ValueError("y holds features (2-D) but the decoder has features=: give y "
                                  "as labels (row indices or index labels of features=), or drop "
                                  "features=.")
-            self.class_features_, index = np.unique(y, axis=0, return_inverse=True)
-            self.classes_ = np.arange(len(self.class_features_))
-        elif self.features is None:  # each label its own one-hot image
+            class_features, index = np.unique(y, axis=0, return_inverse=True)
+            return np.arange(len(class_features)), class_features, index
+        if self.features is None:  # each label its own one-hot image
             from sklearn.utils.multiclass import check_classification_targets
 
             check_classification_targets(y)
-            self.classes_, index = np.unique(y, return_inverse=True)
-            n = len(self.classes_)
-            self.class_features_ = np.eye(n, max(n, self._min_code_size), dtype=np.float32)
-        else:
-            self.classes_, self.class_features_ = self._table()
-            index = self._label_index(y)
-        index = np.ravel(index)
-        if len(np.unique(index)) < 2:
-            raise ValueError(f"y holds only 1 class (one image) for {n_trials} trials: a decoder "
-                             "needs at least 2 classes to tell images apart.")
-        self.target_form_ = "features" if y.ndim == 2 else "labels"
-        return self.class_features_[index].astype(np.float32), index
+            classes, index = np.unique(y, return_inverse=True)
+            n = len(classes)
+            return classes, np.eye(n, max(n, self._min_code_size), dtype=np.float32), index
+        classes, class_features = self._table()
+        return classes, class_features, self._label_index(y, classes)
 
     @staticmethod
     def _check_y(y, n_trials, *, warn=True):
@@ -218,16 +223,19 @@ class _RetrievalMixin(ClassifierMixin):
                              f"got shape {values.shape}.")
         check_finite(values, "features=", "values in the feature table",
                      "fix or drop those images' features.")
-        order = np.argsort(labels, kind="stable")
-        labels, values = labels[order], values[order]
-        if len(np.unique(labels)) != len(labels):
-            raise ValueError("features= has duplicate index labels: each image needs one label.")
+        if not (labels[1:] > labels[:-1]).all():  # a row index is sorted: no copy of the table
+            order = np.argsort(labels, kind="stable")
+            labels, values = labels[order], values[order]
+            if len(np.unique(labels)) != len(labels):
+                raise ValueError("features= has duplicate index labels: each image needs one "
+                                 "label.")
         return labels, values
 
     # ------------------------------------------------------------------ y, after fit
-    def _label_index(self, y):
-        """Column of ``classes_`` of each label of ``y``; unknown labels are an error."""
-        classes = self.classes_
+    def _label_index(self, y, classes=None):
+        """Column of ``classes`` (``classes_``) of each label of ``y``; unknown labels are an
+        error."""
+        classes = self.classes_ if classes is None else classes
         known = np.isin(y, classes)
         if not known.all():
             missing = np.unique(np.asarray(y)[~known])[:5].tolist()

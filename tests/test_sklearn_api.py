@@ -161,6 +161,20 @@ def test_decision_function_predict_and_classes_in_each_form_of_y():
     assert two.decision_function(X).shape == (60,)
 
 
+def test_ridge_without_a_table_predicts_as_ridge_classifier_cv():
+    """One-hot targets: the cosine to each code ranks as the raw prediction does, and
+    RidgeClassifierCV's +-1 targets scale every leave-one-out error alike (same penalty)."""
+    from sklearn.linear_model import RidgeClassifierCV
+
+    X, feats, image = _data(seed=2)
+    flat = X.reshape(len(X), -1)
+    ours = RidgeDecoder().fit(X, image)
+    ref = RidgeClassifierCV(alphas=ours.alphas).fit((flat - flat.mean(0)) / flat.std(0), image)
+    assert ours.alpha_ == ref.alpha_
+    np.testing.assert_array_equal(ours.predict(X), ref.predict((flat - flat.mean(0)) /
+                                                               flat.std(0)))
+
+
 def test_concept_labels_from_a_feature_dataframe():
     X, feats, image = _data()
     concepts = np.array([f"c{i:02d}" for i in range(12)])

@@ -401,7 +401,7 @@ class RidgeDecoder(_RetrievalMixin, _ridge.RidgeDecoder):
         return _ridge.RidgeDecoder.predict(self, X), self.encode_image(candidates)
 
 
-#: ContrastiveDecoder parameters that are TrainConfig fields under another name
+#: ContrastiveDecoder parameter -> the TrainConfig field it sets (config= must not repeat it)
 _OWN_SETTINGS = {"encoder": "model", "random_state": "seed", "epochs": "epochs",
                  "device": "device", "val_conditions": "val_conditions"}
 

@@ -253,3 +253,24 @@ def test_training_without_a_validation_split():
     assert list(train) == list(range(len(X))) and len(val) == 0
     with pytest.raises(OptionError, match="val_conditions 0: no validation split"):
         _tiny_contrastive(config={"patience": 3}).fit(X, image)
+
+
+def test_val_conditions_zero_in_the_training_engine():
+    """The training side of val_conditions=0 (ContrastiveDecoder's only needs): the lone fit
+    and the sweep engine train on every condition alike; keep='best' is refused."""
+    import eegvision as ev
+    from eegvision.data.container import EEGImageData
+    from eegvision.sweep import fit_many
+
+    X, feats, image = _data(n_images=6, reps=2, n_ch=4, n_t=12)
+    data = EEGImageData(X, feats[image], image.astype(str), [f"E{i}" for i in range(4)],
+                        np.arange(12) / 250, 250.0, conditions=image)
+    configs = [ev.TrainConfig.from_recipe("fast", model="mlp", epochs=2, val_conditions=0,
+                                          seed=s, device="cpu") for s in (0, 1)]
+    many = fit_many([data, data], configs, progress=False)
+    lone = ev.fit(data, configs[0], progress=False)
+    np.testing.assert_allclose(many[0].history["train_loss"], lone.history["train_loss"],
+                               rtol=1e-6)
+    assert lone.history["val_loss"].isna().all() and lone.best_epoch == 2
+    with pytest.raises(OptionError, match="keep='best'"):
+        ev.TrainConfig.from_recipe("nice", val_conditions=0)

@@ -155,8 +155,9 @@ features : array, shape (n_trials, d)
     Each trial's own image feature."""
 
 docdict["decoder_features"] = """
-features : array, shape (n_images, d) | None
-    Feature table that a 1-D ``Y`` (image index per trial) indexes."""
+features : array, shape (n_images, d) | pandas.DataFrame | None
+    Feature table whose row indices (or index labels) a 1-D ``y`` holds.
+    None: a 1-D ``y`` holds class labels, each its own one-hot image."""
 docdict["input_size"] = """
 n_chans, n_times : int
     Input size."""

@@ -28,7 +28,7 @@ def _data(n_images=30, reps=2, n_ch=6, n_t=8, d=12, seed=0):
 
 def test_clone_and_params_of_both_decoders():
     for est, change in ((RidgeDecoder(alphas=(1.0, 10.0)), {"alphas": (2.0,)}),
-                        (ContrastiveDecoder("nice-sa", epochs=3), {"seed": 5})):
+                        (ContrastiveDecoder("nice-sa", epochs=3), {"random_state": 5})):
         twin = clone(est)
         assert twin is not est and twin.get_params() == est.get_params()
         assert twin.set_params(**change) is twin and twin.get_params() != est.get_params()
@@ -59,8 +59,11 @@ def test_ridge_fit_transform_score_match_the_package_ridge_and_top_k():
     np.testing.assert_allclose(by_index.coef_, est.coef_)
     assert by_index.score(X, image) == pytest.approx(est.score(X, feats[image]))
     assert retrieval_scorer(5)(est, X, feats[image]) >= est.score(X, feats[image])
-    with pytest.raises(ValueError, match="features="):
-        RidgeDecoder().fit(X, image)
+    # without a table each label is its own one-hot image: new labels cannot be scored
+    closed = RidgeDecoder().fit(X[image < 20], image[image < 20])
+    assert list(closed.classes_) == list(range(20))
+    with pytest.raises(ValueError, match="never seen in fit.*give features="):
+        closed.score(X, image)
     with pytest.raises(ValueError, match="drop features="):
         RidgeDecoder(features=feats).fit(X, feats[image])
 

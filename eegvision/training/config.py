@@ -104,7 +104,9 @@ class TrainConfig:
         Conditions per batch (the contrastive negatives).
     val_conditions : int | float
         Training conditions held out for validation (a count, or a fraction
-        when < 1), drawn after a seeded shuffle.
+        when < 1), drawn after a seeded shuffle. 0: no validation split (every
+        condition is trained on, the validation loss is NaN); then
+        ``patience`` must be None and ``keep`` 'last' or 'average'.
     patience : int | None
         Stop after this many epochs without a lower validation loss; None
         trains all epochs.
@@ -250,6 +252,12 @@ class TrainConfig:
             if check is check_int:  # a numpy or string integer is stored as a plain int
                 setattr(self, name, checked)
         self.betas = _check_betas(self.betas)
+        if self.val_conditions == 0 and (self.patience is not None or self.keep == "best"):
+            raise option_error("val_conditions", self.val_conditions, "no validation split, so "
+                               "no validation loss to stop early on (patience) or to choose "
+                               "the best epoch by (keep='best').",
+                               "set patience = None and keep = 'last' or 'average', or hold "
+                               "out conditions (val_conditions > 0).")
         if not isinstance(self.encoder_kwargs, dict):
             raise option_error("encoder_kwargs", self.encoder_kwargs, "expected a table of "
                                f"keyword arguments, found {type(self.encoder_kwargs).__name__}.",
@@ -291,7 +299,7 @@ _FIELD_CHECKS = {
     "warmup_epochs": (check_float, False, dict(low=0, high=MAX_EPOCHS)),
     "batch_size": (check_int, False, dict(low=2, high=MAX_BATCH)),
     # a count of conditions, or a fraction when below 1
-    "val_conditions": (check_float, False, dict(low=0, low_open=True, high=MAX_BATCH)),
+    "val_conditions": (check_float, False, dict(low=0, high=MAX_BATCH)),
     "patience": (check_int, True, dict(low=1, high=MAX_EPOCHS)),
     "average_epochs": (check_int, False, dict(low=1, high=MAX_EPOCHS)),
     "seed": (check_int, False, dict(low=0, high=MAX_SEED)),

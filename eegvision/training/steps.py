@@ -37,6 +37,8 @@ def split_validation(data, n_val, seed):
 def split_rows(data, n_val, seed):
     """The trial indices ``(train, val)`` of :func:`split_validation`, without copying any data."""
     ids = np.unique(data.conditions)
+    if n_val == 0:  # no validation split: TrainConfig allows it only without early stopping
+        return np.arange(len(data.conditions)), np.zeros(0, dtype=np.int64)
     n = int(round(n_val * len(ids))) if 0 < n_val < 1 else int(n_val)
     if n < 2 or len(ids) - n < 2:
         raise data_error(data.meta.get("source", "training data"),
@@ -142,6 +144,8 @@ def run_epoch(model, x, y, batch_size, ctx, rows=None):
     model.train(train)
     rows = torch.arange(len(x)) if rows is None else torch.as_tensor(rows, dtype=torch.long)
     n = len(rows)
+    if n == 0:  # no validation split (val_conditions=0): no loss, not a zero one
+        return float("nan")
     order = rows[torch.randperm(n, generator=ctx["generator"])] if train else rows
     order = order.to(x.device)
     total, count = torch.zeros((), device=x.device), 0
@@ -299,7 +303,8 @@ def check_losses(epoch, train_loss, val_loss, config):
 
     Shared by every loop (plain, blur-bank, batched).
     """
-    if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+    no_split = config.val_conditions == 0 and math.isnan(val_loss)  # no loss to check
+    if not (math.isfinite(train_loss) and (no_split or math.isfinite(val_loss))):
         raise _non_finite_error(epoch, train_loss, val_loss, config)
 
 

@@ -154,6 +154,15 @@ docdict["trial_features"] = """
 features : array, shape (n_trials, d)
     Each trial's own image feature."""
 
+docdict["decoder_fit_X"] = """
+X : array, shape (n_trials, ...)
+    EEG."""
+
+docdict["decoder_fit_y"] = """
+y : array, shape (n_trials,) | (n_trials, d)
+    Each trial's label (an index of ``features``, or a class label),
+    or its image's features."""
+
 docdict["decoder_features"] = """
 features : array, shape (n_images, d) | pandas.DataFrame | None
     Feature table whose row indices (or index labels) a 1-D ``y`` holds.

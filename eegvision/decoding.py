@@ -364,16 +364,14 @@ class RidgeDecoder(_RetrievalMixin, _ridge.RidgeDecoder):
         super().__init__(alphas=alphas)
         self.features = features
 
+    @fill_doc
     def fit(self, X, y):
         """Fit on EEG ``X`` and targets ``y`` (labels, or image features).
 
         Parameters
         ----------
-        X : array, shape (n_trials, ...)
-            EEG.
-        y : array, shape (n_trials,) | (n_trials, d)
-            Each trial's label (an index of ``features``, or a class label),
-            or its image's features.
+        %(decoder_fit_X)s
+        %(decoder_fit_y)s
 
         Returns
         -------
@@ -505,16 +503,14 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
             raise ValueError("ContrastiveDecoder(encoder='ridge'): use RidgeDecoder.")
         return config
 
+    @fill_doc
     def fit(self, X, y):
         """Train on EEG ``X`` and targets ``y``; the trials of one image are one condition.
 
         Parameters
         ----------
-        X : array, shape (n_trials, ...)
-            EEG.
-        y : array, shape (n_trials,) | (n_trials, d)
-            Each trial's label (an index of ``features``, or a class label),
-            or its image's features.
+        %(decoder_fit_X)s
+        %(decoder_fit_y)s
 
         Returns
         -------

@@ -77,6 +77,8 @@ def _write_outputs(spec, df, extras, config, out, *, plot=True):
             write_csv(out / f"{table_name}.csv", table)
         elif isinstance(table, np.ndarray):
             arrays[table_name] = table
+        elif table_name == "source_estimates":  # mne.SourceEstimate objects, by name
+            _write_source_estimates(table, out)
     if arrays:
         with atomic_path(out / "arrays.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -88,6 +90,15 @@ def _write_outputs(spec, df, extras, config, out, *, plot=True):
 
         fig = plot_analysis(spec.name, df, df.attrs.get("summary"), extras)
         save_figure(fig, out / f"{spec.name}")
+
+
+def _write_source_estimates(estimates, out):
+    """Write each ``mne.SourceEstimate`` of ``estimates`` as ``NAME-stc.h5`` (needs h5io)."""
+    for name, stc in estimates.items():
+        with atomic_path(out / f"{name}-stc.h5") as tmp:
+            h5 = tmp.with_name(tmp.name + ".h5")  # MNE appends -stc.h5 to other names
+            stc.save(h5, ftype="h5", overwrite=True, verbose="error")
+            h5.replace(tmp)
 
 
 def load_results(directory):

@@ -27,6 +27,7 @@ _LAZY = {
     "fit": "eegvision.training",
     "evaluate": "eegvision.evaluate",
     "analyze": "eegvision.pipeline",
+    "sources": "eegvision.pipeline",
     "create_encoder": "eegvision.models",
     "list_encoders": "eegvision.models",
     "RidgeDecoder": "eegvision.decoding",

@@ -115,7 +115,8 @@ def _sphere_key(sphere):
 def template_forward(ch_names):
     """The inverse's forward model for channels ``ch_names`` on the template head (cached).
 
-    Returns ``(fwd, info, moved)``: the fixed-orientation ``mne.Forward``,
+    Returns ``(fwd, info, moved)``: the ``mne.Forward`` (three orientations
+    per vertex, surface-oriented: :func:`normal_gain` is its normal part),
     the channels' ``mne.Info`` (with an average-reference projector) and the
     report of :func:`eegvision.data.fsaverage.forward_model` (vertices
     moved inside the sphere).
@@ -131,15 +132,16 @@ def _template_forward(ch_names):
 
     info = fsaverage.template_info(list(ch_names))
     sphere = fsaverage.fit_sphere(info, **fsaverage.INVERSE_SPHERE)
-    key = _key({"info": _info_key(info), "sphere": _sphere_key(sphere), "kind": "forward",
+    key = _key({"info": _info_key(info), "sphere": _sphere_key(sphere), "kind": "forward-free",
                 "margin_mm": fsaverage.MARGIN_MM, **_versions()})
     path = _cache_dir() / f"{key}-fwd.fif"
     meta = path.with_suffix(".json")
     if path.is_file() and meta.is_file():
-        fwd = mne.read_forward_solution(path, verbose="error")
+        fwd = mne.convert_forward_solution(mne.read_forward_solution(path, verbose="error"),
+                                           surf_ori=True, verbose="error")
         moved = json.loads(meta.read_text())
     else:
-        fwd, moved = fsaverage.forward_model(info, sphere)
+        fwd, moved = fsaverage.forward_model(info, sphere, fixed=False)
         with atomic_path(path) as tmp:
             mne.write_forward_solution(tmp, fwd, overwrite=True, verbose="error")
         with atomic_path(meta) as tmp:
@@ -148,6 +150,12 @@ def _template_forward(ch_names):
     blank = mne.EvokedArray(np.zeros((len(ch_names), 1)), info, verbose="error")
     info = blank.set_eeg_reference(projection=True, verbose="error").info
     return fwd, info, moved
+
+
+def normal_gain(fwd):
+    """The gain ``(n_channels, n_sources)`` of sources along the surface normal."""
+    data = fwd["sol"]["data"]
+    return data if fwd["source_ori"] == 1 or data.shape[1] == fwd["nsource"] else data[:, 2::3]
 
 
 # ------------------------------------------------------------------ inverse

@@ -82,11 +82,21 @@ def lobe_table(values, *, bin_edges_ms=None):
     Returns
     -------
     pandas.DataFrame
-        One row per (bin, lobe): ``mean`` (area-weighted mean of ``|value|``
-        over both hemispheres), ``mean_lh``, ``mean_rh``, ``max``,
-        ``share`` (of the bin's sum over lobes of ``mean`` x area) and
-        ``rank`` (1: the largest mean) within each bin; plus a bin ``all``
-        of the maps' mean over bins.
+        One row per (bin, lobe): ``area_cm2`` (the lobe's), ``mean``
+        (area-weighted mean of ``|value|`` over both hemispheres),
+        ``mean_lh``, ``mean_rh``, ``max``, ``above_half_cm2`` (the lobe's
+        area where ``|value|`` exceeds half the bin's peak), ``share`` (of
+        the bin's area above half its peak) and ``rank`` within each bin (1:
+        the largest area above half the peak, ties by ``mean``); plus a bin
+        ``all`` of the maps' mean over bins.
+
+    Notes
+    -----
+    The rank is by the area above half the peak, not by the mean: a
+    minimum-norm map has a floor everywhere (the noise's projection; for a
+    pattern norm, all positive), so a lobe's mean mostly says how well the
+    electrodes see it, while the area above half the peak follows the
+    blob the inverse makes of a source (docs/sources.md).
     """
     import pandas as pd
 
@@ -106,9 +116,10 @@ def lobe_table(values, *, bin_edges_ms=None):
                          "bin_start_ms": lo, "bin_stop_ms": hi, "lobe": lobe,
                          **_lobe_stats(col, sel, cortex)})
     table = pd.DataFrame(rows)
-    mass = table["mean"] * table["area_cm2"]
-    table["share"] = mass / mass.groupby(table["bin"]).transform("sum")
-    table["rank"] = table.groupby("bin")["mean"].rank(ascending=False, method="min").astype(int)
+    total = table.groupby("bin")["above_half_cm2"].transform("sum")
+    table["share"] = table["above_half_cm2"] / total.where(total > 0, 1.0)
+    order = table.sort_values(["bin", "above_half_cm2", "mean"], ascending=[True, False, False])
+    table["rank"] = order.groupby("bin").cumcount().reindex(table.index) + 1
     return table
 
 
@@ -116,7 +127,8 @@ def _lobe_stats(col, sel, cortex):
     area = cortex["area_mm2"]
     out = {"area_cm2": round(float(area[sel].sum() / 100), 2),
            "mean": float(np.average(col[sel], weights=area[sel])),
-           "max": float(col[sel].max())}
+           "max": float(col[sel].max()),
+           "above_half_cm2": float(area[sel & (col >= col.max() / 2)].sum() / 100)}
     for h, name in enumerate(("lh", "rh")):
         part = sel & (cortex["hemi"] == h)
         out[f"mean_{name}"] = float(np.average(col[part], weights=area[part]))

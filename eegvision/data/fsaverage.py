@@ -85,6 +85,42 @@ def _vertex_areas(coords, faces):
     return area
 
 
+def _read_meshes():
+    """fsaverage5's pial and inflated meshes and sulcal depth, from nilearn's files."""
+    from nilearn import datasets
+
+    mesh = datasets.load_fsaverage("fsaverage5")
+    sulc = datasets.load_fsaverage_data("fsaverage5", mesh_type="inflated", data_type="sulcal")
+    out = {}
+    for hemi, part in (("lh", "left"), ("rh", "right")):
+        out[f"pial_{hemi}"] = np.asarray(mesh["pial"].parts[part].coordinates, float)
+        out[f"faces_{hemi}"] = np.asarray(mesh["pial"].parts[part].faces, np.int64)
+        out[f"inflated_{hemi}"] = np.asarray(mesh["inflated"].parts[part].coordinates, float)
+        out[f"inflated_faces_{hemi}"] = np.asarray(mesh["inflated"].parts[part].faces, np.int64)
+        out[f"sulc_{hemi}"] = np.asarray(sulc.data.parts[part], float).ravel()
+    return out
+
+
+def _meshes():
+    """The meshes of :func:`_read_meshes`, kept as one ``.npz`` in eegvision's cache.
+
+    Importing nilearn takes seconds; its files are read once per nilearn version.
+    """
+    from importlib.metadata import version
+
+    from .._utils import atomic_path
+    from .paths import cache_base
+
+    path = cache_base() / "cortex" / f"fsaverage5-nilearn-{version('nilearn')}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    arrays = _read_meshes()
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    return arrays
+
+
 @functools.lru_cache(maxsize=1)
 def template_cortex():
     """The fsaverage5 cortex (both hemispheres, left first), read once per process.
@@ -95,31 +131,30 @@ def template_cortex():
         ``mri_mm`` (20484, 3): pial positions in fsaverage's surface RAS (mm);
         ``rr`` (20484, 3): the same in MNE's head frame (m); ``nn``: outward
         unit normals (head frame); ``faces``: per hemisphere, triangles of
-        its own vertices; ``inflated``: the inflated meshes (for figures);
+        its own vertices; ``inflated``: per hemisphere ``(coords, faces)`` of
+        the inflated mesh and ``sulc`` its sulcal depth (for figures);
         ``hemi`` (20484,) 0 left / 1 right; ``area_mm2`` per vertex;
         ``lobe`` (20484,) names of :data:`LOBES`.
     """
     import mne
-    from nilearn import datasets
 
-    mesh = datasets.load_fsaverage("fsaverage5")
-    parts = [mesh["pial"].parts[h] for h in ("left", "right")]
-    mri_mm = np.concatenate([np.asarray(p.coordinates, float) for p in parts])
+    arrays = _meshes()
+    pial = [arrays[f"pial_{h}"] for h in HEMIS]
+    faces = [arrays[f"faces_{h}"] for h in HEMIS]
+    mri_mm = np.concatenate(pial)
     if len(mri_mm) != 2 * N_VERTICES:
         raise data_error("nilearn fsaverage5", f"{len(mri_mm)} vertices, expected "
-                         f"{2 * N_VERTICES}.", "install nilearn >= 0.10.")
-    faces = [np.asarray(p.faces, np.int64) for p in parts]
+                         f"{2 * N_VERTICES}.", "install nilearn >= 0.11.")
     trans = _mri_to_head()
-    rot = trans["trans"][:3, :3]
-    nn = np.concatenate([_vertex_normals(np.asarray(p.coordinates, float), f)
-                         for p, f in zip(parts, faces, strict=True)])
+    nn = np.concatenate([_vertex_normals(c, f) for c, f in zip(pial, faces, strict=True)])
     return {"mri_mm": mri_mm,
             "rr": mne.transforms.apply_trans(trans, mri_mm / 1000.0),
-            "nn": nn @ rot.T, "faces": faces,
-            "inflated": [mesh["inflated"].parts[h] for h in ("left", "right")],
+            "nn": nn @ trans["trans"][:3, :3].T, "faces": faces,
+            "inflated": [(arrays[f"inflated_{h}"], arrays[f"inflated_faces_{h}"]) for h in HEMIS],
+            "sulc": [arrays[f"sulc_{h}"] for h in HEMIS],
             "hemi": np.repeat([0, 1], N_VERTICES),
-            "area_mm2": np.concatenate([_vertex_areas(np.asarray(p.coordinates, float), f)
-                                        for p, f in zip(parts, faces, strict=True)]),
+            "area_mm2": np.concatenate([_vertex_areas(c, f)
+                                        for c, f in zip(pial, faces, strict=True)]),
             "lobe": lobe_of(mri_mm)}
 
 
@@ -256,8 +291,8 @@ def inside_positions(rr, sphere, margin_mm=MARGIN_MM):
     return out, moved
 
 
-def forward_model(info, sphere, *, vertices=None, margin_mm=MARGIN_MM):
-    """Fixed-orientation EEG forward model of fsaverage5 cortex sources.
+def forward_model(info, sphere, *, vertices=None, margin_mm=MARGIN_MM, fixed=True):
+    """EEG forward model of fsaverage5 cortex sources, oriented along the mesh normals.
 
     Parameters
     ----------
@@ -270,11 +305,14 @@ def forward_model(info, sphere, *, vertices=None, margin_mm=MARGIN_MM):
     margin_mm : float
         Vertices outside the sphere's inner shell are moved to ``margin_mm``
         inside it (:func:`inside_positions`) so that none is dropped.
+    fixed : bool
+        One source per vertex along its normal; False: three per vertex in
+        surface orientation (the normal last), as MNE's depth-weighted
+        fixed-orientation inverse wants its forward.
 
     Returns
     -------
     fwd : mne.Forward
-        Fixed orientation (the mesh normals), one source per vertex.
     moved : dict
         ``n_moved``, ``by_lobe`` (lobe -> count), ``max_shift_mm``.
     """
@@ -289,7 +327,7 @@ def forward_model(info, sphere, *, vertices=None, margin_mm=MARGIN_MM):
     if fwd["nsource"] != len(idx):
         raise RuntimeError(f"The forward solver dropped {len(idx) - fwd['nsource']} of "
                            f"{len(idx)} sources although all are inside the sphere.")
-    fwd = mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=True, use_cps=True,
+    fwd = mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=fixed, use_cps=True,
                                        verbose="error")
     shift = np.linalg.norm(rr[moved] - cortex["rr"][idx][moved], axis=1) * 1000
     lobes, counts = np.unique(cortex["lobe"][idx][moved], return_counts=True)

@@ -15,12 +15,11 @@ VIEWS = (("left", "lateral"), ("right", "lateral"), ("left", "medial"), ("right"
 
 
 def _meshes():
-    from nilearn import datasets
+    from ..data.fsaverage import template_cortex
 
-    mesh = datasets.load_fsaverage("fsaverage5")
-    sulc = datasets.load_fsaverage_data("fsaverage5", mesh_type="inflated", data_type="sulcal")
-    return ({h: mesh["inflated"].parts[h] for h in ("left", "right")},
-            {h: np.asarray(sulc.data.parts[h]).ravel() for h in ("left", "right")})
+    cortex = template_cortex()
+    return ({h: list(m) for h, m in zip(("left", "right"), cortex["inflated"], strict=True)},
+            dict(zip(("left", "right"), cortex["sulc"], strict=True)))
 
 
 def plot_cortex(values, *, title=None, label="% of the map's peak", mask=None, axes=None,
@@ -83,6 +82,8 @@ def _draw(ax, mesh, values, sulc, hemi, view):
                                 cmap="inferno", vmin=0, vmax=100, symmetric_cbar=False,
                                 colorbar=False, threshold=1e-6, bg_on_data=True,
                                 engine="matplotlib")
+    for artist in ax.collections:  # 20k triangles per view: a bitmap in the PDF, text stays vector
+        artist.set_rasterized(True)
 
 
 def _colorbar(fig, axes, label):

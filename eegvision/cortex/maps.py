@@ -85,18 +85,21 @@ def lobe_table(values, *, bin_edges_ms=None):
         One row per (bin, lobe): ``area_cm2`` (the lobe's), ``mean``
         (area-weighted mean of ``|value|`` over both hemispheres),
         ``mean_lh``, ``mean_rh``, ``max``, ``above_half_cm2`` (the lobe's
-        area where ``|value|`` exceeds half the bin's peak), ``share`` (of
-        the bin's area above half its peak) and ``rank`` within each bin (1:
-        the largest area above half the peak, ties by ``mean``); plus a bin
-        ``all`` of the maps' mean over bins.
+        area where ``|value|`` exceeds half the bin's peak), ``mass``
+        (the area-weighted excess of ``|value|`` over half the peak, in cm2
+        times the peak), ``share`` (of the bin's ``mass``) and ``rank``
+        within each bin (1: the largest ``mass``, ties by ``mean``); plus a
+        bin ``all`` of the maps' mean over bins.
 
     Notes
     -----
-    The rank is by the area above half the peak, not by the mean: a
+    The rank is by the mass above half the peak, not by the mean: a
     minimum-norm map has a floor everywhere (the noise's projection; for a
     pattern norm, all positive), so a lobe's mean mostly says how well the
-    electrodes see it, while the area above half the peak follows the
-    blob the inverse makes of a source (docs/sources.md).
+    electrodes see it, while the mass above half the peak follows the blob
+    the inverse makes of a source, weighted toward its core: a blob that
+    crosses a lobe border counts most for the lobe that holds its peak
+    (docs/sources.md).
     """
     import pandas as pd
 
@@ -116,9 +119,9 @@ def lobe_table(values, *, bin_edges_ms=None):
                          "bin_start_ms": lo, "bin_stop_ms": hi, "lobe": lobe,
                          **_lobe_stats(col, sel, cortex)})
     table = pd.DataFrame(rows)
-    total = table.groupby("bin")["above_half_cm2"].transform("sum")
-    table["share"] = table["above_half_cm2"] / total.where(total > 0, 1.0)
-    order = table.sort_values(["bin", "above_half_cm2", "mean"], ascending=[True, False, False])
+    total = table.groupby("bin")["mass"].transform("sum")
+    table["share"] = table["mass"] / total.where(total > 0, 1.0)
+    order = table.sort_values(["bin", "mass", "mean"], ascending=[True, False, False])
     table["rank"] = order.groupby("bin").cumcount().reindex(table.index) + 1
     return table
 
@@ -128,7 +131,9 @@ def _lobe_stats(col, sel, cortex):
     out = {"area_cm2": round(float(area[sel].sum() / 100), 2),
            "mean": float(np.average(col[sel], weights=area[sel])),
            "max": float(col[sel].max()),
-           "above_half_cm2": float(area[sel & (col >= col.max() / 2)].sum() / 100)}
+           "above_half_cm2": float(area[sel & (col >= col.max() / 2)].sum() / 100),
+           "mass": float((area[sel] * np.maximum(col[sel] / max(col.max(), 1e-300) - 0.5, 0)
+                          ).sum() / 100)}
     for h, name in enumerate(("lh", "rh")):
         part = sel & (cortex["hemi"] == h)
         out[f"mean_{name}"] = float(np.average(col[part], weights=area[part]))

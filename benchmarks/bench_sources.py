@@ -19,6 +19,14 @@ inverse (sLORETA by default) and we measure
 
 Writes ``results.csv`` (one row per seed) and prints it with the median and
 the largest error. Not run in CI (about a minute per seed on two cores).
+
+``--point-spread`` instead measures what the 63-channel template inverse
+can resolve (the table in docs/sources.md): the point-spread function of
+each inverse method at a few named places, for a unit source in the
+inverse's own head and in the simulator's other head (electrodes moved 5 mm),
+with white sensor noise (identity covariance, ``lambda2 = 1/9``)::
+
+    PYTHONPATH=$PWD python benchmarks/bench_sources.py --out bench-psf --point-spread
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,6 +74,53 @@ def localise(seed, lobe, work, inverse="sLORETA"):
             "top1": float(row["top1"])}
 
 
+#: Named places (fsaverage surface RAS, mm; the nearest vertex is used).
+PLACES = {
+    "occipital pole (V1/V2)": (-15, -100, 0),
+    "lateral occipital": (-42, -82, 2),
+    "calcarine, medial": (-8, -80, 6),
+    "fusiform, ventral temporal": (-38, -50, -18),
+    "lateral temporal (MTG)": (-62, -30, -8),
+    "inferior parietal": (-48, -58, 38),
+    "precuneus, medial": (-6, -60, 42),
+    "precentral (hand area)": (-38, -20, 58),
+    "dorsolateral prefrontal": (-42, 30, 30),
+    "orbitofrontal": (-24, 32, -16),
+}
+
+
+def point_spread_table():
+    """Point-spread of sLORETA, dSPM and eLORETA at :data:`PLACES`, own and other head."""
+    import pandas as pd
+
+    from eegvision.cortex.inverse import (
+        INVERSE_METHODS,
+        inverse_kernel,
+        normal_gain,
+        template_forward,
+    )
+    from eegvision.cortex.maps import point_spread
+    from eegvision.data import fsaverage
+    from eegvision.data.montage import THINGS_EEG2_CHANNELS
+    from eegvision.data.simulate import ELECTRODE_JITTER_MM
+
+    cortex = fsaverage.template_cortex()
+    vertices = [int(np.argmin(np.linalg.norm(cortex["mri_mm"] - np.array(xyz), axis=1)))
+                for xyz in PLACES.values()]
+    own = normal_gain(template_forward(THINGS_EEG2_CHANNELS)[0])[:, vertices]
+    info = fsaverage.template_info(THINGS_EEG2_CHANNELS, jitter_mm=ELECTRODE_JITTER_MM, seed=0)
+    other = fsaverage.forward_model(info, fsaverage.fit_sphere(to="scalp",
+                                                               **fsaverage.TRUTH_SPHERE),
+                                    vertices=vertices)[0]["sol"]["data"]
+    frames = []
+    for method in INVERSE_METHODS:
+        kernel = inverse_kernel(THINGS_EEG2_CHANNELS, np.eye(63), method=method)[0]
+        for head, gain in (("own", own), ("other", other)):
+            frames.append(point_spread(kernel, gain, vertices).assign(
+                place=list(PLACES), method=method, head=head))
+    return pd.concat(frames, ignore_index=True)
+
+
 def main(argv=None):
     import pandas as pd
 
@@ -71,9 +128,18 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="folder for results.csv")
     parser.add_argument("--seeds", type=int, default=10, help="simulated subjects (default 10)")
     parser.add_argument("--inverse", default="sLORETA", choices=("sLORETA", "dSPM", "eLORETA"))
+    parser.add_argument("--point-spread", action="store_true",
+                        help="measure the inverses' point-spread at named places instead")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.point_spread:
+        table = point_spread_table()
+        table.to_csv(out / "point_spread.csv", index=False)
+        wide = table.pivot_table(index=["place", "lobe"], columns=["method", "head"],
+                                 values=["peak_error_mm", "sd_mm", "half_max_cm2"], sort=False)
+        print(wide.round(0).astype(int).to_string())
+        return table
     rows, t0 = [], time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):

@@ -223,6 +223,10 @@ def build_parser():
                         "(what blur priors exploit; default: all of it)")
     p.add_argument("--blur-levels", type=_levels, default=None,
                    help="also write the feature set dnn_feature/blur/ with this many blur levels")
+    p.add_argument("--cortex", default=None,
+                   choices=("frontal", "parietal", "temporal", "occipital"),
+                   help="plant the information in a ~3 cm2 patch of fsaverage cortex in this "
+                        "lobe instead of under --region (docs/sources.md)")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("preprocess", help="raw THINGS-EEG2 recordings -> preprocessed layout (MNE)")

@@ -307,16 +307,25 @@ def _planted(stats, region, band_hz, seed, cortex=None, patch_mm=None):
 def _cortical_patch(lobe, radius_mm, rng):
     """A patch of fsaverage5 cortex in ``lobe``, cut into the information sources' parts.
 
-    Its centre is a random lateral gyral-crown vertex of the lobe
-    (:func:`eegvision.data.fsaverage.patch_centres`); the patch is every
-    vertex within ``radius_mm`` along the pial surface, split among
-    ``_N_INFO_SOURCES`` parts by their nearest of as many random vertices.
+    Its centre is a random superficial gyral-crown vertex of the lobe
+    (:func:`eegvision.data.fsaverage.patch_centres`) whose patch, every
+    vertex within ``radius_mm`` along the pial surface, lies wholly in the
+    lobe (a patch across a lobe border is in no one lobe); it is split
+    among ``_N_INFO_SOURCES`` parts by their nearest of as many random
+    vertices.
     """
     from .fsaverage import geodesic_patch, patch_centres, template_cortex
 
-    centre = int(rng.choice(patch_centres(lobe)))
-    vertices = geodesic_patch(centre, radius_mm)
-    xyz = template_cortex()["mri_mm"][vertices]
+    cortex = template_cortex()
+    for centre in rng.permutation(patch_centres(lobe)):
+        vertices = geodesic_patch(int(centre), radius_mm)
+        if (cortex["lobe"][vertices] == lobe).all():
+            break
+    else:
+        raise ValueError(f"No {radius_mm:g}-mm patch fits inside the {lobe} lobe: use a smaller "
+                         "patch_mm.")
+    centre = int(centre)
+    xyz = cortex["mri_mm"][vertices]
     seeds = xyz[rng.choice(len(vertices), min(_N_INFO_SOURCES, len(vertices)), replace=False)]
     parts = np.argmin(((xyz[:, None] - seeds[None]) ** 2).sum(-1), axis=1)
     return dict(lobe=lobe, centre=centre, vertices=vertices, parts=parts,

@@ -143,3 +143,17 @@ def test_bad_sources_options_get_one_line(planted, tmp_path_factory, capsys):
     with pytest.raises(SystemExit) as err:
         _cli(["sources", "--inverse", "MNE"], tmp_path_factory, capsys)
     assert err.value.code == 2
+
+
+def test_a_torch_encoders_gradient_map_is_projected_signed(planted, tmp_path_factory):
+    import eegvision as ev
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EEGVISION_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        out = tmp_path_factory.mktemp("grad") / "sources"
+        df = ev.sources(1, data_dir=planted[0], model="nice", epochs=1, method="gradient",
+                        bin_ms=250, out=out, plot=False, noise_ceiling=False, progress=False)
+    assert df.iloc[0]["method"] == "gradient" and df.iloc[0]["n_bins"] == 4
+    with np.load(out / "arrays.npz") as f:
+        values = f["cortex_mean"]
+    assert values.shape == (20484, 4) and values.min() < 0 < values.max()

@@ -197,8 +197,8 @@ SPEC = AnalysisSpec(
         Option("tmax_ms", "float", DEFAULTS["tmax_ms"], "end of the last bin (ms)", TIME_MS),
         Option("method", "str", DEFAULTS["method"], "map (auto: gradient for torch models, "
                "haufe for ridge)", cli=True, choices=METHODS),
-        Option("n_permutations", "int", DEFAULTS["n_permutations"], "cluster-test sign flips",
-               PERMUTATIONS, cli=True),
+        Option("n_permutations", "int", DEFAULTS["n_permutations"], "sign flips of the "
+               "max-statistic test across subjects (5 or more)", PERMUTATIONS, cli=True),
         Option("inverse", "str", DEFAULTS["inverse"], "minimum-norm inverse of the template "
                "head", cli=True, choices=INVERSES),
         Option("inverse_snr", "float", DEFAULTS["inverse_snr"], "assumed SNR of the maps: "

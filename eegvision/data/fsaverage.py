@@ -257,6 +257,9 @@ def fit_sphere(info=None, *, to="electrodes", **shells):
     """
     import mne
 
+    from .._utils import _check_option
+
+    _check_option("to", to, ("electrodes", "scalp"))
     if to == "electrodes":
         return mne.make_sphere_model("auto", "auto", info, verbose="error", **shells)
     head = mne.read_bem_surfaces(os.path.join(_fsaverage_dir(), "fsaverage-head.fif"),

@@ -111,6 +111,7 @@ def _cli(argv, tmp_path_factory, capsys):
     return code, capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_sources_command_writes_maps_figures_and_estimates(planted, tmp_path_factory, capsys):
     out = tmp_path_factory.mktemp("cli") / "sources"
     code, io = _cli(["sources", "--data-dir", str(planted[0]), "--model", "ridge", "--out",
@@ -125,6 +126,7 @@ def test_sources_command_writes_maps_figures_and_estimates(planted, tmp_path_fac
     assert row["inverse"] == "dSPM" and row["n_bins"] == 5
 
 
+@pytest.mark.slow
 def test_topomap_space_source_runs_the_sources_analysis(planted, tmp_path_factory, capsys):
     out = tmp_path_factory.mktemp("cli") / "topo"
     code, io = _cli(["topomap", "--space", "source", "--data-dir", str(planted[0]), "--model",
@@ -145,6 +147,7 @@ def test_bad_sources_options_get_one_line(planted, tmp_path_factory, capsys):
     assert err.value.code == 2
 
 
+@pytest.mark.slow
 def test_a_torch_encoders_gradient_map_is_projected_signed(planted, tmp_path_factory):
     import eegvision as ev
 

@@ -184,7 +184,7 @@ def lobe_of(mri_mm):
 def _template_montage():
     import mne
 
-    # renamed in mne 1.13 (the positions are colin27's, fitted to fsaverage)
+    # standard_1005 is called colin27_1005 from mne 1.13 on (same positions)
     name = "colin27_1005" if "colin27_1005" in mne.channels.get_builtin_montages() \
         else "standard_1005"
     return mne.channels.make_standard_montage(name)
@@ -203,7 +203,7 @@ def template_info(ch_names, sfreq=250.0, *, jitter_mm=0.0, seed=None):
         Move each electrode by this distance (mm) in a random direction
         along the scalp (the simulator's misplaced caps); 0: none.
     seed : int | sequence | None
-        Seed of the jitter.
+        Seed of the jitter (required with ``jitter_mm``).
 
     Returns
     -------
@@ -221,6 +221,8 @@ def template_info(ch_names, sfreq=250.0, *, jitter_mm=0.0, seed=None):
     info = mne.create_info(list(ch_names), float(sfreq), "eeg")
     info.set_montage(montage, match_case=False, verbose="error")
     if jitter_mm:
+        if seed is None:
+            raise ValueError("template_info(jitter_mm=...) needs an explicit seed.")
         _jitter(info, jitter_mm, np.random.default_rng(seed))
     return info
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: How the figure names each map.
+METHOD_NAMES = {"haufe": "Haufe pattern", "gradient": "gradient \u00d7 input",
+                "gradcam": "Grad-CAM", "occlusion": "occlusion"}
 #: (hemisphere, view) of each panel, in the order drawn.
 VIEWS = (("left", "lateral"), ("right", "lateral"), ("left", "medial"), ("right", "medial"),
          ("left", "posterior"), ("right", "posterior"))
@@ -108,10 +111,11 @@ def sources_figure(df, summary, extras):
         mask = np.asarray(extras["cortex_p"])[:, b] < 0.05
         note = f"sources p < 0.05 (sign flips across {df['subject'].nunique()} subjects, " \
                "max-statistic corrected)"
-    method = ", ".join(sorted(set(df["method"].astype(str))))
+    method = ", ".join(METHOD_NAMES.get(m, m) for m in sorted(set(df["method"].astype(str))))
     inverse = ", ".join(sorted(set(df["inverse"].astype(str))))
-    title = (f"{method} map on the cortex ({inverse}, fsaverage template), "
-             f"{edges[b]:g}-{edges[b + 1]:g} ms; {note}")
+    n = df["subject"].nunique()
+    title = (f"{method} on the cortex ({inverse}, fsaverage template; mean of {n} subject"
+             f"{'s' if n != 1 else ''}), {edges[b]:g}-{edges[b + 1]:g} ms\n{note}")
     return plot_cortex(values[:, b], title=title, label=f"|{inverse}| of the map, % of peak",
                        mask=mask)
 

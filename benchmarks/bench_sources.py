@@ -16,6 +16,7 @@ inverse (sLORETA by default) and we measure
 
     PYTHONPATH=$PWD python benchmarks/bench_sources.py --out bench-sources
     PYTHONPATH=$PWD python benchmarks/bench_sources.py --out bench-sources-dspm --inverse dSPM
+    PYTHONPATH=$PWD python benchmarks/bench_sources.py --out bench-sources-low --snr 0.05
 
 Writes ``results.csv`` (one row per seed) and prints it with the median and
 the largest error. Not run in CI (about a minute per seed on two cores).
@@ -47,7 +48,7 @@ LOBES = ("occipital", "temporal", "parietal", "frontal")
 SIZES = dict(n_train=600, n_test=100, n_train_reps=2, n_test_reps=4, snr=0.5)
 
 
-def localise(seed, lobe, work, inverse="sLORETA"):
+def localise(seed, lobe, work, inverse="sLORETA", snr=None):
     """Simulate one subject with a patch in ``lobe``, run ``sources``, measure the error."""
     import pandas as pd
 
@@ -55,8 +56,9 @@ def localise(seed, lobe, work, inverse="sLORETA"):
     from eegvision.cortex.maps import distance_mm
     from eegvision.data.simulate import simulate_root
 
+    sizes = {**SIZES, **({} if snr is None else {"snr": snr})}
     root = simulate_root(work / f"root-{seed}", 1, seed=seed, cortex=lobe, features_dir=False,
-                         **SIZES)
+                         **sizes)
     truth = json.loads((root / "simulation_truth.json").read_text())["cortex"]
     out = work / f"out-{seed}"
     df = ev.sources(1, data_dir=root, model="ridge", out=out, inverse=inverse, plot=False,
@@ -128,6 +130,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="folder for results.csv")
     parser.add_argument("--seeds", type=int, default=10, help="simulated subjects (default 10)")
     parser.add_argument("--inverse", default="sLORETA", choices=("sLORETA", "dSPM", "eLORETA"))
+    parser.add_argument("--snr", type=float, default=None,
+                        help=f"single-trial SNR of the planted signal (default {SIZES['snr']})")
     parser.add_argument("--point-spread", action="store_true",
                         help="measure the inverses' point-spread at named places instead")
     args = parser.parse_args(argv)
@@ -143,7 +147,8 @@ def main(argv=None):
     rows, t0 = [], time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
-            rows.append(localise(seed, LOBES[seed % len(LOBES)], Path(tmp), args.inverse))
+            rows.append(localise(seed, LOBES[seed % len(LOBES)], Path(tmp), args.inverse,
+                                 args.snr))
             print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(out / "results.csv", index=False)

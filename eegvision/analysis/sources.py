@@ -10,7 +10,8 @@ The noise covariance comes from the pre-stimulus samples when the data have
 them, else from the test repetitions' residuals
 (:func:`eegvision.cortex.inverse.noise_covariance`).
 
-Tables: ``sources_lobes`` (each subject's map per lobe and bin, ranked),
+Tables: ``sources_lobes`` (each subject's map per lobe and bin, ranked; the
+row's ``top_lobe`` is the first in the bin where the map peaks),
 ``sources_scalp`` (the scalp map per scalp region, ranked, alongside) and
 ``sources_peaks`` (each subject's peak vertex). Arrays: ``cortex_mean``
 (sources x bins, averaged over subjects) and, with five subjects or more and
@@ -88,7 +89,7 @@ def run_condition(data, job, derived, fitted=None):
     lobes = lobe_table(values, bin_edges_ms=edges)
     row.update(method=maps["method"], inverse=p["inverse"], noise_cov=cov_source,
                n_bins=len(edges) - 1, bin_ms=p["bin_ms"], **_peak_row(vertex, b, edges),
-               top_lobe=lobes.query("bin == 'all' and rank == 1")["lobe"].iloc[0],
+               top_lobe=lobes.query(f"bin == '{b}' and rank == 1")["lobe"].iloc[0],
                n_moved_inward=meta["moved"]["n_moved"])
     return {"row": row, "arrays": {"cortex": values.astype(np.float32), "scalp": maps["cam"],
                                    "bin_edges_ms": edges}}

@@ -89,6 +89,8 @@ def test_outputs_hold_source_estimates_and_the_mean_map(result):
         np.testing.assert_allclose(f["cortex_mean"], stc.data)
     sub = mne.read_source_estimate(out / "sub-01-seed-0-stc.h5")
     assert sub.data.shape == stc.data.shape and "cortex_p" not in np.load(out / "arrays.npz")
+    config = json.loads((out / "config.json").read_text())
+    assert config["source_estimates"] == ["mean-stc.h5", "sub-01-seed-0-stc.h5"]
 
 
 def test_sign_flip_test_is_corrected_and_needs_an_effect():

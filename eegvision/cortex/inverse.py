@@ -189,8 +189,10 @@ def inverse_kernel(ch_names, cov, *, method="sLORETA", snr=SNR, depth=DEPTH):
                          "or not finite.", "estimate it from the same channels.")
     fwd, info, moved = template_forward(ch_names)
     lambda2 = 1.0 / float(snr) ** 2
+    scale = float(np.abs(cov).max())  # dSPM / sLORETA values scale with the noise's
     key = _key({"forward": _info_key(info), "cov": hashlib.sha256(
-        np.round(cov / np.abs(cov).max(), 9).tobytes()).hexdigest(), "method": method,
+        np.round(cov / scale, 9).tobytes()).hexdigest(), "cov_scale": f"{scale:.9e}",
+        "method": method,
         "lambda2": lambda2, "depth": depth, "reg": COV_REG, "kind": "inverse", **_versions()})
     path = _cache_dir() / f"{key}-inv.npy"
     if path.is_file():

@@ -28,6 +28,7 @@ _LAZY = {
     "evaluate": "eegvision.evaluate",
     "analyze": "eegvision.pipeline",
     "report": "eegvision.reporting",
+    "sources": "eegvision.pipeline",
     "create_encoder": "eegvision.models",
     "list_encoders": "eegvision.models",
     "RidgeDecoder": "eegvision.decoding",

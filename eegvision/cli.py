@@ -223,6 +223,10 @@ def build_parser():
                         "(what blur priors exploit; default: all of it)")
     p.add_argument("--blur-levels", type=_levels, default=None,
                    help="also write the feature set dnn_feature/blur/ with this many blur levels")
+    p.add_argument("--cortex", default=None,
+                   choices=("frontal", "parietal", "temporal", "occipital"),
+                   help="plant the information in a ~3 cm2 patch of fsaverage cortex in this "
+                        "lobe instead of under --region (docs/sources.md)")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("preprocess", help="raw THINGS-EEG2 recordings -> preprocessed layout (MNE)")
@@ -283,7 +287,19 @@ def build_parser():
     _add_run_options(p)
     _add_feature_options(p)
     _add_analysis_options(p, only="saliency")
+    p.add_argument("--space", default="sensor", choices=("sensor", "source"),
+                   help="sensor: scalp maps; source: the same maps on the fsaverage cortex "
+                        "(as `eegvision sources`, default inverse sLORETA)")
     p.set_defaults(func=_cmd_topomap)
+
+    p = sub.add_parser("sources", help="saliency maps and patterns on the fsaverage cortex "
+                                        "(minimum-norm inverse of a template head)")
+    _add_data_options(p, subjects=True)
+    _add_compute_options(p, unset_defaults=True)
+    _add_run_options(p)
+    _add_feature_options(p)
+    _add_analysis_options(p, only="sources")
+    p.set_defaults(func=_cmd_sources)
 
     p = sub.add_parser("features", help="image set -> named CLIP feature set (+ blur bank, "
                                          "concept centres)")
@@ -429,8 +445,16 @@ def _cmd_analyze(args):
 def _cmd_topomap(args):
     from ._commands.analysis import analyze_cli
 
+    if getattr(args, "space", "sensor") == "source":
+        return _cmd_sources(args)
     args.analysis = "saliency"
     analyze_cli(args)
+
+
+def _cmd_sources(args):
+    from ._commands.sources import sources_cli
+
+    sources_cli(args)
 
 
 def _cmd_features(args):

@@ -71,7 +71,7 @@ def _write_outputs(spec, df, extras, config, out, *, plot=True):
     write_csv(out / "results.csv", df)
     if df.attrs.get("summary") is not None:
         write_csv(out / "summary.csv", df.attrs["summary"])
-    arrays, evokeds = {}, []
+    arrays, evokeds, estimates = {}, [], []
     for table_name, table in extras.items():
         if hasattr(table, "to_csv"):
             write_csv(out / f"{table_name}.csv", table)
@@ -79,11 +79,14 @@ def _write_outputs(spec, df, extras, config, out, *, plot=True):
             arrays[table_name] = table
         elif _is_evokeds(table):
             evokeds.append(_write_evokeds(out / f"{table_name}-ave.fif", table))
+        elif table_name == "source_estimates":  # mne.SourceEstimate objects, by name
+            estimates = _write_source_estimates(table, out)
     if arrays:
         with atomic_path(out / "arrays.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     config = {**config, "tables": sorted(k for k, v in extras.items() if hasattr(v, "to_csv")),
-              "arrays": sorted(arrays), **({"evokeds": sorted(evokeds)} if evokeds else {})}
+              "arrays": sorted(arrays), **({"evokeds": sorted(evokeds)} if evokeds else {}),
+              **({"source_estimates": estimates} if estimates else {})}
     write_json(out / "config.json", config)
     if plot:
         from .viz import plot_analysis, save_figure
@@ -114,6 +117,17 @@ def _write_evokeds(path, evokeds):
         error.errno = err.errno
         raise error from None
     return path.name
+def _write_source_estimates(estimates, out):
+    """Write each ``mne.SourceEstimate`` of ``estimates`` as ``NAME-stc.h5`` (needs h5io).
+
+    Returns the file names, sorted (``config.json`` lists them).
+    """
+    for name, stc in estimates.items():
+        with atomic_path(out / f"{name}-stc.h5") as tmp:
+            h5 = tmp.with_name(tmp.name + ".h5")  # MNE appends -stc.h5 to other names
+            stc.save(h5, ftype="h5", overwrite=True, verbose="error")
+            h5.replace(tmp)
+    return sorted(f"{name}-stc.h5" for name in estimates)
 
 
 def load_results(directory):

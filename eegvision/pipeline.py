@@ -356,6 +356,33 @@ def analyze(name, subjects=None, *, data=None, features=None, data_dir=None, out
     return df
 
 
+def sources(subjects=None, **kwargs):
+    """Saliency maps and patterns on the fsaverage cortex: ``analyze("sources", ...)``.
+
+    Trains the model, computes its scalp map (``method``: Haufe pattern for
+    ridge, gradient x input for torch encoders ...) and projects it onto the
+    fsaverage5 cortex with a minimum-norm inverse of the template head
+    (``inverse``: sLORETA, dSPM or eLORETA); see
+    :mod:`eegvision.analysis.sources` and ``docs/sources.md``.
+
+    Parameters
+    ----------
+    subjects : int | list of int | str | None
+        As :func:`analyze`.
+    **kwargs
+        Everything :func:`analyze` takes (``data_dir``, ``out``, ``model``,
+        ``inverse``, ``inverse_snr``, ``bin_ms`` ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subject and seed (its peak vertex, lobe and coordinates,
+        the top lobe); ``df.attrs['extras']`` holds the lobe tables, the mean
+        cortical map and the ``mne.SourceEstimate`` objects.
+    """
+    return analyze("sources", subjects, **kwargs)
+
+
 def _data_source(spec, data, features, data_dir, subjects, layout, targets, *,
                  feature_set=None, channels=None, bank=False, concept_table=None):
     """``(source, subjects, root, builtin, fingerprints)``: where the jobs' data come from.

@@ -11,6 +11,7 @@ Data flow top to bottom, imports point only upward (DESIGN.md, "Layers")::
                  sweep                     runs; decoding: the scikit-learn estimators;
                                            _provenance: fingerprints of data, code and
                                            software; sweep: many models trained together)
+  4.5 cortex     eegvision.cortex.*        inverse of the template head, maps on the cortex
     5 analysis   eegvision.analysis.*      the spec, one module per question, the registry
     6 runner     runner, _dask              jobs, caching, backends
     7 viz        eegvision.viz.*           tables -> figures
@@ -51,6 +52,7 @@ LAYERS = {
     "eegvision.models": 3,
     "eegvision.training": 4, "eegvision.evaluate": 4, "eegvision.decoding": 4,
     "eegvision._provenance": 4, "eegvision.sweep": 4,
+    "eegvision.cortex": 4.5,
     "eegvision.analysis": 5,
     "eegvision.runner": 6, "eegvision._dask": 6,
     "eegvision.viz": 7,

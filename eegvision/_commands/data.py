@@ -60,7 +60,8 @@ def simulate_cli(args):
                   raw=args.raw, features_dir=args.features,
                   overwrite=getattr(args, "overwrite", False),
                   eeg_detail=getattr(args, "eeg_detail", None),
-                  blur_levels=getattr(args, "blur_levels", None))
+                  blur_levels=getattr(args, "blur_levels", None),
+                  cortex=getattr(args, "cortex", None))
     if args.region:
         kwargs["region"] = args.region
     if args.window:
@@ -80,6 +81,9 @@ def simulate_cli(args):
     print(f"  planted: region {truth['region']}, window {truth['window_ms'][0]:g}-"
           f"{truth['window_ms'][1]:g} ms, band {truth['band_hz'][0]:g}-{truth['band_hz'][1]:g} Hz, "
           f"SNR {truth['snr']:g}, seed {truth['seed']} (see simulation_truth.json)")
+    if cortex := truth.get("cortex"):
+        print(f"  planted on the cortex instead: {cortex['hemisphere']} {cortex['lobe']} patch of "
+              f"{cortex['area_cm2']:g} cm2 around {tuple(cortex['centre_mm'])} mm (fsaverage)")
     if raw := truth.get("raw"):
         print(f"  raw: {raw if isinstance(raw, str) else f'{len(raw)} session files'}")
     return root

@@ -21,6 +21,7 @@ from . import (
     repetitions,
     saliency,
     semantic,
+    sources,
     spatial,
     spectral,
     temporal,
@@ -31,7 +32,7 @@ from .spec import AnalysisSpec
 
 #: The built-in analyses users run, in the order of ``eegvision analyze --help``.
 BUILTIN = (temporal, spatial, spectral, semantic, saliency, repetitions, datasize, loso,
-           timefreq, topk, generalization)
+           timefreq, topk, generalization, sources)
 #: Run by other analyses' jobs only.
 INTERNAL = (ceiling,)
 

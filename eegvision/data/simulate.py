@@ -52,6 +52,10 @@ DEFAULT_WINDOW_MS = (100.0, 400.0)
 DEFAULT_BAND_HZ = (4.0, 12.0)
 #: Single-trial power of the image signal over the noise power, inside the window.
 DEFAULT_SNR = 0.05
+#: A cortical patch (``cortex=LOBE``): its radius along the pial surface (mm), about
+#: 3 cm2, and how far each electrode of the simulated head is off its template place.
+PATCH_MM = 12.0
+ELECTRODE_JITTER_MM = 5.0
 
 #: Sizes: ``default`` generates in seconds, ``full`` has THINGS-EEG2's real dimensions.
 SIZES = {
@@ -284,19 +288,78 @@ def _taper(window_ms, shift_s):
     return np.sin(np.pi / 2 * np.minimum(up, down)) ** 2
 
 
-def _planted(stats, region, band_hz, seed):
-    """What all subjects share: information dipoles, waveforms and the feature projection."""
-    _, _, regions, cortex = _lead_field()
+def _planted(stats, region, band_hz, seed, cortex=None, patch_mm=None):
+    """What all subjects share: information dipoles, waveforms and the feature projection.
+
+    With ``cortex`` (a lobe), the information lives in a patch of the
+    fsaverage5 cortex instead (:func:`_cortical_patch`): ``sources`` then
+    numbers its parts.
+    """
+    _, _, regions, volume = _lead_field()
     rng = np.random.default_rng([seed, 1])
-    pool = np.flatnonzero(cortex & (regions == region))
-    sources = np.sort(rng.choice(pool, min(_N_INFO_SOURCES, len(pool)), replace=False))
+    patch = None
+    if cortex is None:
+        pool = np.flatnonzero(volume & (regions == region))
+        sources = np.sort(rng.choice(pool, min(_N_INFO_SOURCES, len(pool)), replace=False))
+    else:
+        patch = _cortical_patch(cortex, patch_mm, rng)
+        sources = np.arange(_N_INFO_SOURCES)
     n_dims = len(sources) * _N_WAVES
     n_pc = min(n_dims, len(stats["lam"]))
     mix = np.linalg.qr(rng.standard_normal((n_dims, n_dims)))[0][:, :n_pc]
     # amplitudes = whitened principal-component scores of the features, mixed
     proj = mix @ (stats["axes"][:, :n_pc] / np.sqrt(stats["lam"][:n_pc])).T
     waves = _band_noise(n_dims, band_hz, rng)
-    return dict(sources=sources, proj=proj, waves=waves, mu=stats["mu"])
+    return dict(sources=sources, proj=proj, waves=waves, mu=stats["mu"], patch=patch)
+
+
+def _cortical_patch(lobe, radius_mm, rng):
+    """A patch of fsaverage5 cortex in ``lobe``, cut into the information sources' parts.
+
+    Its centre is a random superficial gyral-crown vertex of the lobe
+    (:func:`eegvision.data.fsaverage.patch_centres`) whose patch, every
+    vertex within ``radius_mm`` along the pial surface, lies wholly in the
+    lobe (a patch across a lobe border is in no one lobe); it is split
+    among ``_N_INFO_SOURCES`` parts by their nearest of as many random
+    vertices.
+    """
+    from .fsaverage import geodesic_patch, patch_centres, template_cortex
+
+    cortex = template_cortex()
+    for centre in rng.permutation(patch_centres(lobe)):
+        vertices = geodesic_patch(int(centre), radius_mm)
+        if (cortex["lobe"][vertices] == lobe).all():
+            break
+    else:
+        raise ValueError(f"No {radius_mm:g}-mm patch fits inside the {lobe} lobe: use a smaller "
+                         "patch_mm.")
+    centre = int(centre)
+    xyz = cortex["mri_mm"][vertices]
+    seeds = xyz[rng.choice(len(vertices), min(_N_INFO_SOURCES, len(vertices)), replace=False)]
+    parts = np.argmin(((xyz[:, None] - seeds[None]) ** 2).sum(-1), axis=1)
+    return dict(lobe=lobe, centre=centre, vertices=vertices, parts=parts,
+                radius_mm=float(radius_mm))
+
+
+def _patch_patterns(patch, seed, subject):
+    """(63, _N_INFO_SOURCES) scalp patterns of the patch's parts in this subject's head.
+
+    The head is NOT the one the inverse of :mod:`eegvision.cortex` assumes:
+    a sphere fitted to the template scalp with other shells and
+    conductivities (:data:`eegvision.data.fsaverage.TRUTH_SPHERE`), and the
+    electrodes moved by ``ELECTRODE_JITTER_MM`` each along the scalp (seeded
+    per subject). Dipoles are normal to the cortex, with moments in
+    proportion to their vertex's area (a uniform current density).
+    """
+    from . import fsaverage
+
+    info = fsaverage.template_info(THINGS_EEG2_CHANNELS, jitter_mm=ELECTRODE_JITTER_MM,
+                                   seed=[seed, 4, subject])
+    sphere = fsaverage.fit_sphere(to="scalp", **fsaverage.TRUTH_SPHERE)
+    fwd, _ = fsaverage.forward_model(info, sphere, vertices=patch["vertices"])
+    gain = fwd["sol"]["data"] * fsaverage.template_cortex()["area_mm2"][patch["vertices"]]
+    onehot = patch["parts"][:, None] == np.arange(_N_INFO_SOURCES)[None]
+    return gain @ onehot
 
 
 def _orient(lf, idx, rng):
@@ -322,7 +385,10 @@ def _subject_model(planted, window_ms, snr, seed, subject):
     rng = np.random.default_rng([seed, 2, subject])
     shift = int(rng.integers(-5, 6))  # latency jitter of the window, +-20 ms at 250 Hz
     src = planted["sources"]
-    pat = _orient(lf, src, rng) * rng.lognormal(0.0, 0.3, len(src))
+    if planted.get("patch") is None:
+        pat = _orient(lf, src, rng) * rng.lognormal(0.0, 0.3, len(src))
+    else:
+        pat = _patch_patterns(planted["patch"], seed, subject) * rng.lognormal(0.0, 0.3, len(src))
     taper = _taper(window_ms, shift / SFREQ)
     waves = planted["waves"][:, 32 - shift:32 - shift + _N_EPOCH] * taper
     basis = np.repeat(pat.T, _N_WAVES, axis=0)[:, :, None] * waves[:, None, :]
@@ -553,7 +619,8 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",
                   region=DEFAULT_REGION, window_ms=DEFAULT_WINDOW_MS, band_hz=DEFAULT_BAND_HZ,
                   n_train=None, n_test=None, n_train_reps=None, n_test_reps=None,
                   snr=DEFAULT_SNR, raw=False, features_dir=None, dtype=None, eeg_detail=None,
-                  blur_levels=None, overwrite=False, verbose=None):
+                  blur_levels=None, cortex=None, patch_mm=PATCH_MM, overwrite=False,
+                  verbose=None):
     """Write a simulated THINGS-EEG2 data root with planted, recorded ground truth.
 
     Parameters
@@ -603,6 +670,16 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",
     blur_levels : int or None
         Also write the feature set ``dnn_feature/blur/`` with a blur bank of
         this many levels (:func:`write_blur_bank`).
+    cortex : str or None
+        Plant the information on the fsaverage5 cortex instead, in a patch
+        of this lobe (one of :data:`eegvision.data.fsaverage.LOBES`; then
+        ``region`` is not used), projected to the electrodes with another
+        head than the one :mod:`eegvision.cortex` inverts (another sphere
+        and conductivities, electrodes moved by ``ELECTRODE_JITTER_MM``):
+        see :func:`_patch_patterns`. ``simulation_truth.json`` records the
+        patch (``cortex``).
+    patch_mm : float
+        The patch's radius along the pial surface (mm).
     overwrite : bool
         Replace files of an earlier simulation in ``directory``.
     %(verbose)s
@@ -619,6 +696,12 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",
     layouts = _layouts(layouts)
     window_ms, band_hz = tuple(map(float, window_ms)), tuple(map(float, band_hz))
     _check_args(region, window_ms, band_hz, layouts, subjects)
+    if cortex is not None:
+        from .fsaverage import LOBES
+
+        _check_option("cortex", cortex, LOBES)
+        if not 0 < float(patch_mm) <= 50:
+            raise ValueError(f"patch_mm={patch_mm}: the patch radius must be in (0, 50] mm.")
     size = dict(SIZES["full" if full else "default"])
     for key, val in dict(n_train=n_train, n_test=n_test, n_train_reps=n_train_reps,
                          n_test_reps=n_test_reps, dtype=dtype).items():
@@ -638,7 +721,7 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",
     concept_idx = np.arange(size["n_train"]) * n_concepts // size["n_train"]
     train, test, centre, stats = _make_features(table, concept_idx, size["n_test"], real, seed)
     _write_features(root, train, test, centre, _metadata(table, concept_idx, size["n_test"]))
-    planted = _planted(stats, region, band_hz, seed)
+    planted = _planted(stats, region, band_hz, seed, cortex, patch_mm)
     jitters, models = {}, {}
     seen_train, seen_test = train, test
     if eeg_detail is not None:
@@ -663,6 +746,8 @@ def simulate_root(directory, subjects=1, *, seed=0, full=False, layouts=("nice",
         truth["raw_design"] = raw_design()
     if eeg_detail is not None:
         truth["eeg_detail"] = float(eeg_detail)
+    if cortex is not None:
+        truth["cortex"] = _cortex_truth(planted["patch"])
     if blur_levels:
         write_blur_bank(root, n_levels=int(blur_levels))
         truth["blur_bank"] = {"name": "blur", "n_levels": int(blur_levels)}
@@ -732,6 +817,38 @@ def write_blur_bank(root, name="blur", n_levels=6):
     return out
 
 
+def _source_places(planted, rr, regions):
+    """Where the information sources are: head-frame mm and scalp region, or the patch's parts."""
+    patch = planted.get("patch")
+    if patch is None:
+        return {"info_sources_mm": np.round(1000 * rr[planted["sources"]], 1).tolist(),
+                "info_sources_region": [str(r) for r in regions[planted["sources"]]]}
+    from .fsaverage import template_cortex
+
+    xyz = template_cortex()["mri_mm"][patch["vertices"]]
+    parts = [xyz[patch["parts"] == k].mean(0) for k in np.unique(patch["parts"])]
+    return {"info_sources_mm": np.round(parts, 1).tolist(),
+            "info_sources_frame": "fsaverage surface RAS (mm)",
+            "info_sources_region": [patch["lobe"]] * len(parts)}
+
+
+def _cortex_truth(patch):
+    """The planted cortical patch as a JSON-able dict (vertices: fsaverage5, left then right)."""
+    from . import fsaverage
+
+    cortex = fsaverage.template_cortex()
+    v = patch["vertices"]
+    return {"lobe": patch["lobe"], "hemisphere": fsaverage.HEMIS[int(patch["centre"] >= 10242)],
+            "centre_vertex": int(patch["centre"]),
+            "centre_mm": np.round(cortex["mri_mm"][patch["centre"]], 1).tolist(),
+            "radius_mm": patch["radius_mm"], "n_vertices": int(len(v)),
+            "area_cm2": round(float(cortex["area_mm2"][v].sum() / 100), 2),
+            "vertices": [int(i) for i in v],
+            "head_model": {"sphere": "fitted to the fsaverage scalp",
+                           **{k: list(x) for k, x in fsaverage.TRUTH_SPHERE.items()},
+                           "electrode_jitter_mm": ELECTRODE_JITTER_MM}}
+
+
 def _truth(planted, region, window_ms, band_hz, seed, snr, size, subjects, layouts, jitters,
            dim, features, names_from):
     """The planted truth as a JSON-able dict."""
@@ -746,8 +863,7 @@ def _truth(planted, region, window_ms, band_hz, seed, snr, size, subjects, layou
         "band_hz": list(band_hz),
         "snr": float(snr),
         "latency_jitter_ms": jitters,
-        "info_sources_mm": np.round(1000 * rr[planted["sources"]], 1).tolist(),
-        "info_sources_region": [str(r) for r in regions[planted["sources"]]],
+        **_source_places(planted, rr, regions),
         "n_info_dims": int(len(planted["proj"])),
         "dims": {"n_subjects": len(_subject_ids(subjects)), "n_train": int(size["n_train"]),
                  "n_train_reps": int(size["n_train_reps"]), "n_test": int(size["n_test"]),

@@ -18,7 +18,7 @@ or that Sphinx would do have to be done here, before the docstrings are parsed:
    canonical path is where the object is defined (names exposed lazily through
    a package's ``_LAZY`` table are followed to their module). Targets that are
    private (a ``_name`` in their path) are not on the site: they become code.
-   Targets in numpy, scipy, mne, scikit-learn, torch and the standard library
+   Targets in numpy, scipy, mne, scikit-learn, torch, pandas and the standard library
    link to those projects' reference pages. A role that resolves to nothing
    is an error (``mkdocs build --strict`` fails on it).
 
@@ -44,6 +44,7 @@ EXTERNAL = {
     "numpy": "https://numpy.org/doc/stable/reference/generated/{page}.html{anchor}",
     "scipy": "https://docs.scipy.org/doc/scipy/reference/generated/{page}.html{anchor}",
     "torch": "https://pytorch.org/docs/stable/generated/{page}.html{anchor}",
+    "pandas": "https://pandas.pydata.org/docs/reference/api/{page}.html{anchor}",
 }
 STDLIB_URL = "https://docs.python.org/3/library/{module}.html#{path}"
 STDLIB = {"pathlib", "pickle", "json", "os", "tempfile", "argparse", "logging", "typing",

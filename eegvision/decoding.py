@@ -122,7 +122,7 @@ class _RetrievalMixin(ClassifierMixin):
         return tags
 
     def fit_transform(self, X, y):
-        """:meth:`fit`, then :meth:`transform` of the same ``X``: the EEG embeddings."""
+        """``fit``, then ``transform`` of the same ``X``: the EEG embeddings."""
         return self.fit(X, y).transform(X)
 
     # ------------------------------------------------------------------ X

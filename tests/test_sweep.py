@@ -194,7 +194,7 @@ def test_every_fit_runs_on_the_one_epoch_loop(monkeypatch):
                               [_cfg(epochs=2), _cfg(epochs=3, seed=1), paper], progress=False)
     assert loops[3:] == [["ContrastiveSteps"], ["ContrastiveSteps", "ContrastiveSteps"]]
     assert [len(r.history) for r in results] == [2, 2, 2, 2, 3, 2]
-    assert len(steps) == 11 and steps.count("ubp") == steps.count("blur-bank") == 2
+    assert len(steps) == 13 and steps.count("ubp") == steps.count("blur-bank") == 2
     assert "blur_medium" in results[1].history and results[2].history["logit_scale"].eq(1.0).all()
 
 

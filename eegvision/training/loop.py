@@ -101,7 +101,7 @@ def _checked_test(test, data):
     return test
 
 
-def start_run(data, config, device, *, index=0, test=None, callback=None, budget=None):
+def start_run(data, config, device, *, index=None, test=None, callback=None, budget=None):
     """One model's training, set up and ready for its first epoch.
 
     Parameters
@@ -113,8 +113,9 @@ def start_run(data, config, device, *, index=0, test=None, callback=None, budget
         recipes' steps.
     device : torch.device
         Where it trains; call inside :func:`~eegvision.training.device.deterministic`.
-    index : int
-        The run's number among those trained together (named in the log).
+    index : int | None
+        The run's number among those trained together (named in the log);
+        None for a lone fit.
     test, callback
         As in :func:`fit`.
     budget : int | None
@@ -193,8 +194,8 @@ class Run:
         Where it trains.
     info : dict
         The data's description kept in the :class:`~eegvision.training.FitResult`.
-    index : int
-        Its number among runs trained together.
+    index : int | None
+        Its number among runs trained together; None for a lone fit.
     test, callback
         As in :func:`fit`.
 
@@ -205,7 +206,7 @@ class Run:
     trained in turn draw exactly what each would draw alone.
     """
 
-    def __init__(self, steps, device, info, *, index=0, test=None, callback=None):
+    def __init__(self, steps, device, info, *, index=None, test=None, callback=None):
         self.steps, self.config, self.device, self.info = steps, steps.config, device, info
         self.index = index
         self.test, self.callback = test, callback
@@ -263,8 +264,11 @@ class Run:
             return
         self.waited += 1
         if self.config.patience is not None and self.waited >= self.config.patience:
-            logger.info("Model %d: early stop at epoch %d (best %d)", self.index, self.epoch,
-                        self.best_epoch)
+            stop = "early stop at epoch %d (best %d)"
+            if self.index is None:
+                logger.info(stop.capitalize(), self.epoch, self.best_epoch)
+            else:
+                logger.info("Model %d: " + stop, self.index, self.epoch, self.best_epoch)
             self.done = True
 
     def finish(self):

@@ -106,7 +106,7 @@ class BlurSteps(EpochSteps):
     config : TrainConfig
         With ``image_prior`` 'ubp' or 'bank'; its ``blur_levels`` are set from the data.
     device : torch.device
-        Where it trains.
+        Where the model, the EEG and the bank go.
     """
 
     def __init__(self, data, config, device):

@@ -191,13 +191,13 @@ class Run:
     steps : EpochSteps
         The recipe's epoch (and its model, optimiser and data).
     device : torch.device
-        Where it trains.
+        The device whose random streams the run keeps (with the CPU's).
     info : dict
         The data's description kept in the :class:`~eegvision.training.FitResult`.
     index : int | None
         Its number among runs trained together; None for a lone fit.
     test, callback
-        As in :func:`fit`.
+        Per-epoch test top-1 and hook (:func:`start_run` passes them on).
 
     Notes
     -----

@@ -156,6 +156,56 @@ def test_fit_many_ridge_and_rng_untouched():
         sweep.fit_many([data, data], [_cfg()])
 
 
+def _blur_bank(data, k=3):
+    """``data`` with a (toy) blur bank of ``k`` levels as its image features."""
+    bank = np.concatenate([data.features * (1 - 0.2 * i) for i in range(k)], axis=1)
+    return EEGImageData(data.eeg, bank, data.concepts, data.ch_names, data.times,
+                        sfreq=SFREQ, conditions=data.conditions,
+                        meta={"source": "synthetic", "blur_levels": k})
+
+
+def test_every_fit_runs_on_the_one_epoch_loop(monkeypatch):
+    """fit, fit_many (models trained together, and those it hands to fit) and the blur
+    recipes all train through training.loop.train_runs, one Run.step per history row: a
+    second epoch loop anywhere would train epochs this spy never sees."""
+    from eegvision.training import loop
+
+    loops, steps = [], []
+    real_loop, real_step = loop.train_runs, loop.Run.step
+
+    def spy_loop(runs, progress=True):
+        loops.append(sorted(type(r.steps).__name__ for r in runs))
+        yield from real_loop(runs, progress)
+
+    def spy_step(self, shared=False):
+        steps.append(self.config.recipe)
+        return real_step(self, shared)
+
+    monkeypatch.setattr(loop, "train_runs", spy_loop)
+    monkeypatch.setattr(loop.Run, "step", spy_step)
+    data = _data()
+    blur = dict(epochs=2, batch_size=32, val_conditions=20, device="cpu")
+    results = [fit(data, _cfg(epochs=2), progress=False),
+               fit(_blur_bank(data), TrainConfig.from_recipe("ubp", **blur), progress=False),
+               fit(_blur_bank(data), TrainConfig.from_recipe("blur-bank", **blur), progress=False)]
+    assert loops == [["ContrastiveSteps"], ["BlurSteps"], ["BlurSteps"]]
+    paper = TrainConfig.from_recipe("nice-paper", model="nice", **blur)
+    results += sweep.fit_many([data, _window(data, 60, 90), data],
+                              [_cfg(epochs=2), _cfg(epochs=3, seed=1), paper], progress=False)
+    assert loops[3:] == [["ContrastiveSteps"], ["ContrastiveSteps", "ContrastiveSteps"]]
+    assert [len(r.history) for r in results] == [2, 2, 2, 2, 3, 2]
+    assert len(steps) == 13 and steps.count("ubp") == steps.count("blur-bank") == 2
+    assert "blur_medium" in results[1].history and results[2].history["logit_scale"].eq(1.0).all()
+
+
+def test_fit_and_fit_many_name_a_config_of_the_wrong_type():
+    data = _data()
+    with pytest.raises(TypeError, match="config must be TrainConfig, got dict"):
+        fit(data, {"epochs": 1}, progress=False)
+    with pytest.raises(TypeError, match=r"configs\[1\] must be TrainConfig, got dict"):
+        sweep.fit_many([data, data], [_cfg(), {"epochs": 1}], progress=False)
+
+
 # ------------------------------------------------------------------ runner, CLI
 def _analyze(root, out, **kw):
     from eegvision.pipeline import analyze

@@ -126,7 +126,7 @@ def test_deterministic_mode_is_scoped_and_skips_the_nan_fill(monkeypatch):
     assert seen and all(s == (True, False) for s in seen)
     assert torch.utils.deterministic.fill_uninitialized_memory == fill
     assert not torch.are_deterministic_algorithms_enabled()
-    real = DEV._deterministic
+    real = DEV.deterministic
 
     @contextlib.contextmanager
     def with_fill(device):
@@ -134,7 +134,7 @@ def test_deterministic_mode_is_scoped_and_skips_the_nan_fill(monkeypatch):
             torch.utils.deterministic.fill_uninitialized_memory = True
             yield
 
-    monkeypatch.setattr(LOOP, "_deterministic", with_fill)
+    monkeypatch.setattr(LOOP, "deterministic", with_fill)
     filled = T.fit(data.train, cfg(model="nice", epochs=2, amp=False), progress=False)
     for a, b in zip(fast.model.state_dict().values(), filled.model.state_dict().values()):
         assert torch.equal(a, b)
@@ -161,7 +161,7 @@ def test_early_stopping_and_kept_epoch(keep):
     if keep == "best":
         assert len(h) - res.best_epoch == 2
     # the returned weights are those of that epoch: its validation loss again
-    prepared = S._prepare(data.train, config)
+    prepared = S.prepare(data.train, config)
     _, val_rows = T.split_rows(prepared, config.val_conditions, config.seed)
     x, y = (torch.as_tensor(np.ascontiguousarray(a)) for a in (prepared.eeg, prepared.features))
     ctx = dict(config=config, generator=None,

@@ -1,9 +1,12 @@
 """Training with a blur prior on the image side: the ``ubp`` and ``blur-bank`` recipes.
 
 The data's features are a blur bank flattened to ``(N, K * D)`` (load with
-``bank=True``; :func:`eegvision.data.things.read_bank`). One step function
-serves training and validation; the epoch kept is the one with the lowest
-validation loss on held-out *training* conditions (never the test set).
+``bank=True``; :func:`eegvision.data.things.read_bank`). :class:`BlurSteps`
+is the recipes' epoch, the hook with which they run on the one epoch loop
+(:mod:`eegvision.training.loop`: history, timing and the kept weights are
+the loop's). One step function serves training and validation; the epoch
+kept is the one with the lowest validation loss on held-out *training*
+conditions (never the test set).
 
 - ``ubp``: each training pair is compared with its image at the blur level
   :class:`~eegvision.models.blur.UBPBlurState` chose from the pair's
@@ -17,13 +20,12 @@ validation loss on held-out *training* conditions (never the test set).
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
 
 import numpy as np
 
-from .._docs import fill_doc
 from .._utils import data_error
+from .build import build_model
+from .steps import EpochSteps, _make_optimizer, split_rows
 
 
 def _bank_config(data, config):
@@ -94,78 +96,49 @@ def _epoch(model, x, bank, rows, config, optimizer, generator, state):
     return total / max(count, 1)
 
 
-@fill_doc
-def fit_blur(data, config, test=None, progress=True, callback=None):
-    """Train the ``ubp`` / ``blur-bank`` recipes (called by :func:`eegvision.training.fit`).
+class BlurSteps(EpochSteps):
+    """The ``ubp`` / ``blur-bank`` epoch (built by :func:`eegvision.training.loop.start_run`).
 
     Parameters
     ----------
     data : EEGImageData
         Averaged training data whose features are a flattened blur bank.
     config : TrainConfig
-        With ``image_prior`` 'ubp' or 'bank'.
-    test : EEGImageData | None
-        Test top-1 recorded per epoch (never used to choose the epoch).
-    %(progress)s
-    callback : callable | None
-        ``callback(epoch, model)`` after every epoch.
-
-    Returns
-    -------
-    FitResult
+        With ``image_prior`` 'ubp' or 'bank'; its ``blur_levels`` are set from the data.
+    device : torch.device
+        Where the model, the EEG and the bank go.
     """
-    import pandas as pd
-    import torch
 
-    from .._utils import progress_bar, resolve_device
-    from ..models.blur import UBPBlurState
-    from .build import build_model
-    from .config import FitResult
-    from .device import _deterministic
-    from .steps import (
-        _data_info,
-        _make_optimizer,
-        _state_copy,
-        _test_top1,
-        check_losses,
-        split_rows,
-    )
+    def __init__(self, data, config, device):
+        import torch
 
-    config = _bank_config(data, config)
-    device = resolve_device(config.device)
-    train_rows, val_rows = (torch.as_tensor(r, dtype=torch.long)
-                            for r in split_rows(data, config.val_conditions, config.seed))
-    k = config.blur_levels
-    with _deterministic(device):
-        model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
-                            n_features=data.n_features, sfreq=data.sfreq).to(device)
-        x = torch.as_tensor(np.ascontiguousarray(data.eeg), device=device)
+        from ..models.blur import UBPBlurState
+
+        self.config = config = _bank_config(data, config)
+        self.label = config.recipe
+        self.train_rows, self.val_rows = (
+            torch.as_tensor(r, dtype=torch.long)
+            for r in split_rows(data, config.val_conditions, config.seed))
+        self.model = build_model(config, n_chans=data.n_channels, n_times=data.n_times,
+                                 n_features=data.n_features, sfreq=data.sfreq).to(device)
+        self.x = torch.as_tensor(np.ascontiguousarray(data.eeg), device=device)
         bank = torch.as_tensor(np.ascontiguousarray(data.features), device=device)
-        bank = bank.view(len(bank), k, -1)
-        optimizer = _make_optimizer(model, config)
-        generator = torch.Generator().manual_seed(int(config.seed))
-        state = UBPBlurState(len(data), k) if config.image_prior == "ubp" else None
-        rows, best, best_epoch, best_state, seconds = [], math.inf, 0, None, 0.0
-        bar = progress_bar(range(1, config.epochs + 1), desc=f"train {config.recipe}",
-                           unit="epoch", enabled=progress)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            train_loss = _epoch(model, x, bank, train_rows, config, optimizer, generator, state)
-            val_loss = _epoch(model, x, bank, val_rows, config, None, None, state)
-            seconds += time.perf_counter() - t0
-            check_losses(epoch, train_loss, val_loss, config)
-            row = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
-                       lr=optimizer.param_groups[0]["lr"],
-                       logit_scale=float(model.loss.scale().detach()))
-            if state is not None:
-                row.update({f"blur_{k_}": v for k_, v in state.counts().items()})
-            if test is not None:
-                row["test_top1"] = _test_top1(model, test)
-            if callback is not None:
-                callback(epoch, model)
-            rows.append(row)
-            if val_loss < best:
-                best, best_epoch, best_state = val_loss, epoch, _state_copy(model)
-        model.load_state_dict(best_state)
-        model.eval()
-    return FitResult(model, pd.DataFrame(rows), best_epoch, config, seconds, _data_info(data))
+        self.bank = bank.view(len(bank), config.blur_levels, -1)
+        self.optimizer = _make_optimizer(self.model, config)
+        self.generator = torch.Generator().manual_seed(int(config.seed))
+        self.state = (UBPBlurState(len(data), config.blur_levels)
+                      if config.image_prior == "ubp" else None)
+
+    def epoch(self, epoch):
+        args = self.model, self.x, self.bank
+        train_loss = _epoch(*args, self.train_rows, self.config, self.optimizer, self.generator,
+                            self.state)
+        val_loss = _epoch(*args, self.val_rows, self.config, None, None, self.state)
+        return dict(train_loss=train_loss, val_loss=val_loss)
+
+    def columns(self):
+        """UBP: how many training pairs each blur level had (``blur_low`` ...)."""
+        return {} if self.state is None else {f"blur_{k}": v for k, v in self.state.counts().items()}
+
+    def drop(self):
+        self.x = self.bank = self.optimizer = self.state = None

@@ -1,4 +1,4 @@
-"""Device and precision: native-bf16 CPUs, autocast dtypes, deterministic kernels.
+"""Device and precision: native-bf16 CPUs, autocast dtypes, deterministic kernels, RNG streams.
 
 The device resolver itself is :func:`eegvision._utils.resolve_device` (one for
 the whole package).
@@ -49,8 +49,14 @@ def _precision_name(amp_dtype):
 
 
 @contextlib.contextmanager
-def _deterministic(device):
-    """Deterministic kernels on CPU (cheap there), restoring the previous setting."""
+def deterministic(device):
+    """Deterministic kernels on CPU (cheap there), restoring the previous setting.
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the training runs (on CUDA the settings are left as they are).
+    """
     import torch
 
     before = torch.are_deterministic_algorithms_enabled()
@@ -65,3 +71,31 @@ def _deterministic(device):
     finally:
         torch.use_deterministic_algorithms(before)
         torch.utils.deterministic.fill_uninitialized_memory = fill
+
+
+def rng_state(device):
+    """The global random streams a model's dropout draws from: CPU, and CUDA on a GPU.
+
+    Parameters
+    ----------
+    device : torch.device
+
+    Returns
+    -------
+    tuple
+        An opaque state for :func:`set_rng_state`.
+    """
+    import torch
+
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), device, cuda
+
+
+def set_rng_state(state):
+    """Put back the streams :func:`rng_state` read."""
+    import torch
+
+    cpu, device, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)

@@ -1,8 +1,11 @@
-"""The pieces of a training loop that every loop shares (plain, blur-bank and batched fits).
+"""The pieces of a training loop that every recipe shares, and the hook a recipe plugs in.
 
 The validation split, optimiser and schedule, one step for training and
 validation, the epoch, weight snapshots and averages, TSConv's window cache
-and freezing, the non-finite-loss error and per-epoch test top-1.
+and freezing, the non-finite-loss error and per-epoch test top-1; and
+:class:`EpochSteps`, what a recipe does in one epoch, through which every
+recipe (the contrastive recipes, ``ubp`` and ``blur-bank``) runs on the one
+epoch loop (:mod:`eegvision.training.loop`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,87 @@ import numpy as np
 from .._utils import EEGVisionError, check_finite, data_error
 
 
-def _prepare(train, config):
+class EpochSteps:
+    """What one recipe does in an epoch: the hook of the one epoch loop.
+
+    The loop (:class:`~eegvision.training.loop.Run`) keeps what every recipe
+    shares: the history rows, the training time, early stopping, the weights
+    kept (best, last or averaged), the random streams and the progress bar.
+    A recipe's steps build its model and data when constructed and train and
+    validate one epoch in :meth:`epoch`. :class:`~eegvision.training.loop.ContrastiveSteps`
+    are the recipes' own; :class:`~eegvision.training.blur_fit.BlurSteps`
+    those of ``ubp`` and ``blur-bank``.
+
+    Attributes
+    ----------
+    config : TrainConfig
+        The settings it trains with (a recipe may complete them: the blur levels).
+    model : ContrastiveModel
+        The model being trained.
+    optimizer : torch.optim.Optimizer
+        Its first group's learning rate goes into the history (``lr``).
+    seconds : float
+        Set-up time that counts as training time (building TSConv's cache).
+    precision : str
+        What training computes in: 'float32', 'bfloat16-mixed' or 'float16-mixed'.
+    label : str
+        The run's name in the progress bar.
+    cache : object | None
+        Precomputed input whose stored bytes count against a sweep's memory budget.
+    """
+
+    seconds = 0.0
+    precision = "float32"
+    cache = None
+
+    def epoch(self, epoch):
+        """Train one epoch, then validate (timed as training).
+
+        Returns
+        -------
+        dict
+            ``train_loss``, ``val_loss`` and any further metric for the history.
+        """
+        raise NotImplementedError
+
+    def columns(self):
+        """Further history columns, read after the epoch (not timed); none by default."""
+        return {}
+
+    def release(self):
+        """Give back scratch buffers and gradients while other models of a sweep train.
+
+        The next step sets the gradients to None before its backward pass anyway.
+        """
+        from .._workspace import release as release_buffers
+
+        release_buffers(self.model)
+        for p in self.model.parameters():
+            p.grad = None
+
+    def finish(self):
+        """Undo what training changed on the model besides its weights (frozen layers)."""
+
+    def drop(self):
+        """Free the training-only state (data, optimiser, caches); the model stays."""
+
+
+def prepare(train, config):
+    """The training container as the loop trains on it.
+
+    Parameters
+    ----------
+    train : EEGImageData
+        Training data.
+    config : TrainConfig
+        ``average_train`` averages the repetitions of each image (unless the
+        container is averaged already).
+
+    Returns
+    -------
+    EEGImageData
+        Checked for non-finite EEG and features (one clear error naming the data).
+    """
     if config.average_train and not train.meta.get("averaged_per_subject"):
         train = train.average_repetitions()
     # a pending time mask: only the samples inside it can be non-finite once it is written

@@ -415,6 +415,9 @@ subject1 = subject2 = ev.SubjectData(1, train=ev.EEGImageData.from_epochs(
     "report.md": {"prelude": "import eegvision as ev\n"
                              "ev.analyze('temporal', 1, model='ridge', out='eegvision-out/temporal', "
                              "noise_ceiling=False, progress=False)\n"},
+    "sources.md": {"subs": [('ev.sources(3, model="ridge", out="eegvision-out/sources")',
+                             'ev.sources(1, model="ridge", out="eegvision-out/sources", '
+                             'noise_ceiling=False, progress=False)')]},
     "training.md": {"subs": [('"/data/things"', "ROOT"),
                              ("epochs=50", "epochs=1, val_conditions=0.1")]},
 }

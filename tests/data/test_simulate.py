@@ -277,6 +277,7 @@ def test_simulate_never_replaces_a_file_without_overwrite(tmp_path, capsys):
         sim.simulate_root(root, 1, seed=1, layouts=("official",), features_dir=False, **TINY)
     assert "overwrite" in str(err.value)
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    capsys.readouterr()  # the first simulation's progress line (INFO, on stderr)
     assert main(args) == 2
     msg = capsys.readouterr().err
     assert msg.count("\n") == 1 and "already exists" in msg and "--overwrite" in msg

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import eegvision as ev
+from eegvision._commands.analysis import reason_clauses
 from eegvision._utils import logger, progress_bar
 from eegvision.cli import main
 
@@ -42,7 +43,8 @@ def _assert_only_results(captured, out):
     notes = [ln for ln in lines[1:-2] if ln.lstrip().startswith("note")]
     assert [ln.split()[0] for ln in rows] == conditions
     # why statistics are missing (small n) is a result line too, one per reason
-    assert len(notes) == len({c for r in summary["reason"].dropna() for c in r.split("; ")})
+    assert len(notes) == len({c for r in summary["reason"].dropna() for c in reason_clauses(r)})
+    assert all(ln.count("(") == ln.count(")") for ln in notes)  # no clause cut inside (...)
     assert lines[-2:] == tail
 
 

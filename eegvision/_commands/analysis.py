@@ -88,13 +88,26 @@ def _print_summary(name, df, out):
         print(f"MNE Evoked ({len(df.attrs['extras'][stem])}) -> {out / (stem + '-ave.fif')}")
 
 
+def reason_clauses(reason):
+    """The clauses of a summary's ``reason`` ('; ' between them, never inside parentheses)."""
+    if not isinstance(reason, str) or not reason:
+        return []
+    clauses, depth, start = [], 0, 0
+    for i, ch in enumerate(reason):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and reason.startswith("; ", i):
+            clauses.append(reason[start:i])
+            start = i + 2
+    return [*clauses, reason[start:]]
+
+
 def _print_reasons(summary):
     """Why statistics are empty, once per clause, naming the conditions it is not true of all."""
     if "reason" not in summary or "condition" not in summary:
         return
     clauses = {}
     for cond, reason in zip(summary["condition"], summary["reason"], strict=True):
-        for clause in (reason.split("; ") if isinstance(reason, str) and reason else []):
+        for clause in reason_clauses(reason):
             clauses.setdefault(clause, []).append(str(cond))
     for clause, conds in clauses.items():
         where = "" if len(conds) == len(summary) else f" ({', '.join(conds)})"

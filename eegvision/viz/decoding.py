@@ -421,14 +421,25 @@ def plot_temporal(df, summary=None, *, timecourse=None, clusters=None, axes=None
             n_way = int(df["n_way"].iloc[0]) if "n_way" in df else None
             plot_timecourse(timecourse, clusters, ax=axes[1], chance=_chance(df), n_way=n_way)
             axes[1].set_title("Time-resolved linear decoding")
-            # one y scale, so the two panels compare at a glance
-            lo = min(a.get_ylim()[0] for a in axes[:2])
-            hi = max(a.get_ylim()[1] for a in axes[:2])
-            for a in axes[:2]:
-                a.set_ylim(lo, hi)
+            _share_y_if_comparable(axes[:2])
             panel_label(axes[0], "a")
             panel_label(axes[1], "b")
     return fig
+
+
+def _share_y_if_comparable(axes):
+    """One y scale for panels whose data reach similar heights, so they compare at a glance.
+
+    A time-resolved linear decoder often peaks far below a model retrained on
+    whole windows (5 % against 70 %); one scale would squeeze its curve into
+    the bottom of the axis, so then each panel keeps its own.
+    """
+    tops = [a.get_ylim()[1] for a in axes]
+    if min(tops) < 0.5 * max(tops):
+        return
+    lo = min(a.get_ylim()[0] for a in axes)
+    for a in axes:
+        a.set_ylim(lo, max(tops))
 
 
 def _region_labels(df):

@@ -273,6 +273,21 @@ def test_high_noise_ceiling_leaves_the_axis_to_the_data():
         assert "noise ceiling\n78% \u2191" in texts
 
 
+def test_a_low_time_course_keeps_its_own_scale():
+    """Retrained windows at 70 % beside a time-resolved ridge at 5 %: panel b is not squeezed."""
+    from eegvision.viz import plot_analysis
+
+    df, summary, extras = tables("temporal")
+    df = df.assign(top1=0.7 * df["top1"] / df["top1"].max())
+    tc = extras["timecourse"].assign(top1=lambda t: 0.05 * t["top1"] / t["top1"].max())
+    fig = plot_analysis("temporal", df, None, {**extras, "timecourse": tc,
+                                               "noise_ceiling": _ceiling(0.78)})
+    for ax in fig.axes[:2]:
+        top = ax.get_ylim()[1]
+        data_top = max(np.nanmax(ln.get_ydata()) for ln in ax.lines if len(ln.get_ydata()) > 2)
+        assert data_top > 0.5 * top, (ax.get_title(), data_top, top)
+
+
 def test_low_noise_ceiling_is_a_line_at_its_level():
     from eegvision.viz import plot_analysis
 

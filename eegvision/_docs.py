@@ -154,7 +154,7 @@ docdict["trial_features"] = """
 features : array, shape (n_trials, d)
     Each trial's own image feature."""
 
-docdict["decoder_fit_X"] = """
+docdict["decoder_X"] = """
 X : array, shape (n_trials, ...)
     EEG."""
 

@@ -259,13 +259,13 @@ class _RetrievalMixin(ClassifierMixin):
         return self.class_features_[ids], true_index
 
     # ------------------------------------------------------------------ outputs
+    @fill_doc
     def decision_function(self, X):
         """Cosine similarity of each trial to each class's image (scores over candidates).
 
         Parameters
         ----------
-        X : array, shape (n_trials, ...)
-            EEG.
+        %(decoder_X)s
 
         Returns
         -------
@@ -280,13 +280,13 @@ class _RetrievalMixin(ClassifierMixin):
         sim = cosine_similarity(*self._embed(X, self.class_features_))
         return sim[:, 1] - sim[:, 0] if sim.shape[1] == 2 else sim
 
+    @fill_doc
     def predict(self, X):
         """The most similar class of each trial: its label, or its image's features.
 
         Parameters
         ----------
-        X : array, shape (n_trials, ...)
-            EEG.
+        %(decoder_X)s
 
         Returns
         -------
@@ -299,13 +299,13 @@ class _RetrievalMixin(ClassifierMixin):
         return self.class_features_[best] if self.target_form_ == "features" \
             else self.classes_[best]
 
+    @fill_doc
     def score(self, X, y):
         """Top-1 accuracy of retrieving each trial's image among the distinct images of ``y``.
 
         Parameters
         ----------
-        X : array, shape (n_trials, ...)
-            EEG.
+        %(decoder_X)s
         y : array, shape (n_trials,) | (n_trials, d)
             Each trial's label, or its image's features (the form fitted on).
 
@@ -370,7 +370,7 @@ class RidgeDecoder(_RetrievalMixin, _ridge.RidgeDecoder):
 
         Parameters
         ----------
-        %(decoder_fit_X)s
+        %(decoder_X)s
         %(decoder_fit_y)s
 
         Returns
@@ -509,7 +509,7 @@ class ContrastiveDecoder(_RetrievalMixin, BaseEstimator):
 
         Parameters
         ----------
-        %(decoder_fit_X)s
+        %(decoder_X)s
         %(decoder_fit_y)s
 
         Returns

@@ -868,17 +868,22 @@ def occlusion_table(arrays, ch_names, subject, seed):
 
 
 # ------------------------------------------------------------------ spec
+#: The options of a map's time bins and method, shared with the sources analysis.
+MAP_OPTIONS = (
+    Option("bin_ms", "float", DEFAULTS["bin_ms"], "width of the topomap time bins in ms",
+           POSITIVE_MS, cli=True),
+    Option("tmin_ms", "float", DEFAULTS["tmin_ms"], "start of the first bin (ms)", TIME_MS),
+    Option("tmax_ms", "float", DEFAULTS["tmax_ms"], "end of the last bin (ms)", TIME_MS),
+    Option("method", "str", DEFAULTS["method"], "map (auto: gradient for torch models, "
+           "haufe for ridge)", cli=True, choices=METHODS),
+)
+
 SPEC = AnalysisSpec(
     "saliency", sys.modules[__name__], recipe=RECIPE,
     summary="Where on the scalp and when the model looks: saliency topomaps over time.",
     figure="eegvision.viz.analysis_figures:saliency",
     options=(
-        Option("bin_ms", "float", DEFAULTS["bin_ms"], "width of the topomap time bins in ms",
-               POSITIVE_MS, cli=True),
-        Option("tmin_ms", "float", DEFAULTS["tmin_ms"], "start of the first bin (ms)", TIME_MS),
-        Option("tmax_ms", "float", DEFAULTS["tmax_ms"], "end of the last bin (ms)", TIME_MS),
-        Option("method", "str", DEFAULTS["method"], "map (auto: gradient for torch models, "
-               "haufe for ridge)", cli=True, choices=METHODS),
+        *MAP_OPTIONS,
         Option("n_permutations", "int", DEFAULTS["n_permutations"], "cluster-test sign flips",
                PERMUTATIONS, cli=True),
         Option("mean_eeg", "str", "test", "where the mean-EEG maps come from (test|train)"),

@@ -32,8 +32,8 @@ import numpy as np
 from .._utils import _check_option
 from ._base import fit_and_score
 from .saliency import DEFAULTS as SALIENCY_DEFAULTS
-from .saliency import METHODS, compute_saliency, haufe_pattern, time_bins
-from .spec import PERMUTATIONS, POSITIVE_MS, TIME_MS, AnalysisSpec, Option
+from .saliency import MAP_OPTIONS, METHODS, compute_saliency, haufe_pattern, time_bins
+from .spec import PERMUTATIONS, AnalysisSpec, Option
 
 NAME = "sources"
 REFERENCE = None
@@ -192,12 +192,7 @@ SPEC = AnalysisSpec(
     summary="Where in the brain: saliency maps and patterns on the fsaverage cortex.",
     figure="eegvision.viz.cortex:sources_figure",
     options=(
-        Option("bin_ms", "float", DEFAULTS["bin_ms"], "width of the topomap time bins in ms",
-               POSITIVE_MS, cli=True),
-        Option("tmin_ms", "float", DEFAULTS["tmin_ms"], "start of the first bin (ms)", TIME_MS),
-        Option("tmax_ms", "float", DEFAULTS["tmax_ms"], "end of the last bin (ms)", TIME_MS),
-        Option("method", "str", DEFAULTS["method"], "map (auto: gradient for torch models, "
-               "haufe for ridge)", cli=True, choices=METHODS),
+        *MAP_OPTIONS,
         Option("n_permutations", "int", DEFAULTS["n_permutations"], "sign flips of the "
                "max-statistic test across subjects (5 or more)", PERMUTATIONS, cli=True),
         Option("inverse", "str", DEFAULTS["inverse"], "minimum-norm inverse of the template "
